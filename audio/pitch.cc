@@ -1,0 +1,218 @@
+// audio/pitch.cc — see pitch.h. An independent implementation of the algorithm that RNNoise and
+// ffmpeg's arnndn use, written from its published description and behaviour.
+#include "audio/pitch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "kernels/xcorr.h"
+
+namespace ghostnv::audio::pitch {
+namespace {
+
+// Levinson-Durbin recursion for `order` LPC coefficients from autocorrelation ac[0..order].
+void Lpc(const float* ac, float* lpc, int order) {
+  std::fill(lpc, lpc + order, 0.f);
+  float err = ac[0];
+  if (ac[0] == 0) return;
+  for (int i = 0; i < order; ++i) {
+    float acc = 0;
+    for (int j = 0; j < i; ++j) acc += lpc[j] * ac[i - j];
+    acc += ac[i + 1];
+    const float k = -acc / err;
+    lpc[i] = k;
+    for (int j = 0; j < (i + 1) >> 1; ++j) {
+      const float a = lpc[j], b = lpc[i - 1 - j];
+      lpc[j] = a + k * b;
+      lpc[i - 1 - j] = b + k * a;
+    }
+    err = err - k * k * err;
+    if (err < .001f * ac[0]) break;  // 30 dB of prediction gain is enough
+  }
+}
+
+// The two best normalised correlations; best[0] is the strongest lag.
+void FindBestPitch(const float* xcorr, const float* y, int len, int max_pitch, int* best) {
+  float num[2] = {-1, -1}, den[2] = {0, 0};
+  best[0] = 0;
+  best[1] = 1;
+  float syy = 1;
+  for (int j = 0; j < len; ++j) syy += y[j] * y[j];
+  for (int i = 0; i < max_pitch; ++i) {
+    if (xcorr[i] > 0) {
+      const float c = xcorr[i] * 1e-12f;  // keeps the square inside float range
+      const float c2 = c * c;
+      if (c2 * den[1] > num[1] * syy) {
+        if (c2 * den[0] > num[0] * syy) {
+          num[1] = num[0];
+          den[1] = den[0];
+          best[1] = best[0];
+          num[0] = c2;
+          den[0] = syy;
+          best[0] = i;
+        } else {
+          num[1] = c2;
+          den[1] = syy;
+          best[1] = i;
+        }
+      }
+    }
+    syy += y[i + len] * y[i + len] - y[i] * y[i];
+    syy = std::max(1.f, syy);
+  }
+}
+
+void SequentialDualProduct(const float* x, const float* y1, const float* y2, int n, float* xy1,
+                           float* xy2) {
+  float a = 0, b = 0;
+  for (int i = 0; i < n; ++i) {
+    a += x[i] * y1[i];
+    b += x[i] * y2[i];
+  }
+  *xy1 = a;
+  *xy2 = b;
+}
+
+float PitchGain(float xy, float xx, float yy) { return xy / std::sqrt(1.f + xx * yy); }
+
+}  // namespace
+
+void PitchDownsample(const float* x, float* x_lp, int len) {
+  const int half = len >> 1;
+  for (int i = 1; i < half; ++i) x_lp[i] = .5f * (.5f * (x[2 * i - 1] + x[2 * i + 1]) + x[2 * i]);
+  x_lp[0] = .5f * (.5f * x[1] + x[0]);
+
+  // Autocorrelation, lags 0..4: the bulk through the cross-correlation kernel (which keeps each
+  // lag's summation order), the last few products added after, like the reference does.
+  float ac[5];
+  const int fast = half - 4;
+  kernels::PitchXcorr(x_lp, x_lp, ac, fast, 5);
+  for (int k = 0; k <= 4; ++k) {
+    float tail = 0;
+    for (int i = k + fast; i < half; ++i) tail += x_lp[i] * x_lp[i - k];
+    ac[k] += tail;
+  }
+  ac[0] *= 1.0001f;  // -40 dB noise floor
+  for (int i = 1; i <= 4; ++i) ac[i] -= ac[i] * (.008f * i) * (.008f * i);  // lag window
+
+  float lpc[4];
+  Lpc(ac, lpc, 4);
+  float bw = 1.f;
+  for (int i = 0; i < 4; ++i) {
+    bw *= .9f;
+    lpc[i] *= bw;
+  }
+  // Whitening FIR with an extra zero at z = -0.8: y[i] = x[i] + sum_k num[k] x[i-1-k].
+  const float c1 = .8f;
+  const float num[5] = {lpc[0] + .8f, lpc[1] + c1 * lpc[0], lpc[2] + c1 * lpc[1],
+                        lpc[3] + c1 * lpc[2], c1 * lpc[3]};
+  float orig[kBuf / 2 + 5];
+  std::fill(orig, orig + 5, 0.f);
+  std::copy(x_lp, x_lp + half, orig + 5);
+  const float* o = orig + 5;
+  for (int i = 0; i < half; ++i)
+    x_lp[i] = o[i] + num[0] * o[i - 1] + num[1] * o[i - 2] + num[2] * o[i - 3] + num[3] * o[i - 4] +
+              num[4] * o[i - 5];
+}
+
+void PitchSearch(const float* x_lp, const float* y, int len, int max_pitch, int* pitch) {
+  float x4[kFrame], y4[kFrame], xcorr[kFrame];
+  const int lag = len + max_pitch;
+  for (int j = 0; j < len >> 2; ++j) x4[j] = x_lp[2 * j];
+  for (int j = 0; j < lag >> 2; ++j) y4[j] = y[2 * j];
+
+  int best[2] = {0, 0};
+  kernels::PitchXcorr(x4, y4, xcorr, len >> 2, max_pitch >> 2);
+  FindBestPitch(xcorr, y4, len >> 2, max_pitch >> 2, best);
+
+  // Fine search at 2x decimation, only around the two coarse candidates.
+  for (int i = 0; i < max_pitch >> 1; ++i) {
+    xcorr[i] = 0;
+    if (std::abs(i - 2 * best[0]) > 2 && std::abs(i - 2 * best[1]) > 2) continue;
+    xcorr[i] = std::max(-1.f, kernels::InnerProduct(x_lp, y + i, len >> 1));
+  }
+  FindBestPitch(xcorr, y, len >> 1, max_pitch >> 1, best);
+
+  int offset = 0;  // pseudo-interpolation of the peak
+  if (best[0] > 0 && best[0] < (max_pitch >> 1) - 1) {
+    const float a = xcorr[best[0] - 1], b = xcorr[best[0]], c = xcorr[best[0] + 1];
+    if (c - a > .7f * (b - a)) offset = 1;
+    else if (a - c > .7f * (b - c)) offset = -1;
+  }
+  *pitch = 2 * best[0] - offset;
+}
+
+float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t0_io,
+                     int prev_period, float prev_gain) {
+  static constexpr int kSecondCheck[16] = {0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2};
+  const int minperiod0 = minperiod;
+  maxperiod /= 2;
+  minperiod /= 2;
+  *t0_io /= 2;
+  prev_period /= 2;
+  n /= 2;
+  x += maxperiod;
+  if (*t0_io >= maxperiod) *t0_io = maxperiod - 1;
+
+  const int t0 = *t0_io;
+  int best_t = t0;
+  // Sequential sums here (not the SIMD inner product): the doubling decisions compare these
+  // values against thresholds, and keeping the reference's summation order keeps our
+  // decisions identical to ffmpeg's.
+  float xx = 0, xy = 0;
+  SequentialDualProduct(x, x, x - t0, n, &xx, &xy);
+  // Energy of the delayed window for every lag, by a running update.
+  float yy_lag[kMaxPeriod + 1];
+  yy_lag[0] = xx;
+  float yy = xx;
+  for (int i = 1; i <= maxperiod; ++i) {
+    yy = yy + x[-i] * x[-i] - x[n - i] * x[n - i];
+    yy_lag[i] = std::max(0.f, yy);
+  }
+  yy = yy_lag[t0];
+  float best_xy = xy, best_yy = yy;
+  const float g0 = PitchGain(xy, xx, yy);
+  float g = g0;
+
+  for (int k = 2; k <= 15; ++k) {
+    const int t1 = (2 * t0 + k) / (2 * k);
+    if (t1 < minperiod) break;
+    int t1b;
+    if (k == 2) t1b = (t1 + t0 > maxperiod) ? t0 : t0 + t1;
+    else t1b = (2 * kSecondCheck[k] * t0 + k) / (2 * k);
+    float xy1, xy2;
+    SequentialDualProduct(x, x - t1, x - t1b, n, &xy1, &xy2);
+    const float cxy = .5f * (xy1 + xy2);
+    const float cyy = .5f * (yy_lag[t1] + yy_lag[t1b]);
+    const float g1 = PitchGain(cxy, xx, cyy);
+    float cont;
+    if (std::abs(t1 - prev_period) <= 1) cont = prev_gain;
+    else if (std::abs(t1 - prev_period) <= 2 && 5 * k * k < t0) cont = prev_gain * .5f;
+    else cont = 0;
+    float thresh = std::max(.3f, .7f * g0 - cont);
+    // Bias against very short periods (short-term correlation gives false positives).
+    if (t1 < 3 * minperiod) thresh = std::max(.4f, .85f * g0 - cont);
+    else if (t1 < 2 * minperiod) thresh = std::max(.5f, .9f * g0 - cont);
+    if (g1 > thresh) {
+      best_xy = cxy;
+      best_yy = cyy;
+      best_t = t1;
+      g = g1;
+    }
+  }
+  best_xy = std::max(0.f, best_xy);
+  float pg = (best_yy <= best_xy) ? 1.f : best_xy / (best_yy + 1);
+
+  float xc[3];
+  for (int k = 0; k < 3; ++k) xc[k] = kernels::InnerProduct(x, x - (best_t + k - 1), n);
+  int offset = 0;
+  if (xc[2] - xc[0] > .7f * (xc[1] - xc[0])) offset = 1;
+  else if (xc[0] - xc[2] > .7f * (xc[1] - xc[2])) offset = -1;
+  if (pg > g) pg = g;
+  *t0_io = 2 * best_t + offset;
+  if (*t0_io < minperiod0) *t0_io = minperiod0;
+  return pg;
+}
+
+}  // namespace ghostnv::audio::pitch

@@ -1,0 +1,16 @@
+// models/family.cc — CreateFamily: picks the family implementation named by the model.
+#include "models/family.h"
+
+#include "absl/strings/str_cat.h"
+#include "models/rnnoise/rnnoise_family.h"
+
+namespace ghostnv::models {
+
+absl::StatusOr<std::unique_ptr<Family>> CreateFamily(std::shared_ptr<const Model> model) {
+  if (model == nullptr) return absl::InvalidArgumentError("no model");
+  if (model->family == "rnnoise") return rnnoise::CreateRnnoiseFamily(std::move(model));
+  return absl::InvalidArgumentError(
+      absl::StrCat(model->name, ": unknown model family '", model->family, "'"));
+}
+
+}  // namespace ghostnv::models

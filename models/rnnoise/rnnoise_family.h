@@ -1,0 +1,51 @@
+// models/rnnoise/rnnoise_family.h — the RNNoise family: 48 kHz, 10 ms hop, 20 ms window.
+//
+// Per hop of 480 samples: DC-blocking high-pass → windowed 960-point FFT → 22 band energies,
+// pitch analysis and pitch-delayed spectrum → 42 features (cepstrum, its deltas, pitch
+// correlation cepstrum, period, spectral variability) → the network (dense 42→24, three GRUs,
+// dense → 22 band gains and a VAD probability) → pitch filter, gain smoothing, per-bin gains →
+// inverse FFT and overlap-add. The output is delayed by 480 samples (one hop).
+//
+// The DSP reproduces what ffmpeg's `arnndn` filter does (inputs are floats in [-1, 1]), so
+// RNNoise `.rnnn` models give the same output here as there; models trained by this project
+// use the same features.
+//
+//   auto fam = models::CreateFamily(model);   // family "rnnoise"
+//   auto ch = (*fam)->NewChannel();
+//   (*fam)->ProcessHop(*ch, in, out, 1.0f);
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "models/family.h"
+
+namespace ghostnv::models::rnnoise {
+
+constexpr int kHop = 480;
+constexpr int kWindow = 960;
+constexpr int kBins = kWindow / 2 + 1;
+constexpr int kBands = 22;
+constexpr int kFeatures = 42;  // kBands + 3 * 6 delta cepstra + pitch period + spectral variability
+
+// Checks that `model` has the six RNNoise layers with consistent sizes and builds the family.
+absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<const Model> model);
+
+// Training support: computes, for one stream of time-aligned noisy and clean audio at 48 kHz,
+// exactly the features inference computes from the noisy signal and the target band gains
+// sqrt(E_clean / E_noisy) clipped to [0, 1] (-1 = "don't care": both bands near silence, or the
+// frame is silent and inference would not run the network). vad: 1 when the clean hop is
+// louder than -40 dBFS RMS, 0 below -55 dBFS, 0.5 between. Not real-time code.
+class FeatureExtractor {
+ public:
+  FeatureExtractor();
+  ~FeatureExtractor();
+  // noisy/clean: kHop samples each. Returns false for a silent frame (features all zero).
+  bool Process(const float* noisy, const float* clean, float* features, float* gains, float* vad);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ghostnv::models::rnnoise

@@ -1,0 +1,187 @@
+#include "models/rnnoise/rnnoise_family.h"
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ghostnv::models::rnnoise {
+namespace {
+
+// An RNNoise-shaped model with random weights (sizes as given), owning its tensors.
+std::shared_ptr<const Model> RandomModel(int d = 24, int v = 24, int n = 48, int dn = 96,
+                                         bool reset_after = false, uint32_t seed = 1,
+                                         kernels::MathMode math = kernels::MathMode::kExact) {
+  auto store = std::make_shared<std::vector<std::vector<float>>>();
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.f, 0.3f);
+  auto tensor = [&](size_t count) {
+    store->emplace_back(count);
+    for (float& x : store->back()) x = g(rng);
+    return store->back().data();
+  };
+  auto m = std::make_shared<Model>();
+  m->family = "rnnoise";
+  m->name = "random";
+  m->math = math;
+  auto dense = [&](const char* name, int in, int units, kernels::Activation act) {
+    Layer l;
+    l.name = name;
+    l.kind = LayerKind::kDense;
+    l.inputs = in;
+    l.units = units;
+    l.activation = act;
+    l.weights = tensor(size_t(in) * units);
+    l.bias = tensor(units);
+    m->layers.push_back(l);
+  };
+  auto gru = [&](const char* name, int in, int units) {
+    Layer l;
+    l.name = name;
+    l.kind = LayerKind::kGru;
+    l.inputs = in;
+    l.units = units;
+    l.activation = kernels::Activation::kTanh;
+    l.reset_after = reset_after;
+    l.weights = tensor(size_t(in) * 3 * units);
+    l.recurrent = tensor(size_t(units) * 3 * units);
+    l.bias = tensor(3 * units);
+    l.recurrent_bias = reset_after ? tensor(3 * units) : nullptr;
+    m->layers.push_back(l);
+  };
+  dense("input_dense", kFeatures, d, kernels::Activation::kTanh);
+  gru("vad_gru", d, v);
+  gru("noise_gru", d + v + kFeatures, n);
+  gru("denoise_gru", v + n + kFeatures, dn);
+  dense("denoise_output", dn, kBands, kernels::Activation::kSigmoid);
+  dense("vad_output", v, 1, kernels::Activation::kSigmoid);
+  m->storage = store;
+  return m;
+}
+
+std::vector<float> NoisySpeechLike(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g;
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) {
+    double t = double(i) / 48000;
+    double env = 0.5 + 0.5 * std::sin(2 * M_PI * 3 * t);
+    x[i] = static_cast<float>(0.2 * env * (std::sin(2 * M_PI * 150 * t) + 0.5 * std::sin(2 * M_PI * 300 * t + 1))) +
+           0.02f * g(rng);
+  }
+  return x;
+}
+
+std::vector<float> RunAll(const Family& fam, const std::vector<float>& x, float strength) {
+  auto ch = fam.NewChannel();
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i + kHop <= x.size(); i += kHop) fam.ProcessHop(*ch, &x[i], &y[i], strength);
+  return y;
+}
+
+TEST(RnnoiseFamily, StrengthZeroIsTheInputDelayedByOneHop) {
+  auto fam = CreateRnnoiseFamily(RandomModel());
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  auto x = NoisySpeechLike(kHop * 40, 2);
+  auto y = RunAll(**fam, x, 0.f);
+  for (size_t i = 0; i < kHop; ++i) ASSERT_EQ(y[i], 0.f);
+  for (size_t i = kHop; i < x.size(); ++i) ASSERT_EQ(y[i], x[i - kHop]) << i;
+}
+
+TEST(RnnoiseFamily, OutputIsFiniteAndChangesTheSignal) {
+  for (bool reset_after : {false, true}) {
+    for (auto math : {kernels::MathMode::kExact, kernels::MathMode::kRnnoiseApprox}) {
+      auto fam = CreateRnnoiseFamily(RandomModel(24, 24, 48, 96, reset_after, 3, math));
+      ASSERT_TRUE(fam.ok());
+      auto x = NoisySpeechLike(kHop * 60, 4);
+      for (size_t i = 0; i < x.size(); i += 97) x[i] *= 40.f;  // loud clicks
+      auto y = RunAll(**fam, x, 1.f);
+      double diff = 0;
+      for (size_t i = kHop; i < x.size(); ++i) {
+        ASSERT_TRUE(std::isfinite(y[i])) << i;
+        diff += std::abs(y[i] - x[i - kHop]);
+      }
+      EXPECT_GT(diff, 1.0);
+    }
+  }
+}
+
+TEST(RnnoiseFamily, SilenceInSilenceOut) {
+  auto fam = CreateRnnoiseFamily(RandomModel());
+  ASSERT_TRUE(fam.ok());
+  std::vector<float> x(kHop * 10, 0.f);
+  auto ch = (*fam)->NewChannel();
+  std::vector<float> y(kHop);
+  for (size_t i = 0; i < x.size(); i += kHop) {
+    HopInfo info = (*fam)->ProcessHop(*ch, &x[i], y.data(), 1.f);
+    EXPECT_TRUE(info.silent);
+    for (float v : y) ASSERT_EQ(v, 0.f);
+  }
+}
+
+TEST(RnnoiseFamily, ChannelsAreIndependentAndResetRestoresTheStart) {
+  auto fam = CreateRnnoiseFamily(RandomModel(16, 8, 32, 40, true, 7));
+  ASSERT_TRUE(fam.ok());
+  auto a = NoisySpeechLike(kHop * 20, 8), b = NoisySpeechLike(kHop * 20, 9);
+  auto ca = (*fam)->NewChannel(), cb = (*fam)->NewChannel();
+  std::vector<float> ya(a.size()), yb(b.size());
+  for (size_t i = 0; i < a.size(); i += kHop) {
+    (*fam)->ProcessHop(*ca, &a[i], &ya[i], 1.f);
+    (*fam)->ProcessHop(*cb, &b[i], &yb[i], 1.f);
+  }
+  EXPECT_EQ(ya, RunAll(**fam, a, 1.f));  // interleaving with another channel changes nothing
+  ca->Reset();
+  std::vector<float> again(a.size());
+  for (size_t i = 0; i < a.size(); i += kHop) (*fam)->ProcessHop(*ca, &a[i], &again[i], 1.f);
+  EXPECT_EQ(again, ya);
+}
+
+TEST(RnnoiseFamily, RejectsModelsThatDoNotFit) {
+  auto good = RandomModel();
+  {
+    auto m = std::make_shared<Model>(*good);
+    m->layers.pop_back();
+    EXPECT_FALSE(CreateRnnoiseFamily(m).ok());
+  }
+  {
+    auto m = std::make_shared<Model>(*good);
+    m->layers[2].inputs += 1;
+    auto r = CreateRnnoiseFamily(m);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("noise_gru"), std::string::npos) << r.status();
+  }
+  {
+    auto m = std::make_shared<Model>(*good);
+    m->sample_rate = 16000;
+    EXPECT_FALSE(CreateRnnoiseFamily(m).ok());
+  }
+  {
+    auto m = std::make_shared<Model>(*good);
+    m->family = "dtln";
+    EXPECT_FALSE(CreateFamily(m).ok());
+  }
+  EXPECT_TRUE(CreateFamily(good).ok());
+}
+
+TEST(FeatureExtractor, TargetsFollowTheCleanToNoisyRatio) {
+  auto x = NoisySpeechLike(kHop * 30, 10);
+  FeatureExtractor same, half;
+  float f[kFeatures], g[kBands], vad;
+  std::vector<float> xh(x.size());
+  for (size_t i = 0; i < x.size(); ++i) xh[i] = 0.5f * x[i];
+  int checked = 0;
+  for (size_t i = 0; i < x.size(); i += kHop) {
+    bool ok = same.Process(&x[i], &x[i], f, g, &vad);
+    if (!ok) continue;
+    for (int b = 0; b < kBands - 1; ++b) if (g[b] >= 0) { EXPECT_NEAR(g[b], 1.f, 1e-3); ++checked; }
+    half.Process(&x[i], &xh[i], f, g, &vad);
+    for (int b = 0; b < kBands - 1; ++b) if (g[b] >= 0) EXPECT_NEAR(g[b], 0.5f, 1e-3);
+    for (float v : f) ASSERT_TRUE(std::isfinite(v));
+  }
+  EXPECT_GT(checked, 100);
+}
+
+}  // namespace
+}  // namespace ghostnv::models::rnnoise

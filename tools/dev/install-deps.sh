@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need on Debian 12 (root; apt-get and pip only).
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libabsl-dev libsndfile1-dev libsoxr-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+      ffmpeg sox espeak-ng python3 python3-pip)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+# Python side of the tests (the .gnvm writer's self-test): numpy only.
+if ! python3 -c "import numpy" 2>/dev/null; then
+  echo "install-deps: pip install numpy"
+  python3 -m pip install -q numpy 2>/dev/null || python3 -m pip install -q --break-system-packages numpy
+fi
