@@ -4,155 +4,53 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "audio/fft_internal.h"
+#include "kernels/cpu.h"
+
 namespace ghostnv::audio {
+
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+// Radices in stage order. A stage's inner loop has ns iterations (the product of the radices
+// before it) and the SIMD build does 8 at a time, so cheap radices (4, 2) go first until ns
+// reaches 8, then the costly odd radices, then the remaining 4s and 2s.
 std::vector<int> Factorise(int n) {
-  std::vector<int> f;
-  while (n % 4 == 0) { f.push_back(4); n /= 4; }
-  while (n % 2 == 0) { f.push_back(2); n /= 2; }
-  while (n % 3 == 0) { f.push_back(3); n /= 3; }
-  while (n % 5 == 0) { f.push_back(5); n /= 5; }
-  if (n != 1) f.clear();
-  return f;
-}
-
-// Arguments shared by every stage: source and destination (split), twiddles for this stage.
-struct StageArgs {
-  const float* sr;
-  const float* si;
-  float* dr;
-  float* di;
-  const float* wr;  // [(r - 1) * ns + k]
-  const float* wi;
-  int n;
-  int ns;
-};
-
-// One Stockham stage of radix P: for every j = jb + k (k < ns), the P inputs
-// src[j + r * n / P] are twiddled by w^(r k) and transformed, landing at dst[jb * P + k + r * ns].
-// The k loop is contiguous in src, dst and twiddles, so it vectorises.
-#define GHOSTNV_CLONES __attribute__((target_clones("arch=haswell", "default")))
-
-GHOSTNV_CLONES void Radix2(const StageArgs& a) {
-  const int stride = a.n / 2, ns = a.ns;
-  for (int jb = 0; jb < stride; jb += ns) {
-    const float *s0r = a.sr + jb, *s0i = a.si + jb, *s1r = s0r + stride, *s1i = s0i + stride;
-    float *d0r = a.dr + 2 * jb, *d0i = a.di + 2 * jb, *d1r = d0r + ns, *d1i = d0i + ns;
-    for (int k = 0; k < ns; ++k) {
-      const float br = s1r[k] * a.wr[k] - s1i[k] * a.wi[k];
-      const float bi = s1r[k] * a.wi[k] + s1i[k] * a.wr[k];
-      d0r[k] = s0r[k] + br;
-      d0i[k] = s0i[k] + bi;
-      d1r[k] = s0r[k] - br;
-      d1i[k] = s0i[k] - bi;
-    }
+  int c4 = 0, c2 = 0, c3 = 0, c5 = 0;
+  while (n % 4 == 0) { ++c4; n /= 4; }
+  while (n % 2 == 0) { ++c2; n /= 2; }
+  while (n % 3 == 0) { ++c3; n /= 3; }
+  while (n % 5 == 0) { ++c5; n /= 5; }
+  if (n != 1) return {};
+  std::vector<int> order;
+  int ns = 1;
+  while (ns < 8 && (c4 > 0 || c2 > 0)) {
+    const int p = c4 > 0 ? 4 : 2;
+    (p == 4 ? c4 : c2)--;
+    order.push_back(p);
+    ns *= p;
   }
+  order.insert(order.end(), c5, 5);
+  order.insert(order.end(), c3, 3);
+  order.insert(order.end(), c4, 4);
+  order.insert(order.end(), c2, 2);
+  return order;
 }
 
-GHOSTNV_CLONES void Radix4(const StageArgs& a) {
-  const int stride = a.n / 4, ns = a.ns;
-  const float *w1r = a.wr, *w1i = a.wi, *w2r = a.wr + ns, *w2i = a.wi + ns, *w3r = a.wr + 2 * ns,
-              *w3i = a.wi + 2 * ns;
-  for (int jb = 0; jb < stride; jb += ns) {
-    const float* s0r = a.sr + jb;
-    const float* s0i = a.si + jb;
-    float* d0r = a.dr + 4 * jb;
-    float* d0i = a.di + 4 * jb;
-    for (int k = 0; k < ns; ++k) {
-      const float x0r = s0r[k], x0i = s0i[k];
-      const float y1r = s0r[k + stride], y1i = s0i[k + stride];
-      const float y2r = s0r[k + 2 * stride], y2i = s0i[k + 2 * stride];
-      const float y3r = s0r[k + 3 * stride], y3i = s0i[k + 3 * stride];
-      const float x1r = y1r * w1r[k] - y1i * w1i[k], x1i = y1r * w1i[k] + y1i * w1r[k];
-      const float x2r = y2r * w2r[k] - y2i * w2i[k], x2i = y2r * w2i[k] + y2i * w2r[k];
-      const float x3r = y3r * w3r[k] - y3i * w3i[k], x3i = y3r * w3i[k] + y3i * w3r[k];
-      const float t0r = x0r + x2r, t0i = x0i + x2i, t1r = x0r - x2r, t1i = x0i - x2i;
-      const float t2r = x1r + x3r, t2i = x1i + x3i;
-      const float t3r = x1i - x3i, t3i = x3r - x1r;  // (x1 - x3) * -i
-      d0r[k] = t0r + t2r;
-      d0i[k] = t0i + t2i;
-      d0r[k + ns] = t1r + t3r;
-      d0i[k + ns] = t1i + t3i;
-      d0r[k + 2 * ns] = t0r - t2r;
-      d0i[k + 2 * ns] = t0i - t2i;
-      d0r[k + 3 * ns] = t1r - t3r;
-      d0i[k + 3 * ns] = t1i - t3i;
-    }
-  }
-}
-
-GHOSTNV_CLONES void Radix3(const StageArgs& a) {
-  const int stride = a.n / 3, ns = a.ns;
-  const float s3 = static_cast<float>(std::sin(2 * kPi / 3));
-  const float *w1r = a.wr, *w1i = a.wi, *w2r = a.wr + ns, *w2i = a.wi + ns;
-  for (int jb = 0; jb < stride; jb += ns) {
-    const float* s0r = a.sr + jb;
-    const float* s0i = a.si + jb;
-    float* d0r = a.dr + 3 * jb;
-    float* d0i = a.di + 3 * jb;
-    for (int k = 0; k < ns; ++k) {
-      const float x0r = s0r[k], x0i = s0i[k];
-      const float y1r = s0r[k + stride], y1i = s0i[k + stride];
-      const float y2r = s0r[k + 2 * stride], y2i = s0i[k + 2 * stride];
-      const float x1r = y1r * w1r[k] - y1i * w1i[k], x1i = y1r * w1i[k] + y1i * w1r[k];
-      const float x2r = y2r * w2r[k] - y2i * w2i[k], x2i = y2r * w2i[k] + y2i * w2r[k];
-      const float t1r = x1r + x2r, t1i = x1i + x2i;
-      const float t2r = x0r - 0.5f * t1r, t2i = x0i - 0.5f * t1i;
-      const float t3r = s3 * (x1i - x2i), t3i = -s3 * (x1r - x2r);  // -i s3 (x1 - x2)
-      d0r[k] = x0r + t1r;
-      d0i[k] = x0i + t1i;
-      d0r[k + ns] = t2r + t3r;
-      d0i[k + ns] = t2i + t3i;
-      d0r[k + 2 * ns] = t2r - t3r;
-      d0i[k + 2 * ns] = t2i - t3i;
-    }
-  }
-}
-
-GHOSTNV_CLONES void Radix5(const StageArgs& a) {
-  const int stride = a.n / 5, ns = a.ns;
-  const float c1 = static_cast<float>(std::cos(2 * kPi / 5)), s1 = static_cast<float>(std::sin(2 * kPi / 5));
-  const float c2 = static_cast<float>(std::cos(4 * kPi / 5)), s2 = static_cast<float>(std::sin(4 * kPi / 5));
-  for (int jb = 0; jb < stride; jb += ns) {
-    const float* s0r = a.sr + jb;
-    const float* s0i = a.si + jb;
-    float* d0r = a.dr + 5 * jb;
-    float* d0i = a.di + 5 * jb;
-    for (int k = 0; k < ns; ++k) {
-      float xr[5], xi[5];
-      xr[0] = s0r[k];
-      xi[0] = s0i[k];
-      for (int r = 1; r < 5; ++r) {
-        const float yr = s0r[k + r * stride], yi = s0i[k + r * stride];
-        const float wr = a.wr[(r - 1) * ns + k], wi = a.wi[(r - 1) * ns + k];
-        xr[r] = yr * wr - yi * wi;
-        xi[r] = yr * wi + yi * wr;
-      }
-      const float b1r = xr[1] + xr[4], b1i = xi[1] + xi[4], b2r = xr[2] + xr[3], b2i = xi[2] + xi[3];
-      const float d1r = xr[1] - xr[4], d1i = xi[1] - xi[4], d2r = xr[2] - xr[3], d2i = xi[2] - xi[3];
-      const float e1r = xr[0] + c1 * b1r + c2 * b2r, e1i = xi[0] + c1 * b1i + c2 * b2i;
-      const float e2r = xr[0] + c2 * b1r + c1 * b2r, e2i = xi[0] + c2 * b1i + c1 * b2i;
-      // f1 = -i (s1 d1 + s2 d2), f2 = -i (s2 d1 - s1 d2)
-      const float f1r = s1 * d1i + s2 * d2i, f1i = -(s1 * d1r + s2 * d2r);
-      const float f2r = s2 * d1i - s1 * d2i, f2i = -(s2 * d1r - s1 * d2r);
-      d0r[k] = xr[0] + b1r + b2r;
-      d0i[k] = xi[0] + b1i + b2i;
-      d0r[k + ns] = e1r + f1r;
-      d0i[k + ns] = e1i + f1i;
-      d0r[k + 4 * ns] = e1r - f1r;
-      d0i[k + 4 * ns] = e1i - f1i;
-      d0r[k + 2 * ns] = e2r + f2r;
-      d0i[k + 2 * ns] = e2i + f2i;
-      d0r[k + 3 * ns] = e2r - f2r;
-      d0i[k + 3 * ns] = e2i - f2i;
-    }
-  }
-}
+constexpr int kLanes = 1;
+using Vec = float;
+#include "audio/fft_stages.inc"
 
 }  // namespace
+
+// The AVX2 build of the same stages (fft_avx2.cc).
+namespace fft_avx2 {
+void Radix2(const StageArgs& a);
+void Radix3(const StageArgs& a);
+void Radix4(const StageArgs& a);
+void Radix5(const StageArgs& a);
+}  // namespace fft_avx2
 
 bool Fft::IsSupportedSize(int n) { return n == 1 || (n > 1 && !Factorise(n).empty()); }
 
@@ -178,14 +76,24 @@ Fft::Fft(int n) : n_(n) {
 }
 
 void Fft::ForwardSplit(float* re, float* im) {
+  const bool avx2 = kernels::ActiveSimd() == kernels::SimdLevel::kAvx2;
   float *sr = re, *si = im, *dr = a_re_.data(), *di = a_im_.data();
   for (const Stage& st : stages_) {
     const StageArgs args{sr, si, dr, di, tw_re_.data() + st.offset, tw_im_.data() + st.offset, n_, st.ns};
-    switch (st.radix) {
-      case 2: Radix2(args); break;
-      case 3: Radix3(args); break;
-      case 4: Radix4(args); break;
-      case 5: Radix5(args); break;
+    if (avx2) {
+      switch (st.radix) {
+        case 2: fft_avx2::Radix2(args); break;
+        case 3: fft_avx2::Radix3(args); break;
+        case 4: fft_avx2::Radix4(args); break;
+        case 5: fft_avx2::Radix5(args); break;
+      }
+    } else {
+      switch (st.radix) {
+        case 2: Radix2(args); break;
+        case 3: Radix3(args); break;
+        case 4: Radix4(args); break;
+        case 5: Radix5(args); break;
+      }
     }
     // Ping-pong between the two scratch pairs, never writing the caller's arrays until the end.
     sr = dr;

@@ -83,11 +83,16 @@ void PitchDownsample(const float* x, float* x_lp, int len) {
   for (int i = 1; i < half; ++i) x_lp[i] = .5f * (.5f * (x[2 * i - 1] + x[2 * i + 1]) + x[2 * i]);
   x_lp[0] = .5f * (.5f * x[1] + x[0]);
 
-  // Autocorrelation, lags 0..4: the bulk through the cross-correlation kernel (which keeps each
-  // lag's summation order), the last few products added after, like the reference does.
+  // Autocorrelation, lags 0..4, summed in the reference's order (bulk, then the last products):
+  // everything downstream (LPC, whitening, pitch decisions) depends on these five numbers, and
+  // matching the order keeps our pitch decisions identical to ffmpeg's.
   float ac[5];
   const int fast = half - 4;
-  kernels::PitchXcorr(x_lp, x_lp, ac, fast, 5);
+  for (int k = 0; k <= 4; ++k) {
+    float bulk = 0;
+    for (int j = 0; j < fast; ++j) bulk += x_lp[j] * x_lp[j + k];
+    ac[k] = bulk;
+  }
   for (int k = 0; k <= 4; ++k) {
     float tail = 0;
     for (int i = k + fast; i < half; ++i) tail += x_lp[i] * x_lp[i - k];

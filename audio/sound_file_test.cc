@@ -230,6 +230,17 @@ TEST_F(SoundFileTest, EmptyFileIsFine) {
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->frames, 0);
   EXPECT_EQ(f->format.channels, 2);
+  // libsndfile cannot produce an empty FLAC stream: refused rather than left unreadable.
+  auto fl = WriteSoundFile(Path("e.flac"), {kContainerFlac, Subtype::kPcm16, 48000, 2}, {});
+  EXPECT_EQ(fl.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ListDir().size(), 1u);
+}
+
+TEST(SoundFileCanWrite, KnowsFlacLimits) {
+  EXPECT_TRUE(CanWrite({kContainerFlac, Subtype::kPcm24, 96000, 2}));
+  EXPECT_FALSE(CanWrite({kContainerFlac, Subtype::kFloat, 48000, 1}));
+  EXPECT_TRUE(CanWrite({kContainerWav, Subtype::kFloat, 44100, 2}));
+  EXPECT_FALSE(CanWrite({kContainerWav, Subtype::kPcm16, 48000, 0}));
 }
 
 TEST_F(SoundFileTest, DetectsTruncatedWavAndFlac) {

@@ -201,9 +201,6 @@ struct Segment {
   int n = 0;  // rows
 };
 
-// Accumulates NB*8 consecutive columns of up to two segments into registers:
-// out[c] = out[c] + sum_j s1.x[j]*s1.w[j*s1.stride + c] + sum_j s2.x[j]*s2.w[...], summing the
-// rows in order (first all of s1, then all of s2), one FMA per row and column.
 // Rows are dealt round-robin to SPLIT independent sets of NB accumulators, so that narrow
 // blocks (few columns, hence few independent FMA chains) are not bound by the FMA latency.
 // With SPLIT == 1 every column sums its rows strictly in order. PF: software-prefetch the block's
@@ -352,9 +349,11 @@ void GemvBlocks(float* out, int nv, const Segment& s1, const Segment& s2) {
 inline void Gemv(float* out, int cols, Segment s1, Segment s2 = {}) {
   const int nv = cols / 8;
   if (nv > 0) {
-    const size_t span = (static_cast<size_t>(s1.n) * static_cast<size_t>(s1.stride) +
-                         static_cast<size_t>(s2.n) * static_cast<size_t>(s2.stride)) *
-                        sizeof(float);
+    auto bytes = [](const Segment& s) {
+      return s.n > 0 ? static_cast<size_t>(s.n) * static_cast<size_t>(s.stride) * sizeof(float)
+                     : size_t{0};
+    };
+    const size_t span = bytes(s1) + bytes(s2);
     if (span > kPrefetchAboveBytes) {
       GemvBlocks<true>(out, nv, s1, s2);
     } else {

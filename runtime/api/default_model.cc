@@ -1,0 +1,25 @@
+// runtime/api/default_model.cc — access to the bytes that default_model.S embeds.
+#include "runtime/api/default_model.h"
+
+#if GHOSTNV_HAVE_DEFAULT_MODEL
+extern "C" {
+extern const unsigned char ghostnv_embedded_default_model[];
+extern const unsigned char ghostnv_embedded_default_model_end[];
+}
+#endif
+
+namespace ghostnv::api {
+
+bool EmbeddedDefaultModel(const void** data, size_t* size) {
+#if GHOSTNV_HAVE_DEFAULT_MODEL
+  *data = ghostnv_embedded_default_model;
+  *size = static_cast<size_t>(ghostnv_embedded_default_model_end - ghostnv_embedded_default_model);
+  return *size > 0;
+#else
+  *data = nullptr;
+  *size = 0;
+  return false;
+#endif
+}
+
+}  // namespace ghostnv::api

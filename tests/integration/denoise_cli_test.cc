@@ -1,0 +1,490 @@
+// Integration tests of the ghostnv-denoise tool: runs the built binary on files made here.
+//
+// The model: the library's embedded default when the build has one, else
+// $GHOSTNV_SHARED_DIR/data/models/rnnoise/sh.rnnn; without either the tests that need a model
+// are skipped.
+#include <dirent.h>
+#include <sndfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <numbers>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "audio/sound_file.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#ifndef GHOSTNV_DENOISE_BIN
+#error "GHOSTNV_DENOISE_BIN must name the ghostnv-denoise binary"
+#endif
+
+namespace {
+
+namespace audio = ghostnv::audio;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+bool Exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+class DenoiseCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ghostnv_cli_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + Quote(dir_)).c_str()); }
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  Result RunTool(const std::vector<std::string>& args) const {
+    std::string cmd = Quote(GHOSTNV_DENOISE_BIN);
+    for (const std::string& a : args) cmd.append(" ").append(Quote(a));
+    const std::string o = dir_ + "/.stdout", e = dir_ + "/.stderr";
+    cmd.append(" >").append(Quote(o)).append(" 2>").append(Quote(e)).append(" </dev/null");
+    Result r;
+    const int status = std::system(cmd.c_str());
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    r.out = Slurp(o);
+    r.err = Slurp(e);
+    std::remove(o.c_str());
+    std::remove(e.c_str());
+    return r;
+  }
+
+  // Files in `dir` other than the ones named (finds temp files left behind).
+  static std::vector<std::string> ListDir(const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n != "." && n != ".." && n != ".stdout" && n != ".stderr") names.push_back(n);
+      }
+      ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // Model arguments for the tool, or empty (and *why) when no model is available.
+  std::vector<std::string> ModelArgs(std::string* why) {
+    static int state = 0;  // 0 unknown, 1 default, 2 shared, 3 none
+    static std::string shared;
+    if (state == 0) {
+      const std::string in = Path("probe.wav");
+      std::vector<float> x(4800, 0.0f);
+      EXPECT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kPcm16, 48000, 1},
+                                        x).ok());
+      const Result r = RunTool({in, Path("probe_out.wav"), "--model", "default"});
+      std::remove(Path("probe_out.wav").c_str());
+      std::remove(in.c_str());
+      if (r.exit_code == 0) {
+        state = 1;
+      } else {
+        const char* sh = std::getenv("GHOSTNV_SHARED_DIR");
+        shared = sh ? std::string(sh) + "/data/models/rnnoise/sh.rnnn" : "";
+        state = !shared.empty() && Exists(shared) ? 2 : 3;
+      }
+    }
+    if (state == 1) return {"--model", "default"};
+    if (state == 2) return {"--model", shared};
+    *why = "no model: the library has no embedded default and $GHOSTNV_SHARED_DIR/data/models/"
+           "rnnoise/sh.rnnn is absent";
+    return {};
+  }
+
+  std::string dir_;
+};
+
+#define REQUIRE_MODEL(args)                      \
+  std::string why_;                              \
+  const std::vector<std::string> args = ModelArgs(&why_); \
+  if (args.empty()) GTEST_SKIP() << why_
+
+// Speech-like: a gliding harmonic voice with formant-like weights and syllable-rate bursts;
+// plus noise made of many random sinusoids below 7 kHz (band-limited, so resampling to and from
+// 48 kHz is transparent). Interleaved; channel 1 (if any) is a different voice.
+std::vector<float> SpeechPlusNoise(int rate, int channels, size_t frames, uint32_t seed,
+                                   std::vector<float>* clean = nullptr) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  struct Tone {
+    double f, phase, amp;
+  };
+  std::vector<Tone> noise(48);
+  for (Tone& t : noise) t = {60 + 6900 * u(rng), 2 * std::numbers::pi * u(rng), 0.004 + 0.01 * u(rng)};
+  std::vector<float> out(frames * size_t(channels));
+  if (clean) clean->assign(out.size(), 0.0f);
+  for (int c = 0; c < channels; ++c) {
+    double phase = 0;
+    for (size_t i = 0; i < frames; ++i) {
+      const double t = double(i) / rate;
+      const double f0 = 120 + 40 * c + 30 * std::sin(2 * std::numbers::pi * 0.7 * t);
+      phase += 2 * std::numbers::pi * f0 / rate;
+      const double syllable = std::max(0.0, std::sin(2 * std::numbers::pi * 3.5 * t + c));
+      double v = 0;
+      for (int h = 1; h <= 25; ++h) {
+        const double fh = f0 * h;
+        if (fh > 6000) break;
+        const double formant = std::exp(-std::pow((fh - 700) / 300, 2)) +
+                               0.6 * std::exp(-std::pow((fh - 1800) / 400, 2)) + 0.05;
+        v += formant * std::sin(h * phase) / h;
+      }
+      double n = 0;
+      for (const Tone& k : noise) n += k.amp * std::sin(2 * std::numbers::pi * k.f * t + k.phase + c);
+      const double s = 0.3 * syllable * v;
+      out[i * channels + c] = float(s + n);
+      if (clean) (*clean)[i * channels + c] = float(s);
+    }
+  }
+  return out;
+}
+
+void WriteRawFloatWav(const std::string& path, int rate, int channels,
+                      const std::vector<float>& samples) {
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = channels;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr);
+  sf_writef_float(f, samples.data(), sf_count_t(samples.size() / size_t(channels)));
+  sf_close(f);
+}
+
+// Lag (in frames, within ±max_lag) maximising the cross-correlation of channel 0.
+int BestLag(const std::vector<float>& a, const std::vector<float>& b, int channels, int max_lag) {
+  const long frames = long(std::min(a.size(), b.size()) / size_t(channels));
+  double best = -1e300;
+  int best_lag = 0;
+  for (int lag = -max_lag; lag <= max_lag; ++lag) {
+    double s = 0;
+    for (long t = std::max(0L, long(-lag)); t < frames && t + lag < frames; ++t)
+      s += double(a[size_t(t) * channels]) * b[size_t(t + lag) * channels];
+    if (s > best) best = s, best_lag = lag;
+  }
+  return best_lag;
+}
+
+double SnrDb(const std::vector<float>& ref, const std::vector<float>& x) {
+  double s = 0, e = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    s += double(ref[i]) * ref[i];
+    e += (double(ref[i]) - x[i]) * (double(ref[i]) - x[i]);
+  }
+  return 10 * std::log10(s / std::max(e, 1e-300));
+}
+
+// Every supported format, rate and channel count: length and format preserved, no NaN, and
+// at strength 0 the output is the input, time-aligned (lag 0).
+TEST_F(DenoiseCliTest, AllFormatsRatesAndChannels) {
+  REQUIRE_MODEL(model);
+  struct Fmt {
+    int container;
+    audio::Subtype subtype;
+    const char* ext;
+  };
+  const Fmt fmts[] = {{audio::kContainerWav, audio::Subtype::kPcm16, "wav"},
+                      {audio::kContainerWav, audio::Subtype::kPcm24, "wav"},
+                      {audio::kContainerWav, audio::Subtype::kPcm32, "wav"},
+                      {audio::kContainerWav, audio::Subtype::kFloat, "wav"},
+                      {audio::kContainerFlac, audio::Subtype::kPcm16, "flac"},
+                      {audio::kContainerFlac, audio::Subtype::kPcm24, "flac"}};
+  uint32_t seed = 1;
+  for (const Fmt& f : fmts) {
+    for (int rate : {44100, 48000, 96000}) {
+      for (int ch : {1, 2}) {
+        SCOPED_TRACE(::testing::Message() << audio::ContainerName(f.container) << " "
+                                          << audio::SubtypeName(f.subtype) << " " << rate << " Hz "
+                                          << ch << " ch");
+        const size_t frames = size_t(rate) * 6 / 10 + 37;  // not a multiple of anything
+        const std::string in = Path(std::string("in.") + f.ext);
+        const std::string out = Path(std::string("out.") + f.ext);
+        const audio::SoundFormat fmt{f.container, f.subtype, rate, ch};
+        ASSERT_TRUE(audio::WriteSoundFile(in, fmt, SpeechPlusNoise(rate, ch, frames, seed++)).ok());
+        auto src = audio::ReadSoundFile(in);
+        ASSERT_TRUE(src.ok());
+
+        for (const char* strength : {"0", "1"}) {
+          std::vector<std::string> args = {in, out, "--strength", strength, "--report", "json"};
+          args.insert(args.end(), model.begin(), model.end());
+          const Result r = RunTool(args);
+          ASSERT_EQ(r.exit_code, 0) << r.err;
+          EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
+          const auto j = nlohmann::json::parse(r.out);
+          EXPECT_EQ(j["input"]["frames"], frames);
+          EXPECT_EQ(j["output"]["frames"], frames);
+          EXPECT_EQ(j["output"]["subtype"], audio::SubtypeName(f.subtype));
+          auto res = audio::ReadSoundFile(out);
+          ASSERT_TRUE(res.ok()) << res.status();
+          EXPECT_EQ(res->frames, int64_t(frames));
+          EXPECT_EQ(res->format.container, f.container);
+          EXPECT_EQ(res->format.subtype, f.subtype);
+          EXPECT_EQ(res->format.sample_rate, rate);
+          EXPECT_EQ(res->format.channels, ch);
+          EXPECT_EQ(res->sanitized, 0);
+          for (float v : res->samples) ASSERT_TRUE(std::isfinite(v));
+          if (std::string(strength) == "0") {
+            EXPECT_EQ(BestLag(src->samples, res->samples, ch, 300), 0);
+            // Resampling costs a little accuracy, 16-bit requantisation a little more.
+            EXPECT_GT(SnrDb(src->samples, res->samples), rate == 48000 ? 80.0 : 45.0);
+          } else {
+            double e = 0;
+            for (float v : res->samples) e += double(v) * v;
+            EXPECT_GT(e, 0.0);
+          }
+        }
+        EXPECT_EQ(ListDir(dir_), (std::vector<std::string>{std::string("in.") + f.ext,
+                                                           std::string("out.") + f.ext}));
+        std::remove(in.c_str());
+        std::remove(out.c_str());
+      }
+    }
+  }
+}
+
+TEST_F(DenoiseCliTest, OddLengthsAndFormatConversion) {
+  REQUIRE_MODEL(model);
+  for (size_t frames : {size_t{0}, size_t{1}, size_t{479}, size_t{4097}}) {
+    // (An empty FLAC cannot be written; the empty case goes to WAV.)
+    const std::string in = Path("in.wav"), out = Path(frames ? "out.flac" : "out.wav");
+    ASSERT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kFloat, 48000, 2},
+                                      SpeechPlusNoise(48000, 2, frames, 5)).ok());
+    std::vector<std::string> args = {in, out, "--format", "pcm24"};
+    args.insert(args.end(), model.begin(), model.end());
+    const Result r = RunTool(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto res = audio::ReadSoundFile(out);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->frames, int64_t(frames));
+    // The container follows OUT's extension, the subtype --format.
+    EXPECT_EQ(res->format.container, frames ? audio::kContainerFlac : audio::kContainerWav);
+    EXPECT_EQ(res->format.subtype, audio::Subtype::kPcm24);
+  }
+}
+
+TEST_F(DenoiseCliTest, TextReport) {
+  REQUIRE_MODEL(model);
+  const std::string in = Path("in.wav"), out = Path("out.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kPcm16, 44100, 1},
+                                    SpeechPlusNoise(44100, 1, 44100, 6)).ok());
+  std::vector<std::string> args = {in, out, "--backend", "auto"};
+  args.insert(args.end(), model.begin(), model.end());
+  const Result r = RunTool(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* key : {"model:", "backend:", "cpu", "no GPU backend in this build", "simd:",
+                          "input:", "output:", "wav PCM_16, 44100 Hz, 1 ch, 44100 frames",
+                          "real-time factor:", "latency:", "10.00 ms algorithmic",
+                          "sanitized samples: 0", "clipped samples:"}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+  }
+}
+
+TEST_F(DenoiseCliTest, JsonReportAndReference) {
+  REQUIRE_MODEL(model);
+  std::vector<float> clean;
+  const std::vector<float> noisy = SpeechPlusNoise(48000, 2, 48000 * 2, 7, &clean);
+  const std::string in = Path("noisy.wav"), ref = Path("clean.wav"), out = Path("out.wav");
+  const audio::SoundFormat fmt{audio::kContainerWav, audio::Subtype::kFloat, 48000, 2};
+  ASSERT_TRUE(audio::WriteSoundFile(in, fmt, noisy).ok());
+  ASSERT_TRUE(audio::WriteSoundFile(ref, fmt, clean).ok());
+  for (const char* strength : {"0", "1"}) {
+    std::vector<std::string> args = {in,        out, "--reference", ref, "--report", "json",
+                                     "--strength", strength, "--backend", "cpu"};
+    args.insert(args.end(), model.begin(), model.end());
+    const Result r = RunTool(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* key : {"model", "family", "backend", "simd", "input", "output",
+                            "realtime_factor", "algorithmic_latency_ms", "total_latency_ms",
+                            "sanitized_samples", "clipped_samples", "si_sdr_db"}) {
+      EXPECT_TRUE(j.contains(key)) << key;
+    }
+    EXPECT_EQ(j["backend"], "cpu");
+    EXPECT_EQ(j["input"]["container"], "wav");
+    EXPECT_EQ(j["input"]["subtype"], "FLOAT");
+    EXPECT_EQ(j["input"]["sample_rate"], 48000);
+    EXPECT_EQ(j["input"]["channels"], 2);
+    EXPECT_DOUBLE_EQ(j["input"]["seconds"].get<double>(), 2.0);
+    EXPECT_GT(j["realtime_factor"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 10.0);
+    EXPECT_NEAR(j["total_latency_ms"].get<double>(), 959 / 48.0, 1e-9);
+    const double in_db = j["si_sdr_db"]["input"].get<double>();
+    const double out_db = j["si_sdr_db"]["output"].get<double>();
+    EXPECT_TRUE(std::isfinite(in_db) && std::isfinite(out_db));
+    if (std::string(strength) == "0") {
+      EXPECT_NEAR(out_db, in_db, 0.01);  // output == input, aligned
+    }
+  }
+}
+
+TEST_F(DenoiseCliTest, NonFiniteInputIsSanitisedAndReported) {
+  REQUIRE_MODEL(model);
+  std::vector<float> x = SpeechPlusNoise(48000, 1, 24000, 8);
+  x[100] = std::numeric_limits<float>::quiet_NaN();
+  x[200] = std::numeric_limits<float>::infinity();
+  x[300] = -std::numeric_limits<float>::infinity();
+  x[400] = 1e-42f;  // denormal
+  const std::string in = Path("nan.wav"), out = Path("out.wav");
+  WriteRawFloatWav(in, 48000, 1, x);
+  std::vector<std::string> args = {in, out, "--report", "json"};
+  args.insert(args.end(), model.begin(), model.end());
+  const Result r = RunTool(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["sanitized_samples"], 4);
+  auto res = audio::ReadSoundFile(out);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->sanitized, 0);
+  for (float v : res->samples) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(DenoiseCliTest, ClippingIsCounted) {
+  REQUIRE_MODEL(model);
+  std::vector<float> x(48000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 1.5f * float(std::sin(0.05 * double(i)));
+  const std::string in = Path("loud.wav"), out = Path("out.wav");
+  WriteRawFloatWav(in, 48000, 1, x);
+  std::vector<std::string> args = {in, out, "--report", "json", "--format", "pcm16", "--strength", "0"};
+  args.insert(args.end(), model.begin(), model.end());
+  const Result r = RunTool(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["clipped_samples"].get<int64_t>(), 1000);
+  EXPECT_EQ(j["output"]["subtype"], "PCM_16");
+}
+
+// Every error: non-zero exit, exactly one stderr line starting "ghostnv-denoise: ", an
+// existing OUT left byte-identical and no temporary files.
+TEST_F(DenoiseCliTest, ErrorsLeaveOutUntouched) {
+  const std::string good = Path("good.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(good, {audio::kContainerWav, audio::Subtype::kPcm16, 48000, 1},
+                                    SpeechPlusNoise(48000, 1, 9600, 9)).ok());
+  // Bad inputs.
+  const std::string truncated = Path("truncated.wav");
+  {
+    const std::string bytes = Slurp(good);
+    std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  const std::string rate22k = Path("rate22k.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(rate22k, {audio::kContainerWav, audio::Subtype::kPcm16, 22050, 1},
+                                    std::vector<float>(2205, 0.1f)).ok());
+  const std::string eightbit = Path("eightbit.wav");
+  {
+    SF_INFO info{};
+    info.samplerate = 48000;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_U8;
+    SNDFILE* f = sf_open(eightbit.c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr);
+    std::vector<short> z(480, 0);
+    sf_writef_short(f, z.data(), 480);
+    sf_close(f);
+  }
+  const std::string threech = Path("threech.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(threech, {audio::kContainerWav, audio::Subtype::kPcm16, 48000, 3},
+                                    std::vector<float>(300, 0.1f)).ok());
+  const std::string text = Path("text.wav");
+  std::ofstream(text) << "not a sound file\n";
+  const std::string corrupt_model = Path("corrupt.gnvm");
+  std::ofstream(corrupt_model) << "GNVM\x01\x00\x00\x00 garbage garbage garbage";
+  const std::string link = Path("link.wav");
+  ASSERT_EQ(::symlink(good.c_str(), link.c_str()), 0);
+
+  const std::string outdir = Path("outdir");
+  ASSERT_EQ(::mkdir(outdir.c_str(), 0755), 0);
+  const std::string out = outdir + "/out.wav";
+  const std::string sentinel = "existing output, must survive";
+
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    bool out_exists = true;  // OUT pre-created in outdir
+  };
+  const std::vector<Case> cases = {
+      {"no arguments", {}},
+      {"only IN", {good}},
+      {"three positionals", {good, out, Path("extra.wav")}},
+      {"missing IN", {Path("missing.wav"), out}},
+      {"IN is a directory", {dir_, out}},
+      {"truncated IN", {truncated, out}},
+      {"unsupported rate", {rate22k, out}},
+      {"unsupported 8-bit", {eightbit, out}},
+      {"three channels", {threech, out}},
+      {"not audio", {text, out}},
+      {"corrupt model", {good, out, "--model", corrupt_model}},
+      {"wrong-kind model", {good, out, "--model", good}},
+      {"missing model", {good, out, "--model", Path("nope.gnvm")}},
+      {"OUT equals IN", {good, good}},
+      {"OUT is IN via a symlink", {good, link}},
+      {"OUT is IN via another spelling", {good, dir_ + "/./good.wav"}},
+      {"OUT directory missing", {good, Path("nodir/out.wav")}, false},
+      {"OUT directory unwritable", {good, "/proc/self/ghostnv_out.wav"}, false},
+      {"OUT is a directory", {good, outdir}, false},
+      {"strength too high", {good, out, "--strength", "1.5"}},
+      {"strength negative", {good, out, "--strength=-0.1"}},
+      {"strength not a number", {good, out, "--strength", "loud"}},
+      {"unknown backend", {good, out, "--backend", "gpu"}},
+      {"cuda backend", {good, out, "--backend", "cuda"}},
+      {"bad report", {good, out, "--report", "xml"}},
+      {"bad format", {good, out, "--format", "pcm8"}},
+      {"float in FLAC", {good, outdir + "/out.flac", "--format", "float"}},
+      {"reference unreadable", {good, out, "--reference", Path("missing.wav")}},
+      {"reference wrong rate", {good, out, "--reference", rate22k}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::ofstream(out, std::ios::binary) << sentinel;
+    std::ofstream(outdir + "/out.flac", std::ios::binary) << sentinel;
+    const auto before_main = ListDir(dir_);
+    const Result r = RunTool(c.args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err.rfind("ghostnv-denoise: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(Slurp(out), sentinel);
+    EXPECT_EQ(Slurp(outdir + "/out.flac"), sentinel);
+    EXPECT_EQ(ListDir(outdir), (std::vector<std::string>{"out.flac", "out.wav"}));
+    EXPECT_EQ(ListDir(dir_), before_main);
+    EXPECT_FALSE(Exists(Path("nodir")));
+  }
+  // The messages say what went wrong.
+  auto err_of = [&](std::vector<std::string> a) { return RunTool(a).err; };
+  EXPECT_NE(err_of({truncated, out}).find("truncated"), std::string::npos);
+  EXPECT_NE(err_of({good, good}).find("same file as IN"), std::string::npos);
+  EXPECT_NE(err_of({good, out, "--backend", "cuda"}).find("no CUDA backend"), std::string::npos);
+  EXPECT_NE(err_of({good, out, "--backend", "gpu"}).find("unknown backend"), std::string::npos);
+  EXPECT_NE(err_of({rate22k, out}).find("22050"), std::string::npos);
+  EXPECT_NE(err_of({good, out, "--model", good}).find("not a model file"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,173 @@
+// tools/train/features_capi.cc — a small C shim over the RNNoise family for the Python training
+// and evaluation scripts (loaded with ctypes by tools/train/ghostnv_ext.py). Not installed, not
+// part of the library's ABI; training support only (allocates, not real-time).
+//
+//   long n = gnv_extract_features(noisy, clean, n_samples, features, gains, vad, silent);
+//   int rc = gnv_denoise_buffer("default.gnvm", in, out, n_samples, 1.0f);
+//   long n = gnv_run_network("default.gnvm", features, n_frames, gains, vad);
+//
+// All buffers are caller-owned float32 arrays; audio is 48 kHz mono, float scale [-1, 1].
+// Negative return values are errors; gnv_last_error() describes the last one on this thread.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/dense.h"
+#include "kernels/gru.h"
+#include "models/family.h"
+#include "models/model_loader.h"
+#include "models/rnnoise/rnnoise_family.h"
+
+namespace {
+
+namespace models = ghostnv::models;
+namespace rnnoise = ghostnv::models::rnnoise;
+namespace kernels = ghostnv::kernels;
+
+thread_local std::string g_error;
+
+long Fail(long code, std::string message) {
+  g_error = std::move(message);
+  return code;
+}
+
+kernels::DenseParams DenseOf(const models::Layer& l, kernels::MathMode math) {
+  kernels::DenseParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.bias = l.bias;
+  p.activation = l.activation;
+  p.math = math;
+  return p;
+}
+
+kernels::GruParams GruOf(const models::Layer& l, kernels::MathMode math) {
+  kernels::GruParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.recurrent = l.recurrent;
+  p.bias = l.bias;
+  p.recurrent_bias = l.recurrent_bias;
+  p.activation = l.activation;
+  p.math = math;
+  p.reset_after = l.reset_after;
+  return p;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) const char* gnv_last_error() { return g_error.c_str(); }
+
+// Features of one stream (one extractor for the whole call). n_samples must be a multiple of
+// 480; writes n_samples/480 frames: features [n][42], gains [n][22] (-1 = don't care), vad [n],
+// silent [n] (1 where the frame is silent and inference would not run the network).
+// Returns the number of frames, or -1 on bad arguments.
+__attribute__((visibility("default"))) long gnv_extract_features(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains,
+    float* vad, unsigned char* silent) {
+  if (n_samples < 0 || n_samples % rnnoise::kHop != 0)
+    return Fail(-1, "n_samples must be a non-negative multiple of 480");
+  if (n_samples > 0 && (!noisy || !clean || !features || !gains || !vad || !silent))
+    return Fail(-1, "null buffer");
+  const long frames = n_samples / rnnoise::kHop;
+  rnnoise::FeatureExtractor fx;
+  for (long i = 0; i < frames; ++i) {
+    const bool voiced = fx.Process(noisy + i * rnnoise::kHop, clean + i * rnnoise::kHop,
+                                   features + i * rnnoise::kFeatures, gains + i * rnnoise::kBands,
+                                   vad + i);
+    silent[i] = voiced ? 0 : 1;
+  }
+  return frames;
+}
+
+// Denoises a whole 48 kHz mono buffer with one channel of the model at `model_path` (.gnvm or
+// .rnnn), time-aligned with the input: the first algorithmic_latency output samples are dropped
+// and the input is padded with zeros at the end. `in` and `out` may not overlap. vad_out, if not
+// null, receives one VAD value per hop (ceil(n/hop) values, in processing order). Returns 0, or
+// -1 (bad arguments), -2 (model did not load), -3 (family could not be built).
+__attribute__((visibility("default"))) long gnv_denoise_buffer(const char* model_path,
+                                                               const float* in, float* out,
+                                                               long n, float strength,
+                                                               float* vad_out) {
+  if (!model_path || n < 0 || (n > 0 && (!in || !out))) return Fail(-1, "bad arguments");
+  auto model = models::LoadModel(model_path);
+  if (!model.ok()) return Fail(-2, std::string(model.status().message()));
+  auto family = models::CreateFamily(*model);
+  if (!family.ok()) return Fail(-3, std::string(family.status().message()));
+  const models::Family& fam = **family;
+  const long hop = fam.hop_size();
+  const long latency = fam.algorithmic_latency();
+  auto ch = fam.NewChannel();
+  const long total = n + latency;
+  const long hops = (total + hop - 1) / hop;
+  std::vector<float> padded(static_cast<size_t>(hops * hop), 0.f);
+  std::copy(in, in + n, padded.begin());
+  std::vector<float> result(padded.size());
+  for (long h = 0; h < hops; ++h) {
+    models::HopInfo info = fam.ProcessHop(*ch, padded.data() + h * hop, result.data() + h * hop,
+                                          strength);
+    if (vad_out && h * hop < n) vad_out[h] = info.vad;
+  }
+  std::copy(result.begin() + latency, result.begin() + latency + n, out);
+  return 0;
+}
+
+// Runs only the network of an RNNoise-family model on a feature sequence (one stream, state
+// starting at zero), with the same kernels and wiring as the family: features [n][42] ->
+// gains [n][22], vad [n] (may be null). Used to check an exported model against PyTorch.
+// Returns n_frames, or -1/-2/-3 as gnv_denoise_buffer.
+__attribute__((visibility("default"))) long gnv_run_network(const char* model_path,
+                                                            const float* features, long n_frames,
+                                                            float* gains, float* vad) {
+  if (!model_path || n_frames < 0 || (n_frames > 0 && (!features || !gains)))
+    return Fail(-1, "bad arguments");
+  auto loaded = models::LoadModel(model_path);
+  if (!loaded.ok()) return Fail(-2, std::string(loaded.status().message()));
+  const models::Model& m = **loaded;
+  const char* names[] = {"input_dense", "vad_gru",        "noise_gru",
+                         "denoise_gru", "denoise_output", "vad_output"};
+  const models::Layer* l[6];
+  for (int i = 0; i < 6; ++i) {
+    l[i] = m.FindLayer(names[i]);
+    if (!l[i]) return Fail(-3, std::string("model has no layer ") + names[i]);
+  }
+  // Let the family validate sizes and kinds.
+  auto family = models::CreateFamily(*loaded);
+  if (!family.ok()) return Fail(-3, std::string(family.status().message()));
+
+  const auto in_dense = DenseOf(*l[0], m.math), dn_out = DenseOf(*l[4], m.math),
+             vd_out = DenseOf(*l[5], m.math);
+  const auto vad_gru = GruOf(*l[1], m.math), noise_gru = GruOf(*l[2], m.math),
+             denoise_gru = GruOf(*l[3], m.math);
+  std::vector<float> dense(in_dense.units), hv(vad_gru.units), hn(noise_gru.units),
+      hd(denoise_gru.units), ni(noise_gru.inputs), di(denoise_gru.inputs),
+      scratch(kernels::GruScratchFloats(std::max({vad_gru.units, noise_gru.units,
+                                                  denoise_gru.units})));
+  const int nf = rnnoise::kFeatures;
+  for (long t = 0; t < n_frames; ++t) {
+    const float* x = features + t * nf;
+    kernels::Dense(in_dense, x, dense.data());
+    kernels::GruStep(vad_gru, dense.data(), hv.data(), scratch.data());
+    float v = 0;
+    kernels::Dense(vd_out, hv.data(), &v);
+    if (vad) vad[t] = v;
+    float* p = std::copy(dense.begin(), dense.end(), ni.data());
+    p = std::copy(hv.begin(), hv.end(), p);
+    std::copy(x, x + nf, p);
+    kernels::GruStep(noise_gru, ni.data(), hn.data(), scratch.data());
+    p = std::copy(hv.begin(), hv.end(), di.data());
+    p = std::copy(hn.begin(), hn.end(), p);
+    std::copy(x, x + nf, p);
+    kernels::GruStep(denoise_gru, di.data(), hd.data(), scratch.data());
+    kernels::Dense(dn_out, hd.data(), gains + t * rnnoise::kBands);
+  }
+  return n_frames;
+}
+
+}  // extern "C"

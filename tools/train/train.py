@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Trains the RNNoise-architecture default model.
+
+  python3 tools/train/train.py --config tools/train/configs/default.json [--resume]
+          [--lib-dir build/tools/train] [--epochs N] [--max-minutes M]
+
+Data: the training split of the shared corpus is mixed into `train_data.shards` streams of
+`shard_seconds` each (seeds seed, seed+1, ...), the held-out split into one validation stream;
+features come from the C++ extractor and are cached under <work_dir>/../cache/. Silent frames
+(where inference does not run the network) are dropped, so the recurrent state sees exactly the
+frames it sees at inference. Every epoch shuffles sequences of `seq_len` frames cut at a
+random offset, checkpoints to <work_dir>/last.pt (and epochNNN.pt) and appends to
+<work_dir>/log.jsonl. --resume continues from last.pt with the same RNG streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import pathlib
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import data  # noqa: E402
+import ghostnv_ext  # noqa: E402
+from model import RNNoiseNet, rnnoise_loss  # noqa: E402
+
+
+def load_config(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def resolve(p) -> pathlib.Path:
+    p = pathlib.Path(p)
+    return p if p.is_absolute() else REPO / p
+
+
+def mix_config(cfg: dict) -> data.MixConfig:
+    mc = data.MixConfig()
+    for k, v in cfg.get("mix", {}).items():
+        if not hasattr(mc, k):
+            raise KeyError(f"unknown mix option {k}")
+        setattr(mc, k, tuple(v) if isinstance(v, list) else v)
+    return mc
+
+
+def voiced_frames(fs: dict) -> dict:
+    keep = ~fs["silent"]
+    return {k: fs[k][keep] for k in ("features", "gains", "vad")}
+
+
+def load_datasets(cfg: dict, ext, log) -> tuple[dict, dict, data.Corpus]:
+    cache = resolve(cfg["work_dir"]).parent / "cache"
+    corpus = data.Corpus.load(cfg.get("data_root") and resolve(cfg["data_root"]))
+    mc = mix_config(cfg)
+    td = cfg["train_data"]
+    shards = []
+    for i in range(td["shards"]):
+        fs = data.build_feature_set(corpus, "train", mc, td["shard_seconds"], td["seed"] + i,
+                                    ext, cache, log)
+        shards.append(voiced_frames(fs))
+    train = {k: np.concatenate([s[k] for s in shards]) for k in shards[0]}
+    vd = cfg["val_data"]
+    val = voiced_frames(data.build_feature_set(corpus, "heldout", mc, vd["seconds"], vd["seed"],
+                                               ext, cache, log))
+    return train, val, corpus
+
+
+def sequences(ds: dict, seq_len: int, offset: int) -> dict:
+    n = (len(ds["features"]) - offset) // seq_len
+    return {k: torch.from_numpy(np.ascontiguousarray(
+        v[offset:offset + n * seq_len].reshape(n, seq_len, *v.shape[1:]))) for k, v in ds.items()}
+
+
+@torch.no_grad()
+def evaluate(net, ds: dict, seq_len: int, vad_weight: float, batch: int = 64) -> dict:
+    net.eval()
+    seqs = sequences(ds, seq_len, 0)
+    tot = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
+    n = 0
+    for i in range(0, len(seqs["features"]), batch):
+        g, v, _ = net(seqs["features"][i:i + batch])
+        loss, parts = rnnoise_loss(g, v, seqs["gains"][i:i + batch], seqs["vad"][i:i + batch],
+                                   vad_weight)
+        b = len(g)
+        tot["loss"] += float(loss) * b
+        tot["gain"] += float(parts["gain"]) * b
+        tot["vad"] += float(parts["vad"]) * b
+        n += b
+    net.train()
+    return {k: v / max(n, 1) for k, v in tot.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--config", default=str(HERE / "configs" / "default.json"))
+    ap.add_argument("--resume", action="store_true", help="continue from <work_dir>/last.pt")
+    ap.add_argument("--lib-dir", default=None, help="folder holding libghostnv_train_features.so")
+    ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop (after checkpointing) once this much wall time has passed")
+    ap.add_argument("--data-only", action="store_true", help="build the feature cache and exit")
+    args = ap.parse_args(argv)
+
+    cfg = load_config(args.config)
+    if args.epochs is not None:
+        cfg["epochs"] = args.epochs
+    max_minutes = args.max_minutes if args.max_minutes is not None else cfg.get("max_minutes")
+    torch.set_num_threads(int(cfg.get("threads", 2)))
+    work = resolve(cfg["work_dir"])
+    work.mkdir(parents=True, exist_ok=True)
+    logf = open(work / "log.jsonl", "a")
+
+    def log(msg, **kv):
+        rec = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "msg": msg, **kv}
+        print(json.dumps(rec), flush=True)
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+
+    ext = ghostnv_ext.GhostnvExt.open(args.lib_dir)
+    t0 = time.time()
+    train, val, corpus = load_datasets(cfg, ext, log)
+    log("data ready", train_frames=len(train["features"]), val_frames=len(val["features"]),
+        seconds=round(time.time() - t0, 1))
+    if args.data_only:
+        return 0
+
+    torch.manual_seed(cfg["seed"])
+    net = RNNoiseNet()
+    # Fixed input normalisation from the training features (folded into the weights at export).
+    net.set_normalisation(train["features"].mean(axis=0), train["features"].std(axis=0))
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0))
+    step, epoch, history = 0, 0, []
+    ckpt_path = work / "last.pt"
+    if args.resume and ckpt_path.exists():
+        ck = torch.load(ckpt_path, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        step, epoch, history = ck["step"], ck["epoch"], ck["history"]
+        log("resumed", epoch=epoch, step=step)
+    elif args.resume:
+        log("no checkpoint to resume; starting fresh")
+
+    seq_len, bs = cfg["seq_len"], cfg["batch_size"]
+    start = time.time()
+    while epoch < cfg["epochs"]:
+        rng = np.random.default_rng([cfg["seed"], epoch])   # per-epoch stream: resumable
+        seqs = sequences(train, seq_len, int(rng.integers(0, seq_len)))
+        order = torch.from_numpy(rng.permutation(len(seqs["features"])))
+        sums = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
+        nb = 0
+        te = time.time()
+        for i in range(0, len(order) - bs + 1, bs):
+            idx = order[i:i + bs]
+            lr = cfg["lr"] / (1 + cfg["lr_decay"] * step)
+            for gparam in opt.param_groups:
+                gparam["lr"] = lr
+            g, v, _ = net(seqs["features"][idx])
+            loss, parts = rnnoise_loss(g, v, seqs["gains"][idx], seqs["vad"][idx],
+                                       cfg["vad_weight"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["grad_clip"])
+            opt.step()
+            step += 1
+            nb += 1
+            sums["loss"] += float(loss.detach())
+            sums["gain"] += float(parts["gain"])
+            sums["vad"] += float(parts["vad"])
+        epoch += 1
+        tr = {k: v / max(nb, 1) for k, v in sums.items()}
+        va = evaluate(net, val, seq_len, cfg["vad_weight"])
+        rec = {"epoch": epoch, "step": step, "lr": lr, "train": tr, "val": va,
+               "epoch_seconds": round(time.time() - te, 1)}
+        history.append(rec)
+        ck = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+              "epoch": epoch, "history": history, "config": cfg,
+              "corpus": corpus.describe(), "mix": dataclasses.asdict(mix_config(cfg)),
+              "data_root": str(corpus.root)}
+        torch.save(ck, work / "last.pt.tmp")
+        (work / "last.pt.tmp").replace(ckpt_path)
+        torch.save(ck, work / f"epoch{epoch:03d}.pt")
+        log("epoch", **rec)
+        if max_minutes and (time.time() - start) / 60 > max_minutes and epoch < cfg["epochs"]:
+            log("time limit reached; stopping (use --resume to continue)", epoch=epoch)
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
