@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/xcorr.h"
+
 namespace ghostnv::audio::bands {
 namespace {
 
@@ -27,22 +29,28 @@ const DctTable& Dct() {
   return t;
 }
 
-// For every bin below 20 kHz: the band it starts from and its weight towards the next band.
+// Per-bin triangular weights: bin i (below 20 kHz) belongs to band band[i] with weight lo[i] and
+// to band band[i] + 1 with weight hi[i] = j / size (j its offset in the band).
 struct BinWeights {
   int band[kBins];
-  float frac[kBins];
+  float lo[kBins];
+  float hi[kBins];
+  int start[kBands];
+  int size[kBands];
   int end;  // first bin above the last band start
   BinWeights() {
-    end = 0;
-    for (int b = 0; b < kBands - 1; ++b) {
-      const int start = kEdges200Hz[b] * kBinsPerUnit;
-      const int size = (kEdges200Hz[b + 1] - kEdges200Hz[b]) * kBinsPerUnit;
-      for (int j = 0; j < size; ++j) {
-        band[start + j] = b;
-        frac[start + j] = static_cast<float>(j) / size;
-      }
-      end = start + size;
+    for (int b = 0; b < kBands; ++b) {
+      start[b] = kEdges200Hz[b] * kBinsPerUnit;
+      size[b] = b + 1 < kBands ? (kEdges200Hz[b + 1] - kEdges200Hz[b]) * kBinsPerUnit : 0;
     }
+    for (int b = 0; b < kBands - 1; ++b)
+      for (int j = 0; j < size[b]; ++j) {
+        const float frac = static_cast<float>(j) / size[b];
+        band[start[b] + j] = b;
+        lo[start[b] + j] = 1.f - frac;
+        hi[start[b] + j] = frac;
+      }
+    end = start[kBands - 1];
   }
 };
 const BinWeights& Weights() {
@@ -50,11 +58,18 @@ const BinWeights& Weights() {
   return w;
 }
 
-// Applies f(bin, weight_low, weight_high, band) over the triangular band weighting.
-template <typename F>
-void ForEachWeightedBin(F&& f) {
+// Triangular band sums of a per-bin quantity v: each band's two weighted sums are dot products
+// (SIMD), so the result differs from a sequential sum only in rounding.
+void WeightedBandSums(const float* v, float* out) {
   const BinWeights& w = Weights();
-  for (int i = 0; i < w.end; ++i) f(i, 1.f - w.frac[i], w.frac[i], w.band[i]);
+  float sum[kBands] = {};
+  for (int b = 0; b < kBands - 1; ++b) {
+    sum[b] += kernels::InnerProduct(w.lo + w.start[b], v + w.start[b], w.size[b]);
+    sum[b + 1] += kernels::InnerProduct(w.hi + w.start[b], v + w.start[b], w.size[b]);
+  }
+  sum[0] *= 2;
+  sum[kBands - 1] *= 2;
+  std::copy(sum, sum + kBands, out);
 }
 
 }  // namespace
@@ -62,34 +77,27 @@ void ForEachWeightedBin(F&& f) {
 int BandStart(int band) { return kEdges200Hz[band] * kBinsPerUnit; }
 
 void BandEnergy(const cfloat* X, float* band_energy) {
-  float sum[kBands] = {};
-  ForEachWeightedBin([&](int bin, float wl, float wh, int b) {
-    const float e = X[bin].real() * X[bin].real() + X[bin].imag() * X[bin].imag();
-    sum[b] += wl * e;
-    sum[b + 1] += wh * e;
-  });
-  sum[0] *= 2;
-  sum[kBands - 1] *= 2;
-  std::copy(sum, sum + kBands, band_energy);
+  float e[kBins];
+  const int end = Weights().end;
+  for (int i = 0; i < end; ++i) e[i] = X[i].real() * X[i].real() + X[i].imag() * X[i].imag();
+  WeightedBandSums(e, band_energy);
 }
 
 void BandCorrelation(const cfloat* X, const cfloat* P, float* band_corr) {
-  float sum[kBands] = {};
-  ForEachWeightedBin([&](int bin, float wl, float wh, int b) {
-    const float c = X[bin].real() * P[bin].real() + X[bin].imag() * P[bin].imag();
-    sum[b] += wl * c;
-    sum[b + 1] += wh * c;
-  });
-  sum[0] *= 2;
-  sum[kBands - 1] *= 2;
-  std::copy(sum, sum + kBands, band_corr);
+  float c[kBins];
+  const int end = Weights().end;
+  for (int i = 0; i < end; ++i) c[i] = X[i].real() * P[i].real() + X[i].imag() * P[i].imag();
+  WeightedBandSums(c, band_corr);
 }
 
 void InterpolateBandGains(const float* band_gain, float* bin_gain) {
-  std::fill(bin_gain, bin_gain + kBins, 0.f);
-  ForEachWeightedBin([&](int bin, float wl, float wh, int b) {
-    bin_gain[bin] = wl * band_gain[b] + wh * band_gain[b + 1];
-  });
+  const BinWeights& w = Weights();
+  for (int b = 0; b < kBands - 1; ++b) {
+    const float g0 = band_gain[b], g1 = band_gain[b + 1];
+    const int s = w.start[b], e = s + w.size[b];
+    for (int i = s; i < e; ++i) bin_gain[i] = w.lo[i] * g0 + w.hi[i] * g1;
+  }
+  std::fill(bin_gain + w.end, bin_gain + kBins, 0.f);
 }
 
 void PitchFilter(cfloat* X, const cfloat* P, const float* Ex, const float* Ep, const float* Exp,

@@ -63,17 +63,6 @@ void FindBestPitch(const float* xcorr, const float* y, int len, int max_pitch, i
   }
 }
 
-void SequentialDualProduct(const float* x, const float* y1, const float* y2, int n, float* xy1,
-                           float* xy2) {
-  float a = 0, b = 0;
-  for (int i = 0; i < n; ++i) {
-    a += x[i] * y1[i];
-    b += x[i] * y2[i];
-  }
-  *xy1 = a;
-  *xy2 = b;
-}
-
 float PitchGain(float xy, float xx, float yy) { return xy / std::sqrt(1.f + xx * yy); }
 
 }  // namespace
@@ -162,11 +151,8 @@ float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t
 
   const int t0 = *t0_io;
   int best_t = t0;
-  // Sequential sums here (not the SIMD inner product): the doubling decisions compare these
-  // values against thresholds, and keeping the reference's summation order keeps our
-  // decisions identical to ffmpeg's.
-  float xx = 0, xy = 0;
-  SequentialDualProduct(x, x, x - t0, n, &xx, &xy);
+  const float xx = kernels::InnerProduct(x, x, n);
+  const float xy = kernels::InnerProduct(x, x - t0, n);
   // Energy of the delayed window for every lag, by a running update.
   float yy_lag[kMaxPeriod + 1];
   yy_lag[0] = xx;
@@ -186,8 +172,8 @@ float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t
     int t1b;
     if (k == 2) t1b = (t1 + t0 > maxperiod) ? t0 : t0 + t1;
     else t1b = (2 * kSecondCheck[k] * t0 + k) / (2 * k);
-    float xy1, xy2;
-    SequentialDualProduct(x, x - t1, x - t1b, n, &xy1, &xy2);
+    const float xy1 = kernels::InnerProduct(x, x - t1, n);
+    const float xy2 = kernels::InnerProduct(x, x - t1b, n);
     const float cxy = .5f * (xy1 + xy2);
     const float cyy = .5f * (yy_lag[t1] + yy_lag[t1b]);
     const float g1 = PitchGain(cxy, xx, cyy);
