@@ -107,13 +107,13 @@ int LoadTheModel(const ghostnv_options& o, ghostnv_denoiser* d) {
                   "pass a model file (.gnvm or .rnnn)");
     }
     auto m = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded default>");
-    if (!m.ok()) return ModelError(m.status(), "embedded default model");
+    if (!m.ok()) return ModelError(m.status(), "embedded default model");  // a build problem
     d->model = std::move(*m);
     d->model_source = "embedded";
     return GHOSTNV_OK;
   }
   auto m = ghostnv::models::LoadModel(o.model);
-  if (!m.ok()) return ModelError(m.status(), absl::StrCat("model '", o.model, "'"));
+  if (!m.ok()) return ModelError(m.status(), "model");  // the message starts with the path
   d->model = std::move(*m);
   d->model_source = o.model;
   return GHOSTNV_OK;
@@ -156,7 +156,7 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
   if (int rc = LoadTheModel(o, d.get()); rc != GHOSTNV_OK) return rc;
 
   auto family = ghostnv::models::CreateFamily(d->model);
-  if (!family.ok()) return ModelError(family.status(), absl::StrCat("model '", d->model->name, "'"));
+  if (!family.ok()) return ModelError(family.status(), "model");
 
   sched::StreamConfig cfg;
   cfg.sample_rate = static_cast<int>(o.sample_rate);

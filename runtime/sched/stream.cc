@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -124,6 +127,31 @@ absl::StatusOr<int64_t> MeasureStreamBuffering(int host_rate, int model_rate, in
   return static_cast<int64_t>(std::floor(up_deficit + fifo + down_deficit + 1e-6));
 }
 
+namespace {
+
+// MeasureStreamBuffering costs tens of milliseconds; streams of one shape share the answer.
+absl::StatusOr<std::pair<int64_t, int64_t>> CachedBuffering(int host, int model, int hop,
+                                                            size_t block) {
+  using Key = std::tuple<int, int, int, size_t>;
+  static std::mutex mu;
+  static std::map<Key, std::pair<int64_t, int64_t>>* cache =
+      new std::map<Key, std::pair<int64_t, int64_t>>();
+  const Key key{host, model, hop, block};
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache->find(key);
+    if (it != cache->end()) return it->second;
+  }
+  int64_t excess = 0;
+  absl::StatusOr<int64_t> d = MeasureStreamBuffering(host, model, hop, block, &excess);
+  if (!d.ok()) return d.status();
+  std::lock_guard<std::mutex> lock(mu);
+  (*cache)[key] = {*d, excess};
+  return std::make_pair(*d, excess);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Stream>> Stream::Create(
     std::shared_ptr<const models::Family> family, const StreamConfig& config) {
   if (!family) return absl::InvalidArgumentError("stream: no model family");
@@ -170,10 +198,10 @@ absl::Status Stream::Init() {
   const size_t block = config_.max_block_frames;
   pull_frames_ = PullCapacity(hop_);
 
-  int64_t excess = 0;
-  absl::StatusOr<int64_t> d = MeasureStreamBuffering(host, model, hop_, block, &excess);
+  absl::StatusOr<std::pair<int64_t, int64_t>> d = CachedBuffering(host, model, hop_, block);
   if (!d.ok()) return d.status();
-  buffer_frames_ = *d;
+  buffer_frames_ = d->first;
+  const int64_t excess = d->second;
   latency_frames_ = buffer_frames_ + lat_num / model;
 
   if (host != model) {

@@ -12,7 +12,8 @@
 // can never run dry, whatever the call sizes. D is fixed at Create(): (hop - 1) host frames
 // without resampling; with it, the sum of the worst-case hold-back of each stage (up-resampler,
 // partial hop, down-resampler), each measured by running a scratch resampler of the same
-// configuration on zeros; about 2200 frames (50 ms) at 44.1 kHz with soxr's HQ filters.
+// configuration on zeros (once per shape and process); about 2200 frames (50 ms) at 44.1 kHz
+// with soxr's HQ filters.
 // latency_frames() = D + the model's algorithmic latency converted to host frames
 // (480 → 441 at 44.1 kHz, 960 at 96 kHz). Rates where that conversion is not a whole number
 // of frames (22050 Hz for a 48 kHz model, say) are refused.

@@ -452,6 +452,8 @@ TEST_F(DenoiseCliTest, ErrorsLeaveOutUntouched) {
       {"OUT is a directory", {good, outdir}, false},
       {"strength too high", {good, out, "--strength", "1.5"}},
       {"strength negative", {good, out, "--strength=-0.1"}},
+      {"strength negative, separate", {good, out, "--strength", "-0.5"}},
+      {"unknown option", {good, out, "--bogus"}},
       {"strength not a number", {good, out, "--strength", "loud"}},
       {"unknown backend", {good, out, "--backend", "gpu"}},
       {"cuda backend", {good, out, "--backend", "cuda"}},
@@ -485,6 +487,7 @@ TEST_F(DenoiseCliTest, ErrorsLeaveOutUntouched) {
   EXPECT_NE(err_of({good, out, "--backend", "gpu"}).find("unknown backend"), std::string::npos);
   EXPECT_NE(err_of({rate22k, out}).find("22050"), std::string::npos);
   EXPECT_NE(err_of({good, out, "--model", good}).find("not a model file"), std::string::npos);
+  EXPECT_NE(err_of({good, out, "--bogus"}).find("unknown option '--bogus'"), std::string::npos);
 }
 
 }  // namespace

@@ -145,8 +145,32 @@ class Progress {
   int last_ = -1;
 };
 
+// Abseil reports an unknown flag in its own words; check first so every error is one
+// "ghostnv-denoise: " line. Values of known flags given as a separate argument are skipped
+// (so "--strength -0.5" is a bad value, not an unknown flag).
+void CheckFlagNames(int argc, char** argv) {
+  static const char* const kValued[] = {"model", "backend", "strength", "report", "reference",
+                                        "format", "flagfile", "fromenv", "tryfromenv", "undefok"};
+  static const char* const kBool[] = {"help", "helpfull", "helpshort", "helppackage", "version",
+                                      "only_check_args"};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    std::string name = a.substr(a[1] == '-' ? 2 : 1);
+    const bool inline_value = name.find('=') != std::string::npos;
+    name = name.substr(0, name.find('='));
+    bool valued = false, known = false;
+    for (const char* k : kValued) valued = valued || name == k;
+    for (const char* k : kBool) known = known || name == k || name == std::string("no") + k;
+    if (valued && !inline_value) ++i;  // the next argument is the value
+    if (!valued && !known) Fail(absl::StrCat("unknown option '", a, "'; ", kUsage), 2);
+  }
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  CheckFlagNames(argc, argv);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() != 3) {
     Fail(args.size() < 3 ? absl::StrCat("expected IN and OUT; ", kUsage)

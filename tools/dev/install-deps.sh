@@ -4,7 +4,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libabsl-dev libsndfile1-dev libsoxr-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      ffmpeg sox espeak-ng python3 python3-pip)
+      ffmpeg sox libsox-fmt-all espeak-ng python3 python3-pip
+      libasound2-dev libasound2-plugins alsa-utils pipewire pipewire-alsa wireplumber dbus-daemon jackd2
+      ladspa-sdk)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
