@@ -108,6 +108,19 @@ TEST(Bands, PitchFilterKeepsBandEnergy) {
   for (int i = 1; i + 2 < bands::kBands; ++i) EXPECT_NEAR(after[i], Ex[i], 0.25 * Ex[i]) << i;
 }
 
+// The family's pitch pipeline on one full buffer: (period at full rate, pitch gain).
+std::pair<int, float> AnalysePitch(const std::vector<float>& x) {
+  std::vector<float> lp(pitch::kBuf / 2);
+  pitch::PitchDownsample(x.data(), lp.data(), pitch::kBuf);
+  int idx;
+  pitch::PitchSearch(lp.data() + pitch::kMaxPeriod / 2, lp.data(), pitch::kFrame,
+                     pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &idx);
+  idx = pitch::kMaxPeriod - idx;
+  const float gain = pitch::RemoveDoubling(lp.data(), pitch::kMaxPeriod, pitch::kMinPeriod,
+                                           pitch::kFrame, &idx, 0, 0);
+  return {idx, gain};
+}
+
 // A harmonic signal with a known period must be found (at full rate) within a few samples. The
 // gain estimate has a +1 regulariser tuned for 16-bit sample scale, so the signal is given at
 // that scale here.
@@ -121,14 +134,7 @@ TEST(Pitch, FindsThePeriodOfAPulseTrain) {
       x[i] = 10000.f * (static_cast<float>(0.5 * std::sin(ph) + 0.3 * std::sin(2 * ph + 1) +
                                            0.2 * std::sin(3 * ph + 2)) + 0.01f * g(rng));
     }
-    std::vector<float> lp(pitch::kBuf / 2);
-    pitch::PitchDownsample(x.data(), lp.data(), pitch::kBuf);
-    int idx;
-    pitch::PitchSearch(lp.data() + pitch::kMaxPeriod / 2, lp.data(), pitch::kFrame,
-                       pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &idx);
-    idx = pitch::kMaxPeriod - idx;
-    float gain = pitch::RemoveDoubling(lp.data(), pitch::kMaxPeriod, pitch::kMinPeriod, pitch::kFrame,
-                                       &idx, 0, 0);
+    auto [idx, gain] = AnalysePitch(x);
     EXPECT_NEAR(idx, period, 3) << "period " << period;
     EXPECT_GT(gain, 0.8f) << "period " << period;
   }
@@ -139,13 +145,7 @@ TEST(Pitch, NoiseHasLowPitchGain) {
   std::mt19937 rng(3);
   std::normal_distribution<float> g;
   for (float& v : x) v = g(rng);
-  std::vector<float> lp(pitch::kBuf / 2);
-  pitch::PitchDownsample(x.data(), lp.data(), pitch::kBuf);
-  int idx;
-  pitch::PitchSearch(lp.data() + pitch::kMaxPeriod / 2, lp.data(), pitch::kFrame,
-                     pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &idx);
-  idx = pitch::kMaxPeriod - idx;
-  float gain = pitch::RemoveDoubling(lp.data(), pitch::kMaxPeriod, pitch::kMinPeriod, pitch::kFrame, &idx, 0, 0);
+  auto [idx, gain] = AnalysePitch(x);
   EXPECT_LT(gain, 0.3f);
   EXPECT_GE(idx, pitch::kMinPeriod);
   EXPECT_LE(idx, pitch::kMaxPeriod);
