@@ -184,7 +184,14 @@ Stream::Stream(std::shared_ptr<const models::Family> family, const StreamConfig&
   strength_.store(config.strength, std::memory_order_relaxed);
 }
 
-Stream::~Stream() = default;
+// Every buffer that held audio is zeroed before it is freed (the channel states wipe themselves).
+Stream::~Stream() {
+  auto wipe = [](std::vector<float>& v) { explicit_bzero(v.data(), v.size() * sizeof(float)); };
+  for (auto* group : {&host_in_, &hop_in_, &hop_out_, &up_scratch_, &down_scratch_})
+    for (std::vector<float>& v : *group) wipe(v);
+  for (Ring& r : out_fifo_) wipe(r.data);
+  for (audio::Framer& f : framers_) f.Clear();
+}
 
 absl::Status Stream::Init() {
   const int host = config_.sample_rate, model = family_->sample_rate();
@@ -219,7 +226,10 @@ absl::Status Stream::Init() {
                          static_cast<size_t>(std::max<int64_t>(excess, 0)) +
                          static_cast<size_t>(hop_) + pull_frames_;
   host_in_.assign(channels, std::vector<float>(block, 0.0f));
-  model_in_.assign(channels, std::vector<float>(static_cast<size_t>(hop_) + std::max(block, pull_frames_), 0.0f));
+  framers_.clear();
+  for (size_t c = 0; c < channels; ++c)
+    framers_.emplace_back(hop_, static_cast<size_t>(hop_) + std::max(block, pull_frames_));
+  hop_in_.assign(channels, std::vector<float>(static_cast<size_t>(hop_), 0.0f));
   hop_out_.assign(channels, std::vector<float>(static_cast<size_t>(hop_), 0.0f));
   up_scratch_.assign(channels, std::vector<float>(pull_frames_, 0.0f));
   down_scratch_.assign(channels, std::vector<float>(pull_frames_, 0.0f));
@@ -335,38 +345,28 @@ void Stream::FeedModel(const float* const* chunk, size_t frames, float strength)
   const size_t ch = static_cast<size_t>(config_.channels);
   size_t done = 0;
   while (done < frames) {
-    const size_t room = model_in_[0].size() - model_in_count_;
-    const size_t n = std::min(room, frames - done);
-    for (size_t c = 0; c < ch; ++c)
-      std::memcpy(model_in_[c].data() + model_in_count_, chunk[c] + done, n * sizeof(float));
-    model_in_count_ += n;
-    done += n;
+    size_t taken = 0;  // every channel's framer holds the same count, so takes the same
+    for (size_t c = 0; c < ch; ++c) taken = framers_[c].Push(chunk[c] + done, frames - done);
+    done += taken;
     RunHops(strength);
   }
 }
 
 void Stream::RunHops(float strength) {
   const size_t ch = static_cast<size_t>(config_.channels);
-  const size_t hop = static_cast<size_t>(hop_);
-  size_t read = 0;
   double vad = 0.0;
   uint64_t hops = 0;
-  while (model_in_count_ - read >= hop) {
+  while (framers_[0].size() >= static_cast<size_t>(hop_)) {
     for (size_t c = 0; c < ch; ++c) {
-      const models::HopInfo info = family_->ProcessHop(*states_[c], model_in_[c].data() + read,
-                                                       hop_out_[c].data(), strength);
+      framers_[c].PopHop(hop_in_[c].data());
+      const models::HopInfo info =
+          family_->ProcessHop(*states_[c], hop_in_[c].data(), hop_out_[c].data(), strength);
       vad += static_cast<double>(info.vad);
     }
-    read += hop;
     ++hops;
     EmitHop();
   }
-  if (read > 0) {
-    model_in_count_ -= read;
-    for (size_t c = 0; c < ch; ++c) {
-      float* d = model_in_[c].data();
-      std::memmove(d, d + read, model_in_count_ * sizeof(float));
-    }
+  if (hops > 0) {
     hops_.fetch_add(hops, std::memory_order_relaxed);
     vad_sum_.store(vad_sum_.load(std::memory_order_relaxed) + vad, std::memory_order_relaxed);
   }

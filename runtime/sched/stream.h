@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "audio/framer.h"
 #include "audio/resampler.h"
 #include "models/family.h"
 
@@ -128,8 +129,8 @@ class Stream {
 
   // Planar scratch, one vector per channel, all sized in Init().
   std::vector<std::vector<float>> host_in_;    // [max_block]
-  std::vector<std::vector<float>> model_in_;   // linear FIFO: [hop + pull_frames_]
-  size_t model_in_count_ = 0;
+  std::vector<audio::Framer> framers_;         // model-rate samples → hops: [hop + pull]
+  std::vector<std::vector<float>> hop_in_;     // [hop]
   std::vector<std::vector<float>> hop_out_;    // [hop]
   std::vector<std::vector<float>> up_scratch_;    // [pull_frames_]
   std::vector<std::vector<float>> down_scratch_;  // [pull_frames_]
