@@ -3,6 +3,11 @@
 //   ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda] [--strength 0..1]
 //                   [--report text|json] [--reference CLEAN]
 //                   [--format same|pcm16|pcm24|pcm32|float]
+//   ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] [--period N]
+//                   [--periods K] [--rate R] [--format F] [--channels C] [--model M]
+//                   [--backend auto|cpu|cuda] [--strength S] [--report text|json] [--duration S]
+//
+// With --capture/--playback the tool runs live (tools/denoise/live.h, docs/live.md); otherwise:
 //
 // Reads IN whole, runs it through the public API (include/ghostnv/) in blocks, removes the
 // library's latency (drops the first latency_frames() output frames, feeds as many zeros at
@@ -34,6 +39,9 @@
 #include "ghostnv/ghostnv.hpp"
 #include "nlohmann/json.hpp"
 #include "tools/denoise/si_sdr.h"
+#if GHOSTNV_HAVE_ALSA
+#include "tools/denoise/live.h"
+#endif
 
 ABSL_FLAG(std::string, model, "default",
           "model file (.gnvm or RNNoise .rnnn), or 'default' for the model built into the library");
@@ -43,7 +51,29 @@ ABSL_FLAG(std::string, report, "text", "report format on stdout: text | json");
 ABSL_FLAG(std::string, reference, "",
           "clean reference file: report the SI-SDR of IN and OUT against it");
 ABSL_FLAG(std::string, format, "same",
-          "OUT sample format: same (as IN) | pcm16 | pcm24 | pcm32 | float");
+          "OUT sample format: same (as IN) | pcm16 | pcm24 | pcm32 | float; live mode: the "
+          "device format S16_LE | S24_3LE | S24_LE | S32_LE | FLOAT_LE (default: the widest the "
+          "devices offer)");
+// Live mode (docs/live.md).
+ABSL_FLAG(std::string, capture, "", "live mode: ALSA capture PCM (e.g. hw:1,0, plughw:1, default)");
+ABSL_FLAG(std::string, playback, "", "live mode: ALSA playback PCM");
+ABSL_FLAG(std::string, latency, "realtime",
+          "live mode: ultra | realtime | quality (period sizes; see docs/live.md)");
+ABSL_FLAG(int, period, 0, "live mode: period in frames (16..8192; default from --latency)");
+ABSL_FLAG(int, periods, 0, "live mode: periods per device buffer (default from --latency)");
+ABSL_FLAG(int, rate, 48000, "live mode: sample rate, 44100 | 48000 | 96000");
+ABSL_FLAG(int, channels, 1, "live mode: 1 or 2");
+ABSL_FLAG(double, duration, 0, "live mode: stop after this many seconds (0 = until Ctrl-C)");
+// Live mode, for tests and benchmarks (not in the usage line).
+ABSL_FLAG(int, prefill, 0, "live mode: playback periods queued before start (default 1)");
+ABSL_FLAG(int, rt_priority, 70, "live mode: SCHED_FIFO priority of the audio thread (0 = none)");
+ABSL_FLAG(bool, mlock, true, "live mode: lock memory (mlockall)");
+ABSL_FLAG(int, stall_timeout_ms, 2000, "live mode: a capture silent this long has ended");
+ABSL_FLAG(bool, measure_latency, false,
+          "live mode: inject an impulse every 0.5 s (strength 0) and report the round trip seen "
+          "on the capture (wire playback to capture)");
+ABSL_FLAG(int, debug_stall_ms, 0, "live mode, tests: sleep this long in the audio loop ...");
+ABSL_FLAG(int64_t, debug_stall_every, 0, "... every this many periods");
 
 namespace {
 
@@ -53,7 +83,10 @@ constexpr size_t kBlockFrames = 4096;
 constexpr const char* kUsage =
     "usage: ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda] "
     "[--strength 0..1] [--report text|json] [--reference CLEAN] "
-    "[--format same|pcm16|pcm24|pcm32|float]";
+    "[--format same|pcm16|pcm24|pcm32|float]\n"
+    "       ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] "
+    "[--period N] [--periods K] [--rate R] [--format F] [--channels C] [--model M] "
+    "[--backend auto|cpu|cuda] [--strength S] [--report text|json] [--duration SECONDS]";
 
 // Thrown inside this program only; main() prints it as the one error line.
 struct Failure {
@@ -149,10 +182,14 @@ class Progress {
 // "ghostnv-denoise: " line. Values of known flags given as a separate argument are skipped
 // (so "--strength -0.5" is a bad value, not an unknown flag).
 void CheckFlagNames(int argc, char** argv) {
-  static const char* const kValued[] = {"model", "backend", "strength", "report", "reference",
-                                        "format", "flagfile", "fromenv", "tryfromenv", "undefok"};
-  static const char* const kBool[] = {"help", "helpfull", "helpshort", "helppackage", "version",
-                                      "only_check_args"};
+  static const char* const kValued[] = {
+      "model", "backend", "strength", "report", "reference", "format", "flagfile", "fromenv",
+      "tryfromenv", "undefok", "capture", "playback", "latency", "period", "periods", "rate",
+      "channels", "duration", "prefill", "rt_priority", "stall_timeout_ms", "debug_stall_ms",
+      "debug_stall_every"};
+  static const char* const kBool[] = {"help",      "helpfull",        "helpshort",
+                                      "helppackage", "version",       "only_check_args",
+                                      "mlock",     "measure_latency"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") break;
@@ -168,10 +205,62 @@ void CheckFlagNames(int argc, char** argv) {
   }
 }
 
+int ParseBackend(const std::string& text) {
+  if (text == "auto") return GHOSTNV_BACKEND_AUTO;
+  if (text == "cpu") return GHOSTNV_BACKEND_CPU;
+  if (text == "cuda") return GHOSTNV_BACKEND_CUDA;
+  Fail(absl::StrCat("unknown backend '", text, "' (expected auto, cpu or cuda)"), 2);
+}
+
+// --capture/--playback given: the live mode (tools/denoise/live.h).
+int RunLiveMode(const std::vector<char*>& args) {
+#if GHOSTNV_HAVE_ALSA
+  if (absl::GetFlag(FLAGS_capture).empty() || absl::GetFlag(FLAGS_playback).empty())
+    Fail(absl::StrCat("live mode needs both --capture and --playback; ", kUsage), 2);
+  if (args.size() != 1) Fail(absl::StrCat("live mode takes no IN/OUT files; ", kUsage), 2);
+  if (!absl::GetFlag(FLAGS_reference).empty()) Fail("--reference is for file mode only", 2);
+  ghostnv::tools::LiveOptions o;
+  o.capture = absl::GetFlag(FLAGS_capture);
+  o.playback = absl::GetFlag(FLAGS_playback);
+  o.latency = absl::GetFlag(FLAGS_latency);
+  o.period = absl::GetFlag(FLAGS_period);
+  o.periods = absl::GetFlag(FLAGS_periods);
+  o.prefill = absl::GetFlag(FLAGS_prefill);
+  o.rate = absl::GetFlag(FLAGS_rate);
+  o.channels = absl::GetFlag(FLAGS_channels);
+  o.format = absl::GetFlag(FLAGS_format);
+  o.model = absl::GetFlag(FLAGS_model);
+  o.backend = ParseBackend(absl::GetFlag(FLAGS_backend));
+  double strength = 0;
+  const std::string strength_text = absl::GetFlag(FLAGS_strength);
+  if (!absl::SimpleAtod(strength_text, &strength) || !std::isfinite(strength) || strength < 0 ||
+      strength > 1) {
+    Fail(absl::StrCat("--strength must be a number in [0, 1], got '", strength_text, "'"), 2);
+  }
+  o.strength = static_cast<float>(strength);
+  o.report = absl::GetFlag(FLAGS_report);
+  if (o.report != "text" && o.report != "json")
+    Fail(absl::StrCat("--report must be text or json, got '", o.report, "'"), 2);
+  o.duration = absl::GetFlag(FLAGS_duration);
+  o.rt_priority = absl::GetFlag(FLAGS_rt_priority);
+  o.lock_memory = absl::GetFlag(FLAGS_mlock);
+  o.stall_timeout_ms = absl::GetFlag(FLAGS_stall_timeout_ms);
+  o.measure_latency = absl::GetFlag(FLAGS_measure_latency);
+  o.debug_stall_ms = absl::GetFlag(FLAGS_debug_stall_ms);
+  o.debug_stall_every = absl::GetFlag(FLAGS_debug_stall_every);
+  return ghostnv::tools::RunLive(o);
+#else
+  (void)args;
+  Fail("live mode is not in this build (it was built without ALSA: install libasound2-dev)");
+#endif
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   CheckFlagNames(argc, argv);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_capture).empty() || !absl::GetFlag(FLAGS_playback).empty())
+    return RunLiveMode(args);
   if (args.size() != 3) {
     Fail(args.size() < 3 ? absl::StrCat("expected IN and OUT; ", kUsage)
                          : absl::StrCat("too many arguments; ", kUsage),
@@ -186,12 +275,7 @@ int Run(int argc, char** argv) {
       strength > 1) {
     Fail(absl::StrCat("--strength must be a number in [0, 1], got '", strength_text, "'"), 2);
   }
-  const std::string backend_text = absl::GetFlag(FLAGS_backend);
-  int backend;
-  if (backend_text == "auto") backend = GHOSTNV_BACKEND_AUTO;
-  else if (backend_text == "cpu") backend = GHOSTNV_BACKEND_CPU;
-  else if (backend_text == "cuda") backend = GHOSTNV_BACKEND_CUDA;
-  else Fail(absl::StrCat("unknown backend '", backend_text, "' (expected auto, cpu or cuda)"), 2);
+  const int backend = ParseBackend(absl::GetFlag(FLAGS_backend));
   const std::string report = absl::GetFlag(FLAGS_report);
   if (report != "text" && report != "json")
     Fail(absl::StrCat("--report must be text or json, got '", report, "'"), 2);

@@ -1,0 +1,251 @@
+// Live mode in real time: a private headless PipeWire (started and stopped here) with a loopback
+// sink -> source; ghostnv-denoise captures from the loopback's source and plays into its sink.
+//   * several seconds at the realtime setting without an xrun;
+//   * an impulse every 0.5 s (--measure_latency: the tool's output goes round the loopback back
+//     into its input): the measured round trip equals the latency the tool reports from its ring
+//     buffers, and is the nominal budget plus less than one period;
+//   * faults: injected stalls (real xruns, counted and recovered, alignment kept), a sound server
+//     that stops delivering (the capture ends), the capture or the playback stream destroyed
+//     under the tool (a device that disappears), SIGINT/SIGTERM: clean ends with a summary.
+// Skips (with the reason) when PipeWire, WirePlumber, D-Bus or the PipeWire ALSA plugin is missing.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/live/live_test_util.h"
+#include "tests/integration/live/pipewire_fixture.h"
+
+namespace ghostnv::live_test {
+namespace {
+
+class LivePacedTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pw_ = new PipeWireLoop();
+    if (!pw_->Start(&why_)) {
+      delete pw_;
+      pw_ = nullptr;
+      return;
+    }
+    // The PipeWire ALSA plugin (pipewire-alsa) must be there too.
+    const ToolResult probe = RunTool(DenoiseBinary(), Args("quality", 0.1), pw_->Env(), 20);
+    if (probe.exit_code != 0 && (probe.err.find("Cannot open shared library") != std::string::npos ||
+                                 probe.err.find("Unknown PCM") != std::string::npos)) {
+      why_ = "the PipeWire ALSA plugin (pipewire-alsa) is missing: " + probe.err;
+      delete pw_;
+      pw_ = nullptr;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete pw_;  // stops exactly the daemons it started
+    pw_ = nullptr;
+  }
+  void SetUp() override {
+    if (pw_ == nullptr) GTEST_SKIP() << "no private PipeWire: " << why_;
+    // The ALSA plugin must be there, and the server responsive (a previous test paused it).
+    pw_->PauseServer(false);
+  }
+
+  static std::vector<std::string> Args(const std::string& latency, double duration,
+                                       std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"--capture", "pw_loop_cap", "--playback", "pw_loop_play",
+                                  "--latency", latency,       "--report",   "json"};
+    if (duration > 0) {
+      a.push_back("--duration");
+      a.push_back(absl::StrCat(duration));
+    }
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // Starts the tool and waits until both of its PipeWire streams exist and it has run a bit.
+  static bool StartAndWaitRunning(ToolProcess* p, const std::vector<std::string>& args) {
+    if (!p->Start(DenoiseBinary(), args, pw_->Env())) return false;
+    for (int i = 0; i < 100; ++i) {
+      if (!p->Running()) return false;
+      if (!pw_->StreamNodes("ghostnv-denoise", true).empty() &&
+          !pw_->StreamNodes("ghostnv-denoise", false).empty()) {
+        ::usleep(700000);
+        return p->Running();
+      }
+      ::usleep(50000);
+    }
+    return false;
+  }
+
+  static PipeWireLoop* pw_;
+  static std::string why_;
+};
+
+PipeWireLoop* LivePacedTest::pw_ = nullptr;
+std::string LivePacedTest::why_;
+
+TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
+  // One retry: a shared CI machine may hiccup once; two runs in a row with xruns is a failure.
+  ToolResult r;
+  nlohmann::json s;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    r = RunTool(DenoiseBinary(), Args("realtime", 3.0), pw_->Env(), 30);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    s = r.Find("summary");
+    ASSERT_TRUE(s.is_object()) << r.out;
+    if (s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0) break;
+  }
+  EXPECT_EQ(s["end"], "duration reached");
+  EXPECT_EQ(s["xruns"]["capture"], 0) << s["xrun_events"];
+  EXPECT_EQ(s["xruns"]["playback"], 0) << s["xrun_events"];
+  EXPECT_EQ(s["restarts"], 0);
+  EXPECT_EQ(s["paced"], true);
+  EXPECT_EQ(s["capture"]["access"], "mmap");
+  EXPECT_EQ(s["playback"]["access"], "mmap");
+  EXPECT_EQ(s["capture"]["period_frames"], 128);
+  // 3 s of 128-frame periods, in real time.
+  EXPECT_GE(s["frames_captured"].get<int64_t>(), 3 * 48000);
+  EXPECT_GE(s["seconds"].get<double>(), 2.9);
+  EXPECT_EQ(s["frames_played"].get<int64_t>() + s["frames_trimmed"].get<int64_t>(),
+            s["frames_captured"].get<int64_t>());
+  EXPECT_GT(s["processing_us"]["p50"].get<double>(), 0.0);
+  EXPECT_GE(s["processing_us"]["max"].get<double>(), s["processing_us"]["p99"].get<double>());
+  // Once a second: a stats line with the budget split.
+  int stats = 0;
+  for (const nlohmann::json& j : r.lines) {
+    if (j.value("type", "") != "stats") continue;
+    ++stats;
+    for (const char* k : {"capture_buffering", "library_buffering", "algorithmic", "processing",
+                          "playback_buffering", "total"})
+      EXPECT_TRUE(j["latency"]["frames"].contains(k)) << k;
+    EXPECT_TRUE(j["processing_us"].contains("p99"));
+  }
+  EXPECT_GE(stats, 2);
+}
+
+// Runs the impulse probe; returns the summary (retries once when the run had xruns: a loaded CI
+// machine may hiccup, and a restart may move the loopback by a quantum).
+nlohmann::json MeasureRoundTrip(PipeWireLoop* pw, const std::vector<std::string>& args) {
+  nlohmann::json s;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const ToolResult r = RunTool(DenoiseBinary(), args, pw->Env(), 30);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    s = r.Find("summary");
+    if (!s.is_object()) return s;
+    if (s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0) break;
+  }
+  return s;
+}
+
+TEST_F(LivePacedTest, ImpulseRoundTripEqualsReportedLatency) {
+  for (const char* setting : {"realtime", "quality"}) {
+    const nlohmann::json s = MeasureRoundTrip(pw_, Args(setting, 3.0, {"--measure_latency"}));
+    ASSERT_TRUE(s.is_object()) << setting;
+    ASSERT_FALSE(s["measured_round_trip_frames"].is_null()) << "no impulse came back: " << s;
+    EXPECT_GE(s["round_trip_measurements"].get<int64_t>(), 3);
+    const int64_t measured = s["measured_round_trip_frames"];
+    const int64_t reported = s["latency"]["total_queued_frames"];
+    const int64_t nominal = s["latency"]["frames"]["total"];
+    const int64_t period = s["capture"]["period_frames"];
+    EXPECT_EQ(measured, reported) << setting << ": " << s["latency"];
+    EXPECT_GE(measured, nominal) << setting;
+    EXPECT_LT(measured, nominal + period) << setting << ": " << s["settled"];
+  }
+}
+
+TEST_F(LivePacedTest, InjectedStallsAreCountedAndRecoveredAligned) {
+  // A 40 ms stall every 150 periods (0.4 s) at 128-frame periods: far beyond the 8 ms buffers.
+  const ToolResult r = RunTool(
+      DenoiseBinary(),
+      Args("realtime", 3.0,
+           {"--measure_latency", "--debug_stall_ms", "40", "--debug_stall_every", "150"}),
+      pw_->Env(), 30);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json s = r.Find("summary");
+  ASSERT_TRUE(s.is_object()) << r.out;
+  EXPECT_EQ(s["end"], "duration reached");
+  const int64_t periods = s["periods"];
+  const int64_t stalls = periods / 150;
+  const int64_t xruns = s["xruns"]["capture"].get<int64_t>() + s["xruns"]["playback"].get<int64_t>();
+  ASSERT_GE(stalls, 3) << s;
+  EXPECT_GE(xruns, stalls) << s["xrun_events"];
+  EXPECT_LE(xruns, 2 * stalls + 2) << s["xrun_events"];  // at most one per stream per stall (+ noise)
+  EXPECT_EQ(s["restarts"].get<int64_t>(), xruns);         // every xrun recovered by a restart
+  EXPECT_EQ(s["xrun_events"].size(), static_cast<size_t>(xruns));
+  EXPECT_GE(s["deadline_misses"].get<int64_t>(), stalls);
+  // Still aligned after the recoveries: the impulse comes back with the latency the tool reports
+  // (equal in our runs; a restart may let the sound server's loopback land one quantum apart, so
+  // allow less than a period) and within a period of the nominal budget.
+  ASSERT_FALSE(s["measured_round_trip_frames"].is_null());
+  const int64_t measured = s["measured_round_trip_frames"];
+  const int64_t reported = s["latency"]["total_queued_frames"];
+  const int64_t nominal = s["latency"]["frames"]["total"];
+  const int64_t period = s["capture"]["period_frames"];
+  EXPECT_LT(std::abs(measured - reported), period) << s["latency"];
+  EXPECT_GE(measured, nominal);
+  EXPECT_LT(measured, nominal + period) << s["settled"];
+}
+
+TEST_F(LivePacedTest, CaptureThatStopsDeliveringEndsCleanly) {
+  ToolProcess p;
+  ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0, {"--stall_timeout_ms", "500"})));
+  pw_->PauseServer(true);  // the sound server stops: no more captured periods
+  const ToolResult r = p.Wait(15);
+  pw_->PauseServer(false);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json s = r.Find("summary");
+  ASSERT_TRUE(s.is_object()) << r.out << r.err;
+  EXPECT_EQ(s["end"], "capture ended");
+  EXPECT_NE(r.err.find("delivered no audio for 500 ms"), std::string::npos) << r.err;
+  EXPECT_GT(s["periods"].get<int64_t>(), 0);
+}
+
+TEST_F(LivePacedTest, CaptureDeviceThatDisappearsEndsCleanly) {
+  ToolProcess p;
+  ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
+  const std::vector<int> nodes = pw_->StreamNodes("ghostnv-denoise", true);
+  ASSERT_EQ(nodes.size(), 1u);
+  ASSERT_TRUE(pw_->PwCli({"destroy", absl::StrCat(nodes[0])}));
+  const ToolResult r = p.Wait(15);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json s = r.Find("summary");
+  ASSERT_TRUE(s.is_object()) << r.out << r.err;
+  EXPECT_EQ(s["end"], "capture failed");
+  EXPECT_NE(r.err.find("capture 'pw_loop_cap' failed"), std::string::npos) << r.err;
+  EXPECT_GT(s["periods"].get<int64_t>(), 0);
+}
+
+TEST_F(LivePacedTest, PlaybackThatFailsEndsCleanly) {
+  ToolProcess p;
+  ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
+  const std::vector<int> nodes = pw_->StreamNodes("ghostnv-denoise", false);
+  ASSERT_EQ(nodes.size(), 1u);
+  ASSERT_TRUE(pw_->PwCli({"destroy", absl::StrCat(nodes[0])}));
+  const ToolResult r = p.Wait(15);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json s = r.Find("summary");
+  ASSERT_TRUE(s.is_object()) << r.out << r.err;
+  EXPECT_EQ(s["end"], "playback failed");
+  EXPECT_NE(r.err.find("playback 'pw_loop_play' failed"), std::string::npos) << r.err;
+  EXPECT_LE(s["frames_played"].get<int64_t>(), s["frames_captured"].get<int64_t>());
+}
+
+TEST_F(LivePacedTest, SigintAndSigtermStopCleanlyWithASummary) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    ToolProcess p;
+    ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
+    p.Signal(sig);
+    const ToolResult r = p.Wait(15);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json s = r.Find("summary");
+    ASSERT_TRUE(s.is_object()) << r.out << r.err;
+    EXPECT_EQ(s["end"], "stopped");
+    EXPECT_EQ(s["message"], sig == SIGINT ? "stopped (SIGINT)" : "stopped (SIGTERM)");
+    EXPECT_GT(s["periods"].get<int64_t>(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace ghostnv::live_test
