@@ -34,6 +34,26 @@ int main(void) {
   CHECK(strstr(ghostnv_last_error(), "CUDA") != NULL);
   CHECK(strcmp(ghostnv_strerror(GHOSTNV_ERROR_BACKEND_UNAVAILABLE), "backend unavailable") == 0);
 
+  /* The integration spec's calls, from C. */
+  {
+    ghostnv_context_t* ctx = ghostnv_init_audio(0, 48000);
+    CHECK(ctx == NULL);
+    CHECK(ghostnv_last_status() == GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
+    CHECK(strstr(ghostnv_last_error(), "gpu_id 0") != NULL);
+    ctx = ghostnv_init_audio(GHOSTNV_GPU_NONE, 48000);
+    if (ctx) { /* NULL only in a build without an embedded default model */
+      CHECK(ctx->buffer_size == 480);
+      CHECK(ctx->gpu_context == NULL);
+      for (i = 0; i < kFrames; ++i) buf[i] = (float)(0.2 * sin(0.05 * (double)i));
+      CHECK(ghostnv_denoise_audio(ctx, buf, buf, 333) == 0);
+      CHECK(ghostnv_denoise_audio(ctx, buf, buf, kFrames - 333) == 0);
+      CHECK(ghostnv_audio_latency(ctx) == 959);
+      CHECK(ghostnv_context_denoiser(ctx) != NULL);
+      ghostnv_cleanup(ctx);
+      CHECK(ghostnv_denoise_audio(ctx, buf, buf, 1) == GHOSTNV_ERROR_BAD_HANDLE);
+    }
+  }
+
   if (!shared) {
     printf("1 passed, 0 failed, 1 skipped\n");
     return failures != 0;

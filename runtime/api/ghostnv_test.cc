@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
@@ -52,11 +53,16 @@ TEST(ApiTest, OptionsInit) {
   EXPECT_EQ(o.sample_rate, 48000u);
   EXPECT_EQ(o.channels, 1u);
   EXPECT_EQ(o.strength, 1.0f);
+  EXPECT_EQ(o.mode, GHOSTNV_MODE_BASIC);
+  EXPECT_EQ(o.vad_threshold, 0.0f);
+  EXPECT_EQ(o.vad_grace_ms, 200.0f);
+  EXPECT_EQ(o.reserved, 0u);
+  EXPECT_EQ(sizeof(ghostnv_options), 64u);
   ghostnv_options_init(nullptr);  // no crash
 }
 
 TEST(ApiTest, StrerrorCoversEveryCode) {
-  for (int c = 0; c >= -7; --c) {
+  for (int c = 0; c >= -9; --c) {
     ASSERT_NE(ghostnv_strerror(c), nullptr);
     EXPECT_STRNE(ghostnv_strerror(c), "unknown error") << c;
   }
@@ -77,7 +83,16 @@ TEST(ApiTest, NullArguments) {
   EXPECT_EQ(ghostnv_latency_frames(nullptr), -1);
   EXPECT_EQ(ghostnv_set_strength(nullptr, 0.5f), GHOSTNV_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(ghostnv_info_json(nullptr), nullptr);
+  EXPECT_EQ(ghostnv_set_vad_gate(nullptr, 0.5f, 100.0f), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ghostnv_reset(nullptr), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_INVALID_ARGUMENT);
   ghostnv_destroy(nullptr);
+  EXPECT_EQ(ghostnv_denoise_audio(nullptr, &x, &x, 1), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_LT(ghostnv_audio_latency(nullptr), 0);
+  EXPECT_EQ(ghostnv_context_denoiser(nullptr), nullptr);
+  ghostnv_cleanup(nullptr);
+  EXPECT_EQ(ghostnv_init_audio_ex(nullptr), nullptr);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_INVALID_ARGUMENT);
 }
 
 TEST(ApiTest, DefaultModel) {
@@ -305,6 +320,28 @@ TEST(ApiTest, InMemoryModelMatchesTheFile) {
   EXPECT_EQ(nlohmann::json::parse(db.info_json())["model_source"], "memory");
 }
 
+TEST(ApiTest, InMemoryRnnnTextMatchesTheFile) {
+  REQUIRE_MODEL(model);
+  std::ifstream f(model, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  ghostnv::Options a, b;
+  a.model = model.c_str();
+  b.model_data = text.data();
+  b.model_size = text.size();
+  ghostnv::Denoiser da(a), db(b);
+  auto in = Noise(24000, 10);
+  std::vector<float> x(in.size()), y(in.size());
+  da.process(in.data(), x.data(), in.size());
+  db.process(in.data(), y.data(), in.size());
+  EXPECT_EQ(x, y);
+  EXPECT_EQ(nlohmann::json::parse(db.info_json())["model_source"], "memory");
+  // Truncated text is an invalid model, not a crash.
+  b.model_size = text.size() / 2;
+  ghostnv_denoiser* d = nullptr;
+  EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_MODEL_INVALID);
+}
+
 TEST(ApiTest, CppWrapper) {
   ghostnv::Options bad;
   bad.model = "/nonexistent.gnvm";
@@ -354,6 +391,290 @@ TEST(ApiTest, LastErrorIsPerThread) {
   t.join();
   EXPECT_NE(other.find("channel"), std::string::npos) << other;
   EXPECT_NE(std::string(ghostnv_last_error()).find("nonexistent-main"), std::string::npos);
+}
+
+
+#if GHOSTNV_EXPECT_DEFAULT_MODEL
+#define REQUIRE_DEFAULT_MODEL() (void)0
+#else
+#define REQUIRE_DEFAULT_MODEL() GTEST_SKIP() << "this build embeds no default model"
+#endif
+
+TEST(ApiTest, Version) {
+  EXPECT_STREQ(ghostnv_version(), GHOSTNV_VERSION_STRING);
+}
+
+TEST(ApiTest, Modes) {
+  const char* name = nullptr;
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_BASIC, &name), GHOSTNV_OK);
+  EXPECT_STREQ(name, "basic");
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_MAXIMUM, &name), GHOSTNV_ERROR_NOT_AVAILABLE);
+  EXPECT_STREQ(name, "maximum");
+  EXPECT_EQ(ghostnv_mode_status(17, &name), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(name, "unknown");
+  EXPECT_EQ(ghostnv::ModeStatus(ghostnv::Mode::kEnhanced), GHOSTNV_ERROR_NOT_AVAILABLE);
+  EXPECT_STREQ(ghostnv::ModeName(ghostnv::Mode::kGpuRealtime), "gpu-realtime");
+
+  ghostnv::Options o;
+  ghostnv_denoiser* d = nullptr;
+  for (ghostnv::Mode m : {ghostnv::Mode::kEnhanced, ghostnv::Mode::kMaximum,
+                          ghostnv::Mode::kGpuRealtime}) {
+    o.set_mode(m);
+    EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
+    EXPECT_EQ(d, nullptr);
+    EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_NOT_AVAILABLE);
+    EXPECT_NE(std::string(ghostnv_last_error()).find("not available"), std::string::npos)
+        << ghostnv_last_error();
+    EXPECT_NE(std::string(ghostnv_last_error()).find(ghostnv::ModeName(m)), std::string::npos);
+  }
+  o.mode = 9;
+  EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  // A model file chooses the model: only Basic combines with it.
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  o.model = "/some/file.gnvm";
+  EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);  // the mode is checked first
+  REQUIRE_DEFAULT_MODEL();
+  o.mode = GHOSTNV_MODE_BASIC;
+  o.model = nullptr;
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_OK);
+  EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["mode"], "basic");
+  ghostnv_destroy(d);
+}
+
+TEST(ApiTest, NewOptionFieldsAreValidated) {
+  ghostnv::Options o;
+  ghostnv_denoiser* d = nullptr;
+  ghostnv::Options b = o;
+  b.reserved = 1;
+  EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  for (float t : {-0.01f, 1.5f, std::nanf("")}) {
+    b = o;
+    b.vad_threshold = t;
+    EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT) << t;
+  }
+  for (float g : {-1.0f, 10001.0f, std::nanf("")}) {
+    b = o;
+    b.vad_grace_ms = g;
+    EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT) << g;
+  }
+  EXPECT_EQ(d, nullptr);
+}
+
+TEST(ApiTest, FirstLayoutOptionsGetDefaultsForNewFields) {
+  REQUIRE_DEFAULT_MODEL();
+  // A caller compiled against the 48-byte struct: the bytes after it are garbage here.
+  ghostnv::Options o;
+  std::memset(reinterpret_cast<char*>(&o) + 48, 0x7f, sizeof(o) - 48);
+  o.struct_size = 48;
+  ghostnv_denoiser* d = nullptr;
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+  auto j = nlohmann::json::parse(ghostnv_info_json(d));
+  EXPECT_EQ(j["mode"], "basic");
+  EXPECT_EQ(j["vad_gate"]["threshold"], 0.0);
+  EXPECT_EQ(j["vad_gate"]["grace_ms"], 200.0);
+  ghostnv_destroy(d);
+}
+
+TEST(ApiTest, BadBuffersAndSizes) {
+  REQUIRE_DEFAULT_MODEL();
+  ghostnv::Options o;
+  o.channels = 2;
+  ghostnv::Denoiser d(o);
+  alignas(16) float buf[64] = {};
+  float* odd = reinterpret_cast<float*>(reinterpret_cast<char*>(buf) + 1);
+  EXPECT_EQ(d.process(odd, buf, 4), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(buf, odd, 4), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(buf, nullptr, 4), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(nullptr, buf, 4), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(nullptr, nullptr, 0), GHOSTNV_OK);  // zero frames: nothing to do
+  EXPECT_EQ(d.process(buf, buf, SIZE_MAX), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(buf, buf, SIZE_MAX / 8), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.process(buf, buf, 32), GHOSTNV_OK);
+  EXPECT_EQ(d.set_vad_gate(1.5f, 10.0f), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.set_vad_gate(0.5f, -1.0f), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(d.set_vad_gate(std::nanf(""), 1.0f), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  auto j = nlohmann::json::parse(d.info_json());
+  EXPECT_EQ(j["vad_gate"]["threshold"], 0.0);
+  EXPECT_EQ(j["counters"]["frames_in"], 32);
+}
+
+TEST(ApiTest, UseAfterDestroyIsDetected) {
+  REQUIRE_DEFAULT_MODEL();
+  ghostnv::Options o;
+  ghostnv_denoiser* d = nullptr;
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK);
+  ghostnv_destroy(d);
+  float x[4] = {};
+  EXPECT_EQ(ghostnv_process(d, x, x, 4), GHOSTNV_ERROR_BAD_HANDLE);
+  EXPECT_EQ(ghostnv_set_strength(d, 0.5f), GHOSTNV_ERROR_BAD_HANDLE);
+  EXPECT_EQ(ghostnv_set_vad_gate(d, 0.5f, 1.0f), GHOSTNV_ERROR_BAD_HANDLE);
+  EXPECT_EQ(ghostnv_latency_frames(d), -1);
+  EXPECT_EQ(ghostnv_info_json(d), nullptr);
+  EXPECT_EQ(ghostnv_reset(d), GHOSTNV_ERROR_BAD_HANDLE);
+  ghostnv_destroy(d);  // twice: a no-op
+
+  ghostnv_context_t* c = ghostnv_init_audio(-1, 48000);
+  ASSERT_NE(c, nullptr) << ghostnv_last_error();
+  // A context is not a denoiser, and the other way round.
+  EXPECT_EQ(ghostnv_process(reinterpret_cast<ghostnv_denoiser*>(c), x, x, 4),
+            GHOSTNV_ERROR_BAD_HANDLE);
+  ghostnv_cleanup(c);
+  EXPECT_EQ(ghostnv_denoise_audio(c, x, x, 4), GHOSTNV_ERROR_BAD_HANDLE);
+  EXPECT_EQ(ghostnv_audio_latency(c), GHOSTNV_ERROR_BAD_HANDLE);
+  EXPECT_EQ(ghostnv_context_denoiser(c), nullptr);
+  ghostnv_cleanup(c);  // twice: a no-op
+}
+
+TEST(ApiTest, TheSpecCalls) {
+  REQUIRE_DEFAULT_MODEL();
+  ghostnv_context_t* ctx = ghostnv_init_audio(-1, 48000);
+  ASSERT_NE(ctx, nullptr) << ghostnv_last_error();
+  EXPECT_EQ(ctx->gpu_context, nullptr);
+  EXPECT_NE(ctx->model_data, nullptr);
+  EXPECT_EQ(ctx->buffer_size, 480u);
+  EXPECT_EQ(ghostnv_audio_latency(ctx), 959);
+  ghostnv_denoiser* inner = ghostnv_context_denoiser(ctx);
+  ASSERT_NE(inner, nullptr);
+  EXPECT_EQ(ghostnv_latency_frames(inner), 959);
+  auto j = nlohmann::json::parse(ghostnv_info_json(inner));
+  EXPECT_EQ(j["backend"], "cpu");
+  EXPECT_EQ(j["model_source"], "embedded");
+
+  // The same audio through the versioned API, in other call sizes: bit-identical.
+  ghostnv::Options o;
+  o.backend = GHOSTNV_BACKEND_CPU;
+  ghostnv::Denoiser ref(o);
+  auto in = Noise(48000, 21);
+  std::vector<float> a(in.size()), b(in.size());
+  size_t pos = 0, k = 0;
+  const size_t sizes[] = {1, 480, 7, 1000, 113, 4097, 0, 513};
+  while (pos < in.size()) {
+    const size_t n = std::min(in.size() - pos, sizes[k++ % 8]);
+    ASSERT_EQ(ghostnv_denoise_audio(ctx, in.data() + pos, a.data() + pos, n), 0);
+    pos += n;
+  }
+  ASSERT_EQ(ref.process(in.data(), b.data(), in.size()), GHOSTNV_OK);
+  EXPECT_EQ(a, b);
+  ghostnv_cleanup(ctx);
+
+  // 44.1 kHz: the hop is 441 samples there.
+  ctx = ghostnv_init_audio(-1, 44100);
+  ASSERT_NE(ctx, nullptr);
+  EXPECT_EQ(ctx->buffer_size, 441u);
+  ghostnv_cleanup(ctx);
+  // -2: any GPU, else the CPU.
+  ctx = ghostnv_init_audio(GHOSTNV_GPU_AUTO, 96000);
+  ASSERT_NE(ctx, nullptr) << ghostnv_last_error();
+  ghostnv_cleanup(ctx);
+}
+
+TEST(ApiTest, TheSpecCallsRefuseClearly) {
+  EXPECT_EQ(ghostnv_init_audio(0, 48000), nullptr);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
+  const std::string gpu = ghostnv_last_error();
+  EXPECT_NE(gpu.find("gpu_id 0"), std::string::npos) << gpu;
+  EXPECT_NE(gpu.find("no GPU backend"), std::string::npos) << gpu;
+  EXPECT_NE(gpu.find("-1"), std::string::npos) << gpu;
+  EXPECT_EQ(ghostnv_init_audio(3, 48000), nullptr);
+  EXPECT_EQ(ghostnv_init_audio(-3, 48000), nullptr);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  for (size_t rate : {size_t{0}, size_t{22050}, size_t{7999}, size_t{192001}, SIZE_MAX,
+                      size_t{1} << 32 | 48000}) {
+    EXPECT_EQ(ghostnv_init_audio(-1, rate), nullptr) << rate;
+    EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_UNSUPPORTED) << rate;
+    EXPECT_NE(std::string(ghostnv_last_error()).find(std::to_string(rate)), std::string::npos)
+        << ghostnv_last_error();
+  }
+  REQUIRE_DEFAULT_MODEL();
+  ghostnv::Options o;
+  o.channels = 2;
+  ghostnv_context_t* ctx = ghostnv_init_audio_ex(&o);
+  ASSERT_NE(ctx, nullptr) << ghostnv_last_error();
+  float x[8] = {};
+  EXPECT_EQ(ghostnv_denoise_audio(ctx, x, x, 3), GHOSTNV_ERROR_INVALID_ARGUMENT);  // not whole frames
+  EXPECT_EQ(ghostnv_denoise_audio(ctx, x, x, 8), 0);
+  EXPECT_EQ(ghostnv_denoise_audio(ctx, x, x, 0), 0);
+  EXPECT_EQ(ghostnv_denoise_audio(ctx, nullptr, x, 2), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ghostnv_denoise_audio(ctx, x, x, SIZE_MAX - 1), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_STREQ(ghostnv_strerror(GHOSTNV_ERROR_INVALID_ARGUMENT), "invalid argument");
+  ghostnv_cleanup(ctx);
+  o.mode = GHOSTNV_MODE_MAXIMUM;
+  EXPECT_EQ(ghostnv_init_audio_ex(&o), nullptr);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_NOT_AVAILABLE);
+}
+
+TEST(ApiTest, ResetStartsOverAndKeepsSettings) {
+  REQUIRE_DEFAULT_MODEL();
+  for (uint32_t rate : {48000u, 44100u}) {
+    ghostnv::Options o;
+    o.sample_rate = rate;
+    o.strength = 0.7f;
+    ghostnv::Denoiser fresh(o), used(o);
+    auto in = Noise(rate, 31);
+    std::vector<float> a(in.size()), b(in.size());
+    used.process(in.data(), b.data(), 12345);
+    used.set_vad_gate(0.4f, 50.0f);
+    used.clear_state();
+    used.set_vad_gate(0.0f, 50.0f);
+    auto j = nlohmann::json::parse(used.info_json());
+    EXPECT_EQ(j["counters"]["frames_in"], 0);
+    EXPECT_NEAR(j["strength"].get<double>(), 0.7, 1e-6);
+    EXPECT_EQ(j["vad_gate"]["grace_ms"], 50.0);
+    fresh.process(in.data(), a.data(), in.size());
+    used.process(in.data(), b.data(), in.size());
+    EXPECT_EQ(a, b) << rate;
+  }
+}
+
+// A speech-like test signal: bursts of a harmonic tone with a syllable envelope, over noise.
+std::vector<float> Bursts(size_t n, int rate, uint32_t seed) {
+  std::vector<float> v = Noise(n, seed);
+  for (size_t t = 0; t < n; ++t) {
+    const double s = static_cast<double>(t) / rate;
+    v[t] *= 0.02f;
+    const double burst = std::fmod(s, 1.0) < 0.4 ? std::sin(M_PI * std::fmod(s, 1.0) / 0.4) : 0.0;
+    double tone = 0;
+    for (int h = 1; h <= 12; ++h) tone += std::sin(2 * M_PI * 140.0 * h * s) / h;
+    v[t] += static_cast<float>(0.25 * burst * std::sin(2 * M_PI * 4 * s) * tone);
+  }
+  return v;
+}
+
+TEST(ApiTest, VadGate) {
+  REQUIRE_DEFAULT_MODEL();
+  ghostnv::Options o;
+  ghostnv::Denoiser plain(o), gated(o), closed(o);
+  const auto in = Bursts(48000 * 4, 48000, 5);
+  std::vector<float> a(in.size()), b(in.size()), c(in.size());
+  plain.process(in.data(), a.data(), in.size());
+  // Off: bit-exact.
+  gated.process(in.data(), b.data(), in.size());
+  EXPECT_EQ(a, b);
+  // Threshold 1 keeps the gate shut: silence after the first hop's ramp.
+  ASSERT_EQ(closed.set_vad_gate(1.0f, 0.0f), GHOSTNV_OK);
+  closed.process(in.data(), c.data(), in.size());
+  double tail = 0;
+  for (size_t t = 2000; t < c.size(); ++t) tail += std::fabs(c[t]);
+  EXPECT_EQ(tail, 0.0);
+  auto j = nlohmann::json::parse(closed.info_json());
+  EXPECT_EQ(j["vad_gate"]["threshold"], 1.0);
+  EXPECT_EQ(j["vad_gate"]["open"], false);
+  EXPECT_GT(j["counters"]["gated_frames"].get<double>(), 0.9 * static_cast<double>(in.size()));
+  // A middle threshold passes some audio unchanged and mutes some.
+  ghostnv::Options m;
+  m.vad_threshold = 0.5f;
+  m.vad_grace_ms = 100.0f;
+  ghostnv::Denoiser mid(m);
+  std::vector<float> d(in.size());
+  mid.process(in.data(), d.data(), in.size());
+  size_t same = 0, muted = 0;
+  for (size_t t = 0; t < d.size(); ++t) {
+    same += d[t] == a[t] && a[t] != 0.0f;
+    muted += d[t] == 0.0f && a[t] != 0.0f;
+  }
+  EXPECT_GT(same, in.size() / 10) << nlohmann::json::parse(mid.info_json()).dump();
+  EXPECT_GT(muted, in.size() / 10) << nlohmann::json::parse(mid.info_json()).dump();
 }
 
 }  // namespace

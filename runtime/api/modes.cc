@@ -1,0 +1,65 @@
+// runtime/api/modes.cc — the mode table.
+#include "runtime/api/modes.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "ghostnv/ghostnv.h"
+
+namespace ghostnv::api {
+namespace {
+
+struct Entry {
+  int mode;
+  const char* name;
+  bool available;
+  const char* needs;  // what is missing, for the error message
+};
+
+constexpr Entry kModes[] = {
+    {GHOSTNV_MODE_BASIC, "basic", true, ""},
+    {GHOSTNV_MODE_ENHANCED, "enhanced", false,
+     "a stronger CPU model (DTLN or the GhostNV conv+GRU model)"},
+    {GHOSTNV_MODE_MAXIMUM, "maximum", false, "the DeepFilterNet3 model"},
+    {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false,
+     "the ultra-low-latency model and the GPU real-time path"},
+};
+
+const Entry* Find(int mode) {
+  for (const Entry& e : kModes)
+    if (e.mode == mode) return &e;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* ModeName(int mode) {
+  const Entry* e = Find(mode);
+  return e ? e->name : "unknown";
+}
+
+ModeAvailability CheckMode(int mode) {
+  const Entry* e = Find(mode);
+  if (e == nullptr) return ModeAvailability::kUnknown;
+  return e->available ? ModeAvailability::kAvailable : ModeAvailability::kNotShipped;
+}
+
+absl::StatusOr<ModeSpec> ResolveMode(int mode) {
+  const Entry* e = Find(mode);
+  if (e == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mode ", mode, " is not a ghostnv_mode (0 basic, 1 enhanced, 2 maximum, ",
+                     "3 gpu-realtime)"));
+  }
+  if (!e->available) {
+    return absl::UnavailableError(
+        absl::StrCat("mode '", e->name, "' is not available in this build of libghostnv: it needs ",
+                     e->needs, ", which is not shipped yet; use mode 'basic'"));
+  }
+  ModeSpec s;
+  s.mode = e->mode;
+  s.name = e->name;
+  s.embedded_default = true;
+  return s;
+}
+
+}  // namespace ghostnv::api

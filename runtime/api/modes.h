@@ -1,0 +1,39 @@
+// runtime/api/modes.h — the seed's DenoisingMode mapped onto models and backends, in one place.
+//
+//   Basic        the default RNNoise-class model embedded in the library, CPU (any backend).
+//   Enhanced     a stronger CPU model (DTLN or our conv+GRU model)        — not shipped yet.
+//   Maximum      DeepFilterNet3, GPU when there is one, else CPU          — not shipped yet.
+//   GpuRealtime  the ultra-low-latency model on the GPU real-time path    — not shipped yet.
+//
+// A mode whose model is not in this build resolves to absl::UnavailableError with the reason;
+// the C ABI turns that into GHOSTNV_ERROR_NOT_AVAILABLE. When a model ships, its entry below
+// gains the embedded model and ResolveMode() starts succeeding — nothing else changes.
+//
+//   absl::StatusOr<ModeSpec> m = ResolveMode(GHOSTNV_MODE_BASIC);
+//   if (m.ok() && m->embedded_default) { /* load the embedded default model */ }
+//
+// Thread-safety: pure functions over static tables.
+#pragma once
+
+#include "absl/status/statusor.h"
+
+namespace ghostnv::api {
+
+struct ModeSpec {
+  int mode = 0;                   // a ghostnv_mode
+  const char* name = "";          // "basic", "enhanced", "maximum", "gpu-realtime"
+  bool embedded_default = false;  // uses the library's embedded default model
+};
+
+// The static name of a mode, or "unknown".
+const char* ModeName(int mode);
+
+enum class ModeAvailability { kAvailable, kNotShipped, kUnknown };
+// The same decision as ResolveMode() without building a message (real-time safe).
+ModeAvailability CheckMode(int mode);
+
+// InvalidArgument for a value that is not a ghostnv_mode; Unavailable (with the reason and what
+// to use instead) for a mode whose model this build does not have.
+absl::StatusOr<ModeSpec> ResolveMode(int mode);
+
+}  // namespace ghostnv::api
