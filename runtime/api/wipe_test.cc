@@ -43,18 +43,25 @@ void* operator new(size_t n) {
   if (!p) throw std::bad_alloc();
   return p;
 }
-void* operator new[](size_t n) { return ::operator new(n); }
+void* operator new[](size_t n) {
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
 void* operator new(size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
 void* operator new[](size_t n, const std::nothrow_t&) noexcept { return std::malloc(n ? n : 1); }
-void operator delete(void* p) noexcept {
+namespace {
+void ScanAndFree(void* p) {
   if (p) Scan(p, malloc_usable_size(p));
   std::free(p);
 }
-void operator delete[](void* p) noexcept { ::operator delete(p); }
-void operator delete(void* p, size_t) noexcept { ::operator delete(p); }
-void operator delete[](void* p, size_t) noexcept { ::operator delete(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { ::operator delete(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { ::operator delete(p); }
+}  // namespace
+void operator delete(void* p) noexcept { ScanAndFree(p); }
+void operator delete[](void* p) noexcept { ScanAndFree(p); }
+void operator delete(void* p, size_t) noexcept { ScanAndFree(p); }
+void operator delete[](void* p, size_t) noexcept { ScanAndFree(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { ScanAndFree(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { ScanAndFree(p); }
 
 namespace {
 
