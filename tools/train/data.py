@@ -131,23 +131,26 @@ class Corpus:
         self.noise = noise     # split -> list[NoiseSource]
 
     @staticmethod
-    def load(root: Optional[pathlib.Path] = None, cache_dir: Optional[pathlib.Path] = None
-             ) -> "Corpus":
+    def load(root: Optional[pathlib.Path] = None, exclude: tuple = ()) -> "Corpus":
+        """exclude: folder names ("soundpy_cafe_48k") or "folder/file.wav" keys to leave out
+        entirely (e.g. for licence reasons)."""
         root = pathlib.Path(root or default_data_root())
+        exclude = set(exclude)
         if not (root / "speech").is_dir() or not (root / "noise").is_dir():
             raise FileNotFoundError(f"{root}: no speech/ and noise/ folders")
         speech = {"train": [], "heldout": []}
         for d in sorted((root / "speech").iterdir()):
             files = sorted([*d.glob("*.wav"), *d.glob("*.flac")])
-            if not files:
+            if not files or d.name in exclude:
                 continue
             clips = [read_48k(f) for f in files]
             split = "heldout" if d.name in HELDOUT_SPEECH_FOLDERS else "train"
             speech[split].append(SpeechSource(d.name, clips, estimate_bandwidth(clips)))
         noise = {"train": [], "heldout": []}
         for d in sorted((root / "noise").iterdir()):
-            files = sorted([*d.glob("*.wav"), *d.glob("*.flac")])
-            if not files:
+            files = [f for f in sorted([*d.glob("*.wav"), *d.glob("*.flac")])
+                     if f"{d.name}/{f.name}" not in exclude]
+            if not files or d.name in exclude:
                 continue
             sigs = [read_48k(f) for f in files]
             med = float(np.median([len(s) for s in sigs])) / SR
@@ -402,6 +405,8 @@ def build_feature_set(corpus: Corpus, split: str, cfg: MixConfig, seconds: float
     """Features of one mixed stream, cached as .npy files keyed by every input that matters."""
     key = cache_key({"split": split, "cfg": dataclasses.asdict(cfg), "seconds": seconds,
                      "seed": seed, "root": str(corpus.root), "v": 1,
+                     "sources": [[s.name for s in corpus.speech[split]],
+                                 [n.name for n in corpus.noise[split]]],
                      "heldout": [HELDOUT_SPEECH_FOLDERS, HELDOUT_NOISE]})
     d = cache_dir / f"{split}_s{seed}_{int(seconds)}s_{key}"
     names = ("features", "gains", "vad", "vad_abs", "silent")

@@ -235,13 +235,16 @@ def render_markdown(res: dict, items: list[dict]) -> str:
         f"{len(items)} held-out mixtures, {res['items_per_snr']} at each input SNR of "
         + ", ".join(str(x) for x in res["snrs"]) + " dB, 4-8 s each, 48 kHz. "
         "Every system runs through our C++ engine (RNNoise family, the same code the library "
-        "uses), aligned by removing its 10 ms algorithmic latency; the three public RNNoise "
+        "uses, which reproduces ffmpeg's `arnndn` for `.rnnn` files), aligned by removing "
+        "its 10 ms algorithmic latency; the three public RNNoise "
         "models (`sh`, `bd`, `mp` from GregorR/rnnoise-models, in ffmpeg `arnndn` format) are "
         "the reference points. `ghostnv-default` is `" + res["model"] + "`.",
         "",
         "- **SI-SDR** (scale-invariant signal-to-distortion ratio, dB, whole item, zero-mean) "
         "against the clean speech; *improvement* = system minus noisy input, per item, "
-        "averaged.",
+        "averaged. SI-SDR penalises every change to the speech, so a model that applies "
+        "22 smooth band gains (all the RNNoise-family models here) lowers it on nearly clean "
+        "input (15-20 dB) even while it removes noise; read it together with PESQ/STOI.",
     ]
     if "pesq_wb" in res["metrics"]:
         lines.append("- **PESQ** (ITU-T P.862.2 wide-band, via the `pesq` package) and **STOI** "

@@ -61,7 +61,8 @@ def voiced_frames(fs: dict) -> dict:
 
 def load_datasets(cfg: dict, ext, log) -> tuple[dict, dict, data.Corpus]:
     cache = resolve(cfg["work_dir"]).parent / "cache"
-    corpus = data.Corpus.load(cfg.get("data_root") and resolve(cfg["data_root"]))
+    corpus = data.Corpus.load(cfg.get("data_root") and resolve(cfg["data_root"]),
+                              exclude=tuple(cfg.get("exclude", ())))
     mc = mix_config(cfg)
     td = cfg["train_data"]
     shards = []
@@ -117,6 +118,10 @@ def main(argv=None) -> int:
         cfg["epochs"] = args.epochs
     max_minutes = args.max_minutes if args.max_minutes is not None else cfg.get("max_minutes")
     torch.set_num_threads(int(cfg.get("threads", 2)))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
     work = resolve(cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     logf = open(work / "log.jsonl", "a")
