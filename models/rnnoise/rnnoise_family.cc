@@ -346,6 +346,21 @@ absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<cons
   return std::unique_ptr<Family>(new RnnoiseFamily(std::move(model), net));
 }
 
+absl::Status RunNetworkOnFeatures(std::shared_ptr<const Model> model, const float* features,
+                                  long frames, float* gains, float* vad) {
+  absl::StatusOr<std::unique_ptr<Family>> family = CreateRnnoiseFamily(std::move(model));
+  if (!family.ok()) return family.status();
+  const auto& fam = static_cast<const RnnoiseFamily&>(**family);
+  std::unique_ptr<ChannelState> state = fam.NewChannel();
+  Channel& ch = static_cast<Channel&>(*state);
+  for (long t = 0; t < frames; ++t) {
+    float v = 0;
+    fam.RunNetwork(ch, features + t * kFeatures, gains + t * kBands, &v);
+    if (vad != nullptr) vad[t] = v;
+  }
+  return absl::OkStatus();
+}
+
 // ---- training support ----
 
 struct FeatureExtractor::Impl {

@@ -31,6 +31,13 @@ constexpr int kFeatures = 42;  // kBands + 3 * 6 delta cepstra + pitch period + 
 // Checks that `model` has the six RNNoise layers with consistent sizes and builds the family.
 absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<const Model> model);
 
+// Runs only the network of an RNNoise-family model on `frames` feature vectors (one stream,
+// recurrent state starting at zero), with exactly the kernels and wiring ProcessHop uses:
+// features [frames][42] -> gains [frames][22], vad [frames] (vad may be null). For checking an
+// exported model against its training framework; allocates, not real-time code.
+absl::Status RunNetworkOnFeatures(std::shared_ptr<const Model> model, const float* features,
+                                  long frames, float* gains, float* vad);
+
 // Training support: computes, for one stream of time-aligned noisy and clean audio at 48 kHz,
 // exactly the features inference computes from the noisy signal and the target band gains
 // sqrt(E_clean / E_noisy) clipped to [0, 1] (-1 = "don't care": both bands near silence, or the

@@ -175,9 +175,17 @@ TEST(FeatureExtractor, TargetsFollowTheCleanToNoisyRatio) {
   for (size_t i = 0; i < x.size(); i += kHop) {
     bool ok = same.Process(&x[i], &x[i], f, g, &vad);
     if (!ok) continue;
-    for (int b = 0; b < kBands - 1; ++b) if (g[b] >= 0) { EXPECT_NEAR(g[b], 1.f, 1e-3); ++checked; }
+    for (int b = 0; b < kBands - 1; ++b) {
+      if (g[b] < 0) continue;
+      EXPECT_NEAR(g[b], 1.f, 1e-3);
+      ++checked;
+    }
     half.Process(&x[i], &xh[i], f, g, &vad);
-    for (int b = 0; b < kBands - 1; ++b) if (g[b] >= 0) EXPECT_NEAR(g[b], 0.5f, 1e-3);
+    for (int b = 0; b < kBands - 1; ++b) {
+      if (g[b] >= 0) {
+        EXPECT_NEAR(g[b], 0.5f, 1e-3);
+      }
+    }
     for (float v : f) ASSERT_TRUE(std::isfinite(v));
   }
   EXPECT_GT(checked, 100);

@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/dense.h"
-#include "kernels/gru.h"
 #include "models/family.h"
 #include "models/model_loader.h"
 #include "models/rnnoise/rnnoise_family.h"
@@ -24,38 +22,12 @@ namespace {
 
 namespace models = ghostnv::models;
 namespace rnnoise = ghostnv::models::rnnoise;
-namespace kernels = ghostnv::kernels;
 
 thread_local std::string g_error;
 
 long Fail(long code, std::string message) {
   g_error = std::move(message);
   return code;
-}
-
-kernels::DenseParams DenseOf(const models::Layer& l, kernels::MathMode math) {
-  kernels::DenseParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.bias = l.bias;
-  p.activation = l.activation;
-  p.math = math;
-  return p;
-}
-
-kernels::GruParams GruOf(const models::Layer& l, kernels::MathMode math) {
-  kernels::GruParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.recurrent = l.recurrent;
-  p.bias = l.bias;
-  p.recurrent_bias = l.recurrent_bias;
-  p.activation = l.activation;
-  p.math = math;
-  p.reset_after = l.reset_after;
-  return p;
 }
 
 }  // namespace
@@ -129,44 +101,8 @@ __attribute__((visibility("default"))) long gnv_run_network(const char* model_pa
     return Fail(-1, "bad arguments");
   auto loaded = models::LoadModel(model_path);
   if (!loaded.ok()) return Fail(-2, std::string(loaded.status().message()));
-  const models::Model& m = **loaded;
-  const char* names[] = {"input_dense", "vad_gru",        "noise_gru",
-                         "denoise_gru", "denoise_output", "vad_output"};
-  const models::Layer* l[6];
-  for (int i = 0; i < 6; ++i) {
-    l[i] = m.FindLayer(names[i]);
-    if (!l[i]) return Fail(-3, std::string("model has no layer ") + names[i]);
-  }
-  // Let the family validate sizes and kinds.
-  auto family = models::CreateFamily(*loaded);
-  if (!family.ok()) return Fail(-3, std::string(family.status().message()));
-
-  const auto in_dense = DenseOf(*l[0], m.math), dn_out = DenseOf(*l[4], m.math),
-             vd_out = DenseOf(*l[5], m.math);
-  const auto vad_gru = GruOf(*l[1], m.math), noise_gru = GruOf(*l[2], m.math),
-             denoise_gru = GruOf(*l[3], m.math);
-  std::vector<float> dense(in_dense.units), hv(vad_gru.units), hn(noise_gru.units),
-      hd(denoise_gru.units), ni(noise_gru.inputs), di(denoise_gru.inputs),
-      scratch(kernels::GruScratchFloats(std::max({vad_gru.units, noise_gru.units,
-                                                  denoise_gru.units})));
-  const int nf = rnnoise::kFeatures;
-  for (long t = 0; t < n_frames; ++t) {
-    const float* x = features + t * nf;
-    kernels::Dense(in_dense, x, dense.data());
-    kernels::GruStep(vad_gru, dense.data(), hv.data(), scratch.data());
-    float v = 0;
-    kernels::Dense(vd_out, hv.data(), &v);
-    if (vad) vad[t] = v;
-    float* p = std::copy(dense.begin(), dense.end(), ni.data());
-    p = std::copy(hv.begin(), hv.end(), p);
-    std::copy(x, x + nf, p);
-    kernels::GruStep(noise_gru, ni.data(), hn.data(), scratch.data());
-    p = std::copy(hv.begin(), hv.end(), di.data());
-    p = std::copy(hn.begin(), hn.end(), p);
-    std::copy(x, x + nf, p);
-    kernels::GruStep(denoise_gru, di.data(), hd.data(), scratch.data());
-    kernels::Dense(dn_out, hd.data(), gains + t * rnnoise::kBands);
-  }
+  absl::Status st = rnnoise::RunNetworkOnFeatures(*loaded, features, n_frames, gains, vad);
+  if (!st.ok()) return Fail(-3, std::string(st.message()));
   return n_frames;
 }
 
