@@ -137,7 +137,12 @@ typedef struct ghostnv_options {
    * (hold time) in milliseconds, 0..10000, default 200. */
   float vad_threshold;
   float vad_grace_ms;
-  uint32_t reserved;       /* must be 0 */
+  /* Period hint: 0 = calls of any frame count (the stream then buffers up to hop - 1 frames).
+   * P > 0 promises that every ghostnv_process() call is a multiple of P frames (a fixed ALSA or
+   * plugin period); at the model's own rate the stream then buffers only hop - gcd(P, hop)
+   * frames (0 when P is a multiple of the hop), which ghostnv_latency_frames() reports. A call
+   * that breaks the promise is refused with GHOSTNV_ERROR_INVALID_ARGUMENT. 0..65536. */
+  uint32_t period_frames;
 } ghostnv_options;
 
 typedef struct ghostnv_denoiser ghostnv_denoiser;

@@ -287,8 +287,9 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
   ghostnv_options o;
   if (int rc = ReadOptions(options, &o); rc != GHOSTNV_OK) return rc;
 
-  if (o.reserved != 0) {
-    return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT, "options.reserved must be 0");
+  if (o.period_frames > 65536) {
+    return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("options.period_frames is ", o.period_frames, " (0..65536)"));
   }
   if (!(o.strength >= 0.0f && o.strength <= 1.0f)) {
     return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
@@ -342,6 +343,7 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
   d->config.sample_rate = static_cast<int>(o.sample_rate);
   d->config.channels = static_cast<int>(o.channels);
   d->config.strength = o.strength;
+  d->config.period_frames = o.period_frames;
   d->channels = o.channels;
   d->vad_threshold.store(o.vad_threshold);
   d->vad_grace_ms.store(o.vad_grace_ms);
@@ -464,7 +466,7 @@ GHOSTNV_API void ghostnv_options_init(ghostnv_options* options) {
   options->mode = GHOSTNV_MODE_BASIC;
   options->vad_threshold = 0.0f;
   options->vad_grace_ms = 200.0f;
-  options->reserved = 0;
+  options->period_frames = 0;
 }
 
 GHOSTNV_API int ghostnv_mode_status(int mode, const char** name) {
@@ -492,6 +494,8 @@ GHOSTNV_API int ghostnv_process(ghostnv_denoiser* denoiser, const float* in, flo
   if (int rc = Check(denoiser); rc != GHOSTNV_OK) return rc;
   if (frames == 0) return GHOSTNV_OK;
   if (int rc = CheckBuffers(in, out, frames, denoiser->channels); rc != GHOSTNV_OK) return rc;
+  if (const size_t p = denoiser->config.period_frames; p != 0 && frames % p != 0)
+    return GHOSTNV_ERROR_INVALID_ARGUMENT;  // the period hint's promise is broken
   return ProcessChecked(denoiser, in, out, frames);
 }
 

@@ -56,7 +56,7 @@ TEST(ApiTest, OptionsInit) {
   EXPECT_EQ(o.mode, GHOSTNV_MODE_BASIC);
   EXPECT_EQ(o.vad_threshold, 0.0f);
   EXPECT_EQ(o.vad_grace_ms, 200.0f);
-  EXPECT_EQ(o.reserved, 0u);
+  EXPECT_EQ(o.period_frames, 0u);
   EXPECT_EQ(sizeof(ghostnv_options), 64u);
   ghostnv_options_init(nullptr);  // no crash
 }
@@ -442,11 +442,27 @@ TEST(ApiTest, Modes) {
   ghostnv_destroy(d);
 }
 
+TEST(ApiTest, PeriodHintLowersLatencyAndIsEnforced) {
+  ghostnv::Options o;
+  o.period_frames = 480;  // one hop per call: no buffering beyond the model's own 10 ms
+  ghostnv_denoiser* d = nullptr;
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_EQ(ghostnv_latency_frames(d), 480);
+  std::vector<float> in(960, 0.01f), out(960);
+  EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 960), GHOSTNV_OK);
+  EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 100), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  ghostnv_destroy(d);
+  ghostnv::Options any;
+  ASSERT_EQ(ghostnv_create(&any, &d), GHOSTNV_OK);
+  EXPECT_EQ(ghostnv_latency_frames(d), 959);
+  ghostnv_destroy(d);
+}
+
 TEST(ApiTest, NewOptionFieldsAreValidated) {
   ghostnv::Options o;
   ghostnv_denoiser* d = nullptr;
   ghostnv::Options b = o;
-  b.reserved = 1;
+  b.period_frames = 70000;
   EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
   for (float t : {-0.01f, 1.5f, std::nanf("")}) {
     b = o;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <mutex>
 #include <tuple>
 #include <utility>
@@ -209,6 +210,19 @@ absl::Status Stream::Init() {
   if (!d.ok()) return d.status();
   buffer_frames_ = d->first;
   const int64_t excess = d->second;
+  step_frames_ = block;
+  if (const size_t p = config_.period_frames; p > 0 && host == model) {
+    // Calls are multiples of p: cut them into blocks that are multiples of p too, so input only
+    // ever arrives in multiples of g frames; the output then lags a hop boundary by at most
+    // hop - g frames, and that is all the prefill has to cover.
+    size_t g = std::gcd(p, static_cast<size_t>(hop_));
+    if (p <= block) {
+      step_frames_ = block / p * p;
+    } else {
+      g = std::gcd(g, block);
+    }
+    buffer_frames_ = hop_ - static_cast<int64_t>(g);
+  }
   latency_frames_ = buffer_frames_ + lat_num / model;
 
   if (host != model) {
@@ -275,7 +289,7 @@ void Stream::Process(const float* in, float* out, size_t frames) noexcept {
   if (frames == 0 || in == nullptr || out == nullptr) return;
   const auto t0 = std::chrono::steady_clock::now();
   const size_t ch = static_cast<size_t>(config_.channels);
-  const size_t block = config_.max_block_frames;
+  const size_t block = step_frames_;
   for (size_t pos = 0; pos < frames; pos += block) {
     const size_t n = std::min(block, frames - pos);
     ProcessBlock(in + pos * ch, out + pos * ch, n, strength_.load(std::memory_order_relaxed));

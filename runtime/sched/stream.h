@@ -55,6 +55,9 @@ struct StreamConfig {
   int channels = 1;                 // 1..8, interleaved
   float strength = 1.0f;            // 0 = input delayed by the latency, 1 = full suppression
   size_t max_block_frames = 1024;   // internal block; calls of any size are cut into these
+  // 0, or P: every Process() call is a multiple of P frames. Without resampling the prefill D
+  // is then hop - gcd(P, hop[, max_block_frames when P exceeds it]) instead of hop - 1.
+  size_t period_frames = 0;
 };
 
 struct StreamStats {
@@ -120,6 +123,7 @@ class Stream {
   StreamConfig config_;
   int hop_ = 0;
   int64_t buffer_frames_ = 0;
+  size_t step_frames_ = 0;  // Process() cuts calls into blocks of this many frames
   int64_t latency_frames_ = 0;
 
   std::vector<std::unique_ptr<models::ChannelState>> states_;

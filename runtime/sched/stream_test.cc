@@ -190,6 +190,36 @@ TEST(StreamTest, StrengthZeroAt48kIsAnExactDelay) {
   }
 }
 
+// A period hint cuts the prefill to hop - gcd(period, hop) and the stream stays an exact delay
+// with no underrun for calls of whole periods (single and several periods per call).
+TEST(StreamTest, PeriodHintShrinksTheBufferingExactly) {
+  struct Case {
+    size_t period;
+    int64_t buffering;  // hop - gcd(period, hop[, block 1024 when period > 1024])
+  };
+  for (Case c : {Case{32, 448}, Case{64, 448}, Case{100, 460}, Case{160, 320}, Case{480, 0},
+                 Case{960, 0}, Case{1000, 440}, Case{1024, 448}, Case{2048, 448}}) {
+    for (int ch : {1, 2}) {
+      StreamConfig cfg{48000, ch, 0.0f};
+      cfg.period_frames = c.period;
+      auto s = Stream::Create(Delay48k(), cfg);
+      ASSERT_TRUE(s.ok()) << s.status();
+      const int64_t lat = (*s)->latency_frames();
+      EXPECT_EQ(lat, c.buffering + 480) << "period " << c.period;
+      const auto in = RandomSignal(size_t(48000 / 2) * size_t(ch), 7 + ch);
+      const auto out = RunStream(**s, in, {c.period, 3 * c.period, c.period});
+      const size_t frames = in.size() / size_t(ch);
+      for (size_t t = 0; t + c.period <= frames; ++t) {
+        for (int k = 0; k < ch; ++k) {
+          const float want = int64_t(t) >= lat ? in[(t - size_t(lat)) * ch + k] : 0.0f;
+          ASSERT_EQ(out[t * ch + k], want) << "period " << c.period << " t " << t;
+        }
+      }
+      EXPECT_EQ((*s)->stats().underruns, 0u) << "period " << c.period;
+    }
+  }
+}
+
 // (b) Through the resamplers: SNR against the delayed input.
 TEST(StreamTest, StrengthZeroThroughResamplersIsADelay) {
   for (int rate : {44100, 96000}) {

@@ -111,9 +111,10 @@ class LadspaTest : public ::testing::Test {
     const size_t n = ref.size() - static_cast<size_t>(shift) * ch;
     const double snr = SnrOfDifference(ref.data(), host.data() + shift * channels, n);
     EXPECT_GE(snr, kMinSnrDb) << what << " (shift " << shift << ")";
-    // And misaligned by one frame it must not match: the comparison can fail.
+    // And misaligned by one frame it must fall well below the pass mark: the comparison can
+    // fail. (Speech-band output is smooth, so a one-frame shift still gives about 20 dB.)
     const double off = SnrOfDifference(ref.data(), host.data() + (shift + 1) * channels, n - ch);
-    EXPECT_LT(off, 20.0) << what;
+    EXPECT_LT(off, kMinSnrDb - 10) << what;
   }
 
   std::string dir_;

@@ -76,7 +76,7 @@ pub struct ghostnv_options {
     pub mode: i32,
     pub vad_threshold: f32,
     pub vad_grace_ms: f32,
-    pub reserved: u32,
+    pub period_frames: u32,
 }
 
 /// Opaque denoiser handle.
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(offset_of!(ghostnv_options, backend), 32);
         assert_eq!(offset_of!(ghostnv_options, strength), 44);
         assert_eq!(offset_of!(ghostnv_options, mode), 48);
-        assert_eq!(offset_of!(ghostnv_options, reserved), 60);
+        assert_eq!(offset_of!(ghostnv_options, period_frames), 60);
         assert_eq!(size_of::<ghostnv_context_t>(), 24);
     }
 

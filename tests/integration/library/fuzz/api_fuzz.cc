@@ -117,7 +117,8 @@ void Create(Reader& r, Live* slot) {
   const uint8_t layout = r.Byte();
   if (layout % 7 == 0) o.struct_size = 48;  // the first layout
   if (layout % 7 == 1) o.struct_size = 8;   // too small
-  if (layout % 11 == 2) o.reserved = 1;
+  if (layout % 11 == 2) o.period_frames = 70000;  // out of range
+  if (layout % 11 == 3) o.period_frames = 480;    // then most random call sizes are refused
   const uint8_t model = r.Byte();
   std::vector<uint8_t> image;
   if (model % 9 == 0) o.model = "/nonexistent/model.gnvm";
