@@ -212,6 +212,24 @@ int ParseBackend(const std::string& text) {
   Fail(absl::StrCat("unknown backend '", text, "' (expected auto, cpu or cuda)"), 2);
 }
 
+// --strength and --report, validated the same way in file and live mode.
+double StrengthFlag() {
+  double strength = 0;
+  const std::string text = absl::GetFlag(FLAGS_strength);
+  if (!absl::SimpleAtod(text, &strength) || !std::isfinite(strength) || strength < 0 ||
+      strength > 1) {
+    Fail(absl::StrCat("--strength must be a number in [0, 1], got '", text, "'"), 2);
+  }
+  return strength;
+}
+
+std::string ReportFlag() {
+  const std::string report = absl::GetFlag(FLAGS_report);
+  if (report != "text" && report != "json")
+    Fail(absl::StrCat("--report must be text or json, got '", report, "'"), 2);
+  return report;
+}
+
 // --capture/--playback given: the live mode (tools/denoise/live.h).
 int RunLiveMode(const std::vector<char*>& args) {
 #if GHOSTNV_HAVE_ALSA
@@ -231,16 +249,8 @@ int RunLiveMode(const std::vector<char*>& args) {
   o.format = absl::GetFlag(FLAGS_format);
   o.model = absl::GetFlag(FLAGS_model);
   o.backend = ParseBackend(absl::GetFlag(FLAGS_backend));
-  double strength = 0;
-  const std::string strength_text = absl::GetFlag(FLAGS_strength);
-  if (!absl::SimpleAtod(strength_text, &strength) || !std::isfinite(strength) || strength < 0 ||
-      strength > 1) {
-    Fail(absl::StrCat("--strength must be a number in [0, 1], got '", strength_text, "'"), 2);
-  }
-  o.strength = static_cast<float>(strength);
-  o.report = absl::GetFlag(FLAGS_report);
-  if (o.report != "text" && o.report != "json")
-    Fail(absl::StrCat("--report must be text or json, got '", o.report, "'"), 2);
+  o.strength = static_cast<float>(StrengthFlag());
+  o.report = ReportFlag();
   o.duration = absl::GetFlag(FLAGS_duration);
   o.rt_priority = absl::GetFlag(FLAGS_rt_priority);
   o.lock_memory = absl::GetFlag(FLAGS_mlock);
@@ -269,16 +279,9 @@ int Run(int argc, char** argv) {
   const std::string in_path = args[1], out_path = args[2];
 
   // Options.
-  double strength = 0;
-  const std::string strength_text = absl::GetFlag(FLAGS_strength);
-  if (!absl::SimpleAtod(strength_text, &strength) || !std::isfinite(strength) || strength < 0 ||
-      strength > 1) {
-    Fail(absl::StrCat("--strength must be a number in [0, 1], got '", strength_text, "'"), 2);
-  }
+  const double strength = StrengthFlag();
   const int backend = ParseBackend(absl::GetFlag(FLAGS_backend));
-  const std::string report = absl::GetFlag(FLAGS_report);
-  if (report != "text" && report != "json")
-    Fail(absl::StrCat("--report must be text or json, got '", report, "'"), 2);
+  const std::string report = ReportFlag();
   const std::string format_text = absl::GetFlag(FLAGS_format);
   std::optional<audio::Subtype> out_subtype;
   if (format_text != "same") {
