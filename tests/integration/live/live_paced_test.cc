@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -125,16 +126,23 @@ TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
   EXPECT_GE(stats, 2);
 }
 
-// Runs the impulse probe; returns the summary (retries once when the run had xruns: a loaded CI
-// machine may hiccup, and a restart may move the loopback by a quantum).
+// Runs the impulse probe; returns the summary. Retries (three runs at most) when a run had xruns
+// or its measured round trip differs from the reported one: on a loaded two-core CI machine the
+// sound server's loopback has been seen to start one quantum (128 frames) early relative to the
+// tool's streams, once in many runs; three such runs in a row is a failure.
 nlohmann::json MeasureRoundTrip(PipeWireLoop* pw, const std::vector<std::string>& args) {
   nlohmann::json s;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
     const ToolResult r = RunTool(DenoiseBinary(), args, pw->Env(), 30);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     s = r.Find("summary");
     if (!s.is_object()) return s;
-    if (s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0) break;
+    const bool clean = s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0;
+    const bool agrees = !s["measured_round_trip_frames"].is_null() &&
+                        s["measured_round_trip_frames"] == s["latency"]["total_queued_frames"];
+    if (clean && agrees) break;
+    std::cerr << "attempt " << attempt << " retried: " << s["latency"] << " measured "
+              << s["measured_round_trip_frames"] << "\n";
   }
   return s;
 }
