@@ -18,8 +18,15 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
-# Python side of the tests (the .gnvm writer's self-test): numpy only.
-if ! python3 -c "import numpy" 2>/dev/null; then
-  echo "install-deps: pip install numpy"
-  python3 -m pip install -q numpy 2>/dev/null || python3 -m pip install -q --break-system-packages numpy
+# Python side of the tests: numpy (the .gnvm writer's self-test), onnx (ghostnv-convert reads ONNX
+# with it), onnxruntime (the peer our converted models are checked against), pesq and pystoi (the
+# quality harness, tools/eval). Tests that need one of them skip with a message when it is missing.
+py_missing=()
+for m in numpy onnx onnxruntime pesq pystoi; do
+  python3 -c "import $m" 2>/dev/null || py_missing+=("$m")
+done
+if ((${#py_missing[@]})); then
+  echo "install-deps: pip install ${py_missing[*]}"
+  python3 -m pip install -q "${py_missing[@]}" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages "${py_missing[@]}"
 fi
