@@ -206,7 +206,7 @@ bool ContainerFromExtension(std::string_view path, int* container) {
 }
 
 bool IsSupportedRate(int sample_rate) {
-  return sample_rate == 44100 || sample_rate == 48000 || sample_rate == 96000;
+  return sample_rate == 16000 || sample_rate == 44100 || sample_rate == 48000 || sample_rate == 96000;
 }
 
 bool IsSupportedChannels(int channels) { return channels == 1 || channels == 2; }
@@ -239,7 +239,7 @@ absl::StatusOr<SoundFile> ReadSoundFile(const std::string& path) {
   }
   if (!IsSupportedRate(info.samplerate)) {
     return absl::UnimplementedError(absl::StrCat(
-        path, ": unsupported sample rate ", info.samplerate, " Hz (supported: 44100, 48000, 96000)"));
+        path, ": unsupported sample rate ", info.samplerate, " Hz (supported: 16000, 44100, 48000, 96000)"));
   }
   if (!IsSupportedChannels(info.channels)) {
     return absl::UnimplementedError(absl::StrCat(

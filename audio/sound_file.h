@@ -3,7 +3,7 @@
 // ReadSoundFile() decodes a file into interleaved float samples (integer PCM is scaled to
 // [-1, 1): a 16-bit sample s becomes s / 32768) and describes it: rate, channels, frames,
 // subtype (PCM_16/24/32 or FLOAT) and container. It checks what the rest of GhostNV can use:
-// 44100, 48000 or 96000 Hz; 1 or 2 channels; 16/24/32-bit integer or 32-bit float samples. A
+// 16000, 44100, 48000 or 96000 Hz; 1 or 2 channels; 16/24/32-bit integer or 32-bit float samples. A
 // file shorter than its header says is an error ("truncated"), never silently shortened audio.
 // NaN, Inf and denormal samples are replaced by 0 and counted.
 //
@@ -60,7 +60,7 @@ std::string ContainerName(int container);
 bool ContainerFromExtension(std::string_view path, int* container);
 
 // The accepted sample rates and channel counts.
-bool IsSupportedRate(int sample_rate);      // 44100, 48000, 96000
+bool IsSupportedRate(int sample_rate);      // 16000 (wideband models such as DTLN), 44100, 48000, 96000
 bool IsSupportedChannels(int channels);     // 1, 2
 
 struct SoundFormat {

@@ -104,6 +104,8 @@ TEST(SoundFileNames, SubtypesAndContainers) {
   EXPECT_FALSE(ContainerFromExtension("noext", &c));
   EXPECT_TRUE(IsSupportedRate(44100));
   EXPECT_FALSE(IsSupportedRate(22050));
+  EXPECT_TRUE(IsSupportedRate(16000));
+  EXPECT_FALSE(IsSupportedRate(8000));
 }
 
 TEST(SoundFileSanitize, CountsAndZeroes) {

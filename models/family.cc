@@ -3,12 +3,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "models/rnnoise/rnnoise_family.h"
+#include "models/dtln/dtln_family.h"  // DTLN family (onnx-dtln)
 
 namespace ghostnv::models {
 
 absl::StatusOr<std::unique_ptr<Family>> CreateFamily(std::shared_ptr<const Model> model) {
   if (model == nullptr) return absl::InvalidArgumentError("no model");
   if (model->family == "rnnoise") return rnnoise::CreateRnnoiseFamily(std::move(model));
+  if (model->family == "dtln") return dtln::CreateDtlnFamily(std::move(model));  // onnx-dtln
   return absl::InvalidArgumentError(
       absl::StrCat(model->name, ": unknown model family '", model->family, "'"));
 }

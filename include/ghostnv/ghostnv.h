@@ -89,19 +89,32 @@ typedef enum ghostnv_status {
   GHOSTNV_ERROR_BAD_HANDLE = -9           /* not a live denoiser/context (destroyed, or not one) */
 } ghostnv_status;
 
+/* Where the model runs. AUTO takes CUDA device 0 when the NVIDIA driver lists a device and the
+ * model's family runs on the GPU (the RNNoise family does), else the CPU; ghostnv_info_json()'s
+ * "backend_note" says why, in one line. CUDA (device 0) and GHOSTNV_BACKEND_CUDA_DEVICE(n) are
+ * explicit: GHOSTNV_ERROR_BACKEND_UNAVAILABLE, with the reason in ghostnv_last_error(), when that
+ * device cannot run the model — never a silent fallback at creation. On the GPU a stream runs the
+ * real-time path (one hop per call, in the calling thread: a 10-20 us round trip per 10 ms hop on
+ * an H200). If the device fails later, the stream continues on the CPU with no gap and no lost
+ * samples; ghostnv_info_json() reports it ("backend_active": "cpu", "fallback"). */
 typedef enum ghostnv_backend {
-  GHOSTNV_BACKEND_AUTO = 0, /* the GPU when there is one, else the CPU (this build: CPU) */
+  GHOSTNV_BACKEND_AUTO = 0, /* the GPU when there is one that can run the model, else the CPU */
   GHOSTNV_BACKEND_CPU = 1,
-  GHOSTNV_BACKEND_CUDA = 2  /* an error when no CUDA backend is available */
+  GHOSTNV_BACKEND_CUDA = 2  /* CUDA device 0; an error when it cannot be used */
 } ghostnv_backend;
+
+/* options.backend value for CUDA device n, 0 <= n < 256 (the driver's device index). */
+#define GHOSTNV_BACKEND_CUDA_DEVICE(n) (0x100 + (n))
 
 /* The seed's DenoisingMode: which model (and execution path) denoises.
  *   BASIC        the default RNNoise-class model embedded in the library, on the CPU (10 ms).
  *   ENHANCED     a stronger CPU model (DTLN or our conv+GRU model).
  *   MAXIMUM      DeepFilterNet3 (GPU when there is one, else CPU).
- *   GPU_REALTIME the ultra-low-latency model on the GPU real-time path.
- * Only BASIC is available in this build; the others are GHOSTNV_ERROR_NOT_AVAILABLE (with the
- * reason in ghostnv_last_error()) until their models ship. See ghostnv_mode_status(). */
+ *   GPU_REALTIME the default model on the GPU real-time path (backend AUTO means the first GPU;
+ *                CPU is refused); available when a CUDA GPU is present.
+ * BASIC is always available, GPU_REALTIME on machines with a GPU; the others are
+ * GHOSTNV_ERROR_NOT_AVAILABLE (with the reason in ghostnv_last_error()) until their models ship.
+ * See ghostnv_mode_status(). */
 typedef enum ghostnv_mode {
   GHOSTNV_MODE_BASIC = 0,
   GHOSTNV_MODE_ENHANCED = 1,
@@ -125,7 +138,7 @@ typedef struct ghostnv_options {
    * copies it: the caller may free it as soon as ghostnv_create() returns. */
   const void* model_data;
   size_t model_size;
-  int32_t backend;         /* a ghostnv_backend */
+  int32_t backend;         /* a ghostnv_backend, or GHOSTNV_BACKEND_CUDA_DEVICE(n) */
   uint32_t sample_rate;    /* host rate in Hz: 44100, 48000, 96000, or any rate in
                               8000..192000 at which the model's latency is a whole number of
                               frames (16000, 32000, 88200, ...; not 22050) */
@@ -157,9 +170,11 @@ GHOSTNV_API const char* ghostnv_version(void);
 GHOSTNV_API void ghostnv_options_init(ghostnv_options* options);
 
 /* Whether a ghostnv_mode can be created in this build: GHOSTNV_OK, GHOSTNV_ERROR_NOT_AVAILABLE
- * (the model is not shipped yet) or GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be
- * NULL) receives a static name: "basic", "enhanced", "maximum", "gpu-realtime" (or "unknown").
- * Any thread; real-time safe. */
+ * (the model is not shipped yet, or gpu-realtime without a GPU) or
+ * GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be NULL) receives a static name:
+ * "basic", "enhanced", "maximum", "gpu-realtime" (or "unknown").
+ * Any thread; real-time safe, except the first call for gpu-realtime in a process, which loads
+ * the CUDA driver to look for a GPU. */
 GHOSTNV_API int ghostnv_mode_status(int mode, const char** name);
 
 /* Creates a denoiser: resolves the mode, loads the model, selects the backend, allocates every
@@ -212,9 +227,13 @@ GHOSTNV_API int ghostnv_set_vad_gate(ghostnv_denoiser* denoiser, float threshold
 GHOSTNV_API int ghostnv_reset(ghostnv_denoiser* denoiser);
 
 /* Statistics and description as a JSON object: version, mode, model name, source and family,
- * model rate, algorithmic latency (ms), total latency (frames and ms), backend (and why it was
- * chosen), SIMD level, sample rate, channels, strength, VAD gate settings, and counters (frames,
- * hops, sanitized samples, underruns, mean and last VAD, gated frames, processing seconds).
+ * model rate, algorithmic latency (ms), total latency (frames and ms), backend ("cpu" | "cuda")
+ * and why it was chosen ("backend_note"), "device" (e.g. "device 0 (NVIDIA H200, sm_90,
+ * 0000:19:00.0)", "" on the CPU), "backend_active" (where hops run now: "cpu" after a device
+ * failure), "fallback" (events, note, cpu_hops, warmup_hops), on a GPU "gpu" (mode, device, hops,
+ * submit_to_done_us percentiles), SIMD level, sample rate, channels, strength, VAD gate settings,
+ * and counters (frames, hops, sanitized samples, underruns, mean and last VAD, gated frames,
+ * processing seconds, fallback events).
  * The string is owned by the denoiser and stays valid until the next ghostnv_info_json(),
  * ghostnv_reset() or ghostnv_destroy() on it. Returns NULL for NULL or a destroyed denoiser.
  * A control thread (may overlap ghostnv_process()); NOT real-time safe (allocates). */
@@ -245,7 +264,7 @@ GHOSTNV_API int ghostnv_last_status(void);
  *
  * A ghostnv_context_t is one mono stream (or more channels through ghostnv_init_audio_ex()).
  * Its fields are informational and owned by the library; never write them:
- *   gpu_context  the device context the stream runs on; NULL on the CPU.
+ *   gpu_context  opaque; non-NULL when the stream was set up on a GPU, NULL on the CPU.
  *   model_data   an opaque, read-only pointer to the loaded model (shared by nothing else).
  *   buffer_size  the model's hop in samples per channel at this context's rate (480 at 48 kHz,
  *                441 at 44.1 kHz): the most efficient call size. Any size works.
@@ -261,9 +280,10 @@ typedef struct {
 #define GHOSTNV_GPU_AUTO (-2) /* the first GPU when there is one, else the CPU (and say so) */
 
 /* Creates a mono context with the default model at `sample_rate` Hz (as ghostnv_options).
- * gpu_id: -1 = CPU; -2 = any GPU, else the CPU; >= 0 = that GPU, and it is an error
- * (GHOSTNV_ERROR_BACKEND_UNAVAILABLE, "this build of libghostnv has no GPU backend...") when that
- * GPU cannot be used — an explicit device request never silently runs elsewhere.
+ * gpu_id: -1 = CPU; -2 = any GPU, else the CPU; 0..255 = that CUDA device
+ * (GHOSTNV_BACKEND_CUDA_DEVICE(gpu_id)), and it is an error (GHOSTNV_ERROR_BACKEND_UNAVAILABLE,
+ * "gpu_id 1: no GPU backend can run on that device (...)") when that GPU cannot be used — an
+ * explicit device request never silently runs elsewhere.
  * Returns the context (free it with ghostnv_cleanup()) or NULL; then ghostnv_last_error() says
  * why and ghostnv_last_status() gives the code. Any thread; NOT real-time safe. */
 GHOSTNV_API ghostnv_context_t* ghostnv_init_audio(int gpu_id, size_t sample_rate);

@@ -29,6 +29,7 @@
 #include "runtime/api/quarantine.h"
 #include "runtime/api/vad_gate.h"
 #include "runtime/sched/backend.h"
+#include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/stream.h"
 
 namespace {
@@ -45,6 +46,8 @@ constexpr size_t kMaxPieceFrames = 4096;
 struct ghostnv_denoiser {
   uint64_t magic = kDenoiserMagic;
   std::shared_ptr<const ghostnv::models::Model> model;
+  // The family the stream runs: the CPU family, or the CUDA backend's family over it (which
+  // falls back to the CPU family by itself when the device fails).
   std::shared_ptr<const ghostnv::models::Family> family;
   // One stream's worth of audio state; replaced as a whole by ghostnv_reset().
   std::shared_ptr<ghostnv::api::VadTap> tap;
@@ -86,6 +89,7 @@ thread_local int t_last_status = GHOSTNV_OK;
 constexpr size_t kOptionsV1Size = offsetof(ghostnv_options, strength) + sizeof(float);
 constexpr uint32_t kMinRate = 8000, kMaxRate = 192000, kMaxChannels = 8;
 constexpr float kMaxGraceMs = 10000.0f;
+constexpr int kMaxCudaDevices = 256;  // GHOSTNV_BACKEND_CUDA_DEVICE(0..255)
 
 int Fail(int code, std::string message) {
   t_last_error = std::move(message);
@@ -307,14 +311,28 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
                     : GHOSTNV_ERROR_INVALID_ARGUMENT,
                 std::string(mode.status().message()));
   }
-  sched::BackendKind kind;
-  switch (o.backend) {
-    case GHOSTNV_BACKEND_AUTO: kind = sched::BackendKind::kAuto; break;
-    case GHOSTNV_BACKEND_CPU: kind = sched::BackendKind::kCpu; break;
-    case GHOSTNV_BACKEND_CUDA: kind = sched::BackendKind::kCuda; break;
-    default:
+  sched::BackendRequest request;
+  if (o.backend == GHOSTNV_BACKEND_AUTO) {
+    request.kind = sched::BackendKind::kAuto;
+  } else if (o.backend == GHOSTNV_BACKEND_CPU) {
+    request.kind = sched::BackendKind::kCpu;
+  } else if (o.backend == GHOSTNV_BACKEND_CUDA) {
+    request.kind = sched::BackendKind::kCuda;
+  } else if (o.backend >= GHOSTNV_BACKEND_CUDA_DEVICE(0) &&
+             o.backend < GHOSTNV_BACKEND_CUDA_DEVICE(kMaxCudaDevices)) {
+    request.kind = sched::BackendKind::kCuda;
+    request.device = absl::StrCat(o.backend - GHOSTNV_BACKEND_CUDA_DEVICE(0));
+  } else {
+    return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
+                absl::StrCat("options.backend ", o.backend, " is not a ghostnv_backend"));
+  }
+  if (mode->gpu) {
+    // The GPU real-time mode is the GPU: "auto" means the first device; "cpu" contradicts it.
+    if (request.kind == sched::BackendKind::kCpu) {
       return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
-                  absl::StrCat("options.backend ", o.backend, " is not a ghostnv_backend"));
+                  "options: mode 'gpu-realtime' runs on the GPU; backend CPU contradicts it");
+    }
+    request.kind = sched::BackendKind::kCuda;
   }
   if (o.sample_rate < kMinRate || o.sample_rate > kMaxRate) {
     return Fail(GHOSTNV_ERROR_UNSUPPORTED,
@@ -326,19 +344,32 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
                                                         " is not supported (1..", kMaxChannels,
                                                         ")"));
   }
-  auto backend = sched::SelectBackend(kind);
-  if (!backend.ok()) {
-    return Fail(GHOSTNV_ERROR_BACKEND_UNAVAILABLE, std::string(backend.status().message()));
-  }
-
   auto d = std::make_unique<ghostnv_denoiser>();
-  d->backend = *backend;
   d->mode = mode->mode;
   if (int rc = LoadTheModel(o, *mode, d.get()); rc != GHOSTNV_OK) return rc;
 
   auto family = ghostnv::models::CreateFamily(d->model);
   if (!family.ok()) return ModelError(family.status(), "model");
-  d->family = std::shared_ptr<const ghostnv::models::Family>(std::move(*family));
+  std::shared_ptr<const ghostnv::models::Family> cpu_family(std::move(*family));
+
+  // The backend: where the model's family can run (a device, or the CPU with a note why), then
+  // the family on it. A stream rebuilt by ghostnv_reset() exists beside the old one for a
+  // moment: twice the channels in GPU slots.
+  auto backend = sched::SelectBackend(request, d->model->family);
+  if (!backend.ok()) {
+    return Fail(GHOSTNV_ERROR_BACKEND_UNAVAILABLE, std::string(backend.status().message()));
+  }
+  d->backend = *backend;
+  auto run = sched::MakeBackendFamily(d->model, cpu_family, &d->backend,
+                                      request.kind == sched::BackendKind::kAuto,
+                                      2 * static_cast<int>(o.channels));
+  if (!run.ok()) {
+    return Fail(run.status().code() == absl::StatusCode::kResourceExhausted
+                    ? GHOSTNV_ERROR_OUT_OF_MEMORY
+                    : GHOSTNV_ERROR_BACKEND_UNAVAILABLE,
+                std::string(run.status().message()));
+  }
+  d->family = std::move(*run);
 
   d->config.sample_rate = static_cast<int>(o.sample_rate);
   d->config.channels = static_cast<int>(o.channels);
@@ -423,10 +454,9 @@ ghostnv_context_t* InitContext(const ghostnv_options* options, int gpu_id) {
   int rc = Guarded("ghostnv_init_audio", [&] { return Create(options, &d); });
   if (rc != GHOSTNV_OK) {
     if (gpu_id >= 0 && rc == GHOSTNV_ERROR_BACKEND_UNAVAILABLE) {
-      Fail(rc, absl::StrCat("gpu_id ", gpu_id,
-                            ": this build of libghostnv has no GPU backend yet (", t_last_error,
-                            "); pass -1 for the CPU, or -2 for a GPU when there is one and the ",
-                            "CPU otherwise"));
+      Fail(rc, absl::StrCat("gpu_id ", gpu_id, ": no GPU backend can run on that device (",
+                            t_last_error, "); pass -1 for the CPU, or -2 for a GPU when there ",
+                            "is one and the CPU otherwise"));
     }
     return nullptr;
   }
@@ -438,7 +468,10 @@ ghostnv_context_t* InitContext(const ghostnv_options* options, int gpu_id) {
   }
   c->magic = kContextMagic;
   c->denoiser = d;
-  c->pub.gpu_context = nullptr;  // CPU backend
+  // Opaque and informational: non-NULL while the stream was set up on a GPU.
+  c->pub.gpu_context = d->backend.kind == sched::BackendKind::kCuda
+                           ? const_cast<ghostnv::models::Family*>(d->family.get())
+                           : nullptr;
   c->pub.model_data = const_cast<Model*>(d->model.get());
   const Model& m = *d->model;
   c->pub.buffer_size = static_cast<size_t>(int64_t{m.hop_size} * d->config.sample_rate /
@@ -560,6 +593,25 @@ GHOSTNV_API const char* ghostnv_info_json(ghostnv_denoiser* denoiser) {
     j["latency_ms"] = Ms(static_cast<double>(s.latency_frames()), rate);
     j["backend"] = sched::BackendKindName(denoiser->backend.kind);
     j["backend_note"] = denoiser->backend.note;
+    j["device"] = denoiser->backend.device_name;
+    {
+      // Where hops run now and whether the device failed (the CPU took over with no gap).
+      const sched::BackendTelemetry t = sched::TelemetryOf(*denoiser->family);
+      j["backend_active"] = t.active;
+      j["fallback"] = {{"events", t.fallback_events},
+                       {"note", t.fallback_note},
+                       {"cpu_hops", t.cpu_hops},
+                       {"warmup_hops", t.warmup_hops}};
+      if (denoiser->backend.kind == sched::BackendKind::kCuda) {
+        const sched::LatencySummary& l = t.submit_to_done;
+        j["gpu"] = {{"mode", t.mode},
+                    {"device", t.device},
+                    {"hops", t.gpu_hops},
+                    {"submit_to_done_us",
+                     {{"count", l.count}, {"p50", l.p50_us}, {"p99", l.p99_us},
+                      {"max", l.max_us}, {"mean", l.mean_us}}}};
+      }
+    }
     j["simd"] = ghostnv::kernels::SimdName(ghostnv::kernels::ActiveSimd());
     j["sample_rate"] = s.sample_rate();
     j["channels"] = s.channels();
@@ -577,7 +629,8 @@ GHOSTNV_API const char* ghostnv_info_json(ghostnv_denoiser* denoiser) {
                      {"mean_vad", st.mean_vad},
                      {"last_vad", g.last_vad()},
                      {"gated_frames", g.gated_frames()},
-                     {"process_seconds", st.process_seconds}};
+                     {"process_seconds", st.process_seconds},
+                     {"fallback_events", j["fallback"]["events"]}};
     denoiser->info = j.dump();
     return denoiser->info.c_str();
   } catch (...) {
@@ -620,8 +673,8 @@ GHOSTNV_API ghostnv_context_t* ghostnv_init_audio(int gpu_id, size_t sample_rate
     o.backend = GHOSTNV_BACKEND_CPU;
   } else if (gpu_id == GHOSTNV_GPU_AUTO) {
     o.backend = GHOSTNV_BACKEND_AUTO;
-  } else if (gpu_id >= 0) {
-    o.backend = GHOSTNV_BACKEND_CUDA;
+  } else if (gpu_id >= 0 && gpu_id < kMaxCudaDevices) {
+    o.backend = GHOSTNV_BACKEND_CUDA_DEVICE(gpu_id);
   } else {
     Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
          absl::StrCat("ghostnv_init_audio: gpu_id ", gpu_id,

@@ -21,6 +21,9 @@
 
 namespace {
 
+// Whether this machine has a GPU the library can use (then AUTO picks it and GPU_REALTIME exists).
+bool GpuHere() { return ghostnv_mode_status(GHOSTNV_MODE_GPU_REALTIME, nullptr) == GHOSTNV_OK; }
+
 std::string SharedModel() {
   const char* sh = std::getenv("GHOSTNV_SHARED_DIR");
   if (!sh) return "";
@@ -161,8 +164,20 @@ TEST(ApiTest, OptionValidation) {
 
   ghostnv_options b = o;
   b.backend = GHOSTNV_BACKEND_CUDA;
+  if (!GpuHere()) {
+    EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
+    const std::string e = ghostnv_last_error();
+    EXPECT_EQ(e.rfind("--backend cuda: ", 0), 0u) << e;
+    EXPECT_NE(e.find("no CUDA backend"), std::string::npos) << e;
+  }
+  // A device index that no machine here has: a clear error naming it, GPU or not.
+  b.backend = GHOSTNV_BACKEND_CUDA_DEVICE(255);
   EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
-  EXPECT_STREQ(ghostnv_last_error(), "--backend cuda: this build has no CUDA backend");
+  EXPECT_EQ(std::string(ghostnv_last_error()).rfind("--backend cuda:255: ", 0), 0u)
+      << ghostnv_last_error();
+  EXPECT_EQ(d, nullptr);
+  b.backend = GHOSTNV_BACKEND_CUDA_DEVICE(256);
+  EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
   b.backend = 7;
   EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
 
@@ -264,8 +279,20 @@ TEST(ApiTest, InfoJson) {
   EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 10.0);
   EXPECT_EQ(j["latency_frames"], ghostnv_latency_frames(d));
   EXPECT_NEAR(j["latency_ms"].get<double>(), 1000.0 * ghostnv_latency_frames(d) / 44100, 1e-9);
-  EXPECT_EQ(j["backend"], "cpu");
-  EXPECT_NE(j["backend_note"].get<std::string>().find("no GPU backend"), std::string::npos);
+  EXPECT_EQ(j["backend"], GpuHere() ? "cuda" : "cpu");
+  if (!GpuHere()) {
+    EXPECT_NE(j["backend_note"].get<std::string>().find("no GPU backend"), std::string::npos);
+    EXPECT_EQ(j["device"], "");
+    EXPECT_EQ(j.count("gpu"), 0u);
+  } else {
+    EXPECT_NE(j["device"].get<std::string>(), "");
+    EXPECT_EQ(j["gpu"]["mode"], "realtime");
+    EXPECT_EQ(j["gpu"]["hops"], 2 * 91);  // 44100 frames at 44.1 kHz: 91 hops of 2 channels
+  }
+  EXPECT_EQ(j["backend_active"], j["backend"]);
+  EXPECT_EQ(j["fallback"]["events"], 0);
+  EXPECT_EQ(j["fallback"]["note"], "");
+  EXPECT_EQ(j["counters"]["fallback_events"], 0);
   EXPECT_TRUE(j["simd"] == "avx2" || j["simd"] == "scalar");
   EXPECT_EQ(j["sample_rate"], 44100);
   EXPECT_EQ(j["resampling"], true);
@@ -419,6 +446,7 @@ TEST(ApiTest, Modes) {
   ghostnv_denoiser* d = nullptr;
   for (ghostnv::Mode m : {ghostnv::Mode::kEnhanced, ghostnv::Mode::kMaximum,
                           ghostnv::Mode::kGpuRealtime}) {
+    if (m == ghostnv::Mode::kGpuRealtime && GpuHere()) continue;  // see GpuRealtimeMode
     o.set_mode(m);
     EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
     EXPECT_EQ(d, nullptr);
@@ -586,13 +614,21 @@ TEST(ApiTest, TheSpecCalls) {
 }
 
 TEST(ApiTest, TheSpecCallsRefuseClearly) {
-  EXPECT_EQ(ghostnv_init_audio(0, 48000), nullptr);
-  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
-  const std::string gpu = ghostnv_last_error();
-  EXPECT_NE(gpu.find("gpu_id 0"), std::string::npos) << gpu;
-  EXPECT_NE(gpu.find("no GPU backend"), std::string::npos) << gpu;
-  EXPECT_NE(gpu.find("-1"), std::string::npos) << gpu;
-  EXPECT_EQ(ghostnv_init_audio(3, 48000), nullptr);
+  // Device 200 exists nowhere here; device 0 only on a GPU machine.
+  for (int id : {0, 200}) {
+    if (id == 0 && GpuHere()) continue;
+    EXPECT_EQ(ghostnv_init_audio(id, 48000), nullptr);
+    EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_BACKEND_UNAVAILABLE);
+    const std::string gpu = ghostnv_last_error();
+    EXPECT_NE(gpu.find("gpu_id " + std::to_string(id)), std::string::npos) << gpu;
+    EXPECT_NE(gpu.find("no GPU backend"), std::string::npos) << gpu;
+    EXPECT_NE(gpu.find("-1"), std::string::npos) << gpu;
+  }
+  EXPECT_EQ(ghostnv_init_audio(256, 48000), nullptr);
+  EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  if (!GpuHere()) {
+    EXPECT_EQ(ghostnv_init_audio(3, 48000), nullptr);
+  }
   EXPECT_EQ(ghostnv_init_audio(-3, 48000), nullptr);
   EXPECT_EQ(ghostnv_last_status(), GHOSTNV_ERROR_INVALID_ARGUMENT);
   for (size_t rate : {size_t{0}, size_t{22050}, size_t{7999}, size_t{192001}, SIZE_MAX,

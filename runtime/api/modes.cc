@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ghostnv/ghostnv.h"
+#include "runtime/sched/cuda_backend.h"
 
 namespace ghostnv::api {
 namespace {
@@ -20,14 +21,19 @@ constexpr Entry kModes[] = {
     {GHOSTNV_MODE_ENHANCED, "enhanced", false,
      "a stronger CPU model (DTLN or the GhostNV conv+GRU model)"},
     {GHOSTNV_MODE_MAXIMUM, "maximum", false, "the DeepFilterNet3 model"},
-    {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false,
-     "the ultra-low-latency model and the GPU real-time path"},
+    // Available exactly when a GPU is present (see Available()).
+    {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false, "a CUDA GPU"},
 };
 
 const Entry* Find(int mode) {
   for (const Entry& e : kModes)
     if (e.mode == mode) return &e;
   return nullptr;
+}
+
+bool Available(const Entry& e) {
+  if (e.mode == GHOSTNV_MODE_GPU_REALTIME) return sched::GpuPresent();
+  return e.available;
 }
 
 }  // namespace
@@ -40,7 +46,7 @@ const char* ModeName(int mode) {
 ModeAvailability CheckMode(int mode) {
   const Entry* e = Find(mode);
   if (e == nullptr) return ModeAvailability::kUnknown;
-  return e->available ? ModeAvailability::kAvailable : ModeAvailability::kNotShipped;
+  return Available(*e) ? ModeAvailability::kAvailable : ModeAvailability::kNotShipped;
 }
 
 absl::StatusOr<ModeSpec> ResolveMode(int mode) {
@@ -50,7 +56,13 @@ absl::StatusOr<ModeSpec> ResolveMode(int mode) {
         absl::StrCat("mode ", mode, " is not a ghostnv_mode (0 basic, 1 enhanced, 2 maximum, ",
                      "3 gpu-realtime)"));
   }
-  if (!e->available) {
+  if (e->mode == GHOSTNV_MODE_GPU_REALTIME && !Available(*e)) {
+    absl::StatusOr<sched::BackendChoice> c = sched::SelectBackend(sched::BackendKind::kAuto);
+    return absl::UnavailableError(absl::StrCat(
+        "mode '", e->name, "' is not available on this machine: it needs a CUDA GPU (",
+        c.ok() ? c->note : std::string(c.status().message()), "); use mode 'basic'"));
+  }
+  if (!Available(*e)) {
     return absl::UnavailableError(
         absl::StrCat("mode '", e->name, "' is not available in this build of libghostnv: it needs ",
                      e->needs, ", which is not shipped yet; use mode 'basic'"));
@@ -59,6 +71,7 @@ absl::StatusOr<ModeSpec> ResolveMode(int mode) {
   s.mode = e->mode;
   s.name = e->name;
   s.embedded_default = true;
+  s.gpu = e->mode == GHOSTNV_MODE_GPU_REALTIME;
   return s;
 }
 

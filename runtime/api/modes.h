@@ -3,7 +3,10 @@
 //   Basic        the default RNNoise-class model embedded in the library, CPU (any backend).
 //   Enhanced     a stronger CPU model (DTLN or our conv+GRU model)        — not shipped yet.
 //   Maximum      DeepFilterNet3, GPU when there is one, else CPU          — not shipped yet.
-//   GpuRealtime  the ultra-low-latency model on the GPU real-time path    — not shipped yet.
+//   GpuRealtime  the default model on the GPU real-time path (sched::RealtimeCudaFamily: a
+//                realtime CudaPlan, batch 1) — available when a GPU that can run it is present
+//                (sched::GpuPresent()); "not available" with the reason otherwise. The
+//                ultra-low-latency model replaces the default one here when it ships.
 //
 // A mode whose model is not in this build resolves to absl::UnavailableError with the reason;
 // the C ABI turns that into GHOSTNV_ERROR_NOT_AVAILABLE. When a model ships, its entry below
@@ -23,13 +26,15 @@ struct ModeSpec {
   int mode = 0;                   // a ghostnv_mode
   const char* name = "";          // "basic", "enhanced", "maximum", "gpu-realtime"
   bool embedded_default = false;  // uses the library's embedded default model
+  bool gpu = false;               // must run on the GPU (the real-time CUDA path)
 };
 
 // The static name of a mode, or "unknown".
 const char* ModeName(int mode);
 
 enum class ModeAvailability { kAvailable, kNotShipped, kUnknown };
-// The same decision as ResolveMode() without building a message (real-time safe).
+// The same decision as ResolveMode() without building a message (real-time safe, except that
+// the first question about gpu-realtime in a process loads the CUDA driver to look for a GPU).
 ModeAvailability CheckMode(int mode);
 
 // InvalidArgument for a value that is not a ghostnv_mode; Unavailable (with the reason and what

@@ -1,5 +1,6 @@
 // The mode table: Basic resolves, the others are "not available" with a reason.
 #include "runtime/api/modes.h"
+#include "runtime/sched/cuda_backend.h"
 
 #include <string>
 
@@ -19,6 +20,8 @@ TEST(ModesTest, BasicIsTheEmbeddedDefault) {
 
 TEST(ModesTest, OthersAreNotAvailableYet) {
   for (int mode : {GHOSTNV_MODE_ENHANCED, GHOSTNV_MODE_MAXIMUM, GHOSTNV_MODE_GPU_REALTIME}) {
+    // gpu-realtime exists exactly where a GPU does.
+    if (mode == GHOSTNV_MODE_GPU_REALTIME && sched::GpuPresent()) continue;
     auto m = ResolveMode(mode);
     ASSERT_FALSE(m.ok());
     EXPECT_TRUE(absl::IsUnavailable(m.status())) << m.status();

@@ -9,6 +9,12 @@
 // minus the same command with `-af anull`, best of --repeats), the ratio, and the SNR of the
 // difference between the two outputs (after aligning the latencies). Both run pinned to one
 // CPU core. Exit status 1 when a model's outputs differ by less than --min_snr_db.
+//
+// Device-layer sections (gpu_infra_bench.h), off by default:
+//   ghostnv-bench --speed=false --kernels --memory [--sessions=1,1000,100000] --report=json
+// --kernels: kernel cold start (NVRTC, empty cache) and warm start (cache hit) on device 0;
+// --memory: host RSS and device memory per 1, 1k, 100k sessions. Without a GPU the GPU parts
+// say "skipped: no GPU (...)" and the exit status is unaffected.
 #include <sched.h>
 #include <unistd.h>
 
@@ -29,6 +35,7 @@
 #include "audio/sound_file.h"
 #include "ghostnv/ghostnv.h"
 #include "nlohmann/json.hpp"
+#include "tools/bench/gpu_infra_bench.h"
 
 ABSL_FLAG(std::vector<std::string>, model, {},
           "models to measure (path, or 'default'); default: the embedded model plus "
@@ -41,6 +48,15 @@ ABSL_FLAG(int, cpu, 0, "CPU core to pin to (-1: no pinning)");
 ABSL_FLAG(bool, ffmpeg, true, "also time ffmpeg -af arnndn on .rnnn models");
 ABSL_FLAG(std::string, report, "text", "text | json");
 ABSL_FLAG(double, min_snr_db, 0.0, "fail when our output differs from ffmpeg's by less than this");
+ABSL_FLAG(bool, speed, true, "run the CPU speed comparison (the models above against ffmpeg)");
+ABSL_FLAG(bool, kernels, false, "kernel cold start (NVRTC, empty cache) and warm start (cache) on GPU 0");
+ABSL_FLAG(int, nvrtc_only_arch, 0, "with --kernels: also time NVRTC alone for this sm (e.g. 90), no GPU needed");
+ABSL_FLAG(bool, memory, false, "host RSS and device memory per --sessions sessions of --memory_model");
+ABSL_FLAG(std::vector<std::string>, sessions, std::vector<std::string>({"1", "1000", "100000"}),
+          "session counts for --memory");
+ABSL_FLAG(std::string, memory_model, "default", "model for --memory (path, or 'default')");
+ABSL_FLAG(double, max_host_mb, 0, "--memory: extrapolate session counts whose host RSS would exceed this "
+          "(0: half of MemAvailable)");
 
 namespace {
 
@@ -121,12 +137,42 @@ double TimeCommand(const std::string& cmd, int repeats) {
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
+// The device-layer sections (--kernels, --memory) into `doc`; returns a non-zero status on error.
+int RunInfra(nlohmann::json* doc, bool print) {
+  ghostnv::bench::InfraOptions o;
+  o.kernels = absl::GetFlag(FLAGS_kernels);
+  o.memory = absl::GetFlag(FLAGS_memory);
+  o.nvrtc_only_arch = absl::GetFlag(FLAGS_nvrtc_only_arch);
+  o.model = absl::GetFlag(FLAGS_memory_model);
+  o.max_host_mb = absl::GetFlag(FLAGS_max_host_mb);
+  o.print = print;
+  o.sessions.clear();
+  for (const std::string& n : absl::GetFlag(FLAGS_sessions)) {
+    const long v = std::atol(n.c_str());
+    if (v < 1) {
+      std::fprintf(stderr, "ghostnv-bench: --sessions: '%s' is not a positive count\n", n.c_str());
+      return 2;
+    }
+    o.sessions.push_back(v);
+  }
+  if (!o.kernels && !o.memory) return 0;
+  return ghostnv::bench::RunInfraSections(o, doc);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("ghostnv-bench [--model=M ...] [--input=WAV] [--report=json]");
   absl::ParseCommandLine(argc, argv);
   const int repeats = std::max(1, absl::GetFlag(FLAGS_repeats));
+  const bool json_report = absl::GetFlag(FLAGS_report) == "json";
+
+  if (!absl::GetFlag(FLAGS_speed)) {  // only the device-layer sections
+    nlohmann::json doc = nlohmann::json::object();
+    const int st = RunInfra(&doc, !json_report);
+    if (json_report) std::printf("%s\n", doc.dump(2).c_str());
+    return st;
+  }
 
   if (int cpu = absl::GetFlag(FLAGS_cpu); cpu >= 0) {
     cpu_set_t set;
@@ -229,9 +275,10 @@ int main(int argc, char** argv) {
   }
   fs::remove_all(tmp);
 
-  if (absl::GetFlag(FLAGS_report) == "json") {
+  if (json_report) {
     nlohmann::json doc = {{"audio_seconds", audio_s}, {"hop", kHop}, {"sample_rate", kRate},
                           {"ffmpeg_baseline_s", ff_base}, {"models", report}};
+    if (const int st = RunInfra(&doc, false); st != 0 && status == 0) status = st;
     std::printf("%s\n", doc.dump(2).c_str());
     return status;
   }
@@ -248,5 +295,7 @@ int main(int argc, char** argv) {
                 num("ffmpeg_us_per_hop", "%.1f").c_str(), num("ffmpeg_x_realtime", "%.0f").c_str(),
                 num("speedup", "%.2fx").c_str(), num("snr_vs_ffmpeg_db", "%.1f dB").c_str());
   }
+  nlohmann::json infra = nlohmann::json::object();
+  if (const int st = RunInfra(&infra, true); st != 0 && status == 0) status = st;
   return status;
 }

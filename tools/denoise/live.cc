@@ -427,6 +427,7 @@ int RunLive(const LiveOptions& o) {
     j["model"] = info.value("model", "");
     j["backend"] = info.value("backend", "");
     j["backend_note"] = info.value("backend_note", "");
+    j["device"] = info.value("device", "");
     j["library_latency_frames"] = lib_latency;
     j["latency"] = BudgetJson(budget, o.rate, lib_latency, -1, -1);
     j["scheduling"] = engine.rt_note();
@@ -438,6 +439,7 @@ int RunLive(const LiveOptions& o) {
               << "playback: " << o.playback << ": " << engine.playback_params().Describe()
               << ", prefill " << engine.prefill_frames() << "\n"
               << "model:    " << info.value("model", "") << " on " << info.value("backend", "")
+              << (info.value("device", "").empty() ? "" : " " + info.value("device", ""))
               << " (library latency " << lib_latency << " frames)\n"
               << "thread:   " << engine.rt_note() << "; " << engine.memory_note() << "\n";
     for (const std::string& note : notes) std::cerr << "note:     " << note << "\n";
@@ -616,6 +618,9 @@ int RunLive(const LiveOptions& o) {
     j["notes"] = notes;
     j["model"] = lib_info.value("model", "");
     j["backend"] = lib_info.value("backend", "");
+    j["device"] = lib_info.value("device", "");
+    j["backend_active"] = lib_info.value("backend_active", lib_info.value("backend", ""));
+    j["fallback"] = lib_info.value("fallback", json::object());
     if (lib_info.contains("gpu")) j["gpu"] = lib_info["gpu"];
     if (lib_info.contains("telemetry")) j["telemetry"] = lib_info["telemetry"];
     if (o.measure_latency) {

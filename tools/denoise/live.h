@@ -2,7 +2,7 @@
 //
 //   ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality]
 //                   [--period N] [--periods K] [--rate R] [--format F] [--channels C]
-//                   [--model M] [--backend auto|cpu|cuda] [--strength S]
+//                   [--model M] [--backend auto|cpu|cuda|cuda:N] [--strength S]
 //                   [--report text|json] [--duration SECONDS]
 //
 // Runs the public API (include/ghostnv/) inside the full-duplex engine of audio/alsa_duplex.h:

@@ -1,11 +1,16 @@
 // tools/denoise/main.cc — ghostnv-denoise: denoise an audio file with the GhostNV library.
 //
-//   ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda] [--strength 0..1]
-//                   [--report text|json] [--reference CLEAN]
+//   ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda|cuda:N]
+//                   [--strength 0..1] [--report text|json] [--reference CLEAN]
 //                   [--format same|pcm16|pcm24|pcm32|float]
 //   ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] [--period N]
 //                   [--periods K] [--rate R] [--format F] [--channels C] [--model M]
-//                   [--backend auto|cpu|cuda] [--strength S] [--report text|json] [--duration S]
+//                   [--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json]
+//                   [--duration S]
+//
+// --backend: where the library runs the model (auto = the first GPU that can run it, else the
+// CPU; cuda:N = CUDA device N, an error when it cannot be used). The report names the backend
+// chosen, the device, and any fallback to the CPU after a device failure ("fallback").
 //
 // With --capture/--playback the tool runs live (tools/denoise/live.h, docs/live.md); otherwise:
 //
@@ -45,7 +50,9 @@
 
 ABSL_FLAG(std::string, model, "default",
           "model file (.gnvm or RNNoise .rnnn), or 'default' for the model built into the library");
-ABSL_FLAG(std::string, backend, "auto", "auto | cpu | cuda");
+ABSL_FLAG(std::string, backend, "auto",
+          "auto | cpu | cuda | cuda:N (N = CUDA device index; auto = the first GPU that can run "
+          "the model, else the CPU)");
 ABSL_FLAG(std::string, strength, "1", "suppression strength, 0 (none) .. 1 (full)");
 ABSL_FLAG(std::string, report, "text", "report format on stdout: text | json");
 ABSL_FLAG(std::string, reference, "",
@@ -81,12 +88,12 @@ namespace audio = ghostnv::audio;
 
 constexpr size_t kBlockFrames = 4096;
 constexpr const char* kUsage =
-    "usage: ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda] "
+    "usage: ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda|cuda:N] "
     "[--strength 0..1] [--report text|json] [--reference CLEAN] "
     "[--format same|pcm16|pcm24|pcm32|float]\n"
     "       ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] "
     "[--period N] [--periods K] [--rate R] [--format F] [--channels C] [--model M] "
-    "[--backend auto|cpu|cuda] [--strength S] [--report text|json] [--duration SECONDS]";
+    "[--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json] [--duration SECONDS]";
 
 // Thrown inside this program only; main() prints it as the one error line.
 struct Failure {
@@ -209,7 +216,13 @@ int ParseBackend(const std::string& text) {
   if (text == "auto") return GHOSTNV_BACKEND_AUTO;
   if (text == "cpu") return GHOSTNV_BACKEND_CPU;
   if (text == "cuda") return GHOSTNV_BACKEND_CUDA;
-  Fail(absl::StrCat("unknown backend '", text, "' (expected auto, cpu or cuda)"), 2);
+  if (text.rfind("cuda:", 0) == 0) {
+    int n = -1;
+    if (absl::SimpleAtoi(text.substr(5), &n) && n >= 0 && n < 256 &&
+        text.find_first_not_of("0123456789", 5) == std::string::npos)
+      return GHOSTNV_BACKEND_CUDA_DEVICE(n);
+  }
+  Fail(absl::StrCat("unknown backend '", text, "' (expected auto, cpu, cuda or cuda:N)"), 2);
 }
 
 // --strength and --report, validated the same way in file and live mode.
@@ -389,6 +402,10 @@ int Run(int argc, char** argv) {
     j["model_sample_rate"] = info["model_sample_rate"];
     j["backend"] = info["backend"];
     j["backend_note"] = info["backend_note"];
+    j["device"] = info.value("device", "");
+    j["backend_active"] = info.value("backend_active", info["backend"].get<std::string>());
+    j["fallback"] = info.value("fallback", nlohmann::json::object());
+    if (info.contains("gpu")) j["gpu"] = info["gpu"];
     j["simd"] = info["simd"];
     j["strength"] = strength;
     j["input"] = FormatJson(in_path, in_fmt, in->frames);
@@ -415,6 +432,10 @@ int Run(int argc, char** argv) {
                                  info["model_sample_rate"].get<int>());
     std::cout << absl::StrFormat("backend:           %s%s\n", info["backend"].get<std::string>(),
                                  note.empty() ? "" : absl::StrCat(" (", note, ")"));
+    if (const std::string dev = info.value("device", ""); !dev.empty())
+      std::cout << "device:            " << dev << "\n";
+    if (info.contains("fallback") && info["fallback"].value("events", 0) > 0)
+      std::cout << "fallback:          " << info["fallback"].value("note", "") << "\n";
     std::cout << absl::StrFormat("simd:              %s\n", info["simd"].get<std::string>());
     std::cout << absl::StrFormat("strength:          %.2f\n", strength);
     std::cout << "input:             " << in_path << ": " << Describe(in_fmt, in->frames) << "\n";

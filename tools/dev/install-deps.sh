@@ -22,7 +22,7 @@ fi
 # with it), onnxruntime (the peer our converted models are checked against), pesq and pystoi (the
 # quality harness, tools/eval). Tests that need one of them skip with a message when it is missing.
 py_missing=()
-for m in numpy onnx onnxruntime pesq pystoi; do
+for m in numpy onnx onnxruntime pesq pystoi soundfile soxr; do
   python3 -c "import $m" 2>/dev/null || py_missing+=("$m")
 done
 if ((${#py_missing[@]})); then

@@ -1,0 +1,348 @@
+// kernels/rnnoise_features.cu — the RNNoise frontend after the FFTs and the postprocess before
+// the inverse FFT, one block per session (GPU twins of models/rnnoise's Frontend::Features and
+// the gain stage of ProcessHop, with audio/bands.cc's band sums, DCT, pitch filter and gain
+// interpolation). Spectra: RNN_BINS interleaved complex values per row, rows RNN_SPEC_STRIDE
+// floats apart, the analysis spectrum X of row b at spec + 2b * RNN_SPEC_STRIDE and the
+// pitch-delayed spectrum P right after it. Rows b >= ctl[0] are skipped; ctl[16 + b] is row b's
+// slot in the state rows (layout: rnnoise_layout.cuh).
+//
+//   rnn_features_f32: band energies Ex, Ep, normalised correlation Exp (-> bands), the 42
+//     features, the silence gate (bands[RNN_BD_STRIDE - 1] = 1 when silent: features zero,
+//     cepstral memory untouched), the cepstral memory update; writes the features into both
+//     network rows and gathers the slot's GRU states into them:
+//       net_a row = [dense out (u0) | vad state (u1) | features]   (noise GRU input)
+//       net_b row = [vad state (u1) | noise state (u2) | features] (denoise GRU input)
+//       net_c row = [denoise state (u3)]
+//     Launch: grid.x >= 1, block.x = 128.
+//   rnn_copy_cols_f32: dst[b][j] = src[b][j], j < cols, b < ctl[0] (the new vad state into
+//     net_b). Launch: grid.x * block.x >= rows * cols, any block.
+//   rnn_postprocess_f32: for non-silent rows: pitch filter, gain smoothing against the slot's
+//     last gains, per-bin gains applied to X in place, GRU states scattered back to the slot;
+//     info[b] = {vad, silent}. Launch: grid.x >= 1, block.x = 256.
+//   rnn_synthesis_f32: y = ifft / 960 * window, overlap-add with the slot's tail, mixed with the
+//     slot's previous raw hop by strength; the slot's tail and raw history advance.
+//     Launch: grid.x >= 1, block.x = 256.
+#include "gpu_common.cuh"
+#include "rnnoise_layout.cuh"
+
+__constant__ int rnn_band_start[RNN_BANDS] = {0,  4,  8,  12, 16,  20,  24,  28,  32,  40,  48,
+                                              56, 64, 80, 96, 112, 136, 160, 192, 240, 312, 400};
+#define RNN_BAND_END 400
+
+__device__ __forceinline__ float rnn_maxf_(float a, float b) { return a < b ? b : a; }  // std::max
+
+struct RnnHopInfo {
+  float vad;
+  unsigned char silent;
+};
+
+// Per-bin band layout, built once per block in shared memory: bin `start + j` of band b
+// (b < 21) has band[bin] = b and frac[bin] = j / size_b (the same division as audio::bands).
+struct RnnBinTable {
+  float frac[RNN_BAND_END];
+  unsigned char band[RNN_BAND_END];
+};
+
+__device__ void rnn_fill_bins(RnnBinTable* t) {
+  for (int bin = threadIdx.x; bin < RNN_BAND_END; bin += blockDim.x) {
+    int band = 0;
+    while (band < RNN_BANDS - 2 && rnn_band_start[band + 1] <= bin) ++band;
+    const int s = rnn_band_start[band], size = rnn_band_start[band + 1] - s;
+    t->band[bin] = static_cast<unsigned char>(band);
+    t->frac[bin] = __fdiv_rn(static_cast<float>(bin - s), static_cast<float>(size));
+  }
+}
+
+// Triangular band sum of e(bin) for band `band` (audio::bands' weights: bin start + j of band
+// i has weight 1 - j/size to band i and j/size to band i + 1; first and last bands doubled).
+template <typename E>
+__device__ float rnn_band_sum(int band, const RnnBinTable& t, E e) {
+  float sum = 0.f;
+  if (band > 0) {
+    const int s = rnn_band_start[band - 1], end = rnn_band_start[band];
+#pragma unroll 4
+    for (int i = s; i < end; ++i) sum = __fadd_rn(sum, __fmul_rn(t.frac[i], e(i)));
+  }
+  if (band < RNN_BANDS - 1) {
+    const int s = rnn_band_start[band], end = rnn_band_start[band + 1];
+#pragma unroll 4
+    for (int i = s; i < end; ++i) sum = __fadd_rn(sum, __fmul_rn(__fsub_rn(1.f, t.frac[i]), e(i)));
+  }
+  if (band == 0 || band == RNN_BANDS - 1) sum = __fmul_rn(sum, 2.f);
+  return sum;
+}
+
+// Per-bin value of 22 band values (audio::bands::InterpolateBandGains); 0 from bin 400 on.
+__device__ __forceinline__ float rnn_interp(const float* g, int bin, const RnnBinTable& t) {
+  if (bin >= RNN_BAND_END) return 0.f;
+  const int band = t.band[bin];
+  const float hi = t.frac[bin];
+  const float lo = __fsub_rn(1.f, hi);
+  return __fadd_rn(__fmul_rn(lo, g[band]), __fmul_rn(hi, g[band + 1]));
+}
+
+// DCT-II with orthonormal scaling (audio::bands::BandDct); dct[k * 22 + n] from the host.
+__device__ __forceinline__ float rnn_dct(const float* __restrict__ dct, const float* in, int k) {
+  float sum = 0.f;
+#pragma unroll
+  for (int n = 0; n < RNN_BANDS; ++n) sum = __fadd_rn(sum, __fmul_rn(in[n], dct[k * RNN_BANDS + n]));
+  return __fmul_rn(sum, sqrtf(2.f / RNN_BANDS));
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, const float* __restrict__ dct,
+                 float* __restrict__ bands, float* __restrict__ net_a, int a_stride,
+                 float* __restrict__ net_b, int b_stride, float* __restrict__ net_c,
+                 int c_stride, int u0, int u1, int u2, int u3) {
+  __shared__ float E[3][RNN_BANDS];
+  __shared__ float tmp[RNN_BANDS], ly[RNN_BANDS];
+  __shared__ float f[RNN_FEATURES];
+  __shared__ float mind[RNN_CEPS_MEM][RNN_CEPS_MEM];
+  __shared__ int silent_s, memid_s;
+  __shared__ RnnBinTable bins;
+  const int count = ctl[0];
+  const int tid = threadIdx.x;
+  rnn_fill_bins(&bins);
+  __syncthreads();
+  for (int b = blockIdx.x; b < count; b += gridDim.x) {
+    const int slot = ctl[16 + b];
+    float* st = state + static_cast<long long>(slot) * state_stride;
+    int* sti = reinterpret_cast<int*>(st);
+    const float2* X = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b) * RNN_SPEC_STRIDE);
+    const float2* P = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b + 1) * RNN_SPEC_STRIDE);
+    if (tid < 3 * RNN_BANDS) {
+      const int q = tid / RNN_BANDS, band = tid - q * RNN_BANDS;
+      float v;
+      if (q == 0) {
+        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = X[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+      } else if (q == 1) {
+        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = P[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+      } else {
+        v = rnn_band_sum(band, bins, [&](int i) {
+          const float2 z = X[i], p = P[i];
+          return __fadd_rn(__fmul_rn(z.x, p.x), __fmul_rn(z.y, p.y));
+        });
+      }
+      E[q][band] = v;
+    }
+    __syncthreads();
+    if (tid < RNN_BANDS)
+      E[2][tid] = __fdiv_rn(E[2][tid], __fsqrt_rn(__fadd_rn(.001f, __fmul_rn(E[0][tid], E[1][tid]))));
+    __syncthreads();
+    float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
+    if (tid < 3 * RNN_BANDS) bd[tid] = E[tid / RNN_BANDS][tid % RNN_BANDS];
+    if (tid < RNN_DELTA_CEPS) tmp[tid] = rnn_dct(dct, E[2], tid);
+    if (tid == 0) {
+      float log_max = -2.f, follow = -2.f, e = 0.f;
+      for (int i = 0; i < RNN_BANDS; ++i) {
+        float l = log10f(__fadd_rn(1e-2f, E[0][i]));
+        l = static_cast<float>(fmax(static_cast<double>(__fsub_rn(log_max, 7.f)),
+                                    fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l))));
+        ly[i] = l;
+        log_max = rnn_maxf_(log_max, l);
+        follow = static_cast<float>(fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l)));
+        e = __fadd_rn(e, E[0][i]);
+      }
+      silent_s = e < 0.04f ? 1 : 0;
+      memid_s = sti[RNN_ST_MEMID];
+    }
+    __syncthreads();
+    const int silent = silent_s;
+    bd[RNN_BD_STRIDE - 1] = silent ? 1.f : 0.f;
+    if (silent) {
+      if (tid < RNN_FEATURES) f[tid] = 0.f;
+    } else {
+      if (tid < RNN_BANDS) {
+        float v = rnn_dct(dct, ly, tid);
+        if (tid == 0) v = __fsub_rn(v, 12.f);
+        if (tid == 1) v = __fsub_rn(v, 4.f);
+        f[tid] = v;
+        st[RNN_ST_CEPS + memid_s * RNN_BANDS + tid] = v;
+      }
+      if (tid < RNN_DELTA_CEPS) {
+        float v = tmp[tid];
+        if (tid == 0) v = static_cast<float>(static_cast<double>(v) - 1.3);
+        if (tid == 1) v = static_cast<float>(static_cast<double>(v) - 0.9);
+        f[RNN_BANDS + 2 * RNN_DELTA_CEPS + tid] = v;
+      }
+      if (tid == 0) {
+        f[RNN_BANDS + 3 * RNN_DELTA_CEPS] =
+            static_cast<float>(.01 * (sti[RNN_ST_PERIOD] - 300));
+        sti[RNN_ST_MEMID] = (memid_s + 1) % RNN_CEPS_MEM;
+      }
+    }
+    __syncthreads();
+    if (!silent) {
+      const float* c0 = st + RNN_ST_CEPS + memid_s * RNN_BANDS;
+      const float* c1 = st + RNN_ST_CEPS + ((memid_s + RNN_CEPS_MEM - 1) % RNN_CEPS_MEM) * RNN_BANDS;
+      const float* c2 = st + RNN_ST_CEPS + ((memid_s + RNN_CEPS_MEM - 2) % RNN_CEPS_MEM) * RNN_BANDS;
+      if (tid < RNN_DELTA_CEPS) {
+        f[tid] = __fadd_rn(__fadd_rn(c0[tid], c1[tid]), c2[tid]);
+        f[RNN_BANDS + tid] = __fsub_rn(c0[tid], c2[tid]);
+        f[RNN_BANDS + RNN_DELTA_CEPS + tid] = __fadd_rn(__fsub_rn(c0[tid], __fmul_rn(2.f, c1[tid])), c2[tid]);
+      }
+      if (tid < RNN_CEPS_MEM * RNN_CEPS_MEM) {
+        const int i = tid / RNN_CEPS_MEM, j = tid % RNN_CEPS_MEM;
+        float dist = 0.f;
+        if (i != j) {
+          for (int k = 0; k < RNN_BANDS; ++k) {
+            const float d = __fsub_rn(st[RNN_ST_CEPS + i * RNN_BANDS + k], st[RNN_ST_CEPS + j * RNN_BANDS + k]);
+            dist = __fadd_rn(dist, __fmul_rn(d, d));
+          }
+        }
+        mind[i][j] = dist;
+      }
+      __syncthreads();
+      if (tid == 0) {
+        float variability = 0.f;
+        for (int i = 0; i < RNN_CEPS_MEM; ++i) {
+          float mindist = 1e15f;
+          for (int j = 0; j < RNN_CEPS_MEM; ++j)
+            if (j != i) mindist = fminf(mindist, mind[i][j]);
+          variability = __fadd_rn(variability, mindist);
+        }
+        f[RNN_BANDS + 3 * RNN_DELTA_CEPS + 1] =
+            static_cast<float>(static_cast<double>(variability / RNN_CEPS_MEM) - 2.1);
+      }
+    }
+    __syncthreads();
+    float* ra = net_a + static_cast<long long>(b) * a_stride;
+    float* rb = net_b + static_cast<long long>(b) * b_stride;
+    float* rc = net_c + static_cast<long long>(b) * c_stride;
+    for (int i = tid; i < RNN_FEATURES; i += blockDim.x) {
+      ra[u0 + u1 + i] = f[i];
+      rb[u1 + u2 + i] = f[i];
+    }
+    const float* gs = st + RNN_ST_GRU;
+    for (int i = tid; i < u1; i += blockDim.x) ra[u0 + i] = gs[i];
+    for (int i = tid; i < u2; i += blockDim.x) rb[u1 + i] = gs[u1 + i];
+    for (int i = tid; i < u3; i += blockDim.x) rc[i] = gs[u1 + u2 + i];
+    __syncthreads();
+  }
+}
+
+extern "C" __global__ void rnn_copy_cols_f32(const float* __restrict__ src, int src_stride,
+                                             float* __restrict__ dst, int dst_stride, int cols,
+                                             const int* __restrict__ ctl) {
+  const long long t = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (cols <= 0) return;
+  const long long b = t / cols;
+  if (b >= ctl[0]) return;
+  const int j = static_cast<int>(t - b * cols);
+  dst[b * dst_stride + j] = src[b * src_stride + j];
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride,
+                    const float* __restrict__ bands, const float* __restrict__ gains,
+                    const float* __restrict__ vad, const float* __restrict__ net_a, int a_stride,
+                    const float* __restrict__ net_b, int b_stride, const float* __restrict__ net_c,
+                    int c_stride, int u0, int u1, int u2, int u3, RnnHopInfo* __restrict__ info) {
+  __shared__ float g[RNN_BANDS], r[RNN_BANDS], norm[RNN_BANDS];
+  __shared__ float Ex[RNN_BANDS], Ep[RNN_BANDS], Exp[RNN_BANDS];
+  __shared__ RnnBinTable bins;
+  const int count = ctl[0];
+  const int tid = threadIdx.x;
+  rnn_fill_bins(&bins);
+  __syncthreads();
+  for (int b = blockIdx.x; b < count; b += gridDim.x) {
+    const float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
+    const bool silent = bd[RNN_BD_STRIDE - 1] != 0.f;
+    if (silent) {
+      if (tid == 0) {
+        info[b].vad = 0.f;
+        info[b].silent = 1;
+      }
+      continue;  // uniform across the block
+    }
+    const int slot = ctl[16 + b];
+    float* st = state + static_cast<long long>(slot) * state_stride;
+    float2* X = reinterpret_cast<float2*>(spec + static_cast<long long>(2 * b) * RNN_SPEC_STRIDE);
+    const float2* P = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b + 1) * RNN_SPEC_STRIDE);
+    if (tid < RNN_BANDS) {
+      Ex[tid] = bd[RNN_BD_EX + tid];
+      Ep[tid] = bd[RNN_BD_EP + tid];
+      Exp[tid] = bd[RNN_BD_EXP + tid];
+      const float gi = gains[static_cast<long long>(b) * RNN_BANDS + tid];
+      g[tid] = gi;
+      const float e = Exp[tid];
+      float ri;
+      if (e > gi) {
+        ri = 1.f;
+      } else {
+        const float e2 = __fmul_rn(e, e), g2 = __fmul_rn(gi, gi);
+        ri = static_cast<float>(static_cast<double>(__fmul_rn(e2, __fsub_rn(1.f, g2))) /
+                                (.001 + static_cast<double>(__fmul_rn(g2, __fsub_rn(1.f, e2)))));
+      }
+      ri = __fsqrt_rn(fminf(fmaxf(ri, 0.f), 1.f));
+      ri = __fmul_rn(ri, __fsqrt_rn(static_cast<float>(static_cast<double>(Ex[tid]) / (1e-8 + static_cast<double>(Ep[tid])))));
+      r[tid] = ri;
+    }
+    __syncthreads();
+    for (int i = tid; i < RNN_BINS; i += blockDim.x) {
+      const float rf = rnn_interp(r, i, bins);
+      float2 z = X[i];
+      const float2 p = P[i];
+      z.x = __fadd_rn(z.x, __fmul_rn(rf, p.x));
+      z.y = __fadd_rn(z.y, __fmul_rn(rf, p.y));
+      X[i] = z;
+    }
+    __syncthreads();
+    if (tid < RNN_BANDS) {
+      const float ne = rnn_band_sum(tid, bins, [&](int i) { const float2 z = X[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+      norm[tid] = __fsqrt_rn(static_cast<float>(static_cast<double>(Ex[tid]) / (1e-8 + static_cast<double>(ne))));
+      float* lastg = st + RNN_ST_LASTG;
+      const float gs = rnn_maxf_(g[tid], __fmul_rn(.6f, lastg[tid]));
+      g[tid] = gs;
+      lastg[tid] = gs;
+    }
+    __syncthreads();
+    for (int i = tid; i < RNN_BINS; i += blockDim.x) {
+      const float nf = rnn_interp(norm, i, bins), gf = rnn_interp(g, i, bins);
+      float2 z = X[i];
+      z.x = __fmul_rn(__fmul_rn(z.x, nf), gf);
+      z.y = __fmul_rn(__fmul_rn(z.y, nf), gf);
+      X[i] = z;
+    }
+    float* gsd = st + RNN_ST_GRU;
+    const float* ra = net_a + static_cast<long long>(b) * a_stride;
+    const float* rb = net_b + static_cast<long long>(b) * b_stride;
+    const float* rc = net_c + static_cast<long long>(b) * c_stride;
+    for (int i = tid; i < u1; i += blockDim.x) gsd[i] = ra[u0 + i];
+    for (int i = tid; i < u2; i += blockDim.x) gsd[u1 + i] = rb[u1 + i];
+    for (int i = tid; i < u3; i += blockDim.x) gsd[u1 + u2 + i] = rc[i];
+    if (tid == 0) {
+      info[b].vad = vad[b];
+      info[b].silent = 0;
+    }
+    __syncthreads();
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rnn_synthesis_f32(const float* __restrict__ y, int y_stride, const float* __restrict__ in,
+                  int in_stride, const int* __restrict__ ctl, const float* __restrict__ strengths,
+                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                  float* __restrict__ out, int out_stride) {
+  const int count = ctl[0];
+  for (int b = blockIdx.x; b < count; b += gridDim.x) {
+    const int slot = ctl[16 + b];
+    float* st = state + static_cast<long long>(slot) * state_stride;
+    const float* yr = y + static_cast<long long>(b) * y_stride;
+    const float* inr = in + static_cast<long long>(b) * in_stride;
+    float* outr = out + static_cast<long long>(b) * out_stride;
+    float s = strengths[b];
+    s = s < 0.f ? 0.f : (1.f < s ? 1.f : s);
+    const float dry = __fsub_rn(1.f, s);
+    for (int i = threadIdx.x; i < RNN_HOP; i += blockDim.x) {
+      const float y0 = __fmul_rn(__fdiv_rn(yr[i], static_cast<float>(RNN_WINDOW)), window[i]);
+      const float y1 = __fmul_rn(__fdiv_rn(yr[RNN_HOP + i], static_cast<float>(RNN_WINDOW)), window[RNN_HOP + i]);
+      const float wet = __fadd_rn(y0, st[RNN_ST_SYNTH + i]);
+      outr[i] = __fadd_rn(__fmul_rn(wet, s), __fmul_rn(st[RNN_ST_HISTORY + i], dry));
+      st[RNN_ST_SYNTH + i] = y1;
+      st[RNN_ST_HISTORY + i] = inr[i];
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// kernels/rnnoise_layout.cuh — the per-session state layout of the RNNoise pipeline on the GPU,
+// shared by kernels/rnnoise_*.cu (NVRTC) and the host code that owns the buffers
+// (runtime/sched/cuda_plan.cc). Plain macros so that both compilers read the same numbers.
+//
+// One state row per session slot, RNN_ST_GRU + (GRU units) floats, zeroed on acquire/release:
+//   [RNN_ST_HP, +2)            high-pass biquad memory (transposed direct form II)
+//   RNN_ST_LAST_GAIN           pitch gain of the previous hop (RemoveDoubling's prev_gain)
+//   RNN_ST_MEMID (int bits)    next cepstral memory row
+//   RNN_ST_LAST_PERIOD (int)   pitch period of the previous hop
+//   RNN_ST_PERIOD (int)        this hop's pitch period (frontend -> features)
+//   [RNN_ST_ANALYSIS, +480)    previous high-passed hop (analysis window's first half)
+//   [RNN_ST_PITCH, +1728)      high-passed history for the pitch search
+//   [RNN_ST_CEPS, +8*22)       cepstral memory
+//   [RNN_ST_SYNTH, +480)       overlap-add tail
+//   [RNN_ST_HISTORY, +480)     previous raw input hop (the dry signal for strength < 1)
+//   [RNN_ST_LASTG, +22)        last band gains (gain smoothing)
+//   [RNN_ST_GRU, ...)          vad, noise, denoise GRU states (sizes from the model)
+#ifndef GHOSTNV_KERNELS_RNNOISE_LAYOUT_CUH_
+#define GHOSTNV_KERNELS_RNNOISE_LAYOUT_CUH_
+
+#define RNN_HOP 480
+#define RNN_WINDOW 960
+#define RNN_BINS 481
+#define RNN_BANDS 22
+#define RNN_FEATURES 42
+#define RNN_CEPS_MEM 8
+#define RNN_DELTA_CEPS 6
+#define RNN_PITCH_MIN 60
+#define RNN_PITCH_MAX 768
+#define RNN_PITCH_FRAME 960
+#define RNN_PITCH_BUF 1728
+// A spectrum row: RNN_BINS interleaved complex values, padded.
+#define RNN_SPEC_STRIDE 964
+
+#define RNN_ST_HP 0
+#define RNN_ST_LAST_GAIN 2
+#define RNN_ST_MEMID 3
+#define RNN_ST_LAST_PERIOD 4
+#define RNN_ST_PERIOD 5
+#define RNN_ST_ANALYSIS 8
+#define RNN_ST_PITCH (RNN_ST_ANALYSIS + RNN_HOP)
+#define RNN_ST_CEPS (RNN_ST_PITCH + RNN_PITCH_BUF)
+#define RNN_ST_SYNTH (RNN_ST_CEPS + RNN_CEPS_MEM * RNN_BANDS)
+#define RNN_ST_HISTORY (RNN_ST_SYNTH + RNN_HOP)
+#define RNN_ST_LASTG (RNN_ST_HISTORY + RNN_HOP)
+#define RNN_ST_GRU (RNN_ST_LASTG + 24)
+
+// Per-row band data written by the features kernel for the postprocess kernel.
+#define RNN_BD_EX 0
+#define RNN_BD_EP RNN_BANDS
+#define RNN_BD_EXP (2 * RNN_BANDS)
+#define RNN_BD_STRIDE (3 * RNN_BANDS + 2)
+
+#endif  // GHOSTNV_KERNELS_RNNOISE_LAYOUT_CUH_

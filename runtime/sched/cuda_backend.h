@@ -1,0 +1,141 @@
+// runtime/sched/cuda_backend.h — the CUDA backend above CudaPlan: the real-time family a Stream
+// runs on the GPU, with CPU fallback, and the factory that picks the family for a backend.
+//
+// A Stream (stream.h) runs any models::Family; on the GPU it runs a RealtimeCudaFamily. Each of
+// its channel states owns one slot of a realtime CudaPlan (batch 1), and ProcessHop() does, in
+// the caller's (audio) thread: copy the hop into the plan's pinned input row → Submit(slot) →
+// poll Query() until the hop is done → copy the output row out. Nothing is allocated, locked or
+// logged on that path.
+//
+// Why polling on the audio thread is acceptable here: the library is synchronous (the output of
+// a hop is due in the same ghostnv_process() call), the whole round trip (PCIe both ways plus
+// the graph) takes about 10–20 µs on the H200 against a 10 ms hop, and Query() is a
+// cuEventQuery: no syscall, no lock. The poll spins (with a pause instruction) for the first
+// few iterations and then yields; a watchdog (Options::watchdog, 2 s by default) declares the
+// device hung. For many streams per GPU use the batched Scheduler (scheduler.h) instead, which
+// waits on its own thread.
+//
+// CPU fallback (issue 3's hard requirement): if Submit or Query fails — any driver error, sticky
+// (runtime::IsStickyError: the context is dead) or not — or the watchdog fires, the family marks
+// the GPU failed for all its channels. Each channel then switches to its CpuFallback
+// (cpu_fallback.h): a CPU channel state warmed up on the channel's last `warmup_hops` input
+// hops, which also produces the hop that failed. No hop is lost or repeated, so the Stream's
+// output keeps its length and latency; it converges to the all-CPU output within a few hops.
+// The event is counted and described in telemetry() ("fallback" in ghostnv_info_json()).
+// After a failure the plan is never touched again except by its destructor.
+//
+//   auto plan = CudaPlan::Create(model, {.device = "cuda:0", .max_sessions = 2, .realtime = true});
+//   auto fam = RealtimeCudaFamily::Create(std::move(*plan), cpu_family, {});
+//   auto stream = Stream::Create(*fam, config);             // as with any family
+//   ... (*fam)->telemetry().fallback_events ...
+//
+// Threads: NewChannel()/the channel destructors/Reset() are the setup path (they take and
+// release plan slots). ProcessHop() of all channels of one family must come from ONE thread at a
+// time (a plan has one hop in flight): a Stream's Process() does exactly that. telemetry() from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "models/family.h"
+#include "runtime/cuda_abi.h"
+#include "runtime/sched/backend.h"
+
+namespace ghostnv::sched {
+namespace cu = ::ghostnv::runtime::cu;  // cuda_plan.h spells driver results cu::CUresult
+}  // namespace ghostnv::sched
+
+#include "runtime/sched/cuda_plan.h"
+#include "runtime/sched/spsc.h"
+
+namespace ghostnv::sched {
+
+struct LatencySummary {
+  uint64_t count = 0;
+  double p50_us = 0, p99_us = 0, max_us = 0, mean_us = 0;
+};
+LatencySummary Summarize(const LatencyHistogram& h);
+
+// What a backend did; a snapshot of relaxed counters (control thread).
+struct BackendTelemetry {
+  std::string backend = "cpu";   // what was chosen: "cpu" | "cuda"
+  std::string active = "cpu";    // what runs now: "cuda", or "cpu" after a fallback
+  std::string device;            // "NVIDIA H200 (sm_90, 0000:00:06.0)", empty on the CPU
+  std::string mode;              // "realtime" | "batched" | "" (CPU)
+  uint64_t gpu_hops = 0;         // channel hops the GPU delivered
+  uint64_t cpu_hops = 0;         // channel hops the CPU delivered after a fallback
+  uint64_t fallback_events = 0;  // device failures that sent work to the CPU (0 or 1 per family)
+  uint64_t warmup_hops = 0;      // CPU hops run to warm up channel states at the switch
+  std::string fallback_note;     // "GPU failed at hop 1234: CUDA_ERROR_ILLEGAL_ADDRESS (sticky) ..."
+  LatencySummary submit_to_done; // per GPU hop, measured on the calling thread
+};
+
+// A family that can report where its hops ran.
+class BackendFamily : public models::Family {
+ public:
+  virtual BackendTelemetry telemetry() const = 0;
+};
+
+struct RealtimeCudaOptions {
+  int warmup_hops = 32;  // CPU warm-up history at a fallback (32 hops = 320 ms)
+  std::chrono::nanoseconds watchdog = std::chrono::seconds(2);  // longest a hop may take
+};
+
+class RealtimeCudaFamily : public BackendFamily {
+ public:
+  // `plan` must run `cpu`'s model (same hop). Takes ownership of the plan.
+  static absl::StatusOr<std::shared_ptr<RealtimeCudaFamily>> Create(
+      std::unique_ptr<CudaPlan> plan, std::shared_ptr<const models::Family> cpu,
+      const RealtimeCudaOptions& options);
+  ~RealtimeCudaFamily() override;
+
+  const models::Model& model() const override { return cpu_->model(); }
+  // nullptr when no slot is free (the plan has max_sessions slots).
+  std::unique_ptr<models::ChannelState> NewChannel() const override;
+  models::HopInfo ProcessHop(models::ChannelState& state, const float* in, float* out,
+                             float strength) const override;
+  BackendTelemetry telemetry() const override;
+  bool failed() const;
+
+  struct Shared;  // plan + counters, shared with the channel states
+
+ private:
+  RealtimeCudaFamily(std::shared_ptr<Shared> shared, std::shared_ptr<const models::Family> cpu,
+                     const RealtimeCudaOptions& options);
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<const models::Family> cpu_;
+  RealtimeCudaOptions options_;
+};
+
+// The CudaPlan factory the backend uses; tests substitute fakes.
+using CudaPlanFactory = std::function<absl::StatusOr<std::unique_ptr<CudaPlan>>(
+    std::shared_ptr<const models::Model>, const CudaPlanOptions&)>;
+// CudaPlan::Create when this build has the plan, else a factory answering Unavailable.
+CudaPlanFactory DefaultCudaPlanFactory();
+
+// The family a Stream should run for `choice` (from SelectBackend): `cpu` itself for kCpu; for
+// kCuda a RealtimeCudaFamily on a realtime plan with `slots` slots (channels, twice that if the
+// stream may be rebuilt while the old one lives). If the plan cannot be made and `automatic`
+// (the user asked for auto), the CPU family is returned and *choice becomes kCpu with a note
+// saying why; otherwise the plan's error, prefixed "--backend <device>: ".
+absl::StatusOr<std::shared_ptr<const models::Family>> MakeBackendFamily(
+    std::shared_ptr<const models::Model> model, std::shared_ptr<const models::Family> cpu,
+    BackendChoice* choice, bool automatic, int slots,
+    const CudaPlanFactory& factory = DefaultCudaPlanFactory(),
+    const RealtimeCudaOptions& options = {});
+
+// Where a hop ran and the fallback state of `family` when it is a BackendFamily; for any other
+// family a CPU telemetry with no counters.
+BackendTelemetry TelemetryOf(const models::Family& family);
+
+// Whether a GPU with a CUDA plan for the default family could be used (cached once per process;
+// the first call loads the driver: not real-time safe).
+bool GpuPresent();
+
+}  // namespace ghostnv::sched

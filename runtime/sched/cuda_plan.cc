@@ -1,0 +1,417 @@
+// runtime/sched/cuda_plan.cc — see cuda_plan.h. The per-hop work of a batch, in graph order:
+//   H2D control (count, slots, strengths) and input rows
+//   rnn_frontend_f32       high-pass, pitch analysis, analysis + pitch-delayed frames
+//   rfft_forward_f32       both frames of every row (2 * rows transforms)
+//   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
+//   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
+//   rnn_postprocess_f32    pitch filter, gain smoothing, per-bin gains, GRU states scattered
+//   rfft_inverse_f32       the filtered spectra
+//   rnn_synthesis_f32      synthesis window, overlap-add, strength mix
+//   D2H output rows and per-row info, then an event.
+#include "runtime/sched/cuda_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "audio/filters.h"
+#include "kernels/cpu.h"
+#include "kernels/rnnoise_layout.cuh"
+#include "models/family.h"
+#include "runtime/context.h"
+#include "runtime/device.h"
+#include "runtime/gpu_ops.h"
+#include "runtime/graph.h"
+#include "runtime/memory.h"
+#include "runtime/sched/cuda_plan_profile.h"
+#include "runtime/sched/rnnoise_kernels.h"
+#include "runtime/stream.h"
+
+namespace ghostnv::sched {
+namespace {
+
+using cu::CUdeviceptr;
+using cu::CUresult;
+using runtime::DeviceBlock;
+using runtime::PinnedBlock;
+
+static_assert(sizeof(CudaHopInfo) == 8, "CudaHopInfo must match RnnHopInfo in rnnoise_features.cu");
+constexpr int kCtlHeader = 16;  // ctl[0] = rows, ctl[16 + b] = slot of row b
+
+int RoundUp(int n, int m) { return (n + m - 1) / m * m; }
+
+kernels::DenseParams DenseOf(const models::Layer& l, kernels::MathMode math) {
+  kernels::DenseParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.bias = l.bias;
+  p.activation = l.activation;
+  p.math = math;
+  return p;
+}
+
+kernels::GruParams GruOf(const models::Layer& l, kernels::MathMode math) {
+  kernels::GruParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.recurrent = l.recurrent;
+  p.bias = l.bias;
+  p.recurrent_bias = l.recurrent_bias;
+  p.activation = l.activation;
+  p.math = math;
+  p.reset_after = l.reset_after;
+  return p;
+}
+
+// audio::bands::BandDct's table, computed with the same float expression.
+std::vector<float> DctTable() {
+  std::vector<float> c(RNN_BANDS * RNN_BANDS);
+  for (int k = 0; k < RNN_BANDS; ++k)
+    for (int n = 0; n < RNN_BANDS; ++n) {
+      c[k * RNN_BANDS + n] = std::cos((n + .5f) * k * static_cast<float>(M_PI) / RNN_BANDS);
+      if (k == 0) c[k * RNN_BANDS + n] *= std::sqrt(.5f);
+    }
+  return c;
+}
+
+class CudaPlanImpl final : public CudaPlan {
+ public:
+  ~CudaPlanImpl() override {
+    if (ctx_) {
+      (void)ctx_->MakeCurrent();
+      if (stream_) (void)stream_->Synchronize();
+    }
+    // Pinned and device blocks that held audio are created with Wipe::kOnFree.
+  }
+
+  int hop_size() const override { return RNN_HOP; }
+  int max_sessions() const override { return max_; }
+  std::string device_description() const override { return description_; }
+
+  absl::StatusOr<int> AcquireSlot() override {
+    if (free_.empty())
+      return absl::ResourceExhaustedError(absl::StrCat("all ", max_, " CUDA plan slots are in use"));
+    const int s = free_.back();
+    if (absl::Status st = ZeroSlot(s); !st.ok()) return st;
+    free_.pop_back();
+    used_[s] = 1;
+    return s;
+  }
+
+  void ReleaseSlot(int slot) override {
+    if (slot < 0 || slot >= max_ || !used_[slot]) return;
+    (void)ZeroSlot(slot);
+    used_[slot] = 0;
+    free_.push_back(slot);  // capacity max_: never reallocates
+  }
+
+  float* input_rows() override { return reinterpret_cast<float*>(up_h_.as<char>() + in_offset_); }
+  const float* output_rows() const override {
+    return reinterpret_cast<const float*>(down_h_.as<char>() + out_offset_);
+  }
+  const CudaHopInfo* info() const override { return down_h_.as<CudaHopInfo>(); }
+
+  CUresult Submit(const int* slots, const float* strengths, int n) override {
+    if (n < 0 || n > max_ || (n > 0 && slots == nullptr)) return cu::kErrorInvalidValue;
+    ++stamp_;
+    int* ctl = up_h_.as<int>();
+    float* str = reinterpret_cast<float*>(up_h_.as<char>() + str_offset_);
+    for (int i = 0; i < n; ++i) {
+      const int s = slots[i];
+      if (s < 0 || s >= max_ || !used_[s] || mark_[s] == stamp_) return cu::kErrorInvalidValue;
+      mark_[s] = stamp_;
+      ctl[kCtlHeader + i] = s;
+      str[i] = strengths != nullptr ? strengths[i] : 1.f;
+    }
+    ctl[0] = n;
+    const runtime::DriverApi& api = ctx_->api();
+    if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
+    if (n > 0) {
+      size_t g = 0;
+      while (buckets_[g] < n) ++g;
+      if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) return r;
+    }
+    return done_->Record(*stream_);
+  }
+
+  CUresult Query() const override { return done_->Query(); }
+  CUresult Wait() override { return ctx_->api().EventSynchronize(done_->get()); }
+
+  absl::Status Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o);
+
+  // Stage names and GPU times of the last hop (profiling plans only; see cuda_plan_profile.h).
+  std::vector<CudaPlanStage> StageTimes() const {
+    std::vector<CudaPlanStage> out;
+    for (size_t i = 1; i < prof_.size(); ++i) {
+      absl::StatusOr<float> ms = runtime::Event::ElapsedMs(prof_[i - 1], prof_[i]);
+      out.push_back({kStageNames[i - 1], ms.ok() ? *ms * 1000.f : -1.f});
+    }
+    return out;
+  }
+  static constexpr const char* kStageNames[] = {"h2d", "frontend", "fft", "features", "network",
+                                                "postprocess", "ifft", "synthesis", "d2h"};
+
+ private:
+  absl::Status ZeroSlot(int slot) {
+    if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
+    const size_t bytes = static_cast<size_t>(state_stride_) * sizeof(float);
+    CUresult r = ctx_->api().MemsetD8Async(state_.ptr() + static_cast<size_t>(slot) * bytes, 0, bytes,
+                                           stream_->get());
+    if (r != cu::kSuccess) return runtime::CuError(ctx_->api(), r, "cuMemsetD8Async", "zeroing a CUDA plan slot");
+    return stream_->Synchronize();
+  }
+  absl::Status Record(int rows);
+  static absl::StatusOr<DeviceBlock> Alloc(const runtime::Context& ctx, size_t floats,
+                                           runtime::Wipe wipe = runtime::Wipe::kOnFree) {
+    return DeviceBlock::Allocate(ctx, std::max<size_t>(floats, 1) * sizeof(float), wipe);
+  }
+
+  std::shared_ptr<const models::Model> model_;
+  std::optional<runtime::Context> ctx_;
+  std::optional<runtime::Stream> stream_;
+  std::optional<runtime::Event> done_;
+  std::optional<runtime::GpuOps> ops_;
+  std::optional<RnnoiseKernels> rk_;
+  runtime::DeviceDense input_dense_, vad_out_, denoise_out_;
+  runtime::DeviceGru vad_gru_, noise_gru_, denoise_gru_;
+  runtime::DeviceFftPlan fft_;
+  // Everything that goes up per hop is one block (one copy): [ctl: count, pad, slots][strengths]
+  // [input rows]; everything that comes back is one block: [info][output rows]. The same layout
+  // on the device and in pinned host memory; a hop copies the headers and its rows.
+  DeviceBlock window_, dct_, state_, up_d_, frames_, spec_, bands_, net_a_, net_b_, net_c_, gains_,
+      vad_, y_, down_d_;
+  PinnedBlock up_h_, down_h_;
+  size_t str_offset_ = 0, in_offset_ = 0, out_offset_ = 0;
+  std::vector<int> buckets_;
+  std::vector<runtime::CapturedGraph> graphs_;
+  std::vector<runtime::Event> prof_;  // timing events between stages (profiling plans only)
+  std::vector<uint8_t> used_;
+  std::vector<int> free_;  // free slots, the lowest last
+  std::vector<uint32_t> mark_;
+  uint32_t stamp_ = 0;
+  std::string description_;
+  int max_ = 0, u0_ = 0, u1_ = 0, u2_ = 0, u3_ = 0;
+  int a_stride_ = 0, b_stride_ = 0, c_stride_ = 0, state_stride_ = 0;
+  int avx2_ = 0;
+};
+
+absl::Status CudaPlanImpl::Record(int rows) {
+  const runtime::Stream& s = *stream_;
+  const runtime::GpuOps& ops = *ops_;
+  const RnnoiseKernels& rk = *rk_;
+  const runtime::DriverApi& api = ctx_->api();
+  auto check = [&](CUresult r, const char* what) -> absl::Status {
+    return r == cu::kSuccess ? absl::OkStatus()
+                             : runtime::CuError(api, r, what, absl::StrCat("recording the RNNoise hop graph for ", rows, " rows"));
+  };
+  const CUdeviceptr ctl = up_d_.ptr(), str = up_d_.ptr() + str_offset_, in = up_d_.ptr() + in_offset_;
+  const CUdeviceptr info = down_d_.ptr(), out = down_d_.ptr() + out_offset_;
+  const size_t row_bytes = RNN_HOP * sizeof(float);
+  size_t mark = 0;
+  auto stage = [&]() -> absl::Status {  // a timing event after a stage, when profiling
+    if (mark >= prof_.size()) return absl::OkStatus();
+    return check(prof_[mark++].Record(s), "cuEventRecord");
+  };
+  const auto f = [](const DeviceBlock& b, long long floats) { return b.ptr() + floats * 4; };
+  absl::Status st;
+  CUresult r;
+  if (!(st = stage()).ok()) return st;
+  st = check(api.MemcpyHtoDAsync(up_d_.ptr(), up_h_.data(), in_offset_ + rows * row_bytes, s.get()), "cuMemcpyHtoDAsync");
+  if (!st.ok() || !(st = stage()).ok()) return st;
+  r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames_.ptr(), rows, avx2_, s);
+  if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
+  r = ops.RealFftForward(fft_, frames_.ptr(), RNN_WINDOW, spec_.ptr(), RNN_SPEC_STRIDE, 2 * rows, s);
+  if (!(st = check(r, "rfft_forward_f32")).ok() || !(st = stage()).ok()) return st;
+  r = rk.Features(spec_.ptr(), ctl, state_.ptr(), state_stride_, dct_.ptr(), bands_.ptr(), net_a_.ptr(), a_stride_,
+                  net_b_.ptr(), b_stride_, net_c_.ptr(), c_stride_, u0_, u1_, u2_, u3_, rows, s);
+  if (!(st = check(r, "rnn_features_f32")).ok() || !(st = stage()).ok()) return st;
+  r = ops.Dense(input_dense_, f(net_a_, u0_ + u1_), a_stride_, net_a_.ptr(), a_stride_, rows, s);
+  if (!(st = check(r, "dense (input_dense)")).ok()) return st;
+  r = ops.GruStep(vad_gru_, net_a_.ptr(), a_stride_, f(net_a_, u0_), a_stride_, rows, s);
+  if (!(st = check(r, "gru (vad_gru)")).ok()) return st;
+  r = ops.Dense(vad_out_, f(net_a_, u0_), a_stride_, vad_.ptr(), 1, rows, s);
+  if (!(st = check(r, "dense (vad_output)")).ok()) return st;
+  r = rk.CopyCols(f(net_a_, u0_), a_stride_, net_b_.ptr(), b_stride_, u1_, ctl, rows, s);
+  if (!(st = check(r, "rnn_copy_cols_f32")).ok()) return st;
+  r = ops.GruStep(noise_gru_, net_a_.ptr(), a_stride_, f(net_b_, u1_), b_stride_, rows, s);
+  if (!(st = check(r, "gru (noise_gru)")).ok()) return st;
+  r = ops.GruStep(denoise_gru_, net_b_.ptr(), b_stride_, net_c_.ptr(), c_stride_, rows, s);
+  if (!(st = check(r, "gru (denoise_gru)")).ok()) return st;
+  r = ops.Dense(denoise_out_, net_c_.ptr(), c_stride_, gains_.ptr(), RNN_BANDS, rows, s);
+  if (!(st = check(r, "dense (denoise_output)")).ok() || !(st = stage()).ok()) return st;
+  r = rk.Postprocess(spec_.ptr(), ctl, state_.ptr(), state_stride_, bands_.ptr(), gains_.ptr(), vad_.ptr(),
+                     net_a_.ptr(), a_stride_, net_b_.ptr(), b_stride_, net_c_.ptr(), c_stride_, u0_, u1_,
+                     u2_, u3_, info, rows, s);
+  if (!(st = check(r, "rnn_postprocess_f32")).ok() || !(st = stage()).ok()) return st;
+  r = ops.RealFftInverse(fft_, spec_.ptr(), 2 * RNN_SPEC_STRIDE, y_.ptr(), RNN_WINDOW, rows, s);
+  if (!(st = check(r, "rfft_inverse_f32")).ok() || !(st = stage()).ok()) return st;
+  r = rk.Synthesis(y_.ptr(), RNN_WINDOW, in, RNN_HOP, ctl, str, state_.ptr(), state_stride_, window_.ptr(), out,
+                   RNN_HOP, rows, s);
+  if (!(st = check(r, "rnn_synthesis_f32")).ok() || !(st = stage()).ok()) return st;
+  st = check(api.MemcpyDtoHAsync(down_h_.data(), down_d_.ptr(), out_offset_ + rows * row_bytes, s.get()),
+             "cuMemcpyDtoHAsync");
+  if (!st.ok()) return st;
+  return stage();
+}
+
+absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o) {
+  if (o.max_sessions < 1 || o.max_sessions > (1 << 24))
+    return absl::InvalidArgumentError(absl::StrCat("CUDA plan: max_sessions ", o.max_sessions, " out of range"));
+  // The CPU family's validation (layer names, kinds and sizes) is the plan's too.
+  absl::StatusOr<std::unique_ptr<models::Family>> family = models::CreateFamily(model);
+  if (!family.ok()) return family.status();
+  if (model->family != "rnnoise")
+    return absl::InvalidArgumentError(absl::StrCat(model->name, ": the CUDA plan runs only the rnnoise family"));
+  model_ = model;
+  const models::Model& m = *model_;
+  const models::Layer &in = *m.FindLayer("input_dense"), &vg = *m.FindLayer("vad_gru"),
+                      &ng = *m.FindLayer("noise_gru"), &dg = *m.FindLayer("denoise_gru"),
+                      &dout = *m.FindLayer("denoise_output"), &vout = *m.FindLayer("vad_output");
+  max_ = o.max_sessions;
+  u0_ = in.units;
+  u1_ = vg.units;
+  u2_ = ng.units;
+  u3_ = dg.units;
+  a_stride_ = RoundUp(u0_ + u1_ + RNN_FEATURES, 4);
+  b_stride_ = RoundUp(u1_ + u2_ + RNN_FEATURES, 4);
+  c_stride_ = RoundUp(u3_, 4);
+  state_stride_ = RoundUp(RNN_ST_GRU + u1_ + u2_ + u3_, 32);
+  avx2_ = kernels::ActiveSimd() == kernels::SimdLevel::kAvx2 ? 1 : 0;
+
+  absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
+  if (!dev.ok()) return dev.status();
+  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
+  absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
+  if (!ctx.ok()) return ctx.status();
+  ctx_.emplace(*std::move(ctx));
+  if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
+  absl::StatusOr<runtime::Stream> stream = runtime::Stream::Create(
+      *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
+  if (!stream.ok()) return stream.status();
+  stream_.emplace(*std::move(stream));
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  if (!ev.ok()) return ev.status();
+  done_.emplace(*std::move(ev));
+
+  const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir() : o.kernel_cache_dir);
+  absl::StatusOr<runtime::GpuOps> ops = runtime::GpuOps::Load(*ctx_, cache);
+  if (!ops.ok()) return ops.status();
+  ops_.emplace(*std::move(ops));
+  absl::StatusOr<RnnoiseKernels> rk = RnnoiseKernels::Load(*ctx_, cache);
+  if (!rk.ok()) return rk.status();
+  rk_.emplace(*std::move(rk));
+
+  const runtime::Stream& s = *stream_;
+  for (auto [layer, out] : {std::pair{&in, &input_dense_}, std::pair{&vout, &vad_out_}, std::pair{&dout, &denoise_out_}}) {
+    absl::StatusOr<runtime::DeviceDense> d = runtime::UploadDense(*ctx_, s, DenseOf(*layer, m.math));
+    if (!d.ok()) return d.status();
+    *out = *std::move(d);
+    if (absl::Status st = ops_->SupportsDense(*out); !st.ok()) return st;
+  }
+  for (auto [layer, out] : {std::pair{&vg, &vad_gru_}, std::pair{&ng, &noise_gru_}, std::pair{&dg, &denoise_gru_}}) {
+    absl::StatusOr<runtime::DeviceGru> g = runtime::UploadGru(*ctx_, s, GruOf(*layer, m.math));
+    if (!g.ok()) return g.status();
+    *out = *std::move(g);
+    if (absl::Status st = ops_->SupportsGru(*out); !st.ok()) return st;
+  }
+  absl::StatusOr<runtime::DeviceFftPlan> fft = runtime::MakeFftPlan(*ctx_, s, RNN_WINDOW);
+  if (!fft.ok()) return fft.status();
+  fft_ = *std::move(fft);
+
+  const size_t n = static_cast<size_t>(max_);
+  str_offset_ = (kCtlHeader + n) * sizeof(int);
+  in_offset_ = (str_offset_ + n * sizeof(float) + 255) / 256 * 256;
+  out_offset_ = (n * sizeof(CudaHopInfo) + 255) / 256 * 256;
+  const size_t up_bytes = in_offset_ + n * RNN_HOP * sizeof(float);
+  const size_t down_bytes = out_offset_ + n * RNN_HOP * sizeof(float);
+  using runtime::Wipe;
+  struct {
+    DeviceBlock* block;
+    size_t floats;
+    Wipe wipe;
+  } blocks[] = {{&window_, RNN_WINDOW, Wipe::kNo},
+                {&dct_, RNN_BANDS * RNN_BANDS, Wipe::kNo},
+                {&state_, n * state_stride_, Wipe::kOnFree},
+                {&up_d_, up_bytes / sizeof(float), Wipe::kOnFree},
+                {&frames_, 2 * n * RNN_WINDOW, Wipe::kOnFree},
+                {&spec_, 2 * n * RNN_SPEC_STRIDE, Wipe::kOnFree},
+                {&bands_, n * RNN_BD_STRIDE, Wipe::kOnFree},
+                {&net_a_, n * a_stride_, Wipe::kOnFree},
+                {&net_b_, n * b_stride_, Wipe::kOnFree},
+                {&net_c_, n * c_stride_, Wipe::kOnFree},
+                {&gains_, n * RNN_BANDS, Wipe::kOnFree},
+                {&vad_, n, Wipe::kOnFree},
+                {&y_, n * RNN_WINDOW, Wipe::kOnFree},
+                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree}};
+  for (auto& b : blocks) {
+    absl::StatusOr<DeviceBlock> d = Alloc(*ctx_, b.floats, b.wipe);
+    if (!d.ok()) return d.status();
+    *b.block = *std::move(d);
+    if (CUresult r = b.block->FillBytesAsync(0, s); r != cu::kSuccess)
+      return runtime::CuError(ctx_->api(), r, "cuMemsetD8Async", "zeroing the CUDA plan's buffers");
+  }
+  struct {
+    PinnedBlock* block;
+    size_t bytes;
+  } pinned[] = {{&up_h_, up_bytes}, {&down_h_, down_bytes}};
+  for (auto& p : pinned) {
+    absl::StatusOr<PinnedBlock> h = PinnedBlock::Allocate(*ctx_, p.bytes, runtime::HostMapping::kUnmapped,
+                                                          runtime::HostCaching::kDefault, runtime::Wipe::kOnFree);
+    if (!h.ok()) return h.status();
+    std::memset(h->data(), 0, p.bytes);
+    *p.block = *std::move(h);
+  }
+  const std::vector<float> window = audio::PowerComplementaryWindow(RNN_WINDOW);
+  const std::vector<float> dct = DctTable();
+  if (CUresult r = window_.CopyFromHostAsync(window.data(), window.size() * 4, s); r != cu::kSuccess)
+    return runtime::CuError(ctx_->api(), r, "cuMemcpyHtoDAsync", "uploading the window");
+  if (CUresult r = dct_.CopyFromHostAsync(dct.data(), dct.size() * 4, s); r != cu::kSuccess)
+    return runtime::CuError(ctx_->api(), r, "cuMemcpyHtoDAsync", "uploading the DCT table");
+  if (absl::Status st = s.Synchronize(); !st.ok()) return st;
+
+  if (const char* prof = std::getenv("GHOSTNV_CUDA_PLAN_PROFILE"); prof != nullptr && prof[0] == '1') {
+    for (size_t i = 0; i <= std::size(kStageNames); ++i) {
+      absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
+      if (!e.ok()) return e.status();
+      prof_.push_back(*std::move(e));
+    }
+  }
+  used_.assign(n, 0);
+  free_.reserve(n);
+  for (int slot = max_ - 1; slot >= 0; --slot) free_.push_back(slot);
+  mark_.assign(n, 0);
+  for (int b = 1; b < max_; b *= 2) buckets_.push_back(b);
+  buckets_.push_back(max_);
+  for (int rows : buckets_) {
+    absl::StatusOr<runtime::CapturedGraph> g =
+        runtime::CaptureGraph(*ctx_, s, [this, rows] { return Record(rows); });
+    if (!g.ok()) return g.status();
+    graphs_.push_back(*std::move(g));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<CudaPlanStage> CudaPlanStageTimes(const CudaPlan& plan) {
+  const auto* impl = dynamic_cast<const CudaPlanImpl*>(&plan);
+  return impl != nullptr ? impl->StageTimes() : std::vector<CudaPlanStage>{};
+}
+
+absl::StatusOr<std::unique_ptr<CudaPlan>> CudaPlan::Create(std::shared_ptr<const models::Model> model,
+                                                           const CudaPlanOptions& options) {
+  if (model == nullptr) return absl::InvalidArgumentError("CUDA plan: no model");
+  auto plan = std::make_unique<CudaPlanImpl>();
+  if (absl::Status st = plan->Init(std::move(model), options); !st.ok()) return st;
+  return std::unique_ptr<CudaPlan>(std::move(plan));
+}
+
+}  // namespace ghostnv::sched

@@ -1,0 +1,106 @@
+// runtime/sched/cuda_plan.h — one RNNoise-family model on one GPU, one hop for many sessions.
+//
+// A CudaPlan holds everything the whole RNNoise pipeline needs on the device — weights, the
+// per-slot state (high-pass filter, analysis/pitch/cepstral history, GRU states, last gains,
+// overlap-add tail, dry history) — and pinned host rows for PCM in and out. Per hop only PCM
+// crosses PCIe: input rows go up, the frontend (high-pass, FFT, bands, pitch search, features),
+// the network and the postprocess (pitch filter, gain smoothing, per-bin gains, iFFT,
+// overlap-add, strength mix) run on the device, output rows come back. The output of a slot
+// equals models/rnnoise's ProcessHop output for the same input history (fp32, ≥ 60 dB SNR of
+// the difference; see cuda_plan_test.cc).
+//
+//   CudaPlanOptions o; o.max_sessions = 64;
+//   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CudaPlan::Create(model, o);   // setup
+//   int slot = *(*plan)->AcquireSlot();                                             // setup
+//   // per tick, on the scheduler thread:
+//   std::copy(pcm480, pcm480 + 480, (*plan)->input_rows() + i * (*plan)->hop_size());
+//   slots[i] = slot; strengths[i] = 1.f;
+//   if (CUresult r = (*plan)->Submit(slots, strengths, n); r != cu::kSuccess) fall back;
+//   ... (*plan)->Query() == cu::kSuccess, or (*plan)->Wait() ...
+//   const float* out = (*plan)->output_rows() + i * (*plan)->hop_size();
+//   bool silent = (*plan)->info()[i].silent;
+//
+// Threads: Create/AcquireSlot/ReleaseSlot/destructor are the setup path (may allocate, block,
+// return Status) and must not run concurrently with each other or with a hop in flight.
+// input_rows/Submit/Query/Wait/output_rows/info are the real-time path for ONE thread (the
+// scheduler's): no allocation, lock, log or Status. Submit makes the plan's context current on
+// the calling thread. Only one hop may be in flight: after Submit, input rows may be rewritten
+// and output rows/info read only once Query() returned success or Wait() returned.
+// Latency: Submit is asynchronous (one graph launch: H2D copy of the control block and the
+// bucket's input rows, the kernels, D2H copy of info and output rows; then an event). A plan
+// created with realtime=true runs on a stream of the greatest priority the device offers;
+// batches of every size use a CUDA graph captured at Create per batch-size bucket (1, 2, 4, ...,
+// and max_sessions itself) and replayed: the kernels are sized for the bucket and skip rows past
+// n by a count read on the device, so no re-capture ever happens. Measured numbers and the
+// design: docs/gpu-pipeline.md.
+//
+// For tests of code above this (runtime/sched's CUDA backend), CudaPlan is an interface: a fake
+// may derive from it. CudaPlan::Create returns the real implementation.
+//
+// Interface changes are announced here (none yet since the first version, 2026-11-28).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "models/ir.h"
+#include "runtime/cuda_abi.h"
+
+namespace ghostnv::sched {
+
+namespace cu = ::ghostnv::runtime::cu;  // CUresult, kSuccess, kErrorNotReady...
+
+struct CudaPlanOptions {
+  std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
+  int max_sessions = 1;         // slots; every device/pinned buffer is sized for this at Create
+  bool realtime = false;        // true: greatest stream priority, batch-1 path tuned for latency
+  // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
+  std::string kernel_cache_dir;
+};
+
+// Per session and hop, like models::HopInfo.
+struct CudaHopInfo {
+  float vad;       // the network's voice probability (0 when the hop was silent)
+  uint8_t silent;  // 1: the frame was below the silence floor; the network did not run
+};
+
+// One RNNoise-family model uploaded to one GPU; runs one hop for many sessions at once.
+class CudaPlan {
+ public:
+  // Family "rnnoise" only (the layers models::rnnoise::CreateRnnoiseFamily accepts).
+  // Errors: Unavailable (no driver/device/NVRTC), InvalidArgument (model, options),
+  // ResourceExhausted (device memory), Internal (other driver failures).
+  static absl::StatusOr<std::unique_ptr<CudaPlan>> Create(std::shared_ptr<const models::Model> model,
+                                                          const CudaPlanOptions& options);
+  virtual ~CudaPlan() = default;  // the implementation wipes every buffer that held audio
+
+  virtual int hop_size() const = 0;      // 480
+  virtual int max_sessions() const = 0;
+  virtual std::string device_description() const = 0;  // "NVIDIA H200 (sm_90, 0000:00:06.0)"
+
+  // Slots (setup path). A new slot has zeroed recurrent state and zeroed overlap/history.
+  // ResourceExhausted when all max_sessions slots are taken.
+  virtual absl::StatusOr<int> AcquireSlot() = 0;
+  // Zeroes the slot's device state (wipe) and frees it; blocks until that is done. Invalid or
+  // free slots are ignored.
+  virtual void ReleaseSlot(int slot) = 0;
+
+  // Real-time path (one thread). The caller writes row i (hop_size() floats) of input_rows()
+  // for slots[i], calls Submit(slots, strengths, n) (0 <= n <= max_sessions, slots distinct and
+  // acquired, strengths in [0, 1] as in models::Family::ProcessHop), later Wait() (or polls
+  // Query()), then reads row i of output_rows() and info()[i]. Rows are hop_size() floats
+  // apart, in pinned host memory owned by the plan (valid for its lifetime).
+  virtual float* input_rows() = 0;
+  virtual const float* output_rows() const = 0;
+  virtual const CudaHopInfo* info() const = 0;
+  // Asynchronous. kErrorInvalidValue for bad arguments (nothing launched); any other
+  // non-success result comes from the driver: check runtime::IsStickyError(r) to decide to fall
+  // back (the plan is unusable after a sticky error).
+  virtual cu::CUresult Submit(const int* slots, const float* strengths, int n) = 0;
+  virtual cu::CUresult Query() const = 0;  // kSuccess when done, kErrorNotReady while running
+  virtual cu::CUresult Wait() = 0;         // blocks; for the scheduler thread, never audio
+};
+
+}  // namespace ghostnv::sched
