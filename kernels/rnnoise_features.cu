@@ -22,6 +22,8 @@
 //   rnn_synthesis_f32: y = ifft / 960 * window, overlap-add with the slot's tail, mixed with the
 //     slot's previous raw hop by strength; the slot's tail and raw history advance.
 //     Launch: grid.x >= 1, block.x = 256.
+//   rnn_synthesis_s16: the same with 16-bit PCM rows in and out (in: x / 32768; out: the sample
+//     * 32768 rounded to the nearest, ties to even, clamped to [-32768, 32767]).
 #include "gpu_common.cuh"
 #include "rnnoise_layout.cuh"
 
@@ -101,6 +103,7 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
   __shared__ float mind[RNN_CEPS_MEM][RNN_CEPS_MEM];
   __shared__ int silent_s, memid_s;
   __shared__ RnnBinTable bins;
+  __shared__ float2 Xs[RNN_BAND_END], Ps[RNN_BAND_END];  // the bins the band sums read
   const int count = ctl[0];
   const int tid = threadIdx.x;
   rnn_fill_bins(&bins);
@@ -111,16 +114,23 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
     int* sti = reinterpret_cast<int*>(st);
     const float2* X = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b) * RNN_SPEC_STRIDE);
     const float2* P = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b + 1) * RNN_SPEC_STRIDE);
+    // The band sums are serial loops per band: staged in shared memory, coalesced, their loads
+    // cost shared-memory latency instead of a global round trip per group of bins.
+    for (int i = tid; i < RNN_BAND_END; i += blockDim.x) {
+      Xs[i] = X[i];
+      Ps[i] = P[i];
+    }
+    __syncthreads();
     if (tid < 3 * RNN_BANDS) {
       const int q = tid / RNN_BANDS, band = tid - q * RNN_BANDS;
       float v;
       if (q == 0) {
-        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = X[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = Xs[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
       } else if (q == 1) {
-        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = P[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = Ps[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
       } else {
         v = rnn_band_sum(band, bins, [&](int i) {
-          const float2 z = X[i], p = P[i];
+          const float2 z = Xs[i], p = Ps[i];
           return __fadd_rn(__fmul_rn(z.x, p.x), __fmul_rn(z.y, p.y));
         });
       }
@@ -243,6 +253,7 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
   __shared__ float g[RNN_BANDS], r[RNN_BANDS], norm[RNN_BANDS];
   __shared__ float Ex[RNN_BANDS], Ep[RNN_BANDS], Exp[RNN_BANDS];
   __shared__ RnnBinTable bins;
+  __shared__ float2 Xs[RNN_BAND_END];  // the pitch-filtered bins the norm band sums read
   const int count = ctl[0];
   const int tid = threadIdx.x;
   rnn_fill_bins(&bins);
@@ -288,10 +299,11 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
       z.x = __fadd_rn(z.x, __fmul_rn(rf, p.x));
       z.y = __fadd_rn(z.y, __fmul_rn(rf, p.y));
       X[i] = z;
+      if (i < RNN_BAND_END) Xs[i] = z;
     }
     __syncthreads();
     if (tid < RNN_BANDS) {
-      const float ne = rnn_band_sum(tid, bins, [&](int i) { const float2 z = X[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
+      const float ne = rnn_band_sum(tid, bins, [&](int i) { const float2 z = Xs[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
       norm[tid] = __fsqrt_rn(static_cast<float>(static_cast<double>(Ex[tid]) / (1e-8 + static_cast<double>(ne))));
       float* lastg = st + RNN_ST_LASTG;
       const float gs = rnn_maxf_(g[tid], __fmul_rn(.6f, lastg[tid]));
@@ -321,18 +333,28 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
   }
 }
 
-extern "C" __global__ void __launch_bounds__(256)
-rnn_synthesis_f32(const float* __restrict__ y, int y_stride, const float* __restrict__ in,
-                  int in_stride, const int* __restrict__ ctl, const float* __restrict__ strengths,
-                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
-                  float* __restrict__ out, int out_stride) {
+__device__ __forceinline__ float rnn_pcm_in_(float v) { return v; }
+__device__ __forceinline__ float rnn_pcm_in_(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
+__device__ __forceinline__ void rnn_pcm_out(float* o, float v) { *o = v; }
+// 16-bit output: round(v * 32768) to the nearest (ties to even), clamped to the int16 range.
+__device__ __forceinline__ void rnn_pcm_out(short* o, float v) {
+  const int q = __float2int_rn(__fmul_rn(v, 32768.f));
+  *o = static_cast<short>(q < -32768 ? -32768 : (q > 32767 ? 32767 : q));
+}
+
+template <typename T>
+__device__ __forceinline__ void rnn_synthesis(const float* __restrict__ y, int y_stride, const T* __restrict__ in,
+                                              int in_stride, const int* __restrict__ ctl,
+                                              const float* __restrict__ strengths, float* __restrict__ state,
+                                              int state_stride, const float* __restrict__ window,
+                                              T* __restrict__ out, int out_stride) {
   const int count = ctl[0];
   for (int b = blockIdx.x; b < count; b += gridDim.x) {
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
     const float* yr = y + static_cast<long long>(b) * y_stride;
-    const float* inr = in + static_cast<long long>(b) * in_stride;
-    float* outr = out + static_cast<long long>(b) * out_stride;
+    const T* inr = in + static_cast<long long>(b) * in_stride;
+    T* outr = out + static_cast<long long>(b) * out_stride;
     float s = strengths[b];
     s = s < 0.f ? 0.f : (1.f < s ? 1.f : s);
     const float dry = __fsub_rn(1.f, s);
@@ -340,9 +362,25 @@ rnn_synthesis_f32(const float* __restrict__ y, int y_stride, const float* __rest
       const float y0 = __fmul_rn(__fdiv_rn(yr[i], static_cast<float>(RNN_WINDOW)), window[i]);
       const float y1 = __fmul_rn(__fdiv_rn(yr[RNN_HOP + i], static_cast<float>(RNN_WINDOW)), window[RNN_HOP + i]);
       const float wet = __fadd_rn(y0, st[RNN_ST_SYNTH + i]);
-      outr[i] = __fadd_rn(__fmul_rn(wet, s), __fmul_rn(st[RNN_ST_HISTORY + i], dry));
+      rnn_pcm_out(&outr[i], __fadd_rn(__fmul_rn(wet, s), __fmul_rn(st[RNN_ST_HISTORY + i], dry)));
       st[RNN_ST_SYNTH + i] = y1;
-      st[RNN_ST_HISTORY + i] = inr[i];
+      st[RNN_ST_HISTORY + i] = rnn_pcm_in_(inr[i]);
     }
   }
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rnn_synthesis_f32(const float* __restrict__ y, int y_stride, const float* __restrict__ in,
+                  int in_stride, const int* __restrict__ ctl, const float* __restrict__ strengths,
+                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                  float* __restrict__ out, int out_stride) {
+  rnn_synthesis(y, y_stride, in, in_stride, ctl, strengths, state, state_stride, window, out, out_stride);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+rnn_synthesis_s16(const float* __restrict__ y, int y_stride, const short* __restrict__ in,
+                  int in_stride, const int* __restrict__ ctl, const float* __restrict__ strengths,
+                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                  short* __restrict__ out, int out_stride) {
+  rnn_synthesis(y, y_stride, in, in_stride, ctl, strengths, state, state_stride, window, out, out_stride);
 }

@@ -17,12 +17,22 @@
 //     LAST_GAIN, LAST_PERIOD, PERIOD);
 //     frames[2b]   = window * [previous hop | this hop]           (RNN_WINDOW floats)
 //     frames[2b+1] = window * pitch history delayed by the period  (RNN_WINDOW floats)
+//   rnn_frontend_s16: the same with 16-bit PCM input rows (x / 32768).
 //   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (any >= 97 works; 128 gives
 //   8 blocks, i.e. 8 sessions, per SM: 64 registers, 21 KB of shared memory each).
+//
+// Critical path (the block is latency-bound: serial float chains that must keep the CPU's
+// order): every chain runs on its own warp next to the parallel work, and whatever does not
+// depend on a decision is computed ahead — the autocorrelation's terms on the old pitch history
+// during the high-pass, both searches' running energies (FindBestPitch's syy) before their scans,
+// the fine search only on its ~10 live lags (the scan skips the others, which are 0), and
+// RemoveDoubling's +-1 lag correlations for every candidate together with the candidates.
 #include "gpu_common.cuh"
 #include "rnnoise_layout.cuh"
 
 #define RNN_LP_LEN (RNN_PITCH_BUF / 2)  // 864
+#define RNN_LP_OLD ((RNN_PITCH_BUF - RNN_HOP) / 2)  // 624: lp0 + 5 + i that only read the history
+#define RNN_AC_SPLIT (RNN_LP_OLD - 4)               // 620: autocorrelation terms known before the hop
 
 // RemoveDoubling's second candidate multiplier per sub-multiple k.
 __constant__ int rnn_second_check[16] = {0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2};
@@ -94,37 +104,56 @@ __device__ float rnn_xcorr_lag(const float* x, const float* y, int len, int k, i
 
 __device__ __forceinline__ float rnn_maxf(float a, float b) { return a < b ? b : a; }  // std::max
 
-// audio::pitch FindBestPitch, sequential (one thread).
-// syy0: 1 + sum_{j<len} y[j]^2 summed in index order (rnn_energy1), computed ahead by another
-// thread.
-__device__ void rnn_find_best_pitch(const float* xcorr, const float* y, int len, int max_pitch,
-                                    float syy0, int* best) {
-  float num0 = -1.f, num1 = -1.f, den0 = 0.f, den1 = 0.f;
-  best[0] = 0;
-  best[1] = 1;
-  float syy = syy0;
+// audio::pitch FindBestPitch, split in two so that the scan's serial chain is short:
+// rnn_syy_track writes the running energy the CPU loop holds at step i (syy[0] = syy0,
+// syy[i + 1] = max(1, syy[i] + (y[i + len]^2 - y[i]^2)), the CPU's operations in its order; it
+// depends only on y, so another thread computes it ahead), and rnn_best_step is one step of
+// the scan (the CPU's comparisons, in index order). Indices whose xcorr is not > 0 change
+// nothing, so a scan may skip them (the fine search visits only its ~10 computed lags).
+// syy0: 1 + sum_{j<len} y[j]^2 summed in index order (rnn_energy1).
+__device__ void rnn_syy_track(const float* y, int len, int max_pitch, float syy0, float* syy) {
+  float v = syy0;
+  syy[0] = v;
 #pragma unroll 4
-  for (int i = 0; i < max_pitch; ++i) {
-    if (xcorr[i] > 0.f) {
-      const float c = __fmul_rn(xcorr[i], 1e-12f);
-      const float c2 = __fmul_rn(c, c);
-      if (__fmul_rn(c2, den1) > __fmul_rn(num1, syy)) {
-        if (__fmul_rn(c2, den0) > __fmul_rn(num0, syy)) {
-          num1 = num0;
-          den1 = den0;
-          best[1] = best[0];
-          num0 = c2;
-          den0 = syy;
-          best[0] = i;
-        } else {
-          num1 = c2;
-          den1 = syy;
-          best[1] = i;
-        }
+  for (int i = 0; i + 1 < max_pitch; ++i) {
+    v = __fadd_rn(v, __fsub_rn(__fmul_rn(y[i + len], y[i + len]), __fmul_rn(y[i], y[i])));
+    v = rnn_maxf(1.f, v);
+    syy[i + 1] = v;
+  }
+}
+
+struct RnnBest {
+  float num0, num1, den0, den1;
+  int b0, b1;
+};
+
+__device__ __forceinline__ void rnn_best_init(RnnBest& r) {
+  r.num0 = -1.f;
+  r.num1 = -1.f;
+  r.den0 = 0.f;
+  r.den1 = 0.f;
+  r.b0 = 0;
+  r.b1 = 1;
+}
+
+__device__ __forceinline__ void rnn_best_step(RnnBest& r, float xcorr, float syy, int i) {
+  if (xcorr > 0.f) {
+    const float c = __fmul_rn(xcorr, 1e-12f);
+    const float c2 = __fmul_rn(c, c);
+    if (__fmul_rn(c2, r.den1) > __fmul_rn(r.num1, syy)) {
+      if (__fmul_rn(c2, r.den0) > __fmul_rn(r.num0, syy)) {
+        r.num1 = r.num0;
+        r.den1 = r.den0;
+        r.b1 = r.b0;
+        r.num0 = c2;
+        r.den0 = syy;
+        r.b0 = i;
+      } else {
+        r.num1 = c2;
+        r.den1 = syy;
+        r.b1 = i;
       }
     }
-    syy = __fadd_rn(syy, __fsub_rn(__fmul_rn(y[i + len], y[i + len]), __fmul_rn(y[i], y[i])));
-    syy = rnn_maxf(1.f, syy);
   }
 }
 
@@ -139,10 +168,21 @@ __device__ __forceinline__ float rnn_pitch_gain(float xy, float xx, float yy) {
   return __fdiv_rn(xy, __fsqrt_rn(__fadd_rn(1.f, __fmul_rn(xx, yy))));
 }
 
-extern "C" __global__ void __launch_bounds__(128, 8)
-rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
-                 float* __restrict__ state, int state_stride, const float* __restrict__ window,
-                 float* __restrict__ frames, int avx2) {
+// PitchDownsample's low-pass at decimated index i of a pitch buffer p (the CPU's operations).
+__device__ __forceinline__ float rnn_lowpass(const float* p, int i) {
+  if (i == 0) return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, p[1]), p[0]));
+  return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(p[2 * i - 1], p[2 * i + 1])), p[2 * i]));
+}
+
+// 16-bit PCM rows (rnn_frontend_s16) become floats x / 32768 (exact: a power-of-two scale).
+__device__ __forceinline__ float rnn_pcm_in(float v) { return v; }
+__device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
+
+template <typename T>
+__device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                                             float* __restrict__ state, int state_stride,
+                                             const float* __restrict__ window, float* __restrict__ frames,
+                                             int avx2) {
   __shared__ float xs[RNN_HOP];
   __shared__ float pb[RNN_PITCH_BUF];
   __shared__ float lp0[RNN_LP_LEN + 5];  // 5 zeros, then the unwhitened low-passed signal
@@ -153,10 +193,16 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
   __shared__ float ac[5];
   __shared__ float fir[5];
   __shared__ float ips[40];
+  __shared__ float ipm[16], ipp[16];  // correlations at lag - 1 / + 1 of RemoveDoubling's candidates
   __shared__ float yy_lag[RNN_PITCH_MAX / 2 + 1];
+  __shared__ float rd_xy[16], rd_yy[16], rd_g[16];  // RemoveDoubling's candidate k
+  __shared__ int rd_t[16], rd_ok[16];
   __shared__ int best[2];
-  __shared__ int t0s, best_ts;
-  __shared__ float syy0c, syy0f;
+  __shared__ int fine_lag[10], fine_n;
+  __shared__ int t0s;
+  __shared__ int prev_period_s;  // last hop's period / 2 and pitch gain (state, read ahead)
+  __shared__ float prev_gain_s;
+  __shared__ float syy0f;
 
   const int count = ctl[0];
   const int tid = threadIdx.x;
@@ -166,15 +212,39 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
     int* sti = reinterpret_cast<int*>(st);
-    const float* inr = in + static_cast<long long>(b) * in_stride;
+    const T* inr = in + static_cast<long long>(b) * in_stride;
     float* fx = frames + static_cast<long long>(2 * b) * RNN_WINDOW;
     float* fp = fx + RNN_WINDOW;
 
-    // High-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}); one thread.
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = inr[i];
-    __syncthreads();
+    // Phase 0: the input, the pitch history shifted by a hop (read before anything writes it
+    // back), and PitchDownsample's low-pass of the part of it that does not depend on this hop
+    // (lp0 + 5 + i for i < RNN_LP_OLD reads pb[2i - 1 .. 2i + 1] < RNN_PITCH_BUF - RNN_HOP),
+    // computed from the same values as below.
+    const float* hist = st + RNN_ST_PITCH + RNN_HOP;
+    for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = rnn_pcm_in(inr[i]);
+    for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = hist[i];
+    for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass(hist, i);
+    if (tid < 5) lp0[tid] = 0.f;
+    // The analysis frame's first half (the previous hop) and what RemoveDoubling reads from the
+    // state, loaded now rather than on the serial path.
+    for (int i = tid; i < RNN_HOP; i += blockDim.x) fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
+    if (tid == 1) {
+      prev_period_s = sti[RNN_ST_LAST_PERIOD] / 2;
+      prev_gain_s = st[RNN_ST_LAST_GAIN];
+    }
+    float m0 = 0.f, m1 = 0.f;  // the high-pass memory (thread 0)
     if (tid == 0) {
-      float m0 = st[RNN_ST_HP], m1 = st[RNN_ST_HP + 1];
+      m0 = st[RNN_ST_HP];
+      m1 = st[RNN_ST_HP + 1];
+    }
+    __syncthreads();
+    // Phase 1: the high-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}) on
+    // thread 0, a serial chain; meanwhile warp 1's lanes 0-4 start the autocorrelation lags on
+    // the old part (the CPU's bulk loop sums j in index order; its first RNN_AC_SPLIT terms,
+    // o[j] o[j + k] with j + k < RNN_LP_OLD, are known already).
+    const float* o = lp0 + 5;
+    float ac_bulk = 0.f;  // warp 1, lanes 0-4: lag tid - 32, carried to the second half below
+    if (tid == 0) {
 #pragma unroll 8
       for (int i = 0; i < RNN_HOP; ++i) {
         const float x = xs[i];
@@ -185,37 +255,30 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
       }
       st[RNN_ST_HP] = m0;
       st[RNN_ST_HP + 1] = m1;
+    } else if (tid >= 32 && tid < 37) {
+      const int k = tid - 32;
+#pragma unroll 8
+      for (int j = 0; j < RNN_AC_SPLIT; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
     }
-    // Pitch history shifted by a hop (read before anything writes it back).
-    for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = st[RNN_ST_PITCH + RNN_HOP + i];
     __syncthreads();
     for (int i = tid; i < RNN_HOP; i += blockDim.x) {
       pb[RNN_PITCH_BUF - RNN_HOP + i] = xs[i];
-      fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
       fx[RNN_HOP + i] = __fmul_rn(xs[i], window[RNN_HOP + i]);
     }
     __syncthreads();
     for (int i = tid; i < RNN_HOP; i += blockDim.x) st[RNN_ST_ANALYSIS + i] = xs[i];
     for (int i = tid; i < RNN_PITCH_BUF; i += blockDim.x) st[RNN_ST_PITCH + i] = pb[i];
 
-    // PitchDownsample: low-pass and decimate by 2.
-    for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
-      float v;
-      if (i == 0) v = __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, pb[1]), pb[0]));
-      else v = __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(pb[2 * i - 1], pb[2 * i + 1])), pb[2 * i]));
-      lp0[5 + i] = v;
-    }
-    if (tid < 5) lp0[tid] = 0.f;
+    // PitchDownsample: low-pass and decimate by 2 (the rest, which reads this hop).
+    for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
     __syncthreads();
-    const float* o = lp0 + 5;
-    if (tid < 5) {  // autocorrelation lag tid: the bulk, then the tail, as the CPU sums them
-      const int k = tid, fast = RNN_LP_LEN - 4;
-      float bulk = 0.f;
+    if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
+      const int k = tid - 32, fast = RNN_LP_LEN - 4;
 #pragma unroll 8
-      for (int j = 0; j < fast; ++j) bulk = __fadd_rn(bulk, __fmul_rn(o[j], o[j + k]));
+      for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
       float tail = 0.f;
       for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
-      ac[k] = __fadd_rn(bulk, tail);
+      ac[k] = __fadd_rn(ac_bulk, tail);
     }
     __syncthreads();
     if (tid == 0) {
@@ -270,19 +333,43 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
     for (int j = tid; j < len >> 2; j += blockDim.x) x4[j] = xlp[2 * j];
     for (int j = tid; j < (len + max_pitch) >> 2; j += blockDim.x) y4[j] = lp[2 * j];
     __syncthreads();
-    // Coarse cross-correlation on warps 0-1; meanwhile warps 2-3 compute what later sequential
-    // steps need and what depends only on lp: both searches' initial energies (warp 2), and
-    // RemoveDoubling's xx and delayed-window energies yy_lag (warp 3; decimated domain,
-    // x = lp + 384).
+    // Every serial chain runs on its own warp, next to the parallel work (divergent lanes of
+    // one warp would run one after the other).
+    // Phase 1: the coarse cross-correlation on warps 0-1; warp 2: the coarse search's initial
+    // energy and its running energies (rnn_syy_track); warp 3: the fine search's initial energy.
     const int maxp = RNN_PITCH_MAX / 2, minp = RNN_PITCH_MIN / 2, n = RNN_PITCH_FRAME / 2;
     const float* x = lp + maxp;
+    float* syy_c = lp0;        // lp0 is dead once lp is built: the two searches' running
+    float* syy_f = lp0 + 160;  // energies (147 and 294 floats) live there
     if (tid < 64) {
       for (int k = tid; k < max_pitch >> 2; k += 64)
         xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
     } else if (tid == 64) {
-      syy0c = rnn_energy1(y4, len >> 2);
-      syy0f = rnn_energy1(lp, len >> 1);
+      rnn_syy_track(y4, len >> 2, max_pitch >> 2, rnn_energy1(y4, len >> 2), syy_c);
     } else if (tid == 96) {
+      syy0f = rnn_energy1(lp, len >> 1);
+    }
+    __syncthreads();
+    // Phase 2: thread 0 scans the coarse correlation and lists the fine search's lags (within 2
+    // of twice a coarse candidate, increasing: the only ones the CPU computes, all others are 0);
+    // warp 1: the fine search's running energies; warp 2: RemoveDoubling's xx and delayed-window
+    // energies yy_lag (decimated domain, x = lp + 384); they depend only on lp.
+    if (tid == 0) {
+      RnnBest r;
+      rnn_best_init(r);
+#pragma unroll 4
+      for (int i = 0; i < max_pitch >> 2; ++i) rnn_best_step(r, xc[i], syy_c[i], i);
+      best[0] = r.b0;
+      best[1] = r.b1;
+      const int lo = r.b0 < r.b1 ? r.b0 : r.b1, hi = r.b0 < r.b1 ? r.b1 : r.b0;
+      int m = 0;
+      for (int i = 2 * lo - 2 < 0 ? 0 : 2 * lo - 2; i <= 2 * lo + 2 && i < max_pitch >> 1; ++i) fine_lag[m++] = i;
+      for (int i = 2 * hi - 2 < 2 * lo + 3 ? 2 * lo + 3 : 2 * hi - 2; i <= 2 * hi + 2 && i < max_pitch >> 1; ++i)
+        fine_lag[m++] = i;
+      fine_n = m;
+    } else if (tid == 32) {
+      rnn_syy_track(lp, len >> 1, max_pitch >> 1, syy0f, syy_f);
+    } else if (tid == 64) {
       const float xx = rnn_inner(x, x, n, avx2);
       ips[0] = xx;
       float yy = xx;
@@ -294,24 +381,23 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
       }
     }
     __syncthreads();
-    if (tid == 0) rnn_find_best_pitch(xc, y4, len >> 2, max_pitch >> 2, syy0c, best);
-    __syncthreads();
     const int b0 = best[0], b1 = best[1];
-    __syncthreads();
-    // Fine search at 2x, around the two coarse candidates.
-    for (int i = tid; i < max_pitch >> 1; i += blockDim.x) {
-      float v = 0.f;
-      if (!(abs(i - 2 * b0) > 2 && abs(i - 2 * b1) > 2))
-        v = rnn_maxf(-1.f, rnn_inner(xlp, lp + i, len >> 1, avx2));
-      xc[i] = v;
+    // Phase 3: the fine search's lags, one thread each (at most 10).
+    if (tid < fine_n) {
+      const int i = fine_lag[tid];
+      xc[i] = rnn_maxf(-1.f, rnn_inner(xlp, lp + i, len >> 1, avx2));
     }
     __syncthreads();
     if (tid == 0) {
-      rnn_find_best_pitch(xc, lp, len >> 1, max_pitch >> 1, syy0f, best);
+      RnnBest r;
+      rnn_best_init(r);
+      for (int q = 0; q < fine_n; ++q) rnn_best_step(r, xc[fine_lag[q]], syy_f[fine_lag[q]], fine_lag[q]);
+      // The fine correlation at i: computed for the listed lags, 0 for all others (as the CPU).
+      auto fine = [&](int i) { return (abs(i - 2 * b0) <= 2 || abs(i - 2 * b1) <= 2) ? xc[i] : 0.f; };
       int offset = 0;
-      const int bb = best[0];
+      const int bb = r.b0;
       if (bb > 0 && bb < (max_pitch >> 1) - 1) {
-        const float a = xc[bb - 1], bm = xc[bb], c = xc[bb + 1];
+        const float a = fine(bb - 1), bm = fine(bb), c = fine(bb + 1);
         if (__fsub_rn(c, a) > __fmul_rn(.7f, __fsub_rn(bm, a))) offset = 1;
         else if (__fsub_rn(a, c) > __fmul_rn(.7f, __fsub_rn(bm, c))) offset = -1;
       }
@@ -342,25 +428,34 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
         if (t1 < minp) lag = -1;
       }
       ips[q] = lag >= 0 ? rnn_inner(x, x - lag, n, avx2) : 0.f;
+    } else if ((tid >= 33 && tid < 48) || (tid >= 65 && tid < 80)) {
+      // Speculatively, the correlations one lag either side of every candidate (t0 at index 1,
+      // t1_k at index k): the final period refinement needs them around the chosen one. Same
+      // call as the CPU's for that lag, so the same value; runs next to warp 0 (warps 1, 2).
+      const int j = tid & 31, side = tid < 64 ? -1 : 1;
+      const int t1 = j == 1 ? t0 : (2 * t0 + j) / (2 * j);
+      const float v = t1 >= minp ? rnn_inner(x, x - (t1 + side), n, avx2) : 0.f;
+      (side < 0 ? ipm : ipp)[j] = v;
     }
     __syncthreads();
-    if (tid == 0) {
-      const int prev_period = sti[RNN_ST_LAST_PERIOD] / 2;
-      const float prev_gain = st[RNN_ST_LAST_GAIN];
-      const float xx = ips[0], xy = ips[1];
-      int best_t = t0;
-      const float yy = yy_lag[t0];
-      float best_xy = xy, best_yy = yy;
-      const float g0 = rnn_pitch_gain(xy, xx, yy);
-      float g = g0;
-      for (int k = 2; k <= 15; ++k) {
-        const int t1 = (2 * t0 + k) / (2 * k);
-        if (t1 < minp) break;
+    // RemoveDoubling's candidates k = 2..15 do not depend on each other (each one that passes
+    // its threshold overwrites the choice, so the last passing k wins): thread k evaluates k with
+    // the CPU's operations, thread 0 then takes the last that passed. The CPU loop's break at
+    // the first t1 < minp is the same as skipping every such k: t1 = floor(t0 / k + 1/2) only
+    // decreases with k.
+    if (tid >= 2 && tid <= 15) {
+      const int k = tid;
+      const int t1 = (2 * t0 + k) / (2 * k);
+      int pass = 0;
+      if (t1 >= minp) {
+        const int prev_period = prev_period_s;
+        const float prev_gain = prev_gain_s;
+        const float g0 = rnn_pitch_gain(ips[1], ips[0], yy_lag[t0]);
         const int t1b = k == 2 ? ((t1 + t0 > maxp) ? t0 : t0 + t1) : (2 * rnn_second_check[k] * t0 + k) / (2 * k);
         const float xy1 = ips[2 * k - 2], xy2 = ips[2 * k - 1];
         const float cxy = __fmul_rn(.5f, __fadd_rn(xy1, xy2));
         const float cyy = __fmul_rn(.5f, __fadd_rn(yy_lag[t1], yy_lag[t1b]));
-        const float g1 = rnn_pitch_gain(cxy, xx, cyy);
+        const float g1 = rnn_pitch_gain(cxy, ips[0], cyy);
         float cont;
         if (abs(t1 - prev_period) <= 1) cont = prev_gain;
         else if (abs(t1 - prev_period) <= 2 && 5 * k * k < t0) cont = __fmul_rn(prev_gain, .5f);
@@ -368,28 +463,40 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
         float thresh = rnn_maxf(.3f, __fsub_rn(__fmul_rn(.7f, g0), cont));
         if (t1 < 3 * minp) thresh = rnn_maxf(.4f, __fsub_rn(__fmul_rn(.85f, g0), cont));
         else if (t1 < 2 * minp) thresh = rnn_maxf(.5f, __fsub_rn(__fmul_rn(.9f, g0), cont));
-        if (g1 > thresh) {
-          best_xy = cxy;
-          best_yy = cyy;
-          best_t = t1;
-          g = g1;
+        pass = g1 > thresh ? 1 : 0;
+        rd_xy[k] = cxy;
+        rd_yy[k] = cyy;
+        rd_g[k] = g1;
+        rd_t[k] = t1;
+      }
+      rd_ok[k] = pass;
+    }
+    __syncthreads();
+    if (tid == 0) {
+      const float xx = ips[0], xy = ips[1];
+      int best_t = t0, best_k = 1;
+      const float yy = yy_lag[t0];
+      float best_xy = xy, best_yy = yy;
+      float g = rnn_pitch_gain(xy, xx, yy);
+      for (int k = 2; k <= 15; ++k) {
+        if (rd_ok[k]) {
+          best_xy = rd_xy[k];
+          best_yy = rd_yy[k];
+          best_t = rd_t[k];
+          best_k = k;
+          g = rd_g[k];
         }
       }
       best_xy = rnn_maxf(0.f, best_xy);
       float pg = (best_yy <= best_xy) ? 1.f : __fdiv_rn(best_xy, __fadd_rn(best_yy, 1.f));
       if (pg > g) pg = g;
       st[RNN_ST_LAST_GAIN] = pg;
-      best_ts = best_t;
-    }
-    __syncthreads();
-    if (tid < 3) ips[32 + tid] = rnn_inner(x, x - (best_ts + tid - 1), n, avx2);
-    __syncthreads();
-    if (tid == 0) {
-      const float c0 = ips[32], c1v = ips[33], c2 = ips[34];
+      // Correlations at best_t - 1, best_t, best_t + 1 (computed above).
+      const float c0 = ipm[best_k], c1v = best_k == 1 ? ips[1] : ips[2 * best_k - 2], c2 = ipp[best_k];
       int offset = 0;
       if (__fsub_rn(c2, c0) > __fmul_rn(.7f, __fsub_rn(c1v, c0))) offset = 1;
       else if (__fsub_rn(c0, c2) > __fmul_rn(.7f, __fsub_rn(c1v, c2))) offset = -1;
-      int period = 2 * best_ts + offset;
+      int period = 2 * best_t + offset;
       if (period < RNN_PITCH_MIN) period = RNN_PITCH_MIN;
       sti[RNN_ST_LAST_PERIOD] = period;
       sti[RNN_ST_PERIOD] = period;
@@ -401,4 +508,18 @@ rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restr
     for (int i = tid; i < RNN_WINDOW; i += blockDim.x) fp[i] = __fmul_rn(src[i], window[i]);
     __syncthreads();  // shared buffers are reused by the next row
   }
+}
+
+extern "C" __global__ void __launch_bounds__(128, 8)
+rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                 float* __restrict__ frames, int avx2) {
+  rnn_frontend(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+extern "C" __global__ void __launch_bounds__(128, 8)
+rnn_frontend_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                 float* __restrict__ frames, int avx2) {
+  rnn_frontend(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }

@@ -51,8 +51,8 @@ const std::set<std::string>& ExpectedKernels(const std::string& program) {
       {"overlap_add.cu", {"frame_analysis_f32", "overlap_add_f32"}},
       {"fft.cu", {"rfft_forward_f32", "rfft_inverse_f32"}},
       {"lstm.cu", {"lstm_step_f32_r1", "lstm_step_f32_r2", "lstm_step_f32_r4", "lstm_step_f32_r8"}},
-      {"rnnoise_pitch.cu", {"rnn_frontend_f32"}},
-      {"rnnoise_features.cu", {"rnn_features_f32", "rnn_copy_cols_f32", "rnn_postprocess_f32", "rnn_synthesis_f32"}},
+      {"rnnoise_pitch.cu", {"rnn_frontend_f32", "rnn_frontend_s16"}},
+      {"rnnoise_features.cu", {"rnn_features_f32", "rnn_copy_cols_f32", "rnn_postprocess_f32", "rnn_synthesis_f32", "rnn_synthesis_s16"}},
   };
   static const std::set<std::string> none;
   auto it = k.find(program);

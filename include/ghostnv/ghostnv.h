@@ -130,9 +130,11 @@ typedef enum ghostnv_mode {
  * gate). */
 typedef struct ghostnv_options {
   uint32_t struct_size;    /* sizeof(ghostnv_options), set by ghostnv_options_init() */
-  /* The model: NULL, "" or "default" = the model of `mode` (BASIC: the one embedded in the
-   * library); otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content), which
-   * requires mode BASIC. Read during ghostnv_create() only. */
+  /* The model: NULL, "", "default" or "builtin:default" = the model of `mode` (BASIC: the one
+   * embedded in the library); "builtin:ultra" = the embedded ultra-low-latency model (96-sample
+   * hop at 48 kHz, 2 ms algorithmic latency; GHOSTNV_ERROR_MODEL_NOT_FOUND in a build without
+   * it); otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content). Anything but
+   * the model of `mode` requires mode BASIC. Read during ghostnv_create() only. */
   const char* model;
   /* Alternatively an in-memory .gnvm image or .rnnn text (model must then be NULL). The library
    * copies it: the caller may free it as soon as ghostnv_create() returns. */

@@ -154,8 +154,8 @@ bool LooksLikeRnnn(const void* data, size_t size) {
 }
 
 int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_denoiser* d) {
-  const bool want_default =
-      o.model == nullptr || std::strcmp(o.model, "default") == 0 || o.model[0] == '\0';
+  const bool want_default = o.model == nullptr || std::strcmp(o.model, "default") == 0 ||
+                            std::strcmp(o.model, "builtin:default") == 0 || o.model[0] == '\0';
   const bool explicit_model = !want_default || o.model_data != nullptr || o.model_size != 0;
   if (explicit_model && o.mode != GHOSTNV_MODE_BASIC) {
     return Fail(GHOSTNV_ERROR_INVALID_ARGUMENT,
@@ -195,6 +195,21 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
     auto m = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded default>");
     if (!m.ok()) return ModelError(m.status(), "embedded default model");  // a build problem
     d->model = std::move(*m);
+    d->model_source = "embedded";
+    return GHOSTNV_OK;
+  }
+  if (std::strcmp(o.model, "builtin:ultra") == 0) {
+    // The embedded ultra-low-latency model (2 ms); a name, never a path.
+    const void* data = nullptr;
+    size_t size = 0;
+    if (!ghostnv::api::EmbeddedUltraModel(&data, &size)) {
+      return Fail(GHOSTNV_ERROR_MODEL_NOT_FOUND,
+                  "model 'builtin:ultra': no ultra-low-latency model is embedded in this build "
+                  "of libghostnv; pass a model file (.gnvm)");
+    }
+    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded ultra>");
+    if (!u.ok()) return ModelError(u.status(), "embedded ultra model");  // a build problem
+    d->model = std::move(*u);
     d->model_source = "embedded";
     return GHOSTNV_OK;
   }

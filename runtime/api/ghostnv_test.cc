@@ -122,6 +122,101 @@ TEST(ApiTest, DefaultModel) {
 #endif
 }
 
+// The embedded ultra-low-latency model: "builtin:ultra" (96-sample hop at 48 kHz, 2 ms).
+TEST(ApiTest, EmbeddedUltraModel) {
+  ghostnv::Options o;
+  o.model = "builtin:ultra";
+  o.backend = GHOSTNV_BACKEND_CPU;
+  ghostnv_denoiser* d = nullptr;
+  const int rc = ghostnv_create(&o, &d);
+#if GHOSTNV_EXPECT_ULTRA_MODEL
+  ASSERT_EQ(rc, GHOSTNV_OK) << ghostnv_last_error();
+  auto j = nlohmann::json::parse(ghostnv_info_json(d));
+  EXPECT_EQ(j["model_source"], "embedded");
+  EXPECT_EQ(j["family"], "ultra");
+  EXPECT_EQ(j["hop_size"], 96);
+  EXPECT_EQ(j["model_sample_rate"], 48000);
+  EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 2.0);
+  // Calls of any size: the model's 96 frames plus hop - 1 = 95 of buffering.
+  EXPECT_EQ(ghostnv_latency_frames(d), 96 + 95);
+  ghostnv_destroy(d);
+  // The period hint: hop - gcd(P, hop) frames of buffering.
+  for (const auto& [period, want] : std::vector<std::pair<uint32_t, int64_t>>{
+           {96, 96}, {192, 96}, {480, 96}, {32, 96 + 64}, {128, 96 + 64}, {7, 96 + 95},
+           {113, 96 + 95}, {144, 96 + 48}}) {
+    o.period_frames = period;
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    EXPECT_EQ(ghostnv_latency_frames(d), want) << "period " << period;
+    ghostnv_destroy(d);
+  }
+  // "builtin:default" is the embedded default, as "default" is.
+  ghostnv::Options def;
+  def.model = "builtin:default";
+  ASSERT_EQ(ghostnv_create(&def, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_NE(nlohmann::json::parse(ghostnv_info_json(d))["family"], "ultra");
+  ghostnv_destroy(d);
+#else
+  EXPECT_EQ(rc, GHOSTNV_ERROR_MODEL_NOT_FOUND);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_NE(std::string(ghostnv_last_error()).find("builtin:ultra"), std::string::npos)
+      << ghostnv_last_error();
+#endif
+}
+
+#if GHOSTNV_EXPECT_ULTRA_MODEL
+// At strength 0 the embedded ultra model is an exact delay of latency_frames(), for any call
+// sizes and both channel counts; at strength 1 it matches the committed file bit for bit.
+TEST(ApiTest, EmbeddedUltraModelProcesses) {
+  for (uint32_t ch : {1u, 2u}) {
+    ghostnv::Options o;
+    o.model = "builtin:ultra";
+    o.backend = GHOSTNV_BACKEND_CPU;
+    o.channels = ch;
+    o.strength = 0.0f;
+    ghostnv_denoiser* d = nullptr;
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    const int64_t lat = ghostnv_latency_frames(d);
+    ASSERT_EQ(lat, 191);
+    const size_t frames = 9601;
+    const std::vector<float> in = Noise(frames * ch, 17 + ch);
+    std::vector<float> out(in.size());
+    size_t pos = 0, k = 0;
+    const size_t sizes[] = {1, 7, 113, 0, 513, 96};
+    while (pos < frames) {
+      const size_t n = std::min(frames - pos, sizes[k++ % 6]);
+      ASSERT_EQ(ghostnv_process(d, in.data() + pos * ch, out.data() + pos * ch, n), GHOSTNV_OK);
+      pos += n;
+    }
+    for (size_t t = 0; t < frames; ++t)
+      for (size_t c = 0; c < ch; ++c) {
+        const float want = int64_t(t) >= lat ? in[(t - size_t(lat)) * ch + c] : 0.0f;
+        ASSERT_NEAR(out[t * ch + c], want, 1e-6f) << t << " ch " << c;
+      }
+    ghostnv_destroy(d);
+  }
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string file = std::string(src) + "/models/weights/ultra.gnvm";
+  std::vector<std::vector<float>> outs;
+  for (const char* model : {"builtin:ultra", file.c_str()}) {
+    ghostnv::Options o;
+    o.model = model;
+    o.backend = GHOSTNV_BACKEND_CPU;
+    ghostnv_denoiser* d = nullptr;
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << model << ": " << ghostnv_last_error();
+    const std::vector<float> in = Noise(4800, 5);
+    std::vector<float> out(in.size());
+    ASSERT_EQ(ghostnv_process(d, in.data(), out.data(), in.size()), GHOSTNV_OK);
+    outs.push_back(out);
+    ghostnv_destroy(d);
+  }
+  EXPECT_EQ(outs[0], outs[1]);
+  double energy = 0;
+  for (float v : outs[0]) energy += double(v) * v;
+  EXPECT_GT(energy, 0.0);  // it processed something (not all zeros)
+}
+#endif
+
 TEST(ApiTest, ModelErrors) {
   ghostnv_options o;
   ghostnv_options_init(&o);

@@ -21,7 +21,9 @@ constexpr Entry kModes[] = {
     {GHOSTNV_MODE_ENHANCED, "enhanced", false,
      "a stronger CPU model (DTLN or the GhostNV conv+GRU model)"},
     {GHOSTNV_MODE_MAXIMUM, "maximum", false, "the DeepFilterNet3 model"},
-    // Available exactly when a GPU is present (see Available()).
+    // Available exactly when a GPU is present (see Available()). The default model's GPU
+    // real-time path: the ultra model (issue 7's choice for this mode) has no GPU plan yet.
+    // When CudaPlan supports family "ultra", load EmbeddedUltraModel() for this mode.
     {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false, "a CUDA GPU"},
 };
 

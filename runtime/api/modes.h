@@ -5,8 +5,12 @@
 //   Maximum      DeepFilterNet3, GPU when there is one, else CPU          — not shipped yet.
 //   GpuRealtime  the default model on the GPU real-time path (sched::RealtimeCudaFamily: a
 //                realtime CudaPlan, batch 1) — available when a GPU that can run it is present
-//                (sched::GpuPresent()); "not available" with the reason otherwise. The
-//                ultra-low-latency model replaces the default one here when it ships.
+//                (sched::GpuPresent()); "not available" with the reason otherwise. Issue 7
+//                names the ultra-low-latency model (family "ultra", embedded as
+//                "builtin:ultra") as this mode's model, but the ultra family has no GPU plan yet
+//                (sched::CudaPlan runs family "rnnoise" only), so this mode stays on the default
+//                model until it does. The ultra model is reached on the CPU through
+//                ghostnv_options.model = "builtin:ultra" (mode BASIC) and `--latency ultra`.
 //
 // A mode whose model is not in this build resolves to absl::UnavailableError with the reason;
 // the C ABI turns that into GHOSTNV_ERROR_NOT_AVAILABLE. When a model ships, its entry below

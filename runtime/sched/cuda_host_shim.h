@@ -13,6 +13,7 @@
 //   #include "runtime/sched/cuda_host_shim.h"
 //   #include "kernels/rnnoise_pitch.cu"
 //   cuda_host::Launch(256, [&] { rnn_frontend_f32(...); });
+//   cuda_host::LaunchGrid(5, 256, [&] { rnn_synthesis_f32(...); });   // 5 blocks in turn
 #pragma once
 
 #include <barrier>
@@ -47,6 +48,27 @@ inline void Launch(int threads, const std::function<void()>& fn) {
   for (std::thread& t : pool) t.join();
   barrier = nullptr;
 }
+
+// Runs fn as a grid of `blocks` blocks of `threads` threads, one block after the other
+// (gridDim.x = blocks), so kernels whose blocks loop over rows take their multi-block paths.
+inline void LaunchGrid(int blocks, int threads, const std::function<void()>& fn) {
+  for (int b = 0; b < blocks; ++b) {
+    std::barrier<> bar(threads);
+    barrier = &bar;
+    block_dim = {static_cast<unsigned>(threads), 1, 1};
+    grid_dim = {static_cast<unsigned>(blocks), 1, 1};
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([t, b, &fn] {
+        thread_idx = {static_cast<unsigned>(t), 0, 0};
+        block_idx = {static_cast<unsigned>(b), 0, 0};
+        fn();
+      });
+    for (std::thread& t : pool) t.join();
+    barrier = nullptr;
+  }
+}
 }  // namespace cuda_host
 
 #define threadIdx ::cuda_host::thread_idx
@@ -67,6 +89,11 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline int __float2int_rn(float a) {  // ties to even; saturates like the device
+  if (!(a > -2147483648.f)) return a != a ? 0 : -2147483647 - 1;
+  if (a >= 2147483648.f) return 2147483647;
+  return static_cast<int>(std::nearbyint(a));
+}
 template <class T>
 T __ldg(const T* p) { return *p; }
 struct float2 {

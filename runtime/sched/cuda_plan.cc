@@ -113,9 +113,17 @@ class CudaPlanImpl final : public CudaPlan {
     free_.push_back(slot);  // capacity max_: never reallocates
   }
 
-  float* input_rows() override { return reinterpret_cast<float*>(up_h_.as<char>() + in_offset_); }
+  float* input_rows() override {
+    return pcm16_ ? nullptr : reinterpret_cast<float*>(up_h_.as<char>() + in_offset_);
+  }
   const float* output_rows() const override {
-    return reinterpret_cast<const float*>(down_h_.as<char>() + out_offset_);
+    return pcm16_ ? nullptr : reinterpret_cast<const float*>(down_h_.as<char>() + out_offset_);
+  }
+  int16_t* input_rows16() override {
+    return pcm16_ ? reinterpret_cast<int16_t*>(up_h_.as<char>() + in_offset_) : nullptr;
+  }
+  const int16_t* output_rows16() const override {
+    return pcm16_ ? reinterpret_cast<const int16_t*>(down_h_.as<char>() + out_offset_) : nullptr;
   }
   const CudaHopInfo* info() const override { return down_h_.as<CudaHopInfo>(); }
 
@@ -137,7 +145,15 @@ class CudaPlanImpl final : public CudaPlan {
     if (n > 0) {
       size_t g = 0;
       while (buckets_[g] < n) ++g;
-      if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) return r;
+      if (!prof_.empty()) {
+        // Profiling plans launch the stages directly: an event recorded while a stream is
+        // captured only orders the capture and never becomes a node of the graph (so a graph
+        // cannot carry the timing events; before 2026-11-28 the stage times all read -1).
+        record_result_ = cu::kSuccess;
+        if (!Record(buckets_[g]).ok()) return record_result_ != cu::kSuccess ? record_result_ : cu::kErrorInvalidValue;
+      } else if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) {
+        return r;
+      }
     }
     return done_->Record(*stream_);
   }
@@ -197,10 +213,13 @@ class CudaPlanImpl final : public CudaPlan {
   std::vector<int> free_;  // free slots, the lowest last
   std::vector<uint32_t> mark_;
   uint32_t stamp_ = 0;
+  CUresult record_result_ = cu::kSuccess;  // the first failure of the last Record
   std::string description_;
   int max_ = 0, u0_ = 0, u1_ = 0, u2_ = 0, u3_ = 0;
   int a_stride_ = 0, b_stride_ = 0, c_stride_ = 0, state_stride_ = 0;
   int avx2_ = 0;
+  bool pcm16_ = false;
+  size_t sample_bytes_ = sizeof(float);  // of a PCM row sample: 4, or 2 with pcm16
 };
 
 absl::Status CudaPlanImpl::Record(int rows) {
@@ -209,12 +228,13 @@ absl::Status CudaPlanImpl::Record(int rows) {
   const RnnoiseKernels& rk = *rk_;
   const runtime::DriverApi& api = ctx_->api();
   auto check = [&](CUresult r, const char* what) -> absl::Status {
+    if (r != cu::kSuccess) record_result_ = r;
     return r == cu::kSuccess ? absl::OkStatus()
                              : runtime::CuError(api, r, what, absl::StrCat("recording the RNNoise hop graph for ", rows, " rows"));
   };
   const CUdeviceptr ctl = up_d_.ptr(), str = up_d_.ptr() + str_offset_, in = up_d_.ptr() + in_offset_;
   const CUdeviceptr info = down_d_.ptr(), out = down_d_.ptr() + out_offset_;
-  const size_t row_bytes = RNN_HOP * sizeof(float);
+  const size_t row_bytes = RNN_HOP * sample_bytes_;
   size_t mark = 0;
   auto stage = [&]() -> absl::Status {  // a timing event after a stage, when profiling
     if (mark >= prof_.size()) return absl::OkStatus();
@@ -226,7 +246,7 @@ absl::Status CudaPlanImpl::Record(int rows) {
   if (!(st = stage()).ok()) return st;
   st = check(api.MemcpyHtoDAsync(up_d_.ptr(), up_h_.data(), in_offset_ + rows * row_bytes, s.get()), "cuMemcpyHtoDAsync");
   if (!st.ok() || !(st = stage()).ok()) return st;
-  r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames_.ptr(), rows, avx2_, s);
+  r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames_.ptr(), rows, avx2_, s, pcm16_);
   if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
   r = ops.RealFftForward(fft_, frames_.ptr(), RNN_WINDOW, spec_.ptr(), RNN_SPEC_STRIDE, 2 * rows, s);
   if (!(st = check(r, "rfft_forward_f32")).ok() || !(st = stage()).ok()) return st;
@@ -254,7 +274,7 @@ absl::Status CudaPlanImpl::Record(int rows) {
   r = ops.RealFftInverse(fft_, spec_.ptr(), 2 * RNN_SPEC_STRIDE, y_.ptr(), RNN_WINDOW, rows, s);
   if (!(st = check(r, "rfft_inverse_f32")).ok() || !(st = stage()).ok()) return st;
   r = rk.Synthesis(y_.ptr(), RNN_WINDOW, in, RNN_HOP, ctl, str, state_.ptr(), state_stride_, window_.ptr(), out,
-                   RNN_HOP, rows, s);
+                   RNN_HOP, rows, s, pcm16_);
   if (!(st = check(r, "rnn_synthesis_f32")).ok() || !(st = stage()).ok()) return st;
   st = check(api.MemcpyDtoHAsync(down_h_.data(), down_d_.ptr(), out_offset_ + rows * row_bytes, s.get()),
              "cuMemcpyDtoHAsync");
@@ -276,6 +296,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
                       &ng = *m.FindLayer("noise_gru"), &dg = *m.FindLayer("denoise_gru"),
                       &dout = *m.FindLayer("denoise_output"), &vout = *m.FindLayer("vad_output");
   max_ = o.max_sessions;
+  pcm16_ = o.pcm16;
+  sample_bytes_ = pcm16_ ? sizeof(int16_t) : sizeof(float);
   u0_ = in.units;
   u1_ = vg.units;
   u2_ = ng.units;
@@ -330,8 +352,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   str_offset_ = (kCtlHeader + n) * sizeof(int);
   in_offset_ = (str_offset_ + n * sizeof(float) + 255) / 256 * 256;
   out_offset_ = (n * sizeof(CudaHopInfo) + 255) / 256 * 256;
-  const size_t up_bytes = in_offset_ + n * RNN_HOP * sizeof(float);
-  const size_t down_bytes = out_offset_ + n * RNN_HOP * sizeof(float);
+  const size_t up_bytes = in_offset_ + n * RNN_HOP * sample_bytes_;
+  const size_t down_bytes = out_offset_ + n * RNN_HOP * sample_bytes_;
   using runtime::Wipe;
   struct {
     DeviceBlock* block;

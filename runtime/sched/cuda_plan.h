@@ -37,7 +37,8 @@
 // For tests of code above this (runtime/sched's CUDA backend), CudaPlan is an interface: a fake
 // may derive from it. CudaPlan::Create returns the real implementation.
 //
-// Interface changes are announced here (none yet since the first version, 2026-11-28).
+// Interface changes are announced here: 2026-11-28 17:00 CudaPlanOptions::pcm16 and
+// input_rows16()/output_rows16() (16-bit PCM rows; non-pure virtuals, fakes need no change).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,10 @@ struct CudaPlanOptions {
   std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
   int max_sessions = 1;         // slots; every device/pinned buffer is sized for this at Create
   bool realtime = false;        // true: greatest stream priority, batch-1 path tuned for latency
+  // true: rows are 16-bit PCM (int16 x = round(sample * 32768)), half the PCIe traffic of float
+  // rows; use input_rows16()/output_rows16() (input_rows()/output_rows() return nullptr). The
+  // output is the float output rounded to the nearest int16 and clamped.
+  bool pcm16 = false;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };
@@ -94,6 +99,9 @@ class CudaPlan {
   // apart, in pinned host memory owned by the plan (valid for its lifetime).
   virtual float* input_rows() = 0;
   virtual const float* output_rows() const = 0;
+  // The same rows for a plan created with pcm16 = true (nullptr otherwise).
+  virtual int16_t* input_rows16() { return nullptr; }
+  virtual const int16_t* output_rows16() const { return nullptr; }
   virtual const CudaHopInfo* info() const = 0;
   // Asynchronous. kErrorInvalidValue for bad arguments (nothing launched); any other
   // non-success result comes from the driver: check runtime::IsStickyError(r) to decide to fall

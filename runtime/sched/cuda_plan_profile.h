@@ -1,9 +1,11 @@
 // runtime/sched/cuda_plan_profile.h — where a CudaPlan hop spends its GPU time (benchmarks and
 // diagnosis only; not part of the CudaPlan contract).
 //
-// With GHOSTNV_CUDA_PLAN_PROFILE=1 in the environment when a plan is created, its graphs also
-// record a timing event after every stage (each adds a graph node, ~1 µs at batch 1, so leave it
-// off for latency measurements). After a hop completed (Wait), CudaPlanStageTimes returns the
+// With GHOSTNV_CUDA_PLAN_PROFILE=1 in the environment when a plan is created, its hops are
+// launched stage by stage on the stream (not as the captured graph: an event recorded during a
+// stream capture never becomes a graph node) with a timing event after every stage; the GPU
+// times are then real, but the launches cost more host time, so leave it off for latency
+// measurements. After a hop completed (Wait), CudaPlanStageTimes returns the
 // stages of that hop in order with their GPU time; empty when profiling is off.
 //
 //   setenv("GHOSTNV_CUDA_PLAN_PROFILE", "1", 1);

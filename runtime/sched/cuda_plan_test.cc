@@ -8,7 +8,8 @@
 //    synthetic speech-like mix) through CudaPlan and through models::CreateFamily(...)
 //    ->ProcessHop on the CPU (and 2500 sessions for a few hops), rows in a shuffled order,
 //    sessions acquired and released mid-run,
-//    mixed strengths: SNR of the difference >= 60 dB for every session, same silence decisions.
+//    mixed strengths: SNR of the difference >= 60 dB for every session (or the difference >= 100 dB
+//    below the session's input, see RunWholeModel), same silence decisions.
 #include "runtime/sched/cuda_plan.h"
 
 #include <algorithm>
@@ -306,7 +307,7 @@ struct Lifetime {
   size_t offset = 0;       // into the signal
   float strength = 1.f;
   std::unique_ptr<models::ChannelState> ch;
-  double ref_energy = 0, err_energy = 0;
+  double ref_energy = 0, err_energy = 0, in_energy = 0;
   int hops = 0, silent_mismatch = 0, silent_hops = 0;
   double max_vad_diff = 0;
 };
@@ -384,6 +385,7 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
         const double d = static_cast<double>(gpu[i]) - cpu_out[i];
         l.err_energy += d * d;
         l.ref_energy += static_cast<double>(cpu_out[i]) * cpu_out[i];
+        l.in_energy += static_cast<double>(in[i]) * in[i];
       }
       const CudaHopInfo gi = p.info()[b];
       ++l.hops;
@@ -396,11 +398,21 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
     const Lifetime& l = lives[i];
     if (l.hops == 0) continue;
     const double snr = l.err_energy == 0 ? 999 : 10 * std::log10(l.ref_energy / l.err_energy);
+    const double below_in = l.err_energy == 0 ? 999 : 10 * std::log10(l.in_energy / l.err_energy);
+    // >= 60 dB SNR of the difference, or a difference >= 100 dB below the session's input: a
+    // session that is digital silence except for a few samples at the end of its last hop has
+    // a CPU output that is only FFT rounding residue (silent hops pass the spectrum through, and
+    // the emitted half of that window is exactly zero), which the GPU's FFT rounds differently
+    // (-3 dB "SNR", > 150 dB below the input; sessions 1850/2048/2301/2385 of the 2500-session
+    // run before 2026-11-28 17:00; reproduced on the host by rnnoise_kernels_host_test's
+    // Fft/HostBatch.*).
+    const bool ok = snr >= 60.0 || below_in >= 100.0;
     if (i < 4 || snr < 60 || l.silent_mismatch > 0)
-      std::printf("session %zu: %d hops (%d silent), strength %.1f, SNR of the difference %.1f dB, "
-                  "max |vad diff| %.2g, silence mismatches %d\n",
-                  i, l.hops, l.silent_hops, l.strength, snr, l.max_vad_diff, l.silent_mismatch);
-    EXPECT_GE(snr, 60.0) << "session " << i;
+      std::printf("session %zu: %d hops (%d silent), strength %.1f, SNR of the difference %.1f dB "
+                  "(%.1f dB below the input), max |vad diff| %.2g, silence mismatches %d\n",
+                  i, l.hops, l.silent_hops, l.strength, snr, below_in, l.max_vad_diff, l.silent_mismatch);
+    EXPECT_TRUE(ok) << "session " << i << ": SNR of the difference " << snr << " dB, " << below_in
+                    << " dB below the input";
     EXPECT_EQ(l.silent_mismatch, 0) << "session " << i;
     EXPECT_LT(l.max_vad_diff, 1e-3) << "session " << i;
   }
@@ -469,6 +481,63 @@ TEST(CudaPlanGpu, SlotsAndArguments) {
     EXPECT_EQ(p.Query(), cu::kSuccess);
     for (int i = 0; i < kHop; ++i) ASSERT_EQ(p.output_rows()[i], t == 0 ? 0.f : x[(t - 1) * kHop + i]);
   }
+}
+
+// 16-bit PCM rows: a pcm16 plan fed int16 x and a float plan fed x / 32768 compute the same
+// floats, so the int16 output is exactly the float output * 32768 rounded to the nearest (ties to
+// even) and clamped; loud rows clip.
+TEST(CudaPlanGpu, Pcm16MatchesTheFloatPlan) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) m = RandomModel(false, kernels::MathMode::kExact);
+  constexpr int kSessions = 5, kHops = 60;
+  CudaPlanOptions o;
+  o.max_sessions = kSessions;
+  o.kernel_cache_dir = env->cache_dir.path();
+  absl::StatusOr<std::unique_ptr<CudaPlan>> pf = CudaPlan::Create(m, o);
+  ASSERT_TRUE(pf.ok()) << pf.status();
+  o.pcm16 = true;
+  absl::StatusOr<std::unique_ptr<CudaPlan>> ps = CudaPlan::Create(m, o);
+  ASSERT_TRUE(ps.ok()) << ps.status();
+  EXPECT_EQ((*ps)->input_rows(), nullptr);
+  EXPECT_EQ((*pf)->input_rows16(), nullptr);
+  ASSERT_NE((*ps)->input_rows16(), nullptr);
+  std::vector<int> slots;
+  for (int i = 0; i < kSessions; ++i) {
+    absl::StatusOr<int> a = (*pf)->AcquireSlot(), b = (*ps)->AcquireSlot();
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(*a, *b);
+    slots.push_back(*a);
+  }
+  std::vector<std::vector<float>> sig;
+  for (int s = 0; s < kSessions; ++s) sig.push_back(SyntheticSpeech(kHop * kHops, 40 + s));
+  const std::vector<float> strengths = {1.f, 1.f, .7f, 1.f, 1.f};
+  int clipped = 0;
+  for (int t = 0; t < kHops; ++t) {
+    for (int b = 0; b < kSessions; ++b)
+      for (int i = 0; i < kHop; ++i) {
+        const float v = sig[b][t * kHop + i] * (b == 3 ? 12.f : 1.f);  // session 3 clips
+        const auto q = static_cast<int16_t>(std::clamp(std::lrint(v * 32768.f), -32768L, 32767L));
+        (*ps)->input_rows16()[b * kHop + i] = q;
+        (*pf)->input_rows()[b * kHop + i] = q / 32768.f;
+      }
+    ASSERT_EQ((*pf)->Submit(slots.data(), strengths.data(), kSessions), cu::kSuccess);
+    ASSERT_EQ((*ps)->Submit(slots.data(), strengths.data(), kSessions), cu::kSuccess);
+    ASSERT_EQ((*pf)->Wait(), cu::kSuccess);
+    ASSERT_EQ((*ps)->Wait(), cu::kSuccess);
+    for (int i = 0; i < kSessions * kHop; ++i) {
+      const double q = std::nearbyint(static_cast<double>((*pf)->output_rows()[i]) * 32768.0);
+      clipped += std::abs(q) > 32767 ? 1 : 0;
+      ASSERT_EQ((*ps)->output_rows16()[i], static_cast<int16_t>(std::clamp(q, -32768.0, 32767.0)))
+          << "hop " << t << " sample " << i;
+    }
+    for (int b = 0; b < kSessions; ++b) {
+      EXPECT_EQ((*ps)->info()[b].silent, (*pf)->info()[b].silent);
+      EXPECT_EQ((*ps)->info()[b].vad, (*pf)->info()[b].vad);
+    }
+  }
+  std::printf("pcm16 plan: %d hops x %d sessions bit-identical to the float plan (%d output samples clipped)\n",
+              kHops, kSessions, clipped);
 }
 
 }  // namespace

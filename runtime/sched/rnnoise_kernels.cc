@@ -39,6 +39,8 @@ absl::StatusOr<RnnoiseKernels> RnnoiseKernels::Load(const runtime::Context& ctx,
     const char* name;
     runtime::Kernel* out;
   } fns[] = {{0, "rnn_frontend_f32", &k.frontend_},
+             {0, "rnn_frontend_s16", &k.frontend_s16_},
+             {1, "rnn_synthesis_s16", &k.synthesis_s16_},
              {1, "rnn_features_f32", &k.features_},
              {1, "rnn_copy_cols_f32", &k.copy_cols_},
              {1, "rnn_postprocess_f32", &k.postprocess_},
@@ -57,10 +59,11 @@ unsigned Grid(int rows, int cap) { return static_cast<unsigned>(std::max(1, std:
 }  // namespace
 
 CUresult RnnoiseKernels::Frontend(Ptr in, int in_stride, Ptr ctl, Ptr state, int state_stride,
-                                  Ptr window, Ptr frames, int rows, int avx2, const Stream& s) const {
+                                  Ptr window, Ptr frames, int rows, int avx2, const Stream& s,
+                                  bool pcm16) const {
   if (rows <= 0) return cu::kSuccess;
   void* args[] = {&in, &in_stride, &ctl, &state, &state_stride, &window, &frames, &avx2};
-  return frontend_.Launch({Grid(rows, grid_cap_)}, {128}, 0, s, args);
+  return (pcm16 ? frontend_s16_ : frontend_).Launch({Grid(rows, grid_cap_)}, {128}, 0, s, args);
 }
 
 CUresult RnnoiseKernels::Features(Ptr spec, Ptr ctl, Ptr state, int state_stride, Ptr dct,
@@ -94,11 +97,11 @@ CUresult RnnoiseKernels::Postprocess(Ptr spec, Ptr ctl, Ptr state, int state_str
 
 CUresult RnnoiseKernels::Synthesis(Ptr y, int y_stride, Ptr in, int in_stride, Ptr ctl,
                                    Ptr strengths, Ptr state, int state_stride, Ptr window, Ptr out,
-                                   int out_stride, int rows, const Stream& s) const {
+                                   int out_stride, int rows, const Stream& s, bool pcm16) const {
   if (rows <= 0) return cu::kSuccess;
   void* args[] = {&y, &y_stride, &in, &in_stride, &ctl, &strengths, &state, &state_stride,
                   &window, &out, &out_stride};
-  return synthesis_.Launch({Grid(rows, grid_cap_)}, {256}, 0, s, args);
+  return (pcm16 ? synthesis_s16_ : synthesis_).Launch({Grid(rows, grid_cap_)}, {256}, 0, s, args);
 }
 
 }  // namespace ghostnv::sched

@@ -36,8 +36,10 @@ class RnnoiseKernels {
   using Ptr = cu::CUdeviceptr;
   // High-pass, pitch analysis, analysis and pitch frames (frames: [2 rows][960]).
   // avx2: 1 = reproduce kernels/xcorr_avx2.cc's summation order, 0 = the scalar reference's.
+  // pcm16: input rows are int16 (x / 32768) instead of float; in_stride counts samples.
   cu::CUresult Frontend(Ptr in, int in_stride, Ptr ctl, Ptr state, int state_stride, Ptr window,
-                        Ptr frames, int rows, int avx2, const runtime::Stream& s) const;
+                        Ptr frames, int rows, int avx2, const runtime::Stream& s,
+                        bool pcm16 = false) const;
   cu::CUresult Features(Ptr spec, Ptr ctl, Ptr state, int state_stride, Ptr dct, Ptr bands,
                         Ptr net_a, int a_stride, Ptr net_b, int b_stride, Ptr net_c, int c_stride,
                         int u0, int u1, int u2, int u3, int rows, const runtime::Stream& s) const;
@@ -47,14 +49,15 @@ class RnnoiseKernels {
                            Ptr vad, Ptr net_a, int a_stride, Ptr net_b, int b_stride, Ptr net_c,
                            int c_stride, int u0, int u1, int u2, int u3, Ptr info, int rows,
                            const runtime::Stream& s) const;
+  // pcm16: input and output rows are int16 (output rounded to the nearest and clamped).
   cu::CUresult Synthesis(Ptr y, int y_stride, Ptr in, int in_stride, Ptr ctl, Ptr strengths,
                          Ptr state, int state_stride, Ptr window, Ptr out, int out_stride,
-                         int rows, const runtime::Stream& s) const;
+                         int rows, const runtime::Stream& s, bool pcm16 = false) const;
 
  private:
   RnnoiseKernels() = default;
   std::vector<runtime::Module> modules_;
-  runtime::Kernel frontend_, features_, copy_cols_, postprocess_, synthesis_;
+  runtime::Kernel frontend_, frontend_s16_, features_, copy_cols_, postprocess_, synthesis_, synthesis_s16_;
   int grid_cap_ = 1;  // blocks loop over rows beyond this
 };
 

@@ -297,15 +297,35 @@ TEST_F(DenoiseCliTest, TextReport) {
   const std::string in = Path("in.wav"), out = Path("out.wav");
   ASSERT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kPcm16, 44100, 1},
                                     SpeechPlusNoise(44100, 1, 44100, 6)).ok());
+  // Whether this machine has a GPU the tool can use, asked of the tool through the explicit
+  // `--backend cuda` (not through `auto`, the path under test): it runs there, or fails naming
+  // why ("no CUDA backend" when there is no driver or device).
+  std::vector<std::string> probe = {in, Path("probe.wav"), "--backend", "cuda"};
+  probe.insert(probe.end(), model.begin(), model.end());
+  const Result cuda = RunTool(probe);
+  const bool gpu = cuda.exit_code == 0;
   std::vector<std::string> args = {in, out, "--backend", "auto"};
   args.insert(args.end(), model.begin(), model.end());
   const Result r = RunTool(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* key : {"model:", "backend:", "cpu", "no GPU backend in this build", "simd:",
-                          "input:", "output:", "wav PCM_16, 44100 Hz, 1 ch, 44100 frames",
-                          "real-time factor:", "latency:", "10.00 ms algorithmic",
-                          "sanitized samples: 0", "clipped samples:"}) {
+  for (const char* key : {"model:", "backend:", "simd:", "input:", "output:",
+                          "wav PCM_16, 44100 Hz, 1 ch, 44100 frames", "real-time factor:",
+                          "latency:", "10.00 ms algorithmic", "sanitized samples: 0",
+                          "clipped samples:"}) {
     EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+  }
+  const size_t b = r.out.find("backend:");
+  ASSERT_NE(b, std::string::npos) << r.out;
+  const std::string backend_line = r.out.substr(b, r.out.find('\n', b) - b);
+  if (gpu) {
+    // auto picks the GPU the explicit request could use.
+    EXPECT_NE(backend_line.find("cuda"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("no GPU backend"), std::string::npos) << r.out;
+  } else {
+    EXPECT_NE(backend_line.find("cpu (using the CPU: "), std::string::npos) << r.out;
+    if (cuda.err.find("no CUDA backend") != std::string::npos) {
+      EXPECT_NE(backend_line.find("no GPU backend in this build"), std::string::npos) << r.out;
+    }
   }
 }
 
@@ -345,6 +365,62 @@ TEST_F(DenoiseCliTest, JsonReportAndReference) {
       EXPECT_NEAR(out_db, in_db, 0.01);  // output == input, aligned
     }
   }
+}
+
+// The models built into the library are selected by name: `--model ultra` (2 ms) and
+// `--model default`; a path (with a '/' or '.') is always a file, and the names win over a file
+// named like them in the current directory.
+TEST_F(DenoiseCliTest, ModelNames) {
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string ultra_file = std::string(src) + "/models/weights/ultra.gnvm";
+  if (!Exists(ultra_file)) GTEST_SKIP() << "no models/weights/ultra.gnvm: nothing embedded";
+  const size_t frames = 48000 + 113;
+  const std::string in = Path("in.wav");
+  const audio::SoundFormat fmt{audio::kContainerWav, audio::Subtype::kFloat, 48000, 2};
+  ASSERT_TRUE(audio::WriteSoundFile(in, fmt, SpeechPlusNoise(48000, 2, frames, 21)).ok());
+  auto run = [&](const std::string& model, const std::string& out) {
+    const Result r = RunTool({in, out, "--model", model, "--report", "json", "--backend", "cpu"});
+    EXPECT_EQ(r.exit_code, 0) << model << ": " << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+  };
+  const std::string by_name = Path("ultra_name.wav"), by_path = Path("ultra_path.wav");
+  const nlohmann::json j = run("ultra", by_name);
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["model"], "ghostnv-ultra");
+  EXPECT_EQ(j["family"], "ultra");
+  EXPECT_EQ(j["model_source"], "embedded");
+  EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 2.0);
+  EXPECT_EQ(j["latency_frames"], 96 + 95);
+  auto a = audio::ReadSoundFile(by_name);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->frames, frames);
+  EXPECT_EQ(a->format.channels, 2);
+  // The same model by path: the same samples, and the report names the file.
+  const nlohmann::json jp = run(ultra_file, by_path);
+  ASSERT_FALSE(jp.is_null());
+  EXPECT_EQ(jp["model_source"], ultra_file);
+  EXPECT_DOUBLE_EQ(jp["algorithmic_latency_ms"].get<double>(), 2.0);
+  auto b = audio::ReadSoundFile(by_path);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a->samples, b->samples);
+  // `--model default` is not the ultra model.
+  const Result d = RunTool({in, Path("default.wav"), "--model", "default", "--report", "json"});
+  if (d.exit_code == 0) {
+    const auto jd = nlohmann::json::parse(d.out);
+    EXPECT_NE(jd["family"], "ultra");
+    EXPECT_GT(jd["algorithmic_latency_ms"].get<double>(), 2.0);
+  } else {
+    EXPECT_NE(d.err.find("no default model"), std::string::npos) << d.err;
+  }
+  // A file named `ultra` in the current directory: the name wins; `./ultra` is the file.
+  std::ofstream(Path("ultra")) << "not a model";
+  const std::string cd = "cd " + Quote(dir_) + " && " + Quote(GHOSTNV_DENOISE_BIN) + " " +
+                         Quote(in) + " " + Quote(Path("cwd.wav")) + " --model ";
+  EXPECT_EQ(std::system((cd + "ultra >/dev/null 2>&1").c_str()), 0);
+  EXPECT_NE(std::system((cd + "./ultra >/dev/null 2>&1").c_str()), 0);
+  EXPECT_NE(RunTool({in, Path("x.wav"), "--model", Path("ultra")}).err.find("not a model file"),
+            std::string::npos);
 }
 
 TEST_F(DenoiseCliTest, NonFiniteInputIsSanitisedAndReported) {
@@ -456,7 +532,7 @@ TEST_F(DenoiseCliTest, ErrorsLeaveOutUntouched) {
       {"unknown option", {good, out, "--bogus"}},
       {"strength not a number", {good, out, "--strength", "loud"}},
       {"unknown backend", {good, out, "--backend", "gpu"}},
-      {"cuda backend", {good, out, "--backend", "cuda"}},
+      {"no such CUDA device", {good, out, "--backend", "cuda:99"}},
       {"bad report", {good, out, "--report", "xml"}},
       {"bad format", {good, out, "--format", "pcm8"}},
       {"float in FLAC", {good, outdir + "/out.flac", "--format", "float"}},
@@ -483,7 +559,9 @@ TEST_F(DenoiseCliTest, ErrorsLeaveOutUntouched) {
   auto err_of = [&](std::vector<std::string> a) { return RunTool(a).err; };
   EXPECT_NE(err_of({truncated, out}).find("truncated"), std::string::npos);
   EXPECT_NE(err_of({good, good}).find("same file as IN"), std::string::npos);
-  EXPECT_NE(err_of({good, out, "--backend", "cuda"}).find("no CUDA backend"), std::string::npos);
+  // Device 99 exists nowhere (GPU machine or not): the error names the request first.
+  const std::string no_device = err_of({good, out, "--backend", "cuda:99"});
+  EXPECT_EQ(no_device.rfind("ghostnv-denoise: --backend cuda:99: ", 0), 0u) << no_device;
   EXPECT_NE(err_of({good, out, "--backend", "gpu"}).find("unknown backend"), std::string::npos);
   EXPECT_NE(err_of({rate22k, out}).find("22050"), std::string::npos);
   EXPECT_NE(err_of({good, out, "--model", good}).find("not a model file"), std::string::npos);

@@ -8,12 +8,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
+import convert_ultra  # noqa: E402  (tools/train/convert_ultra.py: our ultra model's graph)
 import family_dtln  # noqa: E402
 import patterns  # noqa: E402
 from gnvm_writer import write_gnvm  # noqa: E402
 from onnx_lower import ConvertError, lower_model  # noqa: E402
 
-FAMILIES = [("dtln", family_dtln)]
+FAMILIES = [("dtln", family_dtln), ("ultra", convert_ultra)]
 PRECISION = {"fp32": "f32", "fp16": "f16", "int8": "i8"}
 
 

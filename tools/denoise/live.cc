@@ -59,7 +59,9 @@ struct Preset {
 
 std::optional<Preset> PresetFor(const std::string& name, int rate) {
   const int scale = rate >= 88200 ? 2 : 1;
-  if (name == "ultra") return Preset{32 * scale, 3, 1};
+  // ultra: one hop of the ultra model (96 frames = 2 ms at 48 kHz) per period, so every call
+  // is a whole hop and the library adds no buffering (period hint).
+  if (name == "ultra") return Preset{96 * scale, 3, 1};
   if (name == "realtime") return Preset{128 * scale, 3, 1};
   if (name == "quality") return Preset{rate / 100, 4, 1};
   return std::nullopt;
@@ -270,6 +272,12 @@ int64_t Median(std::vector<int64_t> v) {
 
 }  // namespace
 
+const char* LibraryModelArg(const std::string& arg) {
+  if (arg == "default") return nullptr;
+  if (arg == "ultra") return "builtin:ultra";
+  return arg.c_str();
+}
+
 int RunLive(const LiveOptions& o) {
   // ---- options ----
   const std::optional<Preset> preset = PresetFor(o.latency, o.rate);
@@ -317,41 +325,46 @@ int RunLive(const LiveOptions& o) {
   const bool json_report = o.report == "json";
 
   // ---- the denoiser ----
-  // --latency also picks the model when the library has one for it: ultra the GPU real-time
-  // model, quality the ENHANCED one; otherwise (and with --model) the BASIC RNNoise-class model.
+  // --latency also picks the model when --model is left at "default": ultra the embedded
+  // ultra-low-latency model ("builtin:ultra", 2 ms; on the CPU: the ultra family has no GPU plan
+  // yet), quality the ENHANCED mode's model; otherwise the BASIC RNNoise-class model.
   int mode = GHOSTNV_MODE_BASIC;
   std::string mode_note;
-  if (o.model == "default") {
-    const int want = o.latency == "ultra"     ? GHOSTNV_MODE_GPU_REALTIME
-                     : o.latency == "quality" ? GHOSTNV_MODE_ENHANCED
-                                              : GHOSTNV_MODE_BASIC;
+  const char* model_arg = LibraryModelArg(o.model);
+  if (o.model == "default" && o.latency == "quality") {
     const char* name = "";
-    if (want != GHOSTNV_MODE_BASIC) {
-      if (ghostnv_mode_status(want, &name) == GHOSTNV_OK) {
-        mode = want;
-      } else {
-        mode_note = absl::StrCat("--latency ", o.latency, " would use the '", name,
-                                 "' model, which this build does not have: using 'basic'");
-      }
+    if (ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, &name) == GHOSTNV_OK) {
+      mode = GHOSTNV_MODE_ENHANCED;
+    } else {
+      mode_note = absl::StrCat("--latency quality would use the '", name,
+                               "' model, which this build does not have: using 'basic'");
     }
   }
   ghostnv::Options opt;
   opt.mode = mode;
-  opt.model = o.model == "default" ? nullptr : o.model.c_str();
+  opt.model = model_arg;
   opt.backend = o.backend;
   opt.sample_rate = static_cast<uint32_t>(o.rate);
   opt.channels = static_cast<uint32_t>(o.channels);
   opt.strength = o.measure_latency ? 0.0f : o.strength;
+  // The period hint: every call is one period, so the library buffers hop - gcd(period, hop)
+  // frames instead of hop - 1. Set to the requested period here (so a bad model fails before
+  // any device is opened) and re-created below if the devices negotiate another period.
+  opt.period_frames = static_cast<uint32_t>(period);
   ghostnv::Denoiser denoiser;
   std::string error;
-  if (ghostnv::Denoiser::Create(opt, &denoiser, &error) != GHOSTNV_OK) {
+  if (o.model == "default" && o.latency == "ultra") {
+    opt.model = "builtin:ultra";
+    if (ghostnv::Denoiser::Create(opt, &denoiser, &error) != GHOSTNV_OK) {
+      mode_note = absl::StrCat("--latency ultra would use the 'ultra' model, which this build ",
+                               "does not have (", error, "): using 'basic'");
+      opt.model = nullptr;
+    }
+  }
+  if (!denoiser && ghostnv::Denoiser::Create(opt, &denoiser, &error) != GHOSTNV_OK) {
     Error(error);
     return 1;
   }
-  const json info = json::parse(denoiser.info_json());
-  const int64_t lib_latency = denoiser.latency_frames();
-  const int64_t algorithmic = std::min<int64_t>(
-      lib_latency, std::llround(info.value("algorithmic_latency_ms", 0.0) * o.rate / 1000.0));
 
   // ---- the devices ----
   LiveProcessor proc(&denoiser, o.channels, period, o.rate, o.measure_latency);
@@ -378,6 +391,22 @@ int RunLive(const LiveOptions& o) {
   }
   audio::DuplexEngine& engine = **created;
   const int n = engine.period_frames();
+  if (n != period) {
+    // The devices negotiated another period: the hint must be the one the calls will have. The
+    // audio thread has not started yet (Start() below), so the processor's denoiser is replaced
+    // in place.
+    opt.period_frames = static_cast<uint32_t>(n);
+    ghostnv::Denoiser renegotiated;
+    if (ghostnv::Denoiser::Create(opt, &renegotiated, &error) != GHOSTNV_OK) {
+      Error(error);
+      return 1;
+    }
+    denoiser = std::move(renegotiated);
+  }
+  const json info = json::parse(denoiser.info_json());
+  const int64_t lib_latency = denoiser.latency_frames();
+  const int64_t algorithmic = std::min<int64_t>(
+      lib_latency, std::llround(info.value("algorithmic_latency_ms", 0.0) * o.rate / 1000.0));
   Budget budget;
   budget.capture = n;
   budget.algorithmic = algorithmic;

@@ -1,6 +1,6 @@
 // tools/denoise/main.cc — ghostnv-denoise: denoise an audio file with the GhostNV library.
 //
-//   ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda|cuda:N]
+//   ghostnv-denoise IN OUT [--model FILE|default|ultra] [--backend auto|cpu|cuda|cuda:N]
 //                   [--strength 0..1] [--report text|json] [--reference CLEAN]
 //                   [--format same|pcm16|pcm24|pcm32|float]
 //   ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] [--period N]
@@ -49,7 +49,10 @@
 #endif
 
 ABSL_FLAG(std::string, model, "default",
-          "model file (.gnvm or RNNoise .rnnn), or 'default' for the model built into the library");
+          "'default' or 'ultra' (the models built into the library: RNNoise-class, 10 ms; "
+          "ultra-low-latency, 2 ms), or a model file (.gnvm or RNNoise .rnnn). Names win: a file "
+          "named 'ultra' in the current directory is './ultra' (an argument with a '/' or a '.' "
+          "is always a path)");
 ABSL_FLAG(std::string, backend, "auto",
           "auto | cpu | cuda | cuda:N (N = CUDA device index; auto = the first GPU that can run "
           "the model, else the CPU)");
@@ -65,7 +68,8 @@ ABSL_FLAG(std::string, format, "same",
 ABSL_FLAG(std::string, capture, "", "live mode: ALSA capture PCM (e.g. hw:1,0, plughw:1, default)");
 ABSL_FLAG(std::string, playback, "", "live mode: ALSA playback PCM");
 ABSL_FLAG(std::string, latency, "realtime",
-          "live mode: ultra | realtime | quality (period sizes; see docs/live.md)");
+          "live mode: ultra | realtime | quality (period sizes; ultra also picks the 2 ms "
+          "model unless --model is given; see docs/live.md)");
 ABSL_FLAG(int, period, 0, "live mode: period in frames (16..8192; default from --latency)");
 ABSL_FLAG(int, periods, 0, "live mode: periods per device buffer (default from --latency)");
 ABSL_FLAG(int, rate, 48000, "live mode: sample rate, 44100 | 48000 | 96000");
@@ -88,12 +92,16 @@ namespace audio = ghostnv::audio;
 
 constexpr size_t kBlockFrames = 4096;
 constexpr const char* kUsage =
-    "usage: ghostnv-denoise IN OUT [--model FILE|default] [--backend auto|cpu|cuda|cuda:N] "
+    "usage: ghostnv-denoise IN OUT [--model FILE|default|ultra] [--backend auto|cpu|cuda|cuda:N] "
     "[--strength 0..1] [--report text|json] [--reference CLEAN] "
     "[--format same|pcm16|pcm24|pcm32|float]\n"
     "       ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] "
     "[--period N] [--periods K] [--rate R] [--format F] [--channels C] [--model M] "
-    "[--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json] [--duration SECONDS]";
+    "[--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json] [--duration SECONDS]\n"
+    "       --model default|ultra: the models built into the library (RNNoise-class, 10 ms; "
+    "ultra-low-latency, 2 ms); names win over files, an argument with a '/' or '.' is a path "
+    "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model unless --model "
+    "is given";
 
 // Thrown inside this program only; main() prints it as the one error line.
 struct Failure {
@@ -339,7 +347,7 @@ int Run(int argc, char** argv) {
 
   // The denoiser.
   ghostnv::Options opt;
-  opt.model = model_flag == "default" ? nullptr : model_flag.c_str();
+  opt.model = ghostnv::tools::LibraryModelArg(model_flag);
   opt.backend = backend;
   opt.sample_rate = static_cast<uint32_t>(in_fmt.sample_rate);
   opt.channels = static_cast<uint32_t>(in_fmt.channels);
@@ -399,6 +407,7 @@ int Run(int argc, char** argv) {
     nlohmann::json j;
     j["model"] = info["model"];
     j["family"] = info["family"];
+    j["model_source"] = info.value("model_source", "");
     j["model_sample_rate"] = info["model_sample_rate"];
     j["backend"] = info["backend"];
     j["backend_note"] = info["backend_note"];

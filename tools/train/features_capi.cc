@@ -17,6 +17,7 @@
 #include "models/family.h"
 #include "models/model_loader.h"
 #include "models/rnnoise/rnnoise_family.h"
+#include "models/ultra/ultra_family.h"
 
 namespace {
 
@@ -102,6 +103,58 @@ __attribute__((visibility("default"))) long gnv_run_network(const char* model_pa
   auto loaded = models::LoadModel(model_path);
   if (!loaded.ok()) return Fail(-2, std::string(loaded.status().message()));
   absl::Status st = rnnoise::RunNetworkOnFeatures(*loaded, features, n_frames, gains, vad);
+  if (!st.ok()) return Fail(-3, std::string(st.message()));
+  return n_frames;
+}
+
+// ---- the ultra family (models/ultra/): 96-sample hop, 32 features, 32 band gains ----
+
+// Features of one stream for the ultra family. n_samples must be a multiple of 96; writes
+// n_samples/96 frames: features [n][32] and gains [n][32] (-1 = don't care). Returns the number
+// of frames, or -1 on bad arguments.
+__attribute__((visibility("default"))) long gnv_ultra_extract_features(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains) {
+  namespace ultra = ghostnv::models::ultra;
+  if (n_samples < 0 || n_samples % ultra::kHop != 0)
+    return Fail(-1, "n_samples must be a non-negative multiple of 96");
+  if (n_samples > 0 && (!noisy || !clean || !features || !gains)) return Fail(-1, "null buffer");
+  const long frames = n_samples / ultra::kHop;
+  ultra::FeatureExtractor fx;
+  for (long i = 0; i < frames; ++i)
+    fx.Process(noisy + i * ultra::kHop, clean + i * ultra::kHop, features + i * ultra::kFeatures,
+               gains + i * ultra::kBands);
+  return frames;
+}
+
+// The FFT bin of each of the 32 band centres (bin k = k * 125 Hz). Returns 32.
+__attribute__((visibility("default"))) long gnv_ultra_band_centers(int* bins) {
+  namespace ultra = ghostnv::models::ultra;
+  if (!bins) return Fail(-1, "null buffer");
+  std::copy(ultra::kBandCenters.begin(), ultra::kBandCenters.end(), bins);
+  return ultra::kBands;
+}
+
+// The analysis and synthesis windows of the ultra family (384 floats each). Returns 384.
+__attribute__((visibility("default"))) long gnv_ultra_windows(float* analysis, float* synthesis) {
+  namespace ultra = ghostnv::models::ultra;
+  if (!analysis || !synthesis) return Fail(-1, "null buffer");
+  std::copy(ultra::AnalysisWindow().begin(), ultra::AnalysisWindow().end(), analysis);
+  std::copy(ultra::SynthesisWindow().begin(), ultra::SynthesisWindow().end(), synthesis);
+  return ultra::kWindow;
+}
+
+// The network of an ultra-family model alone on a feature sequence ([n][32] -> gains [n][32],
+// vad [n], may be null), state starting at zero. Returns n_frames, or -1/-2/-3.
+__attribute__((visibility("default"))) long gnv_ultra_run_network(const char* model_path,
+                                                                  const float* features,
+                                                                  long n_frames, float* gains,
+                                                                  float* vad) {
+  if (!model_path || n_frames < 0 || (n_frames > 0 && (!features || !gains)))
+    return Fail(-1, "bad arguments");
+  auto loaded = models::LoadModel(model_path);
+  if (!loaded.ok()) return Fail(-2, std::string(loaded.status().message()));
+  absl::Status st =
+      ghostnv::models::ultra::RunNetworkOnFeatures(*loaded, features, n_frames, gains, vad);
   if (!st.ok()) return Fail(-3, std::string(st.message()));
   return n_frames;
 }

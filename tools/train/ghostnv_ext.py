@@ -92,12 +92,15 @@ class GhostnvExt:
                 return_vad: bool = False):
         x = np.ascontiguousarray(x, dtype=np.float32)
         out = np.zeros_like(x)
-        vad = np.zeros((len(x) + HOP - 1) // HOP, np.float32)
+        # One VAD value per hop of the model; the buffer is sized for the smallest hop (one
+        # sample), since the ultra family's hop is 96, not 480. Returned: the first
+        # ceil(n / 480) values (what RNNoise-family callers expect).
+        vad = np.zeros(len(x) + 1, np.float32)
         rc = self.lib.gnv_denoise_buffer(str(model_path).encode(), x, out, len(x), strength,
                                          vad.ctypes.data_as(ctypes.c_void_p))
         if rc != 0:
             raise self._error(f"gnv_denoise_buffer({model_path})", rc)
-        return (out, vad) if return_vad else out
+        return (out, vad[:(len(x) + HOP - 1) // HOP]) if return_vad else out
 
     def run_network(self, model_path, features: np.ndarray):
         features = np.ascontiguousarray(features, dtype=np.float32)

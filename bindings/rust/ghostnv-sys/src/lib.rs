@@ -52,6 +52,10 @@ pub const GHOSTNV_ERROR_BAD_HANDLE: c_int = -9;
 pub const GHOSTNV_BACKEND_AUTO: i32 = 0;
 pub const GHOSTNV_BACKEND_CPU: i32 = 1;
 pub const GHOSTNV_BACKEND_CUDA: i32 = 2;
+/// CUDA device `n` (0 <= n < 256): the C header's `GHOSTNV_BACKEND_CUDA_DEVICE(n)`.
+pub const fn ghostnv_backend_cuda_device(n: i32) -> i32 {
+    0x100 + n
+}
 
 pub const GHOSTNV_MODE_BASIC: i32 = 0;
 pub const GHOSTNV_MODE_ENHANCED: i32 = 1;

@@ -222,7 +222,8 @@ unsafe impl Send for GhostNvProcessor {}
 
 impl GhostNvProcessor {
     /// The spec's `ghostnv_init_audio(gpu_id, sample_rate)`: mono, default model.
-    /// `gpu_id` -1 = CPU; a GPU id is an error in a build without a GPU backend.
+    /// `gpu_id` -1 = CPU, -2 = a GPU if one can run the model (else the CPU), n >= 0 = CUDA
+    /// device n (an error when it cannot be used).
     pub fn new(gpu_id: i32, sample_rate: usize) -> Result<Self, Error> {
         let ctx = unsafe { sys::ghostnv_init_audio(gpu_id, sample_rate) };
         NonNull::new(ctx).map(|ctx| GhostNvProcessor { ctx, channels: 1 }).ok_or_else(Error::last)
@@ -238,8 +239,8 @@ impl GhostNvProcessor {
         o.backend = match options.gpu_id {
             -1 => sys::GHOSTNV_BACKEND_CPU,
             -2 => sys::GHOSTNV_BACKEND_AUTO,
-            id if id >= 0 => sys::GHOSTNV_BACKEND_CUDA,
-            _ => return Err(Error::invalid("gpu_id must be -1 (CPU), -2 (any GPU) or a device index")),
+            id if (0..256).contains(&id) => sys::ghostnv_backend_cuda_device(id),
+            _ => return Err(Error::invalid("gpu_id must be -1 (CPU), -2 (any GPU) or a device index 0..255")),
         };
         o.sample_rate = options.sample_rate;
         o.channels = options.channels;

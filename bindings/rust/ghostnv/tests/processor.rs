@@ -67,12 +67,24 @@ fn call_sizes_do_not_change_the_output() {
 
 #[test]
 fn errors_are_values_with_codes_and_messages() {
-    let e = GhostNvProcessor::new(0, 48000).unwrap_err();
+    // Whether this machine has a GPU the library can use, asked through the spec's gpu_id 0
+    // (not through the modes, checked below).
+    let gpu = GhostNvProcessor::new(0, 48000).is_ok();
+    // Device 99 exists nowhere, GPU machine or not.
+    let e = GhostNvProcessor::new(99, 48000).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BackendUnavailable);
+    assert!(e.message().contains("gpu_id 99"), "{e}");
     assert!(e.message().contains("no GPU backend"), "{e}");
     assert_eq!(GhostNvProcessor::new(-1, 22050).unwrap_err().kind(), ErrorKind::Unsupported);
     assert_eq!(GhostNvProcessor::new(-7, 48000).unwrap_err().kind(), ErrorKind::InvalidArgument);
     for mode in [DenoisingMode::Enhanced, DenoisingMode::Maximum, DenoisingMode::GpuRealtime] {
+        if gpu && matches!(mode, DenoisingMode::GpuRealtime) {
+            // gpu-realtime exists exactly where a GPU does; it needs a GPU backend (gpu_id -2).
+            assert!(mode.is_available());
+            let o = ProcessorOptions { mode, gpu_id: -2, ..Default::default() };
+            GhostNvProcessor::with_options(&o).unwrap();
+            continue;
+        }
         assert!(!mode.is_available());
         let e = GhostNvProcessor::with_options(&ProcessorOptions { mode, ..Default::default() })
             .unwrap_err();

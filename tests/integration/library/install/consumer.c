@@ -43,9 +43,10 @@ int main(void) {
          (long long)ghostnv_audio_latency(ctx), energy_in, energy_out);
   ghostnv_cleanup(ctx);
 
-  /* A GPU id is refused clearly in a CPU-only build. */
-  if (ghostnv_init_audio(0, 48000) == NULL)
-    printf("gpu 0: %s (%s)\n", ghostnv_strerror(ghostnv_last_status()), ghostnv_last_error());
+  /* A GPU id that names no usable device is refused clearly (device 99 exists nowhere, GPU
+     machine or not). */
+  if (ghostnv_init_audio(99, 48000) == NULL)
+    printf("gpu 99: %s (%s)\n", ghostnv_strerror(ghostnv_last_status()), ghostnv_last_error());
 
   /* The versioned API: stereo at 44.1 kHz. */
   ghostnv_options_init(&o);
