@@ -18,4 +18,29 @@ size_t Model::ParameterCount() const {
   return total;
 }
 
+kernels::DenseParams DenseParamsOf(const Layer& l, kernels::MathMode math) {
+  kernels::DenseParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.bias = l.bias;
+  p.activation = l.activation;
+  p.math = math;
+  return p;
+}
+
+kernels::GruParams GruParamsOf(const Layer& l, kernels::MathMode math) {
+  kernels::GruParams p;
+  p.inputs = l.inputs;
+  p.units = l.units;
+  p.weights = l.weights;
+  p.recurrent = l.recurrent;
+  p.bias = l.bias;
+  p.recurrent_bias = l.recurrent_bias;
+  p.activation = l.activation;
+  p.math = math;
+  p.reset_after = l.reset_after;
+  return p;
+}
+
 }  // namespace ghostnv::models

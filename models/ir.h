@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "kernels/activations.h"
+#include "kernels/dense.h"
+#include "kernels/gru.h"
 
 namespace ghostnv::models {
 
@@ -62,5 +64,10 @@ struct Model {
   // Number of float parameters over all layers.
   size_t ParameterCount() const;
 };
+
+// The kernels' parameter views of a dense or GRU layer, in the given math mode. They point into
+// the layer's weights (no copy), so they are valid as long as the Model is.
+kernels::DenseParams DenseParamsOf(const Layer& layer, kernels::MathMode math);
+kernels::GruParams GruParamsOf(const Layer& layer, kernels::MathMode math);
 
 }  // namespace ghostnv::models

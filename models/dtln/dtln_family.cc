@@ -35,11 +35,6 @@ absl::StatusOr<const Layer*> Need(const Model& m, const char* name, int inputs, 
   return l;
 }
 
-kernels::DenseParams DenseOf(const Layer& l, kernels::MathMode math) {
-  return {.inputs = l.inputs, .units = l.units, .weights = l.weights, .bias = l.bias,
-          .activation = l.activation, .math = math};
-}
-
 // An LSTM stored as its gate layer: dense [inputs + units][4 units], identity.
 absl::StatusOr<kernels::LstmParams> LstmOf(const Model& m, const char* name, int inputs,
                                            int units) {
@@ -134,8 +129,8 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
                                             kernels::Activation::kIdentity);
     for (const auto* s : {&e, &d, &nrm})
       if (!s->ok()) return s->status();
-    net.encoder = DenseOf(**e, m.math);
-    net.decoder = DenseOf(**d, m.math);
+    net.encoder = DenseParamsOf(**e, m.math);
+    net.decoder = DenseParamsOf(**d, m.math);
     net.norm_gamma = (*nrm)->weights;
     net.norm_beta = (*nrm)->bias;
     if (net.norm_beta == nullptr) return Bad(m, "stage2.norm needs a bias (beta)");
@@ -161,7 +156,7 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
     if (!k.ok()) return k.status();
     s.stage->lstm[0] = *a;
     s.stage->lstm[1] = *b;
-    s.stage->mask = DenseOf(**k, m.math);
+    s.stage->mask = DenseParamsOf(**k, m.math);
   }
   // The layer norm's epsilon travels in the header's metadata (models/README.md: free-form
   // object; ghostnv-convert writes metadata.dtln.norm_epsilon).

@@ -155,31 +155,6 @@ struct Frontend {
   }
 };
 
-kernels::DenseParams DenseOf(const Layer& l, kernels::MathMode math) {
-  kernels::DenseParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.bias = l.bias;
-  p.activation = l.activation;
-  p.math = math;
-  return p;
-}
-
-kernels::GruParams GruOf(const Layer& l, kernels::MathMode math) {
-  kernels::GruParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.recurrent = l.recurrent;
-  p.bias = l.bias;
-  p.recurrent_bias = l.recurrent_bias;
-  p.activation = l.activation;
-  p.math = math;
-  p.reset_after = l.reset_after;
-  return p;
-}
-
 // The network's parameters, resolved once from the model's layers.
 struct Network {
   kernels::DenseParams input_dense, vad_output, denoise_output;
@@ -341,8 +316,8 @@ absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<cons
     if (!(st = Expect(ok, m, what)).ok()) return st;
   }
 
-  Network net{DenseOf(a, m.math), DenseOf(f, m.math), DenseOf(e, m.math),
-              GruOf(b, m.math),   GruOf(c, m.math),   GruOf(d, m.math)};
+  Network net{DenseParamsOf(a, m.math), DenseParamsOf(f, m.math), DenseParamsOf(e, m.math),
+              GruParamsOf(b, m.math),   GruParamsOf(c, m.math),   GruParamsOf(d, m.math)};
   return std::unique_ptr<Family>(new RnnoiseFamily(std::move(model), net));
 }
 

@@ -82,31 +82,6 @@ void Features(const float* E, float* features) {
   for (int b = 0; b < kBands; ++b) features[b] = std::log10(E[b] + kLogFloor);
 }
 
-kernels::DenseParams DenseOf(const Layer& l, kernels::MathMode math) {
-  kernels::DenseParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.bias = l.bias;
-  p.activation = l.activation;
-  p.math = math;
-  return p;
-}
-
-kernels::GruParams GruOf(const Layer& l, kernels::MathMode math) {
-  kernels::GruParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.recurrent = l.recurrent;
-  p.bias = l.bias;
-  p.recurrent_bias = l.recurrent_bias;
-  p.activation = l.activation;
-  p.math = math;
-  p.reset_after = l.reset_after;
-  return p;
-}
-
 struct Network {
   kernels::DenseParams input_dense, gain_output, vad_output;
   kernels::GruParams gru1, gru2;
@@ -271,8 +246,8 @@ absl::StatusOr<std::unique_ptr<Family>> CreateUltraFamily(std::shared_ptr<const 
            {e.inputs == b.units && e.units == 1, "vad_output must map gru1 to 1 value"}}) {
     if (!(st = Expect(ok, m, what)).ok()) return st;
   }
-  Network net{DenseOf(a, m.math), DenseOf(d, m.math), DenseOf(e, m.math), GruOf(b, m.math),
-              GruOf(c, m.math)};
+  Network net{DenseParamsOf(a, m.math), DenseParamsOf(d, m.math), DenseParamsOf(e, m.math), GruParamsOf(b, m.math),
+              GruParamsOf(c, m.math)};
   return std::unique_ptr<Family>(new UltraFamily(std::move(model), net));
 }
 

@@ -46,31 +46,6 @@ constexpr int kCtlHeader = 16;  // ctl[0] = rows, ctl[16 + b] = slot of row b
 
 int RoundUp(int n, int m) { return (n + m - 1) / m * m; }
 
-kernels::DenseParams DenseOf(const models::Layer& l, kernels::MathMode math) {
-  kernels::DenseParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.bias = l.bias;
-  p.activation = l.activation;
-  p.math = math;
-  return p;
-}
-
-kernels::GruParams GruOf(const models::Layer& l, kernels::MathMode math) {
-  kernels::GruParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.recurrent = l.recurrent;
-  p.bias = l.bias;
-  p.recurrent_bias = l.recurrent_bias;
-  p.activation = l.activation;
-  p.math = math;
-  p.reset_after = l.reset_after;
-  return p;
-}
-
 // audio::bands::BandDct's table, computed with the same float expression.
 std::vector<float> DctTable() {
   std::vector<float> c(RNN_BANDS * RNN_BANDS);
@@ -333,13 +308,13 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
 
   const runtime::Stream& s = *stream_;
   for (auto [layer, out] : {std::pair{&in, &input_dense_}, std::pair{&vout, &vad_out_}, std::pair{&dout, &denoise_out_}}) {
-    absl::StatusOr<runtime::DeviceDense> d = runtime::UploadDense(*ctx_, s, DenseOf(*layer, m.math));
+    absl::StatusOr<runtime::DeviceDense> d = runtime::UploadDense(*ctx_, s, DenseParamsOf(*layer, m.math));
     if (!d.ok()) return d.status();
     *out = *std::move(d);
     if (absl::Status st = ops_->SupportsDense(*out); !st.ok()) return st;
   }
   for (auto [layer, out] : {std::pair{&vg, &vad_gru_}, std::pair{&ng, &noise_gru_}, std::pair{&dg, &denoise_gru_}}) {
-    absl::StatusOr<runtime::DeviceGru> g = runtime::UploadGru(*ctx_, s, GruOf(*layer, m.math));
+    absl::StatusOr<runtime::DeviceGru> g = runtime::UploadGru(*ctx_, s, GruParamsOf(*layer, m.math));
     if (!g.ok()) return g.status();
     *out = *std::move(g);
     if (absl::Status st = ops_->SupportsGru(*out); !st.ok()) return st;

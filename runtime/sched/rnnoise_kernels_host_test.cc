@@ -134,30 +134,6 @@ TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
 INSTANTIATE_TEST_SUITE_P(SumOrder, HostFrontend, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "scalar" : "avx2"; });
 
-kernels::DenseParams DenseOf(const models::Layer& l, kernels::MathMode m) {
-  kernels::DenseParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.bias = l.bias;
-  p.activation = l.activation;
-  p.math = m;
-  return p;
-}
-kernels::GruParams GruOf(const models::Layer& l, kernels::MathMode m) {
-  kernels::GruParams p;
-  p.inputs = l.inputs;
-  p.units = l.units;
-  p.weights = l.weights;
-  p.recurrent = l.recurrent;
-  p.bias = l.bias;
-  p.recurrent_bias = l.recurrent_bias;
-  p.activation = l.activation;
-  p.math = m;
-  p.reset_after = l.reset_after;
-  return p;
-}
-
 TEST(HostPipeline, DefaultModelMatchesProcessHop) {
   const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
   if (src == nullptr) GTEST_SKIP() << "GHOSTNV_SOURCE_DIR not set";
@@ -168,11 +144,11 @@ TEST(HostPipeline, DefaultModelMatchesProcessHop) {
   absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
   ASSERT_TRUE(fam.ok()) << fam.status();
   auto ch = (*fam)->NewChannel();
-  const kernels::DenseParams in_d = DenseOf(*m.FindLayer("input_dense"), m.math),
-                             vad_d = DenseOf(*m.FindLayer("vad_output"), m.math),
-                             out_d = DenseOf(*m.FindLayer("denoise_output"), m.math);
-  const kernels::GruParams vg = GruOf(*m.FindLayer("vad_gru"), m.math), ng = GruOf(*m.FindLayer("noise_gru"), m.math),
-                           dg = GruOf(*m.FindLayer("denoise_gru"), m.math);
+  const kernels::DenseParams in_d = DenseParamsOf(*m.FindLayer("input_dense"), m.math),
+                             vad_d = DenseParamsOf(*m.FindLayer("vad_output"), m.math),
+                             out_d = DenseParamsOf(*m.FindLayer("denoise_output"), m.math);
+  const kernels::GruParams vg = GruParamsOf(*m.FindLayer("vad_gru"), m.math), ng = GruParamsOf(*m.FindLayer("noise_gru"), m.math),
+                           dg = GruParamsOf(*m.FindLayer("denoise_gru"), m.math);
   const int u0 = in_d.units, u1 = vg.units, u2 = ng.units, u3 = dg.units;
   const int A = u0 + u1 + RNN_FEATURES + 1, B = u1 + u2 + RNN_FEATURES + 3, C = u3 + 1;  // odd strides
   const int S = RNN_ST_GRU + u1 + u2 + u3;
@@ -305,11 +281,11 @@ TEST_P(HostBatch, HighSlotsShuffledRowsAndSilentRuns) {
   const models::Model& m = **model;
   absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
   ASSERT_TRUE(fam.ok()) << fam.status();
-  const kernels::DenseParams in_d = DenseOf(*m.FindLayer("input_dense"), m.math),
-                             vad_d = DenseOf(*m.FindLayer("vad_output"), m.math),
-                             out_d = DenseOf(*m.FindLayer("denoise_output"), m.math);
-  const kernels::GruParams vg = GruOf(*m.FindLayer("vad_gru"), m.math), ng = GruOf(*m.FindLayer("noise_gru"), m.math),
-                           dg = GruOf(*m.FindLayer("denoise_gru"), m.math);
+  const kernels::DenseParams in_d = DenseParamsOf(*m.FindLayer("input_dense"), m.math),
+                             vad_d = DenseParamsOf(*m.FindLayer("vad_output"), m.math),
+                             out_d = DenseParamsOf(*m.FindLayer("denoise_output"), m.math);
+  const kernels::GruParams vg = GruParamsOf(*m.FindLayer("vad_gru"), m.math), ng = GruParamsOf(*m.FindLayer("noise_gru"), m.math),
+                           dg = GruParamsOf(*m.FindLayer("denoise_gru"), m.math);
   const int u0 = in_d.units, u1 = vg.units, u2 = ng.units, u3 = dg.units;
   const int A = u0 + u1 + RNN_FEATURES + 1, B = u1 + u2 + RNN_FEATURES + 3, C = u3 + 1;
   const int S = RNN_ST_GRU + u1 + u2 + u3;
