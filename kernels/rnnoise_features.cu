@@ -27,9 +27,28 @@
 #include "gpu_common.cuh"
 #include "rnnoise_layout.cuh"
 
+// Minimum resident blocks per SM for the row kernels (__launch_bounds__): the host sizes their
+// grids at 16 blocks per SM and the blocks stride over the rows, so a grid that is not resident
+// at once runs in rounds of whole blocks (features: 36 registers gave 12 of 16 blocks, i.e. two
+// rounds, the second a quarter full; postprocess: 38 registers gave 6 of 8, three rounds). At
+// the SM's thread limit: 2048 threads on sm_80/90, 1536 on sm_86/89, 1024 on sm_75.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define RNN_ROW_THREADS_PER_SM 1024
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ != 800 && __CUDA_ARCH__ < 900
+#define RNN_ROW_THREADS_PER_SM 1536
+#else
+#define RNN_ROW_THREADS_PER_SM 2048
+#endif
+
 __constant__ int rnn_band_start[RNN_BANDS] = {0,  4,  8,  12, 16,  20,  24,  28,  32,  40,  48,
                                               56, 64, 80, 96, 112, 136, 160, 192, 240, 312, 400};
 #define RNN_BAND_END 400
+// Bands by decreasing band-sum length (bins summed: band 20: 160, 19: 120, 18: 80, 21: 88 ...):
+// the features kernel's lane 3j + q sums band rnn_band_order[j] (q: X energy, P energy, X.P),
+// so the long sums share warp 0 and the other warps finish after <= 16 steps (a warp runs as
+// long as its longest lane).
+__constant__ int rnn_band_order[RNN_BANDS] = {20, 19, 21, 18, 17, 16, 15, 14, 13, 12, 11,
+                                              10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0};
 
 __device__ __forceinline__ float rnn_maxf_(float a, float b) { return a < b ? b : a; }  // std::max
 
@@ -91,7 +110,7 @@ __device__ __forceinline__ float rnn_dct(const float* __restrict__ dct, const fl
   return __fmul_rn(sum, sqrtf(2.f / RNN_BANDS));
 }
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(128, RNN_ROW_THREADS_PER_SM / 128)
 rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ dct,
                  float* __restrict__ bands, float* __restrict__ net_a, int a_stride,
@@ -122,23 +141,21 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
     }
     __syncthreads();
     if (tid < 3 * RNN_BANDS) {
-      const int q = tid / RNN_BANDS, band = tid - q * RNN_BANDS;
-      float v;
-      if (q == 0) {
-        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = Xs[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
-      } else if (q == 1) {
-        v = rnn_band_sum(band, bins, [&](int i) { const float2 z = Ps[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
-      } else {
-        v = rnn_band_sum(band, bins, [&](int i) {
-          const float2 z = Xs[i], p = Ps[i];
-          return __fadd_rn(__fmul_rn(z.x, p.x), __fmul_rn(z.y, p.y));
-        });
-      }
-      E[q][band] = v;
+      // q = 0: |X|^2, 1: |P|^2, 2: Re(X conj P), all as a.x b.x + a.y b.y (one code path for
+      // the whole warp; divergent lambdas ran one after the other).
+      const int q = tid % 3, band = rnn_band_order[tid / 3];
+      const float2* A = q == 1 ? Ps : Xs;
+      const float2* B = q == 0 ? Xs : Ps;
+      E[q][band] = rnn_band_sum(band, bins, [&](int i) {
+        const float2 z = A[i], p = B[i];
+        return __fadd_rn(__fmul_rn(z.x, p.x), __fmul_rn(z.y, p.y));
+      });
     }
     __syncthreads();
-    if (tid < RNN_BANDS)
+    if (tid < RNN_BANDS) {
       E[2][tid] = __fdiv_rn(E[2][tid], __fsqrt_rn(__fadd_rn(.001f, __fmul_rn(E[0][tid], E[1][tid]))));
+      ly[tid] = log10f(__fadd_rn(1e-2f, E[0][tid]));  // the logs in parallel; the clamps below are serial
+    }
     __syncthreads();
     float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
     if (tid < 3 * RNN_BANDS) bd[tid] = E[tid / RNN_BANDS][tid % RNN_BANDS];
@@ -146,7 +163,7 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
     if (tid == 0) {
       float log_max = -2.f, follow = -2.f, e = 0.f;
       for (int i = 0; i < RNN_BANDS; ++i) {
-        float l = log10f(__fadd_rn(1e-2f, E[0][i]));
+        float l = ly[i];
         l = static_cast<float>(fmax(static_cast<double>(__fsub_rn(log_max, 7.f)),
                                     fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l))));
         ly[i] = l;
@@ -243,7 +260,7 @@ extern "C" __global__ void rnn_copy_cols_f32(const float* __restrict__ src, int 
   dst[b * dst_stride + j] = src[b * src_stride + j];
 }
 
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(256, RNN_ROW_THREADS_PER_SM / 256)
 rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
                     float* __restrict__ state, int state_stride,
                     const float* __restrict__ bands, const float* __restrict__ gains,

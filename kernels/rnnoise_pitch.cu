@@ -33,6 +33,22 @@
 #define RNN_LP_LEN (RNN_PITCH_BUF / 2)  // 864
 #define RNN_LP_OLD ((RNN_PITCH_BUF - RNN_HOP) / 2)  // 624: lp0 + 5 + i that only read the history
 #define RNN_AC_SPLIT (RNN_LP_OLD - 4)               // 620: autocorrelation terms known before the hop
+// Resident blocks per SM the frontend kernels are built for (__launch_bounds__): what 21.7 KB of
+// shared memory per block allows (sm_90: 228 KB per SM -> 10 blocks of 128 threads at <= 48
+// registers; sm_80: 164 KB -> 7; sm_86/89: 100 KB -> 4; sm_75: 64 KB -> 2). Block b takes
+// row b first, then the next row not yet taken (an atomic counter in ctl[1], which the host
+// zeroes with every hop; rows past count end the loop): with static striding a grid larger
+// than what is resident (the host sizes it at 16 blocks per SM) runs its rows in two rounds of
+// whole blocks, and a block that finishes early idles.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define RNN_FRONTEND_BLOCKS_PER_SM 2
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 800
+#define RNN_FRONTEND_BLOCKS_PER_SM 7
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define RNN_FRONTEND_BLOCKS_PER_SM 4
+#else
+#define RNN_FRONTEND_BLOCKS_PER_SM 10
+#endif
 
 // RemoveDoubling's second candidate multiplier per sub-multiple k.
 __constant__ int rnn_second_check[16] = {0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2};
@@ -174,6 +190,19 @@ __device__ __forceinline__ float rnn_lowpass(const float* p, int i) {
   return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(p[2 * i - 1], p[2 * i + 1])), p[2 * i]));
 }
 
+// RemoveDoubling's last step: the period from the correlations at best_t - 1, best_t,
+// best_t + 1 (the CPU's operations); stored as the state's last and current period.
+__device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, int best_t, int* sti) {
+  int offset = 0;
+  if (__fsub_rn(c2, c0) > __fmul_rn(.7f, __fsub_rn(c1, c0))) offset = 1;
+  else if (__fsub_rn(c0, c2) > __fmul_rn(.7f, __fsub_rn(c1, c2))) offset = -1;
+  int period = 2 * best_t + offset;
+  if (period < RNN_PITCH_MIN) period = RNN_PITCH_MIN;
+  sti[RNN_ST_LAST_PERIOD] = period;
+  sti[RNN_ST_PERIOD] = period;
+  return period;
+}
+
 // 16-bit PCM rows (rnn_frontend_s16) become floats x / 32768 (exact: a power-of-two scale).
 __device__ __forceinline__ float rnn_pcm_in(float v) { return v; }
 __device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
@@ -208,7 +237,22 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   const int tid = threadIdx.x;
   const int len = RNN_PITCH_FRAME;                             // 960
   const int max_pitch = RNN_PITCH_MAX - 3 * RNN_PITCH_MIN;    // 588
-  for (int b = blockIdx.x; b < count; b += gridDim.x) {
+  const int grid = static_cast<int>(gridDim.x);
+  // Latency mode (every block has at most one row): RemoveDoubling's +-1 lag correlations are
+  // computed speculatively for every candidate, next to the candidates (one serial phase less).
+  // Throughput mode (blocks loop over rows, the SMs are busy): only the chosen lag's two, after
+  // the decision (30 inner products of 480 fewer per row). The same calls either way.
+  const bool speculate = count <= grid;
+  __shared__ int next_row[2];  // by iteration parity: taken in phase 0, read after the last barrier
+  int it = 0;
+  for (int b = blockIdx.x; b < count; b = next_row[it++ & 1]) {
+    if (tid == 0) {
+#ifdef __CUDACC_RTC__
+      next_row[it & 1] = count > grid ? grid + atomicAdd(const_cast<int*>(ctl) + 1, 1) : count;
+#else
+      next_row[it & 1] = b + grid;  // host shim (tests): static striding
+#endif
+    }
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
     int* sti = reinterpret_cast<int*>(st);
@@ -428,7 +472,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
         if (t1 < minp) lag = -1;
       }
       ips[q] = lag >= 0 ? rnn_inner(x, x - lag, n, avx2) : 0.f;
-    } else if ((tid >= 33 && tid < 48) || (tid >= 65 && tid < 80)) {
+    } else if (speculate && ((tid >= 33 && tid < 48) || (tid >= 65 && tid < 80))) {
       // Speculatively, the correlations one lag either side of every candidate (t0 at index 1,
       // t1_k at index k): the final period refinement needs them around the chosen one. Same
       // call as the CPU's for that lag, so the same value; runs next to warp 0 (warps 1, 2).
@@ -491,18 +535,26 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       float pg = (best_yy <= best_xy) ? 1.f : __fdiv_rn(best_xy, __fadd_rn(best_yy, 1.f));
       if (pg > g) pg = g;
       st[RNN_ST_LAST_GAIN] = pg;
-      // Correlations at best_t - 1, best_t, best_t + 1 (computed above).
-      const float c0 = ipm[best_k], c1v = best_k == 1 ? ips[1] : ips[2 * best_k - 2], c2 = ipp[best_k];
-      int offset = 0;
-      if (__fsub_rn(c2, c0) > __fmul_rn(.7f, __fsub_rn(c1v, c0))) offset = 1;
-      else if (__fsub_rn(c0, c2) > __fmul_rn(.7f, __fsub_rn(c1v, c2))) offset = -1;
-      int period = 2 * best_t + offset;
-      if (period < RNN_PITCH_MIN) period = RNN_PITCH_MIN;
-      sti[RNN_ST_LAST_PERIOD] = period;
-      sti[RNN_ST_PERIOD] = period;
-      t0s = period;
+      // Correlations at best_t - 1, best_t, best_t + 1 (the +-1 ones computed above when
+      // speculating, else in the next phase).
+      const float c1v = best_k == 1 ? ips[1] : ips[2 * best_k - 2];
+      if (speculate) {
+        t0s = rnn_final_period(ipm[best_k], c1v, ipp[best_k], best_t, sti);
+      } else {
+        rd_xy[0] = c1v;
+        rd_t[0] = best_t;
+      }
     }
     __syncthreads();
+    if (!speculate) {
+      if (tid < 2) {  // lanes of one warp: the two inner products issue as one
+        const int lag = rd_t[0] + (tid == 0 ? -1 : 1);
+        (tid == 0 ? ipm : ipp)[0] = rnn_inner(x, x - lag, n, avx2);
+      }
+      __syncthreads();
+      if (tid == 0) t0s = rnn_final_period(ipm[0], rd_xy[0], ipp[0], rd_t[0], sti);
+      __syncthreads();
+    }
     // The window one pitch period in the past.
     const float* src = pb + RNN_PITCH_BUF - RNN_WINDOW - t0s;
     for (int i = tid; i < RNN_WINDOW; i += blockDim.x) fp[i] = __fmul_rn(src[i], window[i]);
@@ -510,14 +562,14 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   }
 }
 
-extern "C" __global__ void __launch_bounds__(128, 8)
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
 rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {
   rnn_frontend(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
-extern "C" __global__ void __launch_bounds__(128, 8)
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
 rnn_frontend_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {

@@ -52,6 +52,9 @@ const std::set<std::string>& ExpectedKernels(const std::string& program) {
       {"fft.cu", {"rfft_forward_f32", "rfft_inverse_f32"}},
       {"lstm.cu", {"lstm_step_f32_r1", "lstm_step_f32_r2", "lstm_step_f32_r4", "lstm_step_f32_r8"}},
       {"rnnoise_pitch.cu", {"rnn_frontend_f32", "rnn_frontend_s16"}},
+      {"ultra_persistent.cu", {"ultra_persistent_f32", "ultra_hop_f32"}},
+      {"dtln.cu", {"dtln_frame_f32", "dtln_magnitude_f32", "dtln_apply_mask_f32", "dtln_layer_norm_f32", "dtln_mul_f32", "dtln_ola_f32", "dtln_lstm_split_f32"}},
+      {"network_tc.cu", {"rnn_network_f16_t1", "rnn_network_f16_t2", "gnv_probe_copy", "gnv_probe_fma", "gnv_probe_mma"}},
       {"rnnoise_features.cu", {"rnn_features_f32", "rnn_copy_cols_f32", "rnn_postprocess_f32", "rnn_synthesis_f32", "rnn_synthesis_s16"}},
   };
   static const std::set<std::string> none;

@@ -227,6 +227,15 @@ if [ -x build-gpu/ghostnv_cuda_plan_benchmark ]; then
 else
   echo "== ghostnv_cuda_plan_benchmark not built (no nlohmann_json for the standalone models build)"
 fi
+if [ -x build-gpu/ghostnv_network_tc_benchmark ]; then
+  # The RNNoise network alone: fp16 tensor cores (one fused kernel) and fp32 vs PyTorch graph
+  # replay, with the copy / FMA / mma.sync ceilings measured by probe kernels in the same run.
+  echo "== the network alone, fp16 tensor cores vs fp32 vs PyTorch (ghostnv_network_tc_benchmark)"
+  timeout 120 python3 runtime/sched/cuda_plan_benchmark_torch.py --batches 1024,4096,16384,65536 \
+    > "$out/torch-net.txt" 2>&1
+  GHOSTNV_SOURCE_DIR="$root" build-gpu/ghostnv_network_tc_benchmark --torch "$out/torch-net.txt" \
+    --csv "$out/network_tc.csv" 2>&1 | tee "$out/network-tc-bench.txt"
+fi
 if [ -x build-gpu/ghostnv_infra_bench ]; then
   echo "== kernel cold/warm start, memory per 1/1k/100k sessions (ghostnv_infra_bench)"
   GHOSTNV_SOURCE_DIR="$root" build-gpu/ghostnv_infra_bench --kernels --memory --sessions=1,1000,100000 \
@@ -240,7 +249,8 @@ grep -E '^(cpu family|cuda_plan|torch network)' "$out/cuda-plan-bench.txt" 2>/de
 python3 runtime/gpu_ops_benchmark_torch.py --table "$out/ghostnv.csv" "$out/torch.csv"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
   for f in gpu.txt ctest-gpu.log ctest-unit.log ghostnv-bench.txt torch-bench.txt ghostnv.csv torch.csv \
-           cuda-plan-bench.txt cuda_plan.csv cuda-plan-snr.txt infra-bench.txt; do
+           cuda-plan-bench.txt cuda_plan.csv cuda-plan-snr.txt infra-bench.txt network-tc-bench.txt \
+           network_tc.csv; do
     [ -f "$out/$f" ] && cp "$out/$f" "$OUT/"
   done
 fi

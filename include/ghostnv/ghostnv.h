@@ -108,13 +108,19 @@ typedef enum ghostnv_backend {
 
 /* The seed's DenoisingMode: which model (and execution path) denoises.
  *   BASIC        the default RNNoise-class model embedded in the library, on the CPU (10 ms).
- *   ENHANCED     a stronger CPU model (DTLN or our conv+GRU model).
- *   MAXIMUM      DeepFilterNet3 (GPU when there is one, else CPU).
- *   GPU_REALTIME the default model on the GPU real-time path (backend AUTO means the first GPU;
- *                CPU is refused); available when a CUDA GPU is present.
- * BASIC is always available, GPU_REALTIME on machines with a GPU; the others are
- * GHOSTNV_ERROR_NOT_AVAILABLE (with the reason in ghostnv_last_error()) until their models ship.
- * See ghostnv_mode_status(). */
+ *   ENHANCED     a stronger CPU model: DTLN converted by the user with ghostnv-convert and
+ *                installed as dtln.gnvm (or any model installed as enhanced.gnvm).
+ *   MAXIMUM      DeepFilterNet3, converted and installed as dfn3.gnvm (runs where its family
+ *                runs: the CPU until it has a GPU plan).
+ *   GPU_REALTIME the embedded ultra-low-latency model (2 ms) on the GPU real-time path
+ *                (backend AUTO means the first GPU; CPU is refused); available when a CUDA GPU
+ *                is present.
+ * BASIC is always available, GPU_REALTIME on machines with a GPU, ENHANCED and MAXIMUM when
+ * their model file is found in a model folder: each folder of $GHOSTNV_MODEL_PATH (colon-
+ * separated), then $XDG_DATA_HOME/ghostnv/models (~/.local/share/ghostnv/models), then
+ * PREFIX/share/ghostnv/models. Otherwise GHOSTNV_ERROR_NOT_AVAILABLE, with the folders tried in
+ * ghostnv_last_error(). The same models by name in options.model: "installed:enhanced",
+ * "installed:maximum". See ghostnv_mode_status(). */
 typedef enum ghostnv_mode {
   GHOSTNV_MODE_BASIC = 0,
   GHOSTNV_MODE_ENHANCED = 1,

@@ -25,6 +25,7 @@
 #include "models/rnnn.h"
 #include "nlohmann/json.hpp"
 #include "runtime/api/default_model.h"
+#include "runtime/api/installed_models.h"
 #include "runtime/api/modes.h"
 #include "runtime/api/quarantine.h"
 #include "runtime/api/vad_gate.h"
@@ -184,6 +185,40 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
     d->model_source = "memory";
     return GHOSTNV_OK;
   }
+  // An installed model: by mode (enhanced, maximum) or by name ("installed:NAME").
+  std::string_view installed;
+  if (want_default && mode.installed_model != nullptr) installed = mode.installed_model;
+  if (!want_default && std::strncmp(o.model, "installed:", 10) == 0) installed = o.model + 10;
+  if (!installed.empty()) {
+    absl::StatusOr<std::string> path = ghostnv::api::FindInstalledModel(installed);
+    if (!path.ok()) {
+      return Fail(path.status().code() == absl::StatusCode::kNotFound
+                      ? GHOSTNV_ERROR_MODEL_NOT_FOUND
+                      : GHOSTNV_ERROR_INVALID_ARGUMENT,
+                  std::string(path.status().message()));
+    }
+    auto m = ghostnv::models::LoadModel(*path);
+    if (!m.ok()) return ModelError(m.status(), "model");
+    d->model = std::move(*m);
+    d->model_source = *path;
+    return GHOSTNV_OK;
+  }
+  if (want_default ? mode.embedded_ultra : std::strcmp(o.model, "builtin:ultra") == 0) {
+    // The embedded ultra-low-latency model (2 ms): the name "builtin:ultra" (never a path) and
+    // the GPU real-time mode's model.
+    const void* data = nullptr;
+    size_t size = 0;
+    if (!ghostnv::api::EmbeddedUltraModel(&data, &size)) {
+      return Fail(GHOSTNV_ERROR_MODEL_NOT_FOUND,
+                  "model 'builtin:ultra': no ultra-low-latency model is embedded in this build "
+                  "of libghostnv; pass a model file (.gnvm)");
+    }
+    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded ultra>");
+    if (!u.ok()) return ModelError(u.status(), "embedded ultra model");  // a build problem
+    d->model = std::move(*u);
+    d->model_source = "embedded";
+    return GHOSTNV_OK;
+  }
   if (want_default) {
     const void* data = nullptr;
     size_t size = 0;
@@ -195,21 +230,6 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
     auto m = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded default>");
     if (!m.ok()) return ModelError(m.status(), "embedded default model");  // a build problem
     d->model = std::move(*m);
-    d->model_source = "embedded";
-    return GHOSTNV_OK;
-  }
-  if (std::strcmp(o.model, "builtin:ultra") == 0) {
-    // The embedded ultra-low-latency model (2 ms); a name, never a path.
-    const void* data = nullptr;
-    size_t size = 0;
-    if (!ghostnv::api::EmbeddedUltraModel(&data, &size)) {
-      return Fail(GHOSTNV_ERROR_MODEL_NOT_FOUND,
-                  "model 'builtin:ultra': no ultra-low-latency model is embedded in this build "
-                  "of libghostnv; pass a model file (.gnvm)");
-    }
-    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded ultra>");
-    if (!u.ok()) return ModelError(u.status(), "embedded ultra model");  // a build problem
-    d->model = std::move(*u);
     d->model_source = "embedded";
     return GHOSTNV_OK;
   }

@@ -21,6 +21,14 @@
 
 namespace {
 
+// The installed-model search (modes enhanced/maximum) must not see the user's own model folders:
+// no $GHOSTNV_MODEL_PATH and an $XDG_DATA_HOME that does not exist, before any test runs.
+const bool kIsolatedModelDirs = [] {
+  ::unsetenv("GHOSTNV_MODEL_PATH");
+  ::setenv("XDG_DATA_HOME", "/nonexistent/ghostnv-api-test", 1);
+  return true;
+}();
+
 // Whether this machine has a GPU the library can use (then AUTO picks it and GPU_REALTIME exists).
 bool GpuHere() { return ghostnv_mode_status(GHOSTNV_MODE_GPU_REALTIME, nullptr) == GHOSTNV_OK; }
 
@@ -563,6 +571,77 @@ TEST(ApiTest, Modes) {
   EXPECT_EQ(ghostnv_last_status(), GHOSTNV_OK);
   EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["mode"], "basic");
   ghostnv_destroy(d);
+}
+
+// Enhanced and Maximum use the models a user installed (converted DTLN / DeepFilterNet3): found
+// through $GHOSTNV_MODEL_PATH, they run exactly like the same file given by path.
+TEST(ApiTest, InstalledModelsMakeEnhancedAndMaximumAvailable) {
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  const std::string model = std::string(src) + "/models/weights/default.gnvm";
+  struct stat st;
+  if (::stat(model.c_str(), &st) != 0) GTEST_SKIP() << "no models/weights/default.gnvm";
+  char tmpl[] = "/tmp/ghostnv-models-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto copy = [&](const std::string& to) {
+    std::ifstream in(model, std::ios::binary);
+    std::ofstream out(to, std::ios::binary);
+    out << in.rdbuf();
+  };
+  ::setenv("GHOSTNV_MODEL_PATH", ("/nonexistent/a:" + dir).c_str(), 1);
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, nullptr), GHOSTNV_ERROR_NOT_AVAILABLE);
+  ghostnv::Options o;
+  ghostnv_denoiser* d = nullptr;
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
+  // The message says where it looked and how to install the model.
+  EXPECT_NE(std::string(ghostnv_last_error()).find(dir + "/dtln.gnvm"), std::string::npos)
+      << ghostnv_last_error();
+  EXPECT_NE(std::string(ghostnv_last_error()).find("ghostnv-convert"), std::string::npos);
+
+  copy(dir + "/dtln.gnvm");
+  copy(dir + "/dfn3.gnvm");
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, nullptr), GHOSTNV_OK);
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_MAXIMUM, nullptr), GHOSTNV_OK);
+  const std::vector<float> in = Noise(4801, 17);
+  std::vector<float> ref(in.size()), out(in.size());
+  {
+    ghostnv::Options b;
+    b.model = model.c_str();
+    b.backend = GHOSTNV_BACKEND_CPU;
+    ghostnv::Denoiser by_path(b);
+    ASSERT_EQ(by_path.process(in.data(), ref.data(), in.size()), GHOSTNV_OK);
+  }
+  for (int mode : {GHOSTNV_MODE_ENHANCED, GHOSTNV_MODE_MAXIMUM}) {
+    o.mode = mode;
+    o.backend = GHOSTNV_BACKEND_CPU;
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    const auto info = nlohmann::json::parse(ghostnv_info_json(d));
+    EXPECT_EQ(info["model_source"],
+              dir + (mode == GHOSTNV_MODE_ENHANCED ? "/dtln.gnvm" : "/dfn3.gnvm"));
+    EXPECT_EQ(info["mode"], mode == GHOSTNV_MODE_ENHANCED ? "enhanced" : "maximum");
+    ASSERT_EQ(ghostnv_process(d, in.data(), out.data(), in.size()), GHOSTNV_OK);
+    EXPECT_EQ(out, ref);
+    ghostnv_destroy(d);
+  }
+  // enhanced.gnvm wins over dtln.gnvm; by name in mode Basic: "installed:enhanced".
+  copy(dir + "/enhanced.gnvm");
+  ghostnv::Options n;
+  n.model = "installed:enhanced";
+  ASSERT_EQ(ghostnv_create(&n, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["model_source"], dir + "/enhanced.gnvm");
+  ghostnv_destroy(d);
+  n.model = "installed:nothing";
+  EXPECT_EQ(ghostnv_create(&n, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  // A corrupt installed file is a model error, not a crash.
+  std::ofstream(dir + "/enhanced.gnvm", std::ios::binary | std::ios::trunc) << "GNVMjunk";
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_MODEL_INVALID);
+  EXPECT_EQ(d, nullptr);
+  for (const char* f : {"/dtln.gnvm", "/dfn3.gnvm", "/enhanced.gnvm"}) ::unlink((dir + f).c_str());
+  ::rmdir(dir.c_str());
+  ::unsetenv("GHOSTNV_MODEL_PATH");
 }
 
 TEST(ApiTest, PeriodHintLowersLatencyAndIsEnforced) {

@@ -1,9 +1,12 @@
 // runtime/api/modes.cc — the mode table.
 #include "runtime/api/modes.h"
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ghostnv/ghostnv.h"
+#include "runtime/api/installed_models.h"
 #include "runtime/sched/cuda_backend.h"
 
 namespace ghostnv::api {
@@ -13,18 +16,20 @@ struct Entry {
   int mode;
   const char* name;
   bool available;
-  const char* needs;  // what is missing, for the error message
+  const char* needs;      // what is missing, for the error message
+  const char* installed;  // the installed model it uses (installed_models.h), or nullptr
 };
 
 constexpr Entry kModes[] = {
-    {GHOSTNV_MODE_BASIC, "basic", true, ""},
+    {GHOSTNV_MODE_BASIC, "basic", true, "", nullptr},
+    // Available exactly when the user has installed the converted model (the weights are not
+    // ours to ship): DTLN (or a model installed as enhanced.gnvm), DeepFilterNet3.
     {GHOSTNV_MODE_ENHANCED, "enhanced", false,
-     "a stronger CPU model (DTLN or the GhostNV conv+GRU model)"},
-    {GHOSTNV_MODE_MAXIMUM, "maximum", false, "the DeepFilterNet3 model"},
-    // Available exactly when a GPU is present (see Available()). The default model's GPU
-    // real-time path: the ultra model (issue 7's choice for this mode) has no GPU plan yet.
-    // When CudaPlan supports family "ultra", load EmbeddedUltraModel() for this mode.
-    {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false, "a CUDA GPU"},
+     "a stronger CPU model (DTLN or the GhostNV conv+GRU model)", "enhanced"},
+    {GHOSTNV_MODE_MAXIMUM, "maximum", false, "the DeepFilterNet3 model", "maximum"},
+    // Available exactly when a GPU is present (see Available()); the embedded ultra model on
+    // the GPU real-time path.
+    {GHOSTNV_MODE_GPU_REALTIME, "gpu-realtime", false, "a CUDA GPU", nullptr},
 };
 
 const Entry* Find(int mode) {
@@ -35,6 +40,7 @@ const Entry* Find(int mode) {
 
 bool Available(const Entry& e) {
   if (e.mode == GHOSTNV_MODE_GPU_REALTIME) return sched::GpuPresent();
+  if (e.installed != nullptr) return FindInstalledModel(e.installed).ok();
   return e.available;
 }
 
@@ -64,7 +70,13 @@ absl::StatusOr<ModeSpec> ResolveMode(int mode) {
         "mode '", e->name, "' is not available on this machine: it needs a CUDA GPU (",
         c.ok() ? c->note : std::string(c.status().message()), "); use mode 'basic'"));
   }
-  if (!Available(*e)) {
+  if (e->installed != nullptr) {
+    absl::StatusOr<std::string> path = FindInstalledModel(e->installed);
+    if (!path.ok()) {
+      return absl::UnavailableError(absl::StrCat("mode '", e->name, "' is not available: it needs ",
+                                                 e->needs, ", and ", path.status().message()));
+    }
+  } else if (!Available(*e)) {
     return absl::UnavailableError(
         absl::StrCat("mode '", e->name, "' is not available in this build of libghostnv: it needs ",
                      e->needs, ", which is not shipped yet; use mode 'basic'"));
@@ -72,8 +84,10 @@ absl::StatusOr<ModeSpec> ResolveMode(int mode) {
   ModeSpec s;
   s.mode = e->mode;
   s.name = e->name;
-  s.embedded_default = true;
   s.gpu = e->mode == GHOSTNV_MODE_GPU_REALTIME;
+  s.embedded_ultra = s.gpu;
+  s.embedded_default = e->installed == nullptr && !s.embedded_ultra;
+  s.installed_model = e->installed;
   return s;
 }
 

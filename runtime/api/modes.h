@@ -1,20 +1,18 @@
 // runtime/api/modes.h — the seed's DenoisingMode mapped onto models and backends, in one place.
 //
 //   Basic        the default RNNoise-class model embedded in the library, CPU (any backend).
-//   Enhanced     a stronger CPU model (DTLN or our conv+GRU model)        — not shipped yet.
-//   Maximum      DeepFilterNet3, GPU when there is one, else CPU          — not shipped yet.
-//   GpuRealtime  the default model on the GPU real-time path (sched::RealtimeCudaFamily: a
-//                realtime CudaPlan, batch 1) — available when a GPU that can run it is present
-//                (sched::GpuPresent()); "not available" with the reason otherwise. Issue 7
-//                names the ultra-low-latency model (family "ultra", embedded as
-//                "builtin:ultra") as this mode's model, but the ultra family has no GPU plan yet
-//                (sched::CudaPlan runs family "rnnoise" only), so this mode stays on the default
-//                model until it does. The ultra model is reached on the CPU through
-//                ghostnv_options.model = "builtin:ultra" (mode BASIC) and `--latency ultra`.
+//   Enhanced     a stronger CPU model: the installed model "enhanced" (DTLN converted by the
+//                user, or a model installed as enhanced.gnvm; installed_models.h). Available
+//                exactly when that file is found; "not available" says where it was looked for.
+//   Maximum      DeepFilterNet3: the installed model "maximum" (dfn3.gnvm); runs where its
+//                family runs (the backend selection: the CPU until a GPU plan exists for it).
+//   GpuRealtime  the ultra-low-latency model (family "ultra", embedded as "builtin:ultra", 2 ms)
+//                on the GPU real-time path (runtime/sched/persistent/ultra_plan.h: one fused
+//                kernel per hop, graph replay) — available when a GPU that can run it is
+//                present (sched::GpuPresent()); "not available" with the reason otherwise.
 //
-// A mode whose model is not in this build resolves to absl::UnavailableError with the reason;
-// the C ABI turns that into GHOSTNV_ERROR_NOT_AVAILABLE. When a model ships, its entry below
-// gains the embedded model and ResolveMode() starts succeeding — nothing else changes.
+// A mode whose model is not in this build (or not installed) resolves to
+// absl::UnavailableError with the reason; the C ABI turns that into GHOSTNV_ERROR_NOT_AVAILABLE.
 //
 //   absl::StatusOr<ModeSpec> m = ResolveMode(GHOSTNV_MODE_BASIC);
 //   if (m.ok() && m->embedded_default) { /* load the embedded default model */ }
@@ -30,6 +28,8 @@ struct ModeSpec {
   int mode = 0;                   // a ghostnv_mode
   const char* name = "";          // "basic", "enhanced", "maximum", "gpu-realtime"
   bool embedded_default = false;  // uses the library's embedded default model
+  const char* installed_model = nullptr;  // else: this installed model (FindInstalledModel)
+  bool embedded_ultra = false;    // or the embedded ultra-low-latency model ("builtin:ultra")
   bool gpu = false;               // must run on the GPU (the real-time CUDA path)
 };
 
@@ -37,8 +37,9 @@ struct ModeSpec {
 const char* ModeName(int mode);
 
 enum class ModeAvailability { kAvailable, kNotShipped, kUnknown };
-// The same decision as ResolveMode() without building a message (real-time safe, except that
-// the first question about gpu-realtime in a process loads the CUDA driver to look for a GPU).
+// The same decision as ResolveMode() without building a message (setup path: the first question
+// about gpu-realtime in a process loads the CUDA driver to look for a GPU; enhanced/maximum stat
+// the model directories).
 ModeAvailability CheckMode(int mode);
 
 // InvalidArgument for a value that is not a ghostnv_mode; Unavailable (with the reason and what

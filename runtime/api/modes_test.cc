@@ -1,14 +1,29 @@
-// The mode table: Basic resolves, the others are "not available" with a reason.
+// The mode table: Basic resolves; Enhanced/Maximum exactly when their installed model is found;
+// GpuRealtime exactly where a GPU is; "not available" carries the reason.
 #include "runtime/api/modes.h"
-#include "runtime/sched/cuda_backend.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <string>
+
+#include "runtime/api/installed_models.h"
+#include "runtime/sched/cuda_backend.h"
 
 #include "ghostnv/ghostnv.h"
 #include "gtest/gtest.h"
 
 namespace ghostnv::api {
 namespace {
+
+// No model folder of the user's may be seen: set before any test runs.
+const bool kIsolated = [] {
+  ::unsetenv("GHOSTNV_MODEL_PATH");
+  ::setenv("XDG_DATA_HOME", "/nonexistent/ghostnv-modes-test", 1);
+  return true;
+}();
 
 TEST(ModesTest, BasicIsTheEmbeddedDefault) {
   auto m = ResolveMode(GHOSTNV_MODE_BASIC);
@@ -30,6 +45,55 @@ TEST(ModesTest, OthersAreNotAvailableYet) {
     EXPECT_EQ(CheckMode(mode), ModeAvailability::kNotShipped);
   }
   EXPECT_STREQ(ModeName(GHOSTNV_MODE_GPU_REALTIME), "gpu-realtime");
+}
+
+TEST(ModesTest, InstalledModelsAreSearchedInOrder) {
+  char tmpl[] = "/tmp/ghostnv-modes-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string a = std::string(tmpl) + "/a", b = std::string(tmpl) + "/b";
+  ASSERT_EQ(::mkdir(a.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(b.c_str(), 0700), 0);
+  ::setenv("GHOSTNV_MODEL_PATH", (a + "::" + b).c_str(), 1);
+  const std::vector<std::string> path = ModelSearchPath();
+  ASSERT_GE(path.size(), 4u);
+  EXPECT_EQ(path[0], a);
+  EXPECT_EQ(path[1], b);
+  EXPECT_EQ(path[2], "/nonexistent/ghostnv-modes-test/ghostnv/models");
+
+  auto missing = FindInstalledModel("maximum");
+  EXPECT_TRUE(absl::IsNotFound(missing.status()));
+  EXPECT_NE(std::string(missing.status().message()).find(b + "/dfn3.gnvm"), std::string::npos);
+  EXPECT_EQ(CheckMode(GHOSTNV_MODE_MAXIMUM), ModeAvailability::kNotShipped);
+  EXPECT_TRUE(absl::IsInvalidArgument(FindInstalledModel("basic").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(FindInstalledModel("").status()));
+
+  std::ofstream(b + "/dfn3.gnvm") << "x";
+  ASSERT_EQ(::mkdir((a + "/dfn3.gnvm").c_str(), 0700), 0);  // a folder is not a model file
+  auto found = FindInstalledModel("maximum");
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, b + "/dfn3.gnvm");
+  std::ofstream(b + "/maximum.gnvm") << "x";  // maximum.gnvm comes before dfn3.gnvm
+  EXPECT_EQ(*FindInstalledModel("maximum"), b + "/maximum.gnvm");
+  std::ofstream(a + "/dtln.gnvm") << "x";  // an earlier folder wins
+  std::ofstream(b + "/enhanced.gnvm") << "x";
+  EXPECT_EQ(*FindInstalledModel("enhanced"), a + "/dtln.gnvm");
+
+  auto m = ResolveMode(GHOSTNV_MODE_MAXIMUM);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_FALSE(m->embedded_default);
+  EXPECT_STREQ(m->installed_model, "maximum");
+  EXPECT_FALSE(m->gpu);
+  EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kAvailable);
+
+  for (const std::string& f : {a + "/dtln.gnvm", b + "/enhanced.gnvm", b + "/dfn3.gnvm",
+                               b + "/maximum.gnvm"})
+    ::unlink(f.c_str());
+  ::rmdir((a + "/dfn3.gnvm").c_str());
+  ::rmdir(a.c_str());
+  ::rmdir(b.c_str());
+  ::rmdir(tmpl);
+  ::unsetenv("GHOSTNV_MODEL_PATH");
+  EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kNotShipped);
 }
 
 TEST(ModesTest, UnknownModes) {

@@ -96,7 +96,10 @@ absl::StatusOr<BackendRequest> ParseBackend(std::string_view text) {
 }
 
 bool FamilyHasCudaPlan(std::string_view family) {
-  return absl::AsciiStrToLower(std::string(family)) == "rnnoise";
+  // rnnoise: CudaPlan (runtime/sched/cuda_plan.h); ultra: the fused hop kernel
+  // (runtime/sched/persistent/ultra_plan.h), graph replay by default.
+  const std::string f = absl::AsciiStrToLower(std::string(family));
+  return f == "rnnoise" || f == "ultra";
 }
 
 absl::StatusOr<BackendChoice> SelectBackend(const BackendRequest& requested,

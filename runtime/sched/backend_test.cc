@@ -66,6 +66,9 @@ TEST(BackendTest, CpuIsQuiet) {
 
 TEST(BackendTest, FamiliesWithoutAPlanStayOnTheCpu) {
   EXPECT_TRUE(FamilyHasCudaPlan("rnnoise"));
+  EXPECT_TRUE(FamilyHasCudaPlan("ultra"));
+  EXPECT_TRUE(FamilyHasCudaPlan("Ultra"));
+  EXPECT_FALSE(FamilyHasCudaPlan("demucs"));
   EXPECT_FALSE(FamilyHasCudaPlan("dtln"));
   auto a = SelectBackend(BackendKind::kAuto, "dtln");
   ASSERT_TRUE(a.ok());

@@ -2,6 +2,7 @@
 #include "runtime/sched/cuda_backend.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <utility>
@@ -10,6 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/driver.h"
 #include "runtime/sched/cpu_fallback.h"
+#if GHOSTNV_HAVE_ULTRA_PLAN
+#include "runtime/sched/persistent/ultra_plan.h"
+#endif
 
 namespace ghostnv::sched {
 namespace {
@@ -204,16 +208,31 @@ BackendTelemetry RealtimeCudaFamily::telemetry() const {
 }
 
 CudaPlanFactory DefaultCudaPlanFactory() {
-#if GHOSTNV_HAVE_CUDA_PLAN
-  return [](std::shared_ptr<const models::Model> model, const CudaPlanOptions& o) {
-    return CudaPlan::Create(std::move(model), o);
-  };
-#else
-  return [](std::shared_ptr<const models::Model>, const CudaPlanOptions&)
-             -> absl::StatusOr<std::unique_ptr<CudaPlan>> {
-    return absl::UnavailableError("this build has no CUDA plan (runtime/sched/cuda_plan.cc)");
-  };
+  return [](std::shared_ptr<const models::Model> model,
+            const CudaPlanOptions& o) -> absl::StatusOr<std::unique_ptr<CudaPlan>> {
+#if GHOSTNV_HAVE_ULTRA_PLAN
+    // Family "ultra" (2 ms hops): the fused real-time kernel (runtime/sched/persistent/), one
+    // replayed graph per hop (batch 1, which is what the real-time family submits).
+    // GHOSTNV_ULTRA_GPU_MODE=persistent selects the persistent kernel instead: ~11 µs faster
+    // per hop on an H200, but while it runs every cuMemFree in the process blocks (the driver
+    // waits for the device to idle), so it is only safe in a process that frees no device memory
+    // while streaming (docs/gpu-pipeline.md, "ultra on the real-time path").
+    if (model != nullptr && model->family == "ultra") {
+      UltraPlanOptions u;
+      u.mode = UltraPlanMode::kGraph;
+      const char* mode = std::getenv("GHOSTNV_ULTRA_GPU_MODE");
+      if (mode != nullptr && std::strcmp(mode, "persistent") == 0) u.mode = UltraPlanMode::kPersistent;
+      return CreateUltraPlan(std::move(model), o, u);
+    }
 #endif
+#if GHOSTNV_HAVE_CUDA_PLAN
+    return CudaPlan::Create(std::move(model), o);
+#else
+    (void)model;
+    (void)o;
+    return absl::UnavailableError("this build has no CUDA plan (runtime/sched/cuda_plan.cc)");
+#endif
+  };
 }
 
 absl::StatusOr<std::shared_ptr<const models::Family>> MakeBackendFamily(

@@ -36,3 +36,6 @@ endif()
 # PCM in -> PCM out per hop on the GPU: batch-1 latency and batched throughput (not a test).
 add_executable(ghostnv_cuda_plan_benchmark ${_ghostnv_cp_dir}/cuda_plan_benchmark.cc)
 target_link_libraries(ghostnv_cuda_plan_benchmark PRIVATE ghostnv_cuda_plan absl::strings)
+
+# gpu-tc: the tensor-core (fp16) network stage, its tests and benchmark.
+include(${_ghostnv_cp_dir}/network_tc.cmake)

@@ -39,6 +39,8 @@
 //
 // Interface changes are announced here: 2026-11-28 17:00 CudaPlanOptions::pcm16 and
 // input_rows16()/output_rows16() (16-bit PCM rows; non-pure virtuals, fakes need no change).
+// 2026-11-28 19:00 CudaPlanOptions::batch_chunks (copy/compute overlap inside a hop; no change
+// to the calling contract).
 #pragma once
 
 #include <cstdint>
@@ -53,6 +55,12 @@ namespace ghostnv::sched {
 
 namespace cu = ::ghostnv::runtime::cu;  // CUresult, kSuccess, kErrorNotReady...
 
+// Arithmetic of the network stage (gpu-tc, 2026-11-28): kFp32 = the fp32 GpuOps kernels (dense,
+// GRU; ~135 dB vs the CPU); kFp16 = one fused tensor-core kernel (runtime/sched/network_tc.h:
+// fp16 weights/activations, fp32 accumulation and state; >= 35 dB vs the CPU, measured 67.5 dB
+// worst session end to end on the H200; 1.8-3.5x PyTorch's graph replay of the network, docs/perf/gpu.md).
+enum class NetworkPrecision { kFp32, kFp16 };
+
 struct CudaPlanOptions {
   std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
   int max_sessions = 1;         // slots; every device/pinned buffer is sized for this at Create
@@ -61,6 +69,15 @@ struct CudaPlanOptions {
   // rows; use input_rows16()/output_rows16() (input_rows()/output_rows() return nullptr). The
   // output is the float output rounded to the nearest int16 and clamped.
   bool pcm16 = false;
+  // Large batches are split into this many row chunks inside the hop's graph so that the copies
+  // overlap the compute (H2D of chunk i + 1 and D2H of chunk i - 1 while chunk i computes, on
+  // their own streams): the hop then takes about max(copies, compute) instead of their sum.
+  // 0 = automatic (see cuda_plan.cc, PipelineChunks), 1 = no split; at most 16; never more
+  // chunks than rows / 1024.
+  int batch_chunks = 0;
+  // The network stage's arithmetic (see NetworkPrecision). kFp16 fails Create with
+  // InvalidArgument for a model the fused kernel cannot hold (shared memory).
+  NetworkPrecision network = NetworkPrecision::kFp32;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };

@@ -36,6 +36,7 @@
 #include "models/model_loader.h"
 #include "models/rnnoise/rnnoise_family.h"
 #include "runtime/gpu_test_util.h"
+#include "runtime/sched/network_tc_test_util.h"
 #include "runtime/sched/rnnoise_kernels.h"
 
 namespace ghostnv::sched {
@@ -150,54 +151,9 @@ const std::vector<float>& NoisySpeech(std::string* what) {
 // audible ones (checked on the CPU: the GPU kernels emulated on the host, with the CPU's own
 // FFT and network code, differ from ProcessHop by 9-34 dB for such models only because the band
 // sums round differently; with these scaled weights they agree to 139 dB, like the default model).
-std::shared_ptr<const models::Model> RandomModel(bool reset_after, kernels::MathMode math) {
-  auto store = std::make_shared<std::vector<std::vector<float>>>();
-  std::mt19937 rng(11);
-  auto tensor = [&](size_t count, float sd) {
-    std::normal_distribution<float> g(0.f, sd);
-    store->emplace_back(count);
-    for (float& x : store->back()) x = g(rng);
-    return store->back().data();
-  };
-  auto m = std::make_shared<models::Model>();
-  m->family = "rnnoise";
-  m->name = "random";
-  m->math = math;
-  auto layer = [&](const char* name, models::LayerKind kind, int in, int units, kernels::Activation act) {
-    models::Layer l;
-    l.name = name;
-    l.kind = kind;
-    l.inputs = in;
-    l.units = units;
-    l.activation = act;
-    const int gates = kind == models::LayerKind::kGru ? 3 : 1;
-    l.weights = tensor(size_t(in) * gates * units, 0.5f / std::sqrt(static_cast<float>(in)));
-    l.bias = tensor(size_t(gates) * units, 0.1f);
-    if (kind == models::LayerKind::kGru) {
-      l.reset_after = reset_after;
-      l.recurrent = tensor(size_t(units) * 3 * units, 0.5f / std::sqrt(static_cast<float>(units)));
-      l.recurrent_bias = reset_after ? tensor(3 * units, 0.1f) : nullptr;
-    }
-    m->layers.push_back(l);
-  };
-  const int F = RNN_FEATURES;
-  layer("input_dense", models::LayerKind::kDense, F, 24, kernels::Activation::kTanh);
-  layer("vad_gru", models::LayerKind::kGru, 24, 24, kernels::Activation::kTanh);
-  layer("noise_gru", models::LayerKind::kGru, 24 + 24 + F, 48, kernels::Activation::kRelu);
-  layer("denoise_gru", models::LayerKind::kGru, 24 + 48 + F, 96, kernels::Activation::kTanh);
-  layer("denoise_output", models::LayerKind::kDense, 96, RNN_BANDS, kernels::Activation::kSigmoid);
-  layer("vad_output", models::LayerKind::kDense, 24, 1, kernels::Activation::kSigmoid);
-  m->storage = store;
-  return m;
-}
-
-std::shared_ptr<const models::Model> DefaultModel() {
-  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
-  if (src == nullptr) return nullptr;
-  absl::StatusOr<std::shared_ptr<const models::Model>> m =
-      models::LoadModel(std::string(src) + "/models/weights/default.gnvm");
-  return m.ok() ? *m : nullptr;
-}
+// (network_tc_test_util.h: seed 11, layer widths 24/24/48/96, the RNNoise wiring.)
+using tc_testing::DefaultModel;
+using tc_testing::RandomModel;
 
 // ---- the frontend kernel against audio/filters + audio/pitch ----
 
@@ -539,6 +495,91 @@ TEST(CudaPlanGpu, Pcm16MatchesTheFloatPlan) {
   std::printf("pcm16 plan: %d hops x %d sessions bit-identical to the float plan (%d output samples clipped)\n",
               kHops, kSessions, clipped);
 }
+
+// The copy/compute pipeline (CudaPlanOptions::batch_chunks): a plan that splits its buckets into
+// row chunks on several streams gives exactly the output of a plan that does not (same kernels
+// per row; only the grids, streams and copies differ). Batches smaller than the bucket leave
+// chunks empty or partly used; rows are reshuffled every hop; float and 16-bit PCM rows.
+class Chunked : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Chunked, PipelineMatchesOneChunk) {
+  GPU_TEST_OR_SKIP(env);
+  const bool pcm16 = GetParam();
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) m = RandomModel(false, kernels::MathMode::kExact);
+  constexpr int kSessions = 4500, kHops = 10;
+  CudaPlanOptions o;
+  o.max_sessions = kSessions;
+  o.pcm16 = pcm16;
+  o.kernel_cache_dir = env->cache_dir.path();
+  o.batch_chunks = 1;
+  absl::StatusOr<std::unique_ptr<CudaPlan>> one = CudaPlan::Create(m, o);
+  ASSERT_TRUE(one.ok()) << one.status();
+  o.batch_chunks = 4;
+  absl::StatusOr<std::unique_ptr<CudaPlan>> four = CudaPlan::Create(m, o);
+  ASSERT_TRUE(four.ok()) << four.status();
+  o.batch_chunks = 17;
+  EXPECT_EQ(CudaPlan::Create(m, o).status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<int> slots;
+  for (int i = 0; i < kSessions; ++i) {
+    absl::StatusOr<int> a = (*one)->AcquireSlot(), b = (*four)->AcquireSlot();
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(*a, *b);
+    slots.push_back(*a);
+  }
+  const std::vector<float> sig = SyntheticSpeech(kHop * (kHops + 400), 77);
+  std::mt19937 rng(5);
+  std::vector<float> strengths(kSessions);
+  for (int i = 0; i < kSessions; ++i) strengths[i] = i % 5 == 4 ? .6f : 1.f;
+  // Batches: the whole bucket (4 chunks), part of it, one chunk's worth plus one row, 1 chunk.
+  const int batches[] = {kSessions, 3000, 2049, 700, kSessions};
+  long long identical = 0, total = 0;
+  double err = 0, ref = 0;
+  for (int t = 0; t < kHops; ++t) {
+    const int n = batches[t % 5];
+    std::shuffle(slots.begin(), slots.end(), rng);  // rows -> slots; the first n run this hop
+    for (int b = 0; b < n; ++b) {
+      const float* x = &sig[(static_cast<size_t>(slots[b]) * 37 % 400 + t) * kHop];
+      for (int i = 0; i < kHop; ++i) {
+        if (pcm16) {
+          const auto q = static_cast<int16_t>(std::clamp(std::lrint(x[i] * 32768.f), -32768L, 32767L));
+          (*one)->input_rows16()[static_cast<size_t>(b) * kHop + i] = q;
+          (*four)->input_rows16()[static_cast<size_t>(b) * kHop + i] = q;
+        } else {
+          (*one)->input_rows()[static_cast<size_t>(b) * kHop + i] = x[i];
+          (*four)->input_rows()[static_cast<size_t>(b) * kHop + i] = x[i];
+        }
+      }
+    }
+    ASSERT_EQ((*one)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+    ASSERT_EQ((*four)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+    ASSERT_EQ((*one)->Wait(), cu::kSuccess);
+    ASSERT_EQ((*four)->Wait(), cu::kSuccess);
+    for (size_t i = 0; i < static_cast<size_t>(n) * kHop; ++i) {
+      const double a = pcm16 ? (*one)->output_rows16()[i] : (*one)->output_rows()[i];
+      const double c = pcm16 ? (*four)->output_rows16()[i] : (*four)->output_rows()[i];
+      ASSERT_TRUE(std::isfinite(c)) << "hop " << t << " sample " << i;
+      identical += a == c ? 1 : 0;
+      ++total;
+      err += (a - c) * (a - c);
+      ref += a * a;
+    }
+    for (int b = 0; b < n; ++b) {
+      ASSERT_EQ((*four)->info()[b].silent, (*one)->info()[b].silent) << "hop " << t << " row " << b;
+      EXPECT_NEAR((*four)->info()[b].vad, (*one)->info()[b].vad, 1e-6) << "hop " << t << " row " << b;
+    }
+  }
+  const double snr = err == 0 ? 999 : 10 * std::log10(ref / err);
+  std::printf("chunked plan (%s rows): %lld of %lld output samples bit-identical to the one-chunk plan, SNR of "
+              "the difference %.1f dB\n",
+              pcm16 ? "int16" : "float", identical, total, snr);
+  // Bit-identical unless the network kernels pick another tiling for a chunk's row count.
+  EXPECT_GE(snr, 100.0);
+  EXPECT_GT(ref, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, Chunked, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "pcm16" : "float"; });
 
 }  // namespace
 }  // namespace ghostnv::sched

@@ -193,6 +193,8 @@ TEST(GpuBackendTest, LibraryOnCudaMatchesTheCpu) {
   auto j = nlohmann::json::parse(ghostnv_info_json(d));
   EXPECT_EQ(j["backend"], "cuda");
   EXPECT_EQ(j["mode"], "gpu-realtime");
+  EXPECT_EQ(j["family"], "ultra");  // the embedded 2 ms model
+  EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 2.0);
   ghostnv_destroy(d);
   o.backend = GHOSTNV_BACKEND_CPU;
   EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);

@@ -9,6 +9,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
 import convert_ultra  # noqa: E402  (tools/train/convert_ultra.py: our ultra model's graph)
+import family_dfn3  # noqa: E402  (DeepFilterNet3: converted from the graphs directly)
+import family_demucs  # noqa: E402  (causal Demucs: matched on the ONNX graph itself)
 import family_dtln  # noqa: E402
 import patterns  # noqa: E402
 from gnvm_writer import write_gnvm  # noqa: E402
@@ -19,6 +21,17 @@ PRECISION = {"fp32": "f32", "fp16": "f16", "int8": "i8"}
 
 
 def convert(paths, out, precision="fp32"):
+    if family_dfn3.looks_like(paths):  # DeepFilterNet3's enc/erb_dec/df_dec (+ config.ini)
+        header, tensors = family_dfn3.convert(paths)
+        header["metadata"]["precision"] = precision
+        write_gnvm(out, header, tensors, PRECISION[precision])
+        return "dfn3"
+    demucs = family_demucs.recognise_onnx(paths)  # one Demucs graph (Conv/ConvTranspose/LSTM)
+    if demucs is not None:
+        header, tensors = family_demucs.build(demucs, [os.path.basename(p) for p in paths])
+        header["metadata"]["precision"] = precision
+        write_gnvm(out, header, tensors, PRECISION[precision])
+        return "demucs"
     programs = [patterns.optimise(lower_model(p, os.path.basename(p))) for p in paths]
     for name, fam in FAMILIES:
         stages = fam.recognise(programs)
@@ -30,7 +43,7 @@ def convert(paths, out, precision="fp32"):
     summary = "; ".join(f"{p.name}: inputs {[p.size[v] for v in p.inputs.values()]}, layers "
                         f"{[o.kind for o in p.ops if o.kind != 'gather']}" for p in programs)
     raise ConvertError(f"no model family matches these graphs ({summary}); known: "
-                       f"{[n for n, _ in FAMILIES]}")
+                       f"{[n for n, _ in FAMILIES] + ['dfn3', 'demucs']}")
 
 
 def main(argv=None):

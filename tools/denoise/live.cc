@@ -275,6 +275,8 @@ int64_t Median(std::vector<int64_t> v) {
 const char* LibraryModelArg(const std::string& arg) {
   if (arg == "default") return nullptr;
   if (arg == "ultra") return "builtin:ultra";
+  if (arg == "enhanced") return "installed:enhanced";  // runtime/api/installed_models.h
+  if (arg == "maximum") return "installed:maximum";
   return arg.c_str();
 }
 
@@ -326,8 +328,9 @@ int RunLive(const LiveOptions& o) {
 
   // ---- the denoiser ----
   // --latency also picks the model when --model is left at "default": ultra the embedded
-  // ultra-low-latency model ("builtin:ultra", 2 ms; on the CPU: the ultra family has no GPU plan
-  // yet), quality the ENHANCED mode's model; otherwise the BASIC RNNoise-class model.
+  // ultra-low-latency model ("builtin:ultra", 2 ms; on the GPU real-time path when --backend
+  // picks a GPU), quality the ENHANCED mode's model when it is installed; otherwise the BASIC
+  // RNNoise-class model.
   int mode = GHOSTNV_MODE_BASIC;
   std::string mode_note;
   const char* model_arg = LibraryModelArg(o.model);

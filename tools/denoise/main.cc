@@ -1,6 +1,6 @@
 // tools/denoise/main.cc — ghostnv-denoise: denoise an audio file with the GhostNV library.
 //
-//   ghostnv-denoise IN OUT [--model FILE|default|ultra] [--backend auto|cpu|cuda|cuda:N]
+//   ghostnv-denoise IN OUT [--model FILE|default|ultra|enhanced|maximum] [--backend auto|cpu|cuda|cuda:N]
 //                   [--strength 0..1] [--report text|json] [--reference CLEAN]
 //                   [--format same|pcm16|pcm24|pcm32|float]
 //   ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] [--period N]
@@ -50,7 +50,9 @@
 
 ABSL_FLAG(std::string, model, "default",
           "'default' or 'ultra' (the models built into the library: RNNoise-class, 10 ms; "
-          "ultra-low-latency, 2 ms), or a model file (.gnvm or RNNoise .rnnn). Names win: a file "
+          "ultra-low-latency, 2 ms), 'enhanced' or 'maximum' (converted DTLN / DeepFilterNet3 "
+          "installed in a model folder: $GHOSTNV_MODEL_PATH, ~/.local/share/ghostnv/models), "
+          "or a model file (.gnvm or RNNoise .rnnn). Names win: a file "
           "named 'ultra' in the current directory is './ultra' (an argument with a '/' or a '.' "
           "is always a path)");
 ABSL_FLAG(std::string, backend, "auto",
@@ -92,14 +94,16 @@ namespace audio = ghostnv::audio;
 
 constexpr size_t kBlockFrames = 4096;
 constexpr const char* kUsage =
-    "usage: ghostnv-denoise IN OUT [--model FILE|default|ultra] [--backend auto|cpu|cuda|cuda:N] "
+    "usage: ghostnv-denoise IN OUT [--model FILE|default|ultra|enhanced|maximum] [--backend auto|cpu|cuda|cuda:N] "
     "[--strength 0..1] [--report text|json] [--reference CLEAN] "
     "[--format same|pcm16|pcm24|pcm32|float]\n"
     "       ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] "
     "[--period N] [--periods K] [--rate R] [--format F] [--channels C] [--model M] "
     "[--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json] [--duration SECONDS]\n"
     "       --model default|ultra: the models built into the library (RNNoise-class, 10 ms; "
-    "ultra-low-latency, 2 ms); names win over files, an argument with a '/' or '.' is a path "
+    "ultra-low-latency, 2 ms); --model enhanced|maximum: converted DTLN / DeepFilterNet3 "
+    "installed in $GHOSTNV_MODEL_PATH or ~/.local/share/ghostnv/models (dtln.gnvm, dfn3.gnvm); "
+    "names win over files, an argument with a '/' or '.' is a path "
     "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model unless --model "
     "is given";
 

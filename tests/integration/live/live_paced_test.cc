@@ -80,6 +80,30 @@ class LivePacedTest : public ::testing::Test {
     return false;
   }
 
+  // Destroys the tool's capture (or playback) stream node in the sound server mid-run: the tool
+  // must end with exit code 1 and a summary naming the side that failed.
+  static nlohmann::json DestroyStreamAndExpectEnd(bool capture) {
+    ToolProcess p;
+    EXPECT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
+    const std::vector<int> nodes = pw_->StreamNodes("ghostnv-denoise", capture);
+    EXPECT_EQ(nodes.size(), 1u);
+    if (nodes.size() != 1u) return nullptr;
+    EXPECT_TRUE(pw_->PwCli({"destroy", absl::StrCat(nodes[0])}));
+    const ToolResult r = p.Wait(15);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    const std::string side = capture ? "capture" : "playback";
+    EXPECT_NE(r.err.find(absl::StrCat(side, " '", capture ? "pw_loop_cap" : "pw_loop_play",
+                                      "' failed")),
+              std::string::npos)
+        << r.err;
+    const nlohmann::json s = r.Find("summary");
+    EXPECT_TRUE(s.is_object()) << r.out << r.err;
+    if (s.is_object()) {
+      EXPECT_EQ(s["end"], absl::StrCat(side, " failed"));
+    }
+    return s;
+  }
+
   static PipeWireLoop* pw_;
   static std::string why_;
 };
@@ -211,32 +235,14 @@ TEST_F(LivePacedTest, CaptureThatStopsDeliveringEndsCleanly) {
 }
 
 TEST_F(LivePacedTest, CaptureDeviceThatDisappearsEndsCleanly) {
-  ToolProcess p;
-  ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
-  const std::vector<int> nodes = pw_->StreamNodes("ghostnv-denoise", true);
-  ASSERT_EQ(nodes.size(), 1u);
-  ASSERT_TRUE(pw_->PwCli({"destroy", absl::StrCat(nodes[0])}));
-  const ToolResult r = p.Wait(15);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  const nlohmann::json s = r.Find("summary");
-  ASSERT_TRUE(s.is_object()) << r.out << r.err;
-  EXPECT_EQ(s["end"], "capture failed");
-  EXPECT_NE(r.err.find("capture 'pw_loop_cap' failed"), std::string::npos) << r.err;
+  const nlohmann::json s = DestroyStreamAndExpectEnd(/*capture=*/true);
+  ASSERT_TRUE(s.is_object());
   EXPECT_GT(s["periods"].get<int64_t>(), 0);
 }
 
 TEST_F(LivePacedTest, PlaybackThatFailsEndsCleanly) {
-  ToolProcess p;
-  ASSERT_TRUE(StartAndWaitRunning(&p, Args("realtime", 0)));
-  const std::vector<int> nodes = pw_->StreamNodes("ghostnv-denoise", false);
-  ASSERT_EQ(nodes.size(), 1u);
-  ASSERT_TRUE(pw_->PwCli({"destroy", absl::StrCat(nodes[0])}));
-  const ToolResult r = p.Wait(15);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  const nlohmann::json s = r.Find("summary");
-  ASSERT_TRUE(s.is_object()) << r.out << r.err;
-  EXPECT_EQ(s["end"], "playback failed");
-  EXPECT_NE(r.err.find("playback 'pw_loop_play' failed"), std::string::npos) << r.err;
+  const nlohmann::json s = DestroyStreamAndExpectEnd(/*capture=*/false);
+  ASSERT_TRUE(s.is_object());
   EXPECT_LE(s["frames_played"].get<int64_t>(), s["frames_captured"].get<int64_t>());
 }
 

@@ -1,0 +1,80 @@
+// kernels/ultra_layout.cuh — data layout shared by kernels/ultra_persistent.cu (NVRTC) and its
+// host side (runtime/sched/persistent/ultra_plan.cc, C++): the ultra family's sizes, the mailbox
+// in mapped pinned memory, the per-slot state, the constant tables and the network descriptor.
+// Plain C types only, so both compilers see the same layout.
+//
+//   UltraNet net;  // host fills it, uploads it; the kernel reads it once
+//   mailbox[ULTRA_MB_IN + i] = sample i; ...; mailbox[ULTRA_MB_REQ] = ++seq;   // host
+#ifndef GHOSTNV_KERNELS_ULTRA_LAYOUT_CUH_
+#define GHOSTNV_KERNELS_ULTRA_LAYOUT_CUH_
+
+#define ULTRA_HOP 96
+#define ULTRA_WINDOW 384
+#define ULTRA_BINS 193
+#define ULTRA_BANDS 32
+#define ULTRA_TAIL 192  // first sample of the synthesis window's non-zero tail
+
+// Network limits of the fused kernel (the host checks a model against them).
+#define ULTRA_MAX_UNITS 256   // any layer's units
+#define ULTRA_MAX_INPUTS 512  // any layer's inputs
+#define ULTRA_THREADS 1024    // threads of the one block
+
+// Mailbox: 32-bit words in mapped pinned host memory (persistent mode) or in device buffers
+// (graph mode: the request part goes up, the answer part comes down).
+#define ULTRA_MB_REQ 0        // request sequence number; the host writes it last
+#define ULTRA_MB_CMD 1        // ULTRA_CMD_*
+#define ULTRA_MB_SLOT 2       // slot of the request
+#define ULTRA_MB_STRENGTH 3   // float bits
+#define ULTRA_MB_IN 32        // ULTRA_HOP input samples (128-byte aligned)
+#define ULTRA_MB_REQ_WORDS 128
+#define ULTRA_MB_DONE 128     // answered sequence number; the device writes it last
+#define ULTRA_MB_STATUS 129   // 0 ok, 1 bad slot
+#define ULTRA_MB_VAD 130      // float bits
+#define ULTRA_MB_CYCLES 136   // persistent mode: SM cycles of the last hop's stages (6 words:
+                              // input read, analysis, network, synthesis, output+fence, total)
+#define ULTRA_MB_OUT 160      // ULTRA_HOP output samples
+#define ULTRA_MB_WORDS 256
+#define ULTRA_CMD_HOP 1
+#define ULTRA_CMD_ZERO 2      // zero the slot's state (acquire/release wipe)
+#define ULTRA_CMD_STOP 3      // the persistent kernel returns
+
+// Per-slot state (floats, stride net.state_stride): input history, overlap tail, dry history,
+// gru1 state, gru2 state.
+#define ULTRA_ST_INPUT 0
+#define ULTRA_ST_OVERLAP ULTRA_WINDOW
+#define ULTRA_ST_DRY (ULTRA_WINDOW + ULTRA_HOP)
+#define ULTRA_ST_GRU (ULTRA_WINDOW + 2 * ULTRA_HOP)
+
+// Tables (floats): analysis window, synthesis window, cos/sin(2 pi m / 384), per bin the band
+// index (as float) and the interpolation fraction, the band centres (as float).
+#define ULTRA_TB_ANALYSIS 0
+#define ULTRA_TB_SYNTHESIS 384
+#define ULTRA_TB_COS 768
+#define ULTRA_TB_SIN 1152
+#define ULTRA_TB_BIN_BAND 1536
+#define ULTRA_TB_BIN_FRAC 1729
+#define ULTRA_TB_CENTRES 1922
+#define ULTRA_TB_FLOATS 1984
+
+struct UltraLayer {
+  unsigned long long w;   // [inputs][cols] row-major (cols = units, 3 * units for a GRU)
+  unsigned long long r;   // GRU: recurrent [units][3 * units]; 0 for dense
+  unsigned long long b;   // bias [cols] or 0
+  unsigned long long rb;  // GRU: recurrent bias [3 * units] or 0
+  int inputs;
+  int units;
+  int act;          // GNV_ACT_* (dense: output activation; GRU: candidate activation)
+  int reset_after;  // GRU convention
+};
+
+struct UltraNet {
+  UltraLayer dense_in, gru1, gru2, gain, vad;
+  unsigned long long tables;  // ULTRA_TB_FLOATS floats
+  unsigned long long state;   // max_slots * state_stride floats
+  int state_stride;
+  int max_slots;
+  int math;         // GNV_MATH_*
+  int smem_floats;  // persistent mode: dynamic shared memory for weights (0: all from L2)
+};
+
+#endif  // GHOSTNV_KERNELS_ULTRA_LAYOUT_CUH_

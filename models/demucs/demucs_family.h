@@ -1,0 +1,83 @@
+// models/demucs/demucs_family.h — causal Demucs (Facebook Denoiser, Defossez et al. 2020).
+//
+// The waveform network of facebookresearch/denoiser with causal=True: the input is normalised
+// by its standard deviation, upsampled x`resample` with a windowed-sinc interpolator, encoded by
+// `depth` levels of Conv1d(K, S) + ReLU + 1x1 Conv1d + GLU, passed through a unidirectional LSTM
+// stack, decoded by `depth` levels of (+ skip) 1x1 Conv1d + GLU + ConvTranspose1d(K, S) [+ ReLU],
+// downsampled and scaled back. dns48/dns64: 16 kHz, K 8, S 4, resample 4, depth 5.
+//
+// Two ways to run it:
+//   * ProcessOffline(): Demucs.forward on a whole signal (what the exported ONNX graph computes;
+//     the conformance reference). Allocates; not for the real-time path.
+//   * The Family (ProcessHop): the published streaming algorithm (denoiser's DemucsStreamer,
+//     num_frames=1, resample_lookahead 64, resample_buffer min(hop, 256)): per hop of
+//     S^depth / resample samples (256 = 16 ms for dns48) one frame of frame_length + lookahead
+//     samples (661 for dns48) is normalised by the running variance, resampled with 256
+//     samples of history, and run through the network with the encoders' previous outputs and
+//     the transposed convolutions' partial sums cached, so each hop computes only new time
+//     steps. The output is delayed by algorithmic_latency() = (ceil(661 / 256) - 1) * 256 = 512
+//     samples (32 ms at 16 kHz) for dns48: the first frame needs 661 input samples. It differs
+//     from the offline output by the normalisation (running instead of global variance) and
+//     the resampler's frame edges, exactly as DemucsStreamer does.
+//
+//   auto fam = models::CreateFamily(model);   // family "demucs", from ghostnv-convert
+//   auto ch = (*fam)->NewChannel();           // allocates every buffer of the channel
+//   (*fam)->ProcessHop(*ch, in256, out256, 1.0f);   // real-time safe: no allocation
+//
+// The .gnvm layout (convolutions as dense layers over time-major windows) is described in
+// tools/convert/family_demucs.py and tools/convert/README.md.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/dense.h"
+#include "kernels/lstm.h"
+#include "models/family.h"
+
+namespace ghostnv::models::demucs {
+
+// The weights and hyper-parameters of one model, checked against each other. Holds pointers
+// into the Model (which must outlive it).
+struct Networks {
+  int depth = 0, kernel = 0, stride = 0, resample = 1;
+  bool glu = true, normalize = true;
+  float floor = 1e-3f;
+  int hop = 0;               // S^depth / resample: input samples per network step
+  int frame_length = 0;      // valid_length(1)
+  int lookahead = 64, resample_buffer = 256;
+  const float* sinc = nullptr;  // [2 * zeros] the interpolation kernel (resample > 1)
+  int sinc_taps = 0;
+
+  struct Level {                    // encoder i and the decoder that takes its skip
+    int cin = 0, cout = 0;          // encoder: cin -> cout; decoder: cout -> cin
+    kernels::DenseParams conv;      // [K*cin][cout], relu
+    kernels::DenseParams enc_pw;    // [cout][2*cout] (GLU) or [cout][cout] relu
+    kernels::DenseParams dec_pw;    // same
+    kernels::DenseParams convtr;    // [cout][K*cin], no bias
+    const float* convtr_bias = nullptr;  // [cin]
+  };
+  std::vector<Level> level;         // by encoder index (decoder j is level depth-1-j)
+  std::vector<kernels::LstmParams> lstm;
+
+  int Channels() const { return level.empty() ? 0 : level.back().cout; }
+  // Demucs.valid_length(length).
+  long ValidLength(long length) const;
+};
+
+absl::StatusOr<Networks> BuildNetworks(const Model& model);
+
+// Demucs.forward on n samples (mono); out has n samples. Allocates.
+absl::Status ProcessOffline(const Networks& net, const float* in, size_t n, float* out);
+
+absl::StatusOr<std::unique_ptr<Family>> CreateDemucsFamily(std::shared_ptr<const Model> model);
+
+// The 2x windowed-sinc resamplers of denoiser/resample.py (exposed for tests).
+// Upsample2: out has 2n samples. Downsample2: out has (n + 1) / 2 samples.
+void Upsample2(const float* in, int n, const float* kernel, int taps, float* out);
+void Downsample2(const float* in, int n, const float* kernel, int taps, float* out);
+
+}  // namespace ghostnv::models::demucs

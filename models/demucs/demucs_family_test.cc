@@ -1,0 +1,269 @@
+// models/demucs/demucs_family_test.cc — resamplers vs naive double references, model checks,
+// streaming invariants on a random in-memory model. (Conformance against onnxruntime and
+// DemucsStreamer: tools/convert/tests/demucs_conformance.py.)
+
+#include "models/demucs/demucs_family.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "kernels/cpu.h"
+#include "models/demucs/dense_rows.h"
+
+// Counts every allocation made through operator new in this binary (the real-time check).
+static std::atomic<long> g_allocations{0};
+void* operator new(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  void* p = std::malloc(n ? n : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+namespace {
+__attribute__((noinline)) void FreeCounted(void* p) { std::free(p); }
+}  // namespace
+void operator delete(void* p) noexcept { FreeCounted(p); }
+void operator delete(void* p, size_t) noexcept { FreeCounted(p); }
+
+namespace ghostnv::models::demucs {
+namespace {
+
+std::vector<float> Random(size_t n, unsigned seed, float scale = 1.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+// denoiser/resample.py written out directly in double.
+std::vector<double> NaiveUp(const std::vector<float>& x, const std::vector<float>& k) {
+  const int n = static_cast<int>(x.size()), z = static_cast<int>(k.size()) / 2;
+  std::vector<double> y(2 * x.size());
+  for (int t = 0; t < n; ++t) {
+    double acc = 0;
+    for (int j = 0; j < 2 * z; ++j) {
+      const int i = t + 1 + j - z;
+      if (i >= 0 && i < n) acc += static_cast<double>(x[i]) * k[j];
+    }
+    y[2 * t] = x[t];
+    y[2 * t + 1] = acc;
+  }
+  return y;
+}
+
+std::vector<double> NaiveDown(std::vector<float> x, const std::vector<float>& k) {
+  if (x.size() % 2) x.push_back(0.f);
+  const int half = static_cast<int>(x.size()) / 2, z = static_cast<int>(k.size()) / 2;
+  std::vector<double> y(half);
+  for (int t = 0; t < half; ++t) {
+    double acc = 0;
+    for (int j = 0; j < 2 * z; ++j) {
+      const int q = t + j - z;
+      if (q >= 0 && q < half) acc += static_cast<double>(x[2 * q + 1]) * k[j];
+    }
+    y[t] = 0.5 * (x[2 * t] + acc);
+  }
+  return y;
+}
+
+TEST(DemucsResample, MatchesNaiveAtOddSizes) {
+  for (int taps : {2, 8, 112}) {
+    const std::vector<float> k = Random(taps, 3 + taps, 0.3f);
+    for (int n : {0, 1, 7, 113, 513}) {
+      const std::vector<float> x = Random(n, 10 + n);
+      std::vector<float> up(2 * n + 1, 0.f), down((n + 1) / 2 + 1, 0.f);
+      Upsample2(x.data(), n, k.data(), taps, up.data());
+      Downsample2(x.data(), n, k.data(), taps, down.data());
+      const std::vector<double> ru = NaiveUp(x, k), rd = NaiveDown(x, k);
+      for (int i = 0; i < 2 * n; ++i) ASSERT_NEAR(up[i], ru[i], 1e-5) << n << " " << i;
+      for (int i = 0; i < (n + 1) / 2; ++i) ASSERT_NEAR(down[i], rd[i], 1e-5) << n << " " << i;
+    }
+  }
+}
+
+TEST(DemucsDenseRows, MatchesDoubleReferenceAtOddSizes) {
+  for (int units : {0, 1, 7, 16, 17, 113}) {
+    for (int inputs : {0, 1, 9, 64}) {
+      for (int rows : {0, 1, 3, 4, 9}) {
+        const size_t xs = static_cast<size_t>(inputs > 2 ? inputs / 2 : 1);  // overlapping rows
+        const std::vector<float> w = Random(static_cast<size_t>(inputs) * units, 1 + units);
+        const std::vector<float> b = Random(units, 2 + inputs);
+        const std::vector<float> x = Random(xs * rows + inputs + 1, 3 + rows);
+        kernels::DenseParams p{.inputs = inputs, .units = units, .weights = w.data(),
+                               .bias = b.data(), .activation = kernels::Activation::kRelu};
+        const size_t ys = static_cast<size_t>(units) + 3;
+        std::vector<float> y(ys * rows + 1, -7.f), yr(ys * rows + 1, -7.f);
+        DenseRows(p, x.data(), xs, rows, y.data(), ys);
+        DenseRows_ref(p, x.data(), xs, rows, yr.data(), ys);
+        for (int r = 0; r < rows; ++r)
+          for (int u = 0; u < units; ++u) {
+            double acc = b[u];
+            for (int j = 0; j < inputs; ++j)
+              acc += static_cast<double>(x[r * xs + j]) * w[static_cast<size_t>(j) * units + u];
+            acc = acc > 0 ? acc : 0;
+            const double tol = 1e-5 * (1 + inputs);
+            ASSERT_NEAR(y[r * ys + u], acc, tol) << units << " " << inputs << " " << rows;
+            ASSERT_NEAR(yr[r * ys + u], acc, tol);
+          }
+        for (int r = 0; r < rows; ++r)  // the gap between rows is never written
+          for (size_t u = units; u < ys; ++u) ASSERT_EQ(y[r * ys + u], -7.f);
+      }
+    }
+  }
+}
+
+// A random causal Demucs in memory: depth 3, K 8, S 4, resample 4, hidden 4 (hop 16).
+struct TestModel {
+  std::vector<std::vector<float>> store;
+  std::shared_ptr<Model> model = std::make_shared<Model>();
+
+  const float* Keep(std::vector<float> v) {
+    store.push_back(std::move(v));
+    return store.back().data();
+  }
+  void Dense(const std::string& name, int in, int units, kernels::Activation act, float scale,
+             bool bias = true, bool zero_weights = false) {
+    Layer l;
+    l.name = name;
+    l.inputs = in;
+    l.units = units;
+    l.activation = act;
+    l.weights = Keep(zero_weights ? std::vector<float>(static_cast<size_t>(in) * units, 0.f)
+                                  : Random(static_cast<size_t>(in) * units,
+                                           static_cast<unsigned>(store.size() + 1), scale));
+    if (bias) l.bias = Keep(Random(units, static_cast<unsigned>(store.size() + 100), 0.1f));
+    model->layers.push_back(l);
+  }
+
+  explicit TestModel(int depth = 3, int hidden = 4) {
+    store.reserve(64);
+    const int K = 8, S = 4, R = 4;
+    using kernels::Activation;
+    Dense("resample.kernel", 1, 112, Activation::kIdentity, 0.f, true, true);
+    int cin = 1, h = hidden;
+    std::vector<std::pair<int, int>> ch;
+    for (int i = 0; i < depth; ++i) {
+      Dense(absl::StrCat("encoder", i, ".conv"), K * cin, h, Activation::kRelu,
+            1.f / std::sqrt(K * cin));
+      Dense(absl::StrCat("encoder", i, ".pw"), h, 2 * h, Activation::kIdentity,
+            1.f / std::sqrt(h));
+      ch.push_back({cin, h});
+      cin = h;
+      h *= 2;
+    }
+    Dense("lstm0", 2 * cin, 4 * cin, Activation::kIdentity, 0.3f);
+    Dense("lstm1", 2 * cin, 4 * cin, Activation::kIdentity, 0.3f);
+    for (int j = 0; j < depth; ++j) {
+      const auto [ci, co] = ch[depth - 1 - j];
+      Dense(absl::StrCat("decoder", j, ".pw"), co, 2 * co, Activation::kIdentity,
+            1.f / std::sqrt(co));
+      Dense(absl::StrCat("decoder", j, ".convtr"), co, K * ci, Activation::kIdentity,
+            1.f / std::sqrt(co), false);
+      Dense(absl::StrCat("decoder", j, ".convtr_bias"), 1, ci, Activation::kIdentity, 0.f,
+            true, true);
+    }
+    model->family = "demucs";
+    model->name = "test-demucs";
+    model->sample_rate = 16000;
+    int total = 1;
+    for (int i = 0; i < depth; ++i) total *= S;
+    Networks tmp;
+    tmp.depth = depth;
+    tmp.kernel = K;
+    tmp.stride = S;
+    tmp.resample = R;
+    const int hop = total / R;
+    const int tl = static_cast<int>(tmp.ValidLength(1)) + 64;
+    model->hop_size = hop;
+    model->frame_size = tl;
+    model->algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop;
+    model->metadata_json = absl::StrCat(
+        R"({"demucs": {"depth": )", depth,
+        R"(, "kernel_size": 8, "stride": 4, "resample": 4, "lstm_layers": 2, "glu": true,
+            "normalize": true, "floor": 0.001, "resample_lookahead": 64,
+            "resample_buffer": )", std::min(hop, 256), "}}");
+    // A plausible interpolation kernel (windowed sinc), as the converter stores it.
+    std::vector<float>& kern = store[0 + 1];  // resample.kernel's bias
+    for (int j = 0; j < 112; ++j) {
+      const double t = (j - 55.5) * M_PI;
+      const double w = 0.5 - 0.5 * std::cos(2 * M_PI * (2 * j + 1) / 224.0);
+      kern[j] = static_cast<float>(std::sin(t) / t * w);
+    }
+  }
+};
+
+TEST(DemucsFamily, BuildsAndRejectsBadModels) {
+  TestModel tm;
+  ASSERT_TRUE(BuildNetworks(*tm.model).ok()) << BuildNetworks(*tm.model).status();
+  TestModel bad;
+  bad.model->layers[3].inputs += 1;  // encoder0.pw
+  EXPECT_FALSE(BuildNetworks(*bad.model).ok());
+  TestModel bad2;
+  bad2.model->metadata_json = "{}";
+  EXPECT_FALSE(BuildNetworks(*bad2.model).ok());
+  TestModel bad3;
+  bad3.model->algorithmic_latency += 1;
+  EXPECT_FALSE(BuildNetworks(*bad3.model).ok());
+}
+
+TEST(DemucsFamily, OfflineHandlesAnyLength) {
+  TestModel tm;
+  auto net = BuildNetworks(*tm.model);
+  ASSERT_TRUE(net.ok());
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{113}, size_t{513}}) {
+    std::vector<float> x = Random(n, 5, 0.1f), y(n, 1e9f);
+    ASSERT_TRUE(ProcessOffline(*net, x.data(), n, y.data()).ok()) << n;
+    for (float v : y) ASSERT_TRUE(std::isfinite(v) && std::fabs(v) < 1e3f) << n;
+  }
+}
+
+TEST(DemucsFamily, StreamingIsDeterministicResettableAndDelaysTheDrySignal) {
+  TestModel tm;
+  auto fam = CreateDemucsFamily(tm.model);
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  const int hop = (*fam)->hop_size(), lat = (*fam)->algorithmic_latency();
+  const int hops = 40;
+  const std::vector<float> x = Random(static_cast<size_t>(hop) * hops, 9, 0.1f);
+  auto run = [&](models::ChannelState& ch, float strength) {
+    std::vector<float> y(x.size());
+    for (int k = 0; k < hops; ++k)
+      (*fam)->ProcessHop(ch, x.data() + k * hop, y.data() + k * hop, strength);
+    return y;
+  };
+  auto ch = (*fam)->NewChannel();
+  const std::vector<float> a = run(*ch, 1.f);
+  ch->Reset();
+  const std::vector<float> b = run(*ch, 1.f);
+  EXPECT_EQ(a, b);
+  double energy = 0;
+  for (int i = 0; i < lat; ++i) EXPECT_EQ(a[i], 0.f);
+  for (size_t i = lat; i < a.size(); ++i) energy += a[i] * a[i];
+  EXPECT_GT(energy, 0.0);
+  auto ch2 = (*fam)->NewChannel();
+  const std::vector<float> dry = run(*ch2, 0.f);
+  for (size_t i = 0; i + lat < x.size(); ++i) ASSERT_FLOAT_EQ(dry[i + lat], x[i]) << i;
+}
+
+TEST(DemucsFamily, ProcessHopDoesNotAllocate) {
+  TestModel tm(4, 4);
+  auto fam = CreateDemucsFamily(tm.model);
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  auto ch = (*fam)->NewChannel();
+  const int hop = (*fam)->hop_size();
+  const std::vector<float> x = Random(static_cast<size_t>(hop), 4, 0.1f);
+  std::vector<float> y(static_cast<size_t>(hop));
+  const long before = g_allocations.load();
+  // 20 hops: the first (full) frame and steady-state ones.
+  for (int k = 0; k < 20; ++k) (*fam)->ProcessHop(*ch, x.data(), y.data(), 0.7f);
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+}  // namespace
+}  // namespace ghostnv::models::demucs

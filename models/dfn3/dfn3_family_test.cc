@@ -1,0 +1,207 @@
+// models/dfn3/dfn3_family_test.cc — DeepFilterNet3 family: ERB bands, layer checks, and the
+// real-time loop on a random-weight model (finite output, latency of the dry path, reset).
+// The networks' numerics are checked against onnxruntime in tools/convert/tests/dfn3_*.py.
+
+#include "models/dfn3/dfn3_family.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+// Counts every operator new of the process (ProcessHop must not allocate).
+static std::atomic<long> g_news{0};
+void* operator new(size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](size_t n) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+namespace {
+__attribute__((noinline)) void Release(void* p) { std::free(p); }
+}  // namespace
+void operator delete(void* p) noexcept { Release(p); }
+void operator delete[](void* p) noexcept { Release(p); }
+void operator delete(void* p, size_t) noexcept { Release(p); }
+void operator delete[](void* p, size_t) noexcept { Release(p); }
+
+namespace ghostnv::models::dfn3 {
+namespace {
+
+TEST(Dfn3, ErbBandWidthsCoverTheSpectrum) {
+  const std::vector<int> w = ErbBandWidths(48000, 960, 32, 2);
+  ASSERT_EQ(w.size(), 32u);
+  int sum = 0;
+  for (int v : w) {
+    EXPECT_GE(v, 2);
+    sum += v;
+  }
+  EXPECT_EQ(sum, 481);
+  // Bands widen with frequency on the ERB scale.
+  EXPECT_LT(w[5], w[31]);
+  for (int bands : {1, 7, 24}) {
+    int s = 0;
+    for (int v : ErbBandWidths(48000, 960, bands, 1)) s += v;
+    EXPECT_EQ(s, 481) << bands;
+  }
+}
+
+struct Spec {
+  std::string name;
+  bool gru;
+  int inputs, units;
+  kernels::Activation act;
+};
+
+std::vector<Spec> Layers() {
+  using A = kernels::Activation;
+  std::vector<Spec> s = {{"enc.erb_conv0", false, 9, 64, A::kRelu}};
+  for (int i = 1; i <= 3; ++i) {
+    s.push_back({"enc.erb_conv" + std::to_string(i) + ".dw", false, 3, 64, A::kIdentity});
+    s.push_back({"enc.erb_conv" + std::to_string(i) + ".pw", false, 64, 64, A::kRelu});
+  }
+  for (const Spec& x : std::vector<Spec>{
+           {"enc.df_conv0.dw", false, 9, 64, A::kIdentity},
+           {"enc.df_conv0.pw", false, 64, 64, A::kRelu},
+           {"enc.df_conv1.dw", false, 3, 64, A::kIdentity},
+           {"enc.df_conv1.pw", false, 64, 64, A::kRelu},
+           {"enc.df_fc_emb", false, 3072, 16, A::kRelu},
+           {"enc.emb_in", false, 512, 16, A::kRelu},
+           {"enc.emb_gru", true, 256, 256, A::kTanh},
+           {"enc.emb_out", false, 256, 32, A::kRelu},
+           {"enc.lsnr", false, 512, 1, A::kSigmoid},
+           {"erb.emb_in", false, 512, 16, A::kRelu},
+           {"erb.gru0", true, 256, 256, A::kTanh},
+           {"erb.gru1", true, 256, 256, A::kTanh},
+           {"erb.emb_out", false, 256, 32, A::kRelu},
+           {"erb.conv0p", false, 1, 64, A::kRelu},
+           {"erb.conv1p", false, 1, 64, A::kRelu},
+           {"erb.conv2p", false, 1, 64, A::kRelu},
+           {"erb.conv3p", false, 1, 64, A::kRelu},
+           {"erb.convt3.dw", false, 3, 64, A::kIdentity},
+           {"erb.convt3.pw", false, 64, 64, A::kRelu},
+           {"erb.convt2.dw", false, 3, 64, A::kIdentity},
+           {"erb.convt2.pw", false, 64, 64, A::kRelu},
+           {"erb.convt1.dw", false, 3, 64, A::kIdentity},
+           {"erb.convt1.pw", false, 64, 64, A::kRelu},
+           {"erb.conv0_out", false, 192, 1, A::kSigmoid},
+           {"df.emb_in", false, 512, 32, A::kRelu},
+           {"df.gru0", true, 256, 256, A::kTanh},
+           {"df.gru1", true, 256, 256, A::kTanh},
+           {"df.skip", false, 512, 16, A::kIdentity},
+           {"df.convp.conv", false, 160, 10, A::kIdentity},
+           {"df.convp.pw", false, 10, 10, A::kRelu},
+           {"df.fc_a", false, 256, 1, A::kSigmoid},
+           {"df.out", false, 256, 60, A::kTanh}})
+    s.push_back(x);
+  return s;
+}
+
+// A dfn3 model with random weights (scaled so that activations stay moderate).
+std::shared_ptr<Model> RandomModel(const std::string& drop = "") {
+  auto store = std::make_shared<std::vector<std::vector<float>>>();
+  auto m = std::make_shared<Model>();
+  m->family = "dfn3";
+  m->name = "random-dfn3";
+  m->sample_rate = 48000;
+  m->frame_size = 960;
+  m->hop_size = 480;
+  m->algorithmic_latency = 1440;
+  m->metadata_json = R"({"dfn3": {"norm_tau": 1.0, "df_lookahead": 2, "conv_lookahead": 2,
+                         "lsnr_scale": 50.0, "lsnr_offset": -15.0}})";
+  std::mt19937 rng(7);
+  auto vec = [&](size_t n, float scale) {
+    std::uniform_real_distribution<float> u(-scale, scale);
+    store->emplace_back(n);
+    for (float& v : store->back()) v = u(rng);
+    return store->back().data();
+  };
+  store->reserve(200);
+  for (const Spec& s : Layers()) {
+    if (s.name == drop) continue;
+    Layer l;
+    l.name = s.name;
+    l.inputs = s.inputs;
+    l.units = s.units;
+    l.activation = s.act;
+    const float sc = 1.0f / std::sqrt(static_cast<float>(s.inputs));
+    if (s.gru) {
+      l.kind = LayerKind::kGru;
+      l.reset_after = true;
+      l.weights = vec(static_cast<size_t>(s.inputs) * 3 * s.units, sc);
+      l.recurrent = vec(static_cast<size_t>(s.units) * 3 * s.units, sc);
+      l.bias = vec(3 * static_cast<size_t>(s.units), 0.1f);
+      l.recurrent_bias = vec(3 * static_cast<size_t>(s.units), 0.1f);
+    } else {
+      l.weights = vec(static_cast<size_t>(s.inputs) * s.units, sc);
+      l.bias = vec(static_cast<size_t>(s.units), 0.1f);
+    }
+    m->layers.push_back(l);
+  }
+  m->storage = store;
+  return m;
+}
+
+TEST(Dfn3, RejectsMissingLayerAndWrongRate) {
+  auto m = RandomModel("erb.gru1");
+  absl::StatusOr<Networks> n = BuildNetworks(*m);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(std::string(n.status().message()).find("erb.gru1"), std::string::npos);
+  auto m2 = RandomModel();
+  m2->sample_rate = 16000;
+  EXPECT_FALSE(BuildNetworks(*m2).ok());
+  auto m3 = RandomModel();
+  m3->metadata_json = "{}";
+  EXPECT_FALSE(BuildNetworks(*m3).ok());
+}
+
+TEST(Dfn3, RealTimeLoopOnRandomWeights) {
+  absl::StatusOr<std::unique_ptr<Family>> fam = CreateDfn3Family(RandomModel());
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  EXPECT_EQ((*fam)->algorithmic_latency(), 1440);
+  auto ch = (*fam)->NewChannel();
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.f, 0.1f);
+  const int hops = 23;
+  std::vector<float> in(static_cast<size_t>(hops) * kHop), out(in.size()), dry(in.size());
+  for (float& v : in) v = g(rng);
+  double energy = 0;
+  const long news_before = g_news.load();
+  for (int h = 0; h < hops; ++h) {
+    (*fam)->ProcessHop(*ch, &in[static_cast<size_t>(h) * kHop], &out[static_cast<size_t>(h) * kHop], 1.f);
+  }
+  EXPECT_EQ(g_news.load(), news_before) << "ProcessHop allocated";
+  for (float v : out) {
+    ASSERT_TRUE(std::isfinite(v));
+    energy += v * v;
+  }
+  EXPECT_GT(energy, 0.0);
+  // Strength 0: the input delayed by exactly the latency.
+  ch->Reset();
+  for (int h = 0; h < hops; ++h)
+    (*fam)->ProcessHop(*ch, &in[static_cast<size_t>(h) * kHop], &dry[static_cast<size_t>(h) * kHop], 0.f);
+  for (size_t i = 0; i < in.size(); ++i)
+    ASSERT_EQ(dry[i], i < 1440 ? 0.f : in[i - 1440]) << i;
+  // Reset makes the channel start over: same output again.
+  ch->Reset();
+  std::vector<float> again(in.size());
+  for (int h = 0; h < hops; ++h)
+    (*fam)->ProcessHop(*ch, &in[static_cast<size_t>(h) * kHop], &again[static_cast<size_t>(h) * kHop], 1.f);
+  EXPECT_EQ(again, out);
+}
+
+}  // namespace
+}  // namespace ghostnv::models::dfn3

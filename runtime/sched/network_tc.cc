@@ -1,0 +1,387 @@
+// runtime/sched/network_tc.cc — see network_tc.h; the kernel is kernels/network_tc.cu.
+#include "runtime/sched/network_tc.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/activations.h"
+#include "runtime/kernel_build.h"
+#include "runtime/kernel_sources.h"
+
+namespace ghostnv::sched {
+namespace {
+
+constexpr int kFeatures = 42;
+
+int Pad(int n, int m) { return (n + m - 1) / m * m; }
+
+// Rows of a padded K: each k maps to a CPU input index or -1 (padding).
+struct Segment {
+  int padded, cpu_offset, real;
+};
+std::vector<int> RowMap(std::initializer_list<Segment> segs) {
+  std::vector<int> map;
+  for (const Segment& s : segs)
+    for (int k = 0; k < s.padded; ++k) map.push_back(k < s.real ? s.cpu_offset + k : -1);
+  return map;
+}
+
+// Appends the fragment blocks of B (element (k, n) = w[rows[k] * ld + cols[n]], 0 where either
+// map is -1) and returns the first block's index.
+int PackMatrix(const float* w, int ld, const std::vector<int>& rows, const std::vector<int>& cols,
+               std::vector<uint32_t>* words) {
+  const int first = static_cast<int>(words->size() / GNV_TC_BLOCK_WORDS);
+  const int kt = static_cast<int>(rows.size()) / 16, nt = static_cast<int>(cols.size()) / 8;
+  auto at = [&](int k, int n) -> uint16_t {
+    if (rows[k] < 0 || cols[n] < 0) return 0;
+    return FloatToHalf(w[static_cast<size_t>(rows[k]) * ld + cols[n]]);
+  };
+  for (int n8 = 0; n8 < nt; ++n8)
+    for (int k16 = 0; k16 < kt; ++k16)
+      for (int lane = 0; lane < 32; ++lane)
+        for (int j = 0; j < 2; ++j) {
+          const int k = 16 * k16 + 2 * (lane & 3) + 8 * j, n = 8 * n8 + (lane >> 2);
+          words->push_back(static_cast<uint32_t>(at(k, n)) | (static_cast<uint32_t>(at(k + 1, n)) << 16));
+        }
+  return first;
+}
+
+// The fp16 weight at (k, n) of the matrix whose first block is `first` and K is `kx`.
+float PackedAt(const std::vector<uint32_t>& words, int first, int kx, int k, int n) {
+  const int k16 = k / 16, kk = k % 16, j = kk / 8, t = (kk % 8) / 2, hi = kk % 2;
+  const int lane = 4 * (n % 8) + t;
+  const uint32_t w = words[(static_cast<size_t>(first) + static_cast<size_t>(n / 8) * (kx / 16) + k16) *
+                               GNV_TC_BLOCK_WORDS +
+                           2 * lane + j];
+  return HalfToFloat(static_cast<uint16_t>(hi ? w >> 16 : w & 0xffffu));
+}
+
+float Act(int act, int math, float x) {
+  kernels::Activate_ref(static_cast<kernels::Activation>(act), static_cast<kernels::MathMode>(math), &x, 1);
+  return x;
+}
+
+}  // namespace
+
+uint16_t FloatToHalf(float x) {
+  const uint32_t f = std::bit_cast<uint32_t>(x);
+  const uint32_t sign = (f >> 16) & 0x8000u;
+  const uint32_t absf = f & 0x7fffffffu;
+  if (absf >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (absf > 0x7f800000u ? 0x200u : 0u));
+  if (absf >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
+  if (absf < 0x38800000u) {  // below 2^-14: subnormal half (or 0)
+    const float a = std::bit_cast<float>(absf);
+    // a * 2^24 rounded to an integer, nearest even (the current FP rounding mode is nearest).
+    const float scaled = a * 16777216.f;
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
+  }
+  const uint32_t mant = absf & 0x7fffffu;
+  const uint32_t exp = (absf >> 23) - 127 + 15;
+  uint32_t h = (exp << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // may carry into the exponent: fine
+  return static_cast<uint16_t>(sign | h);
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  if (exp == 0) {
+    const float v = static_cast<float>(mant) / 16777216.f;
+    return sign ? -v : v;
+  }
+  if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
+  return std::bit_cast<float>(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+}
+
+size_t TcSharedBytes(const GnvTcNet& d, int mt) {
+  return static_cast<size_t>(d.weight_blocks) * GNV_TC_BLOCK_WORDS * 4 +
+         static_cast<size_t>(16 * mt) * d.row_halves * 2;
+}
+
+absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
+  const char* names[GNV_TC_LAYERS] = {"input_dense", "vad_gru", "vad_output", "noise_gru", "denoise_gru",
+                                      "denoise_output"};
+  const models::Layer* l[GNV_TC_LAYERS];
+  for (int i = 0; i < GNV_TC_LAYERS; ++i) {
+    l[i] = m.FindLayer(names[i]);
+    const bool gru = i == GNV_TC_VAD_GRU || i == GNV_TC_NOISE_GRU || i == GNV_TC_DENOISE_GRU;
+    if (l[i] == nullptr || (l[i]->kind == models::LayerKind::kGru) != gru || l[i]->weights == nullptr ||
+        (gru && l[i]->recurrent == nullptr))
+      return absl::InvalidArgumentError(absl::StrCat(m.name, ": tensor-core network needs layer ", names[i]));
+  }
+  const int u0 = l[0]->units, u1 = l[1]->units, u2 = l[3]->units, u3 = l[4]->units;
+  if (l[0]->inputs != kFeatures || l[1]->inputs != u0 || l[2]->inputs != u1 || l[2]->units != 1 ||
+      l[3]->inputs != u0 + u1 + kFeatures || l[4]->inputs != u1 + u2 + kFeatures || l[5]->inputs != u3 ||
+      l[5]->units < 1 || u0 < 1 || u1 < 1 || u2 < 1 || u3 < 1)
+    return absl::InvalidArgumentError(absl::StrCat(m.name, ": inconsistent RNNoise layer sizes"));
+
+  TcPackedNetwork p;
+  GnvTcNet& d = p.desc;
+  const int p0 = Pad(u0, 16), p1 = Pad(u1, 16), pf = Pad(kFeatures, 16), p2 = Pad(u2, 16), p3 = Pad(u3, 16);
+  const int d_col = 0, s1_col = p0, feat_col = p0 + p1, s2_col = feat_col + pf, s3_col = s2_col + p2;
+  d.feat_col = feat_col;
+  d.features = kFeatures;
+  d.rs_col = s3_col + p3;
+  d.rs_width = std::max({p1, p2, p3});
+  d.row_halves = d.rs_col + d.rs_width + 8;
+  d.math = static_cast<int>(m.math);
+
+  auto all_cols = [](int units, int upad) {
+    std::vector<int> c(upad);
+    for (int n = 0; n < upad; ++n) c[n] = n < units ? n : -1;
+    return c;
+  };
+  auto dense = [&](int i, int x_col, const std::vector<int>& rows, int out_col) {
+    const models::Layer& L = *l[i];
+    GnvTcLayer& g = d.layer[i];
+    g.gru = 0;
+    g.units = L.units;
+    g.upad = Pad(L.units, 8);
+    g.x_col = x_col;
+    g.kx = static_cast<int>(rows.size());
+    g.s_col = out_col;
+    g.ks = 0;
+    g.w_block = PackMatrix(L.weights, L.units, rows, all_cols(L.units, g.upad), &p.words);
+    g.r_block = 0;
+    g.bias = static_cast<int>(p.bias.size());
+    for (int c = 0; c < g.upad; ++c) p.bias.push_back(c < L.units && L.bias != nullptr ? L.bias[c] : 0.f);
+    g.act = static_cast<int>(L.activation);
+    g.reset_after = 0;
+    p.flop_per_row += 2.0 * L.inputs * L.units;
+  };
+  auto gru = [&](int i, int x_col, const std::vector<int>& rows, int s_col) {
+    const models::Layer& L = *l[i];
+    GnvTcLayer& g = d.layer[i];
+    const int u = L.units;
+    g.gru = 1;
+    g.units = u;
+    g.upad = Pad(u, 8);
+    g.x_col = x_col;
+    g.kx = static_cast<int>(rows.size());
+    g.s_col = s_col;
+    g.ks = Pad(u, 16);
+    std::vector<int> cols(3 * g.upad);
+    for (int n = 0; n < 3 * g.upad; ++n) cols[n] = n % g.upad < u ? (n / g.upad) * u + n % g.upad : -1;
+    g.w_block = PackMatrix(L.weights, 3 * u, rows, cols, &p.words);
+    g.r_block = PackMatrix(L.recurrent, 3 * u, RowMap({{g.ks, 0, u}}), cols, &p.words);
+    g.bias = static_cast<int>(p.bias.size());
+    auto b = [&](const float* v, int c) { return v != nullptr ? v[c] : 0.f; };
+    const float* bi = L.bias;
+    const float* rb = L.recurrent_bias;
+    for (int gate = 0; gate < 4; ++gate)
+      for (int c = 0; c < g.upad; ++c) {
+        float v = 0.f;
+        if (c < u) {
+          if (gate < 2) v = b(bi, gate * u + c) + b(rb, gate * u + c);
+          else if (gate == 2) v = L.reset_after ? b(bi, 2 * u + c) : b(bi, 2 * u + c) + b(rb, 2 * u + c);
+          else v = L.reset_after ? b(rb, 2 * u + c) : 0.f;
+        }
+        p.bias.push_back(v);
+      }
+    g.act = static_cast<int>(L.activation);
+    g.reset_after = L.reset_after ? 1 : 0;
+    p.flop_per_row += 2.0 * 3 * u * (L.inputs + u);
+  };
+  dense(GNV_TC_INPUT_DENSE, feat_col, RowMap({{pf, 0, kFeatures}}), d_col);
+  gru(GNV_TC_VAD_GRU, d_col, RowMap({{p0, 0, u0}}), s1_col);
+  dense(GNV_TC_VAD_OUTPUT, s1_col, RowMap({{p1, 0, u1}}), -1);
+  // CPU input order [dense u0 | vad u1 | features]; columns dense | vad | features.
+  gru(GNV_TC_NOISE_GRU, d_col, RowMap({{p0, 0, u0}, {p1, u0, u1}, {pf, u0 + u1, kFeatures}}), s2_col);
+  // CPU input order [vad u1 | noise u2 | features]; columns vad | features | noise.
+  gru(GNV_TC_DENOISE_GRU, s1_col, RowMap({{p1, 0, u1}, {pf, u1 + u2, kFeatures}, {p2, u1, u2}}), s3_col);
+  dense(GNV_TC_DENOISE_OUTPUT, s3_col, RowMap({{p3, 0, u3}}), -1);
+  d.weight_blocks = static_cast<int>(p.words.size() / GNV_TC_BLOCK_WORDS);
+  return p;
+}
+
+void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) {
+  const GnvTcNet& d = p.desc;
+  auto fp = [](unsigned long long a) { return reinterpret_cast<float*>(static_cast<uintptr_t>(a)); };
+  std::vector<uint16_t> act(d.row_halves);
+  std::vector<float> z, s_old, s_new;
+  // The packed matrices unpacked once (through PackedAt, i.e. the fragment layout) to [K][N].
+  struct Mat {
+    int n = 0;
+    std::vector<float> v;
+  };
+  std::map<int, Mat> mats;
+  for (int li = 0; li < GNV_TC_LAYERS; ++li) {
+    const GnvTcLayer& L = d.layer[li];
+    const int ncols = L.gru ? 3 * L.upad : L.upad;
+    for (int which = 0; which < (L.gru ? 2 : 1); ++which) {
+      const int first = which == 0 ? L.w_block : L.r_block, kx = which == 0 ? L.kx : L.ks;
+      Mat& mat = mats[first];
+      mat.n = ncols;
+      mat.v.resize(static_cast<size_t>(kx) * ncols);
+      for (int k = 0; k < kx; ++k)
+        for (int n = 0; n < ncols; ++n) mat.v[static_cast<size_t>(k) * ncols + n] = PackedAt(p.words, first, kx, k, n);
+    }
+  }
+  for (int b = 0; b < batch; ++b) {
+    std::fill(act.begin(), act.end(), uint16_t{0});
+    auto row = [&](unsigned long long base, int stride) {
+      return base == 0 ? nullptr : fp(base) + static_cast<size_t>(b) * stride;
+    };
+    const float* feat = row(io.features, io.features_stride);
+    float* st[3] = {row(io.vad_state, io.vad_stride), row(io.noise_state, io.noise_stride),
+                    row(io.denoise_state, io.denoise_stride)};
+    float* vad_copy = row(io.vad_copy, io.vad_copy_stride);
+    const int gl[3] = {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU};
+    for (int c = 0; c < d.features; ++c) act[d.feat_col + c] = FloatToHalf(feat[c]);
+    for (int i = 0; i < 3; ++i)
+      for (int c = 0; c < d.layer[gl[i]].units; ++c) act[d.layer[gl[i]].s_col + c] = FloatToHalf(st[i][c]);
+    auto dot = [&](float acc, int col, int kx, int first, int n) {
+      const Mat& mat = mats.at(first);
+      for (int k = 0; k < kx; ++k) acc += HalfToFloat(act[col + k]) * mat.v[static_cast<size_t>(k) * mat.n + n];
+      return acc;
+    };
+    auto dense = [&](int li, float* out) {
+      const GnvTcLayer& L = d.layer[li];
+      std::vector<float> y(L.units);
+      for (int c = 0; c < L.units; ++c) y[c] = Act(L.act, d.math, dot(p.bias[L.bias + c], L.x_col, L.kx, L.w_block, c));
+      for (int c = 0; c < L.units; ++c) {
+        if (L.s_col >= 0) act[L.s_col + c] = FloatToHalf(y[c]);
+        if (out != nullptr) out[c] = y[c];
+      }
+    };
+    auto gru = [&](int li, float* s, float* copy) {
+      const GnvTcLayer& L = d.layer[li];
+      const int u = L.units, up = L.upad;
+      const float* bias = p.bias.data() + L.bias;
+      z.assign(u, 0.f);
+      s_old.assign(s, s + u);
+      s_new.assign(u, 0.f);
+      for (int c = 0; c < u; ++c) {
+        float az = dot(bias[c], L.x_col, L.kx, L.w_block, c);
+        float ar = dot(bias[up + c], L.x_col, L.kx, L.w_block, up + c);
+        az = dot(az, L.s_col, L.ks, L.r_block, c);
+        ar = dot(ar, L.s_col, L.ks, L.r_block, up + c);
+        z[c] = Act(static_cast<int>(kernels::Activation::kSigmoid), d.math, az);
+        const float r = Act(static_cast<int>(kernels::Activation::kSigmoid), d.math, ar);
+        if (L.reset_after) {
+          const float xh = dot(bias[2 * up + c], L.x_col, L.kx, L.w_block, 2 * up + c);
+          const float sh = dot(bias[3 * up + c], L.s_col, L.ks, L.r_block, 2 * up + c);
+          const float h = Act(L.act, d.math, xh + r * sh);
+          s_new[c] = z[c] * s_old[c] + (1.f - z[c]) * h;
+        } else {
+          act[d.rs_col + c] = FloatToHalf(r * s_old[c]);
+        }
+      }
+      if (!L.reset_after) {
+        for (int c = 0; c < u; ++c) {
+          float ah = dot(bias[2 * up + c], L.x_col, L.kx, L.w_block, 2 * up + c);
+          ah = dot(ah, d.rs_col, L.ks, L.r_block, 2 * up + c);
+          s_new[c] = z[c] * s_old[c] + (1.f - z[c]) * Act(L.act, d.math, ah);
+        }
+      }
+      for (int c = 0; c < u; ++c) {
+        act[L.s_col + c] = FloatToHalf(s_new[c]);
+        s[c] = s_new[c];
+        if (copy != nullptr) copy[c] = s_new[c];
+      }
+    };
+    dense(GNV_TC_INPUT_DENSE, row(io.dense_out, io.dense_stride));
+    gru(GNV_TC_VAD_GRU, st[0], vad_copy);
+    dense(GNV_TC_VAD_OUTPUT, row(io.vad, io.vad_out_stride));
+    gru(GNV_TC_NOISE_GRU, st[1], nullptr);
+    gru(GNV_TC_DENOISE_GRU, st[2], nullptr);
+    dense(GNV_TC_DENOISE_OUTPUT, row(io.gains, io.gains_stride));
+  }
+}
+
+absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const runtime::Stream& stream,
+                                            const runtime::CubinCache& cache, const models::Model& model) {
+  absl::StatusOr<TcPackedNetwork> packed = PackTcNetwork(model);
+  if (!packed.ok()) return packed.status();
+  TcNetwork net;
+  net.packed_ = *std::move(packed);
+  const GnvTcNet& d = net.packed_.desc;
+  const int max_shared = std::max(48 * 1024, ctx.device().max_shared_per_block_optin);
+  net.max_mt_ = 0;
+  for (int mt = 2; mt >= 1 && net.max_mt_ == 0; --mt) {
+    bool ok = TcSharedBytes(d, mt) <= static_cast<size_t>(max_shared);
+    for (int li : {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU})
+      ok = ok && mt * (d.layer[li].upad / 8) <= GNV_TC_WARPS * GNV_TC_MAXIT;
+    if (ok) net.max_mt_ = mt;
+  }
+  if (net.max_mt_ == 0)
+    return absl::InvalidArgumentError(absl::StrCat(model.name, ": the tensor-core network needs ", TcSharedBytes(d, 1),
+                                                   " bytes of shared memory per block (device: ", max_shared,
+                                                   ") or has a GRU wider than ",
+                                                   8 * GNV_TC_WARPS * GNV_TC_MAXIT, " units"));
+  net.multiprocessors_ = std::max(1, ctx.device().multiprocessors);
+
+  const runtime::KernelSource* src = runtime::FindKernelProgram("network_tc.cu");
+  if (src == nullptr) return absl::InternalError("kernel program network_tc.cu is not embedded");
+  absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx.device().Arch(), cache);
+  if (!built.ok()) return built.status();
+  absl::StatusOr<runtime::Module> m = runtime::Module::Load(ctx, built->image, "network_tc.cu");
+  if (!m.ok()) return m.status();
+  net.module_.emplace(*std::move(m));
+  size_t bytes = 0;
+  absl::StatusOr<cu::CUdeviceptr> tab = net.module_->GetGlobal("ghostnv_tansig_table", &bytes);
+  if (!tab.ok()) return tab.status();
+  if (bytes != kernels::kTansigTableSize * sizeof(float))
+    return absl::InternalError(absl::StrCat("network_tc.cu: tansig table has ", bytes, " bytes"));
+  if (cu::CUresult r = ctx.api().MemcpyHtoDAsync(*tab, kernels::TansigTable(), bytes, stream.get()); r != cu::kSuccess)
+    return runtime::CuError(ctx.api(), r, "cuMemcpyHtoDAsync", "filling the tansig table of network_tc.cu");
+  for (int mt = 1; mt <= 2; ++mt) {
+    absl::StatusOr<runtime::Kernel> k = net.module_->GetKernel(mt == 1 ? "rnn_network_f16_t1" : "rnn_network_f16_t2");
+    if (!k.ok()) return k.status();
+    net.kernel_[mt - 1] = *k;
+    if (mt <= net.max_mt_) {
+      if (absl::Status st = k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, mt))); !st.ok()) return st;
+    }
+  }
+  absl::StatusOr<runtime::DeviceBlock> w = runtime::DeviceBlock::Allocate(ctx, net.packed_.words.size() * 4);
+  if (!w.ok()) return w.status();
+  net.weights_ = *std::move(w);
+  absl::StatusOr<runtime::DeviceBlock> b = runtime::DeviceBlock::Allocate(ctx, net.packed_.bias.size() * 4);
+  if (!b.ok()) return b.status();
+  net.bias_ = *std::move(b);
+  if (cu::CUresult r = net.weights_.CopyFromHostAsync(net.packed_.words.data(), net.packed_.words.size() * 4, stream);
+      r != cu::kSuccess)
+    return runtime::CuError(ctx.api(), r, "cuMemcpyHtoDAsync", "uploading the fp16 network weights");
+  if (cu::CUresult r = net.bias_.CopyFromHostAsync(net.packed_.bias.data(), net.packed_.bias.size() * 4, stream);
+      r != cu::kSuccess)
+    return runtime::CuError(ctx.api(), r, "cuMemcpyHtoDAsync", "uploading the network biases");
+  if (absl::Status st = stream.Synchronize(); !st.ok()) return st;
+  return net;
+}
+
+int TcNetwork::AutoTileRows(int batch) const {
+  // Tiles of 32 rows once there are enough of them to give half the multiprocessors one; below
+  // that, 16-row tiles spread the (latency-bound) work over twice as many blocks (measured on the
+  // H200: 16 wins at 1k rows, 32 at 4k and above).
+  if (max_mt_ >= 2 && (batch + 31) / 32 >= (multiprocessors_ + 1) / 2) return 32;
+  return 16;
+}
+
+cu::CUresult TcNetwork::Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
+                            int tile_rows) const {
+  if (batch < 0 || io.features == 0 || io.vad_state == 0 || io.noise_state == 0 || io.denoise_state == 0 ||
+      io.gains == 0 || io.vad == 0)
+    return cu::kErrorInvalidValue;
+  if (batch == 0) return cu::kSuccess;
+  if (tile_rows == 0) tile_rows = AutoTileRows(batch);
+  if (tile_rows != 16 && tile_rows != 32) return cu::kErrorInvalidValue;
+  const int mt = tile_rows / 16;
+  if (mt > max_mt_) return cu::kErrorInvalidValue;
+  const int tiles = (batch + tile_rows - 1) / tile_rows;
+  const unsigned grid = static_cast<unsigned>(std::min(tiles, multiprocessors_));
+  GnvTcNet desc = packed_.desc;
+  GnvTcIo args_io = io;
+  cu::CUdeviceptr w = weights_.ptr(), b = bias_.ptr(), c = count;
+  int n = batch;
+  void* args[] = {&desc, &args_io, &w, &b, &c, &n};
+  return kernel_[mt - 1].Launch({grid}, {GNV_TC_WARPS * 32}, static_cast<unsigned>(TcSharedBytes(desc, mt)), stream,
+                                args);
+}
+
+}  // namespace ghostnv::sched

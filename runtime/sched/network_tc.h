@@ -1,0 +1,97 @@
+// runtime/sched/network_tc.h — the RNNoise network of one model as ONE tensor-core kernel
+// (kernels/network_tc.cu): fp16 weights and activations, fp32 accumulation, biases, gates and
+// state. The batched network stage of CudaPlan with CudaPlanOptions::network = kFp16.
+//
+//   absl::StatusOr<TcNetwork> net = TcNetwork::Create(ctx, stream, cache, *model);   // setup
+//   GnvTcIo io{};  io.features = feat; io.features_stride = 42; io.vad_state = ...;   // setup
+//   CUresult r = net->Run(io, /*count=*/0, batch, stream);                            // per tick
+//
+// Same wiring and layer order as models/rnnoise's RunNetwork: input_dense (x = 42 features),
+// vad_gru, vad_output, noise_gru (x = dense | vad | features), denoise_gru (x = vad | noise |
+// features), denoise_output. States are read and updated in place; GnvTcIo
+// (kernels/network_tc_layout.cuh) says where every operand lives (any row strides).
+//
+// Precision (fp16 bound): weights and every matmul input are rounded to fp16 (11-bit
+// significand, relative error <= 2^-11), products are summed in fp32; biases, activations, the
+// gate math and the fp32 state update are fp32. Against the CPU's fp32 network the SNR of the
+// difference is >= 35 dB (measured: runtime/sched/network_tc_test.cc prints it; docs/perf/gpu.md).
+// The host emulation RunTcNetworkOnHost computes the same roundings on the CPU (tests, no GPU).
+//
+// Weights are packed once at Create (PackTcNetwork: fragment order, see the layout header);
+// each block of the kernel keeps all of them in shared memory (default model: 187 KiB), so
+// models whose packed weights do not fit are InvalidArgument at Create.
+// Threads: Create is the setup path; Run is real-time safe (no allocation, lock or Status) and
+// may be captured in a CUDA graph; one Run at a time per TcNetwork is not required (it keeps no
+// mutable device state of its own).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/network_tc_layout.cuh"
+#include "models/ir.h"
+#include "runtime/context.h"
+#include "runtime/cubin_cache.h"
+#include "runtime/memory.h"
+#include "runtime/module.h"
+#include "runtime/stream.h"
+
+namespace ghostnv::sched {
+
+namespace cu = ::ghostnv::runtime::cu;
+
+// The weights of one model in the kernel's layout (host side).
+struct TcPackedNetwork {
+  GnvTcNet desc{};
+  std::vector<uint32_t> words;  // desc.weight_blocks * GNV_TC_BLOCK_WORDS packed fp16 pairs
+  std::vector<float> bias;      // fp32, offsets in desc.layer[i].bias
+  double flop_per_row = 0;      // 2 * sum of the real (unpadded) multiply-adds of all layers
+};
+
+// Checks the six RNNoise layers (as models::CreateFamily does) and packs them.
+absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& model);
+
+// IEEE binary16 round-to-nearest-even (what cvt.rn.f16.f32 does) and back.
+uint16_t FloatToHalf(float x);
+float HalfToFloat(uint16_t h);
+
+// Host emulation of the kernel on `batch` rows: io holds HOST addresses (reinterpret_cast to
+// unsigned long long). Same packed operands, same fp16 roundings, fp32 sums in k order (the
+// tensor cores' order inside a k-tile is unspecified, so the GPU differs by fp32 rounding).
+void RunTcNetworkOnHost(const TcPackedNetwork& net, const GnvTcIo& io, int batch);
+
+// Shared memory a block needs for tiles of 16 * mt rows.
+size_t TcSharedBytes(const GnvTcNet& desc, int mt);
+
+class TcNetwork {
+ public:
+  // InvalidArgument: layers missing/inconsistent, or too large for the kernel (shared memory,
+  // GNV_TC_MAXIT). Unavailable / Internal from the driver or NVRTC.
+  static absl::StatusOr<TcNetwork> Create(const runtime::Context& ctx, const runtime::Stream& stream,
+                                          const runtime::CubinCache& cache, const models::Model& model);
+  TcNetwork(TcNetwork&&) = default;
+  TcNetwork& operator=(TcNetwork&&) = default;
+
+  // One step for rows [0, min(batch, *count)) (count: a device int, or 0 = batch).
+  // tile_rows: 0 = automatic, else 16 or 32 (if it fits). kErrorInvalidValue for bad arguments.
+  cu::CUresult Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
+                   int tile_rows = 0) const;
+  int AutoTileRows(int batch) const;  // the automatic choice
+  int max_tile_rows() const { return max_mt_ * 16; }
+  const TcPackedNetwork& packed() const { return packed_; }
+  // The loaded module (benchmark: its ceiling probes gnv_probe_copy/_fma/_mma).
+  const runtime::Module& module() const { return *module_; }
+
+ private:
+  TcNetwork() = default;
+  TcPackedNetwork packed_;
+  std::optional<runtime::Module> module_;
+  runtime::Kernel kernel_[2];  // tiles of 16 and 32 rows
+  runtime::DeviceBlock weights_, bias_;
+  int max_mt_ = 1;
+  int multiprocessors_ = 1;
+};
+
+}  // namespace ghostnv::sched

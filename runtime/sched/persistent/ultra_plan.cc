@@ -1,0 +1,495 @@
+// runtime/sched/persistent/ultra_plan.cc — see ultra_plan.h.
+#include "runtime/sched/persistent/ultra_plan.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/activations.h"
+#include "kernels/ultra_layout.cuh"
+#include "models/ultra/ultra_family.h"
+#include "runtime/context.h"
+#include "runtime/device.h"
+#include "runtime/driver.h"
+#include "runtime/graph.h"
+#include "runtime/kernel_build.h"
+#include "runtime/memory.h"
+#include "runtime/module.h"
+#include "runtime/stream.h"
+
+namespace ghostnv::sched {
+namespace {
+
+namespace ultra = ::ghostnv::models::ultra;
+using cu::CUdeviceptr;
+using cu::CUresult;
+using runtime::DeviceBlock;
+using runtime::PinnedBlock;
+
+static_assert(ULTRA_HOP == ultra::kHop && ULTRA_WINDOW == ultra::kWindow &&
+              ULTRA_BINS == ultra::kBins && ULTRA_BANDS == ultra::kBands &&
+              ULTRA_TAIL == ultra::kWindow - ultra::kSynthesis);
+static_assert(sizeof(UltraLayer) == 48 && sizeof(UltraNet) == 5 * 48 + 32);
+
+constexpr const char* kLayerNames[5] = {"input_dense", "gru1", "gru2", "gain_output", "vad_output"};
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Volatile access to the mailbox words the other side writes/reads.
+inline int LoadWord(const int* p) { return *reinterpret_cast<const volatile int*>(p); }
+inline void StoreWord(int* p, int v) { *reinterpret_cast<volatile int*>(p) = v; }
+
+int FloatBits(float f) {
+  int i;
+  std::memcpy(&i, &f, sizeof(i));
+  return i;
+}
+float BitsFloat(int i) {
+  float f;
+  std::memcpy(&f, &i, sizeof(f));
+  return f;
+}
+
+}  // namespace
+
+std::vector<float> UltraKernelTables() {
+  std::vector<float> t(ULTRA_TB_FLOATS, 0.f);
+  const auto& a = ultra::AnalysisWindow();
+  const auto& s = ultra::SynthesisWindow();
+  for (int i = 0; i < ULTRA_WINDOW; ++i) {
+    t[ULTRA_TB_ANALYSIS + i] = a[i];
+    t[ULTRA_TB_SYNTHESIS + i] = s[i];
+    t[ULTRA_TB_COS + i] = static_cast<float>(std::cos(2.0 * M_PI * i / ULTRA_WINDOW));
+    t[ULTRA_TB_SIN + i] = static_cast<float>(std::sin(2.0 * M_PI * i / ULTRA_WINDOW));
+  }
+  // The same fractions as ultra::BandEnergies / InterpolateGains.
+  for (int b = 0; b + 1 < ULTRA_BANDS; ++b) {
+    const int lo = ultra::kBandCenters[b];
+    const int width = ultra::kBandCenters[b + 1] - lo;
+    for (int j = 0; j < width; ++j) {
+      t[ULTRA_TB_BIN_BAND + lo + j] = static_cast<float>(b);
+      t[ULTRA_TB_BIN_FRAC + lo + j] = static_cast<float>(j) / width;
+    }
+  }
+  t[ULTRA_TB_BIN_BAND + ULTRA_BINS - 1] = ULTRA_BANDS - 1;
+  t[ULTRA_TB_BIN_FRAC + ULTRA_BINS - 1] = 0.f;
+  for (int b = 0; b < ULTRA_BANDS; ++b) t[ULTRA_TB_CENTRES + b] = static_cast<float>(ultra::kBandCenters[b]);
+  return t;
+}
+
+namespace {
+
+class UltraPlanImpl final : public CudaPlan {
+ public:
+  ~UltraPlanImpl() override { Shutdown(); }
+
+  absl::Status Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o,
+                    const UltraPlanOptions& u);
+
+  int hop_size() const override { return ULTRA_HOP; }
+  int max_sessions() const override { return max_; }
+  std::string device_description() const override { return description_; }
+
+  absl::StatusOr<int> AcquireSlot() override {
+    if (free_.empty())
+      return absl::ResourceExhaustedError(absl::StrCat("ultra GPU plan: all ", max_, " slots are in use"));
+    const int slot = free_.back();
+    free_.pop_back();
+    used_[slot] = 1;
+    return slot;
+  }
+
+  void ReleaseSlot(int slot) override {
+    if (slot < 0 || slot >= max_ || !used_[slot]) return;
+    used_[slot] = 0;
+    free_.push_back(slot);
+    if (!failed_) ZeroSlot(slot);
+  }
+
+  float* input_rows() override { return reinterpret_cast<float*>(req_ + ULTRA_MB_IN); }
+  const float* output_rows() const override { return reinterpret_cast<const float*>(ans_ + (ULTRA_MB_OUT - ULTRA_MB_DONE)); }
+  const CudaHopInfo* info() const override { return &info_; }
+
+  CUresult Submit(const int* slots, const float* strengths, int n) override {
+    if (failed_) return last_error_;
+    if (n == 0) {
+      idle_ = true;
+      return cu::kSuccess;
+    }
+    if (n != 1 || slots == nullptr || strengths == nullptr || slots[0] < 0 || slots[0] >= max_ ||
+        !used_[slots[0]])
+      return cu::kErrorInvalidValue;
+    return Post(ULTRA_CMD_HOP, slots[0], *strengths);
+  }
+
+  CUresult Query() const override {
+    if (failed_) return last_error_;
+    if (idle_) return cu::kSuccess;
+    if (persistent_) {
+      if (LoadWord(ans_) == seq_) {
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return Answered();
+      }
+      // Every few thousand polls: is the kernel still there?
+      if ((++polls_ & 4095) == 0) {
+        const CUresult r = stream_->Query();
+        if (r != cu::kErrorNotReady) return Fail(r == cu::kSuccess ? kUltraWatchdogExpired : r);
+      }
+      return cu::kErrorNotReady;
+    }
+    const CUresult r = done_->Query();
+    if (r == cu::kSuccess) return Answered();
+    if (r != cu::kErrorNotReady) return Fail(r);
+    return r;
+  }
+
+  CUresult Wait() override {
+    const uint64_t t0 = NowNs();
+    CUresult r;
+    int spins = 0;
+    while ((r = Query()) == cu::kErrorNotReady) {
+      if (++spins < 1024) {
+        CpuRelax();
+      } else if (NowNs() - t0 > watchdog_ns_) {
+        return Fail(kUltraWatchdogExpired);
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    return r;
+  }
+
+ private:
+  CUresult Fail(CUresult r) const {
+    failed_ = true;
+    last_error_ = r;
+    return r;
+  }
+
+  CUresult Answered() const {
+    idle_ = true;
+    const int status = LoadWord(ans_ + (ULTRA_MB_STATUS - ULTRA_MB_DONE));
+    if (status != 0) return cu::kErrorInvalidValue;
+    info_.vad = BitsFloat(LoadWord(ans_ + (ULTRA_MB_VAD - ULTRA_MB_DONE)));
+    info_.silent = 0;
+    return cu::kSuccess;
+  }
+
+  CUresult Post(int cmd, int slot, float strength) {
+    req_[ULTRA_MB_CMD] = cmd;
+    req_[ULTRA_MB_SLOT] = slot;
+    req_[ULTRA_MB_STRENGTH] = FloatBits(strength);
+    ++seq_;
+    idle_ = false;
+    if (persistent_) {
+      std::atomic_thread_fence(std::memory_order_release);
+      StoreWord(req_ + ULTRA_MB_REQ, seq_);  // last: the kernel starts on this store
+      return cu::kSuccess;
+    }
+    req_[ULTRA_MB_REQ] = seq_;
+    CUresult r = graph_->exec.Launch(*stream_);
+    if (r == cu::kSuccess) r = done_->Record(*stream_);
+    if (r != cu::kSuccess) return Fail(r);
+    return cu::kSuccess;
+  }
+
+  // Setup path: a zero command for `slot`, waited for.
+  void ZeroSlot(int slot) {
+    if (Post(ULTRA_CMD_ZERO, slot, 0.f) != cu::kSuccess) return;
+    Wait();
+  }
+
+  void Shutdown() {
+    if (persistent_ && launched_) {
+      bool stopped = false;
+      if (!failed_ && Post(ULTRA_CMD_STOP, 0, 0.f) == cu::kSuccess && Wait() == cu::kSuccess) {
+        // The kernel has answered the stop and returns; wait for the stream (bounded).
+        const uint64_t t0 = NowNs();
+        while (stream_->Query() == cu::kErrorNotReady && NowNs() - t0 < watchdog_ns_) std::this_thread::yield();
+        stopped = stream_->Query() != cu::kErrorNotReady;
+      }
+      if (!stopped) {
+        // A kernel that may still poll the mailbox must never see it freed: wipe the audio in it
+        // and leave the block (and the device buffers it reads) allocated.
+        explicit_bzero(mailbox_.data(), mailbox_.bytes());
+        (void)new PinnedBlock(std::move(mailbox_));
+        (void)new DeviceBlock(std::move(weights_));
+        (void)new DeviceBlock(std::move(tables_));
+        (void)new DeviceBlock(std::move(net_d_));
+        (void)new DeviceBlock(std::move(state_));  // not wiped: the device may be hung
+        // Unloading the module or dropping the context under a running kernel can block forever.
+        if (module_) (void)new runtime::Module(std::move(*module_));
+        if (stream_) (void)new runtime::Stream(std::move(*stream_));
+        if (ctx_) (void)new runtime::Context(std::move(*ctx_));
+        module_.reset();
+        stream_.reset();
+        ctx_.reset();
+      }
+    }
+    // Remaining blocks wipe themselves (Wipe::kOnFree) when the members are destroyed.
+  }
+
+  std::string description_;
+  int max_ = 0;
+  bool persistent_ = true;
+  bool launched_ = false;
+  uint64_t watchdog_ns_ = 0;
+  std::optional<runtime::Context> ctx_;
+  std::optional<runtime::Stream> stream_;
+  std::optional<runtime::Event> done_;
+  std::optional<runtime::Module> module_;
+  std::optional<runtime::CapturedGraph> graph_;
+  DeviceBlock weights_, tables_, net_d_, state_, up_d_, down_d_;
+  PinnedBlock mailbox_, up_h_, down_h_;
+  int* req_ = nullptr;  // request words (mailbox, or the graph's upload buffer)
+  int* ans_ = nullptr;  // answer words, ans_[0] = ULTRA_MB_DONE
+  int seq_ = 0;
+  mutable bool idle_ = true;
+  mutable bool failed_ = false;
+  mutable CUresult last_error_ = cu::kSuccess;
+  mutable unsigned polls_ = 0;
+  mutable CudaHopInfo info_{0.f, 0};
+  std::vector<int> free_;
+  std::vector<uint8_t> used_;
+};
+
+absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o,
+                                 const UltraPlanOptions& u) {
+  if (absl::Status st = CheckUltraModelForGpu(*model); !st.ok()) return st;
+  if (o.max_sessions < 1) return absl::InvalidArgumentError("ultra GPU plan: max_sessions must be >= 1");
+  if (o.pcm16) return absl::InvalidArgumentError("ultra GPU plan: 16-bit PCM rows are not supported");
+  const models::Model& m = *model;
+  max_ = o.max_sessions;
+  persistent_ = u.mode == UltraPlanMode::kPersistent;
+  watchdog_ns_ = static_cast<uint64_t>(std::max<int64_t>(1, u.watchdog.count()));
+
+  absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
+  if (!dev.ok()) return dev.status();
+  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
+  absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
+  if (!ctx.ok()) return ctx.status();
+  ctx_.emplace(*std::move(ctx));
+  if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
+  const runtime::DriverApi& api = ctx_->api();
+  absl::StatusOr<runtime::Stream> stream = runtime::Stream::Create(*ctx_, runtime::StreamPriority::kRealtime);
+  if (!stream.ok()) return stream.status();
+  stream_.emplace(*std::move(stream));
+  const runtime::Stream& s = *stream_;
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  if (!ev.ok()) return ev.status();
+  done_.emplace(*std::move(ev));
+
+  // The kernel program, and the tansig table its activations use.
+  const runtime::KernelSource* src = runtime::FindKernelProgram("ultra_persistent.cu");
+  if (src == nullptr) return absl::InternalError("kernel program ultra_persistent.cu is not embedded");
+  const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir() : o.kernel_cache_dir);
+  absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, dev->Arch(), cache);
+  if (!built.ok()) return built.status();
+  absl::StatusOr<runtime::Module> mod = runtime::Module::Load(*ctx_, built->image, "ultra_persistent.cu");
+  if (!mod.ok()) return mod.status();
+  module_.emplace(*std::move(mod));
+  size_t table_bytes = 0;
+  if (absl::StatusOr<CUdeviceptr> tab = module_->GetGlobal("ghostnv_tansig_table", &table_bytes); tab.ok()) {
+    if (table_bytes != kernels::kTansigTableSize * sizeof(float))
+      return absl::InternalError("ultra_persistent.cu: unexpected tansig table size");
+    if (CUresult r = api.MemcpyHtoDAsync(*tab, kernels::TansigTable(), table_bytes, s.get()); r != cu::kSuccess)
+      return runtime::CuError(api, r, "cuMemcpyHtoDAsync", "filling the tansig table");
+  }
+  absl::StatusOr<runtime::Kernel> kernel =
+      module_->GetKernel(persistent_ ? "ultra_persistent_f32" : "ultra_hop_f32");
+  if (!kernel.ok()) return kernel.status();
+
+  // Weights: one block, every tensor 256-byte aligned.
+  UltraNet net{};
+  UltraLayer* dst[5] = {&net.dense_in, &net.gru1, &net.gru2, &net.gain, &net.vad};
+  std::vector<float> packed;
+  struct Fix {
+    unsigned long long* field;
+    size_t offset;
+  };
+  std::vector<Fix> fixes;
+  auto put = [&](const float* p, size_t floats, unsigned long long* field) {
+    if (p == nullptr) {
+      *field = 0;
+      return;
+    }
+    packed.resize((packed.size() + 63) / 64 * 64);
+    fixes.push_back({field, packed.size()});
+    packed.insert(packed.end(), p, p + floats);
+  };
+  size_t weight_floats = 0;
+  for (int j = 0; j < 5; ++j) {
+    const models::Layer& l = *m.FindLayer(kLayerNames[j]);
+    UltraLayer& d = *dst[j];
+    d.inputs = l.inputs;
+    d.units = l.units;
+    if (l.kind == models::LayerKind::kGru) {
+      const kernels::GruParams g = models::GruParamsOf(l, m.math);
+      const size_t n3 = 3 * static_cast<size_t>(g.units);
+      put(g.weights, g.inputs * n3, &d.w);
+      put(g.recurrent, g.units * n3, &d.r);
+      put(g.bias, n3, &d.b);
+      put(g.recurrent_bias, n3, &d.rb);
+      d.act = static_cast<int>(g.activation);
+      d.reset_after = g.reset_after ? 1 : 0;
+      weight_floats += (g.inputs + g.units + 2) * n3 + 128;
+    } else {
+      const kernels::DenseParams p = models::DenseParamsOf(l, m.math);
+      put(p.weights, static_cast<size_t>(p.inputs) * p.units, &d.w);
+      put(p.bias, p.units, &d.b);
+      d.act = static_cast<int>(p.activation);
+      weight_floats += static_cast<size_t>(p.inputs + 1) * p.units + 64;
+    }
+  }
+  packed.resize(std::max<size_t>(64, (packed.size() + 63) / 64 * 64));
+  using runtime::Wipe;
+  absl::StatusOr<DeviceBlock> wb = DeviceBlock::Allocate(*ctx_, packed.size() * sizeof(float));
+  if (!wb.ok()) return wb.status();
+  weights_ = *std::move(wb);
+  for (const Fix& f : fixes) *f.field = weights_.ptr() + f.offset * sizeof(float);
+
+  const std::vector<float> tables = UltraKernelTables();
+  absl::StatusOr<DeviceBlock> tb = DeviceBlock::Allocate(*ctx_, tables.size() * sizeof(float));
+  if (!tb.ok()) return tb.status();
+  tables_ = *std::move(tb);
+  net.tables = tables_.ptr();
+  net.state_stride = (ULTRA_ST_GRU + net.gru1.units + net.gru2.units + 31) / 32 * 32;
+  net.max_slots = max_;
+  net.math = static_cast<int>(m.math);
+  absl::StatusOr<DeviceBlock> st = DeviceBlock::Allocate(
+      *ctx_, static_cast<size_t>(max_) * net.state_stride * sizeof(float), Wipe::kOnFree);
+  if (!st.ok()) return st.status();
+  state_ = *std::move(st);
+  net.state = state_.ptr();
+
+  // Shared memory for the weights (persistent mode): what the device allows beyond the kernel's
+  // static use, capped at what the weights need.
+  int dyn_bytes = 0;
+  if (persistent_ && u.weights_in_shared) {
+    const int static_bytes = kernel->Attribute(cu::kFuncAttrSharedSizeBytes);
+    const int room = dev->max_shared_per_block_optin - std::max(0, static_bytes) - 1024;
+    dyn_bytes = std::max(0, std::min(room, static_cast<int>(weight_floats * sizeof(float))));
+    if (dyn_bytes > 48 * 1024 - std::max(0, static_bytes)) {
+      if (absl::Status a = kernel->SetMaxDynamicSharedBytes(dyn_bytes); !a.ok()) dyn_bytes = 0;
+    }
+  }
+  net.smem_floats = dyn_bytes / static_cast<int>(sizeof(float));
+  absl::StatusOr<DeviceBlock> nd = DeviceBlock::Allocate(*ctx_, sizeof(UltraNet));
+  if (!nd.ok()) return nd.status();
+  net_d_ = *std::move(nd);
+
+  struct {
+    const DeviceBlock* block;
+    const void* data;
+    size_t bytes;
+  } uploads[] = {{&weights_, packed.data(), packed.size() * sizeof(float)},
+                 {&tables_, tables.data(), tables.size() * sizeof(float)},
+                 {&net_d_, &net, sizeof(net)}};
+  for (auto& up : uploads)
+    if (CUresult r = up.block->CopyFromHostAsync(up.data, up.bytes, s); r != cu::kSuccess)
+      return runtime::CuError(api, r, "cuMemcpyHtoDAsync", "uploading the ultra model");
+  if (CUresult r = state_.FillBytesAsync(0, s); r != cu::kSuccess)
+    return runtime::CuError(api, r, "cuMemsetD8Async", "zeroing the slot state");
+  if (absl::Status sync = s.Synchronize(); !sync.ok()) return sync;
+
+  const size_t mb_bytes = ULTRA_MB_WORDS * sizeof(int);
+  if (persistent_) {
+    absl::StatusOr<PinnedBlock> mb = PinnedBlock::Allocate(*ctx_, mb_bytes, runtime::HostMapping::kMapped,
+                                                           runtime::HostCaching::kDefault, Wipe::kOnFree);
+    if (!mb.ok()) return mb.status();
+    mailbox_ = *std::move(mb);
+    std::memset(mailbox_.data(), 0, mb_bytes);
+    req_ = mailbox_.as<int>();
+    ans_ = req_ + ULTRA_MB_DONE;
+    CUdeviceptr net_ptr = net_d_.ptr();
+    CUdeviceptr mb_ptr = mailbox_.device_ptr();
+    int start_seq = seq_;
+    void* args[] = {&net_ptr, &mb_ptr, &start_seq};
+    if (CUresult r = kernel->Launch({1}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes), s, args);
+        r != cu::kSuccess)
+      return runtime::CuError(api, r, "cuLaunchKernel", "starting the persistent ultra kernel");
+    launched_ = true;
+  } else {
+    const size_t up_bytes = ULTRA_MB_REQ_WORDS * sizeof(int);
+    const size_t down_bytes = (ULTRA_MB_WORDS - ULTRA_MB_DONE) * sizeof(int);
+    for (auto [block, bytes] : {std::pair{&up_h_, up_bytes}, std::pair{&down_h_, down_bytes}}) {
+      absl::StatusOr<PinnedBlock> h = PinnedBlock::Allocate(*ctx_, bytes, runtime::HostMapping::kUnmapped,
+                                                            runtime::HostCaching::kDefault, Wipe::kOnFree);
+      if (!h.ok()) return h.status();
+      *block = *std::move(h);
+      std::memset(block->data(), 0, bytes);
+    }
+    for (auto [block, bytes] : {std::pair{&up_d_, up_bytes}, std::pair{&down_d_, down_bytes}}) {
+      absl::StatusOr<DeviceBlock> d = DeviceBlock::Allocate(*ctx_, bytes, Wipe::kOnFree);
+      if (!d.ok()) return d.status();
+      *block = *std::move(d);
+    }
+    req_ = up_h_.as<int>();
+    ans_ = down_h_.as<int>();
+    const runtime::Kernel k = *kernel;
+    absl::StatusOr<runtime::CapturedGraph> g = runtime::CaptureGraph(*ctx_, s, [&]() -> absl::Status {
+      CUdeviceptr net_ptr = net_d_.ptr(), up = up_d_.ptr(), down = down_d_.ptr();
+      void* args[] = {&net_ptr, &up, &down};
+      CUresult r = up_d_.CopyFromHostAsync(up_h_.data(), up_bytes, s);
+      if (r == cu::kSuccess) r = k.Launch({1}, {ULTRA_THREADS}, 0, s, args);
+      if (r == cu::kSuccess) r = down_d_.CopyToHostAsync(down_h_.data(), down_bytes, s);
+      if (r != cu::kSuccess) return runtime::CuError(api, r, "capture", "recording the ultra hop graph");
+      return absl::OkStatus();
+    });
+    if (!g.ok()) return g.status();
+    graph_.emplace(*std::move(g));
+  }
+  used_.assign(static_cast<size_t>(max_), 0);
+  for (int slot = max_ - 1; slot >= 0; --slot) free_.push_back(slot);
+  // A first round trip proves the kernel runs (errors here are setup errors, not fallbacks).
+  ZeroSlot(0);
+  if (failed_) {
+    return absl::UnavailableError(absl::StrCat(
+        "ultra GPU plan: the ", persistent_ ? "persistent kernel" : "hop graph", " did not answer (",
+        runtime::CuResultName(&api, last_error_), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckUltraModelForGpu(const models::Model& model) {
+  std::shared_ptr<const models::Model> alias(std::shared_ptr<const models::Model>(), &model);
+  absl::StatusOr<std::unique_ptr<models::Family>> fam = ultra::CreateUltraFamily(alias);
+  if (!fam.ok()) return fam.status();
+  for (const char* name : kLayerNames) {
+    const models::Layer* l = model.FindLayer(name);
+    if (l->units > ULTRA_MAX_UNITS || l->inputs > ULTRA_MAX_INPUTS)
+      return absl::InvalidArgumentError(absl::StrCat(
+          model.name, ": layer '", name, "' is too large for the fused ultra GPU kernel (units <= ",
+          ULTRA_MAX_UNITS, ", inputs <= ", ULTRA_MAX_INPUTS, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<CudaPlan>> CreateUltraPlan(std::shared_ptr<const models::Model> model,
+                                                          const CudaPlanOptions& options,
+                                                          const UltraPlanOptions& ultra_options) {
+  if (model == nullptr) return absl::InvalidArgumentError("ultra GPU plan: no model");
+  auto plan = std::make_unique<UltraPlanImpl>();
+  if (absl::Status st = plan->Init(std::move(model), options, ultra_options); !st.ok()) return st;
+  return std::unique_ptr<CudaPlan>(std::move(plan));
+}
+
+}  // namespace ghostnv::sched

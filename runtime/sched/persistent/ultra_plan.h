@@ -1,0 +1,84 @@
+// runtime/sched/persistent/ultra_plan.h — the ultra family (models/ultra, 96-sample hops at
+// 48 kHz) on the GPU's real-time path: one fused kernel per hop, batch 1, lowest latency.
+//
+// The whole hop — analysis window, 384-point DFT, band energies, features, the network (dense,
+// two GRUs, gain and VAD outputs), gain interpolation, inverse DFT, synthesis window, overlap-add
+// and strength mix — runs in ONE thread block (kernels/ultra_persistent.cu). Two ways to drive it
+// (UltraPlanMode), both behind the CudaPlan interface so the CUDA backend's RealtimeCudaFamily
+// (cuda_backend.h: CPU fallback, telemetry) runs it unchanged:
+//   kPersistent  the kernel is launched once at Create and stays resident on one SM, weights in
+//                its shared memory (what fits; the rest stays in L2). Per hop the host writes the
+//                96 samples, slot and strength into a mailbox in mapped pinned memory and bumps a
+//                sequence number; the kernel polls it, runs the hop, writes the 96 samples and the
+//                VAD back, fences (__threadfence_system) and publishes the answered sequence,
+//                which Query() reads. No driver call per hop.
+//   kGraph       one replayed CUDA graph per hop: H2D of the request, the kernel, D2H of the
+//                answer, then an event.
+// Measured on an H200 (PCM in → PCM out, batch 1): persistent 33.3 µs p50 / 34.7 µs p99, graph
+// 44.0 / 59.8 µs (the RNNoise CudaPlan graph: 127.7 µs). The persistent kernel is faster, but
+// while it runs every cuMemFree in the process blocks (the driver waits for the device to go
+// idle, which a resident kernel never does; measured: > 12 s, i.e. forever): another plan's
+// teardown, another library instance, a PyTorch cache flush. So the CUDA backend uses kGraph by
+// default and kPersistent only when asked (GHOSTNV_ULTRA_GPU_MODE=persistent). A persistent
+// plan's own destructor stops its kernel before it frees anything.
+// Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 60 dB
+// SNR of the difference; ultra_plan_test.cc).
+//
+//   CudaPlanOptions o; o.max_sessions = 2; o.realtime = true;
+//   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CreateUltraPlan(model, o);   // setup
+//   int slot = *(*plan)->AcquireSlot();
+//   std::copy(pcm96, pcm96 + 96, (*plan)->input_rows());          // real-time path
+//   float s = 1.f;
+//   if ((*plan)->Submit(&slot, &s, 1) != cu::kSuccess) fall back;
+//   while ((*plan)->Query() == cu::kErrorNotReady) spin;            // ~33-44 µs on an H200
+//   std::copy((*plan)->output_rows(), (*plan)->output_rows() + 96, out);
+//
+// Contract differences from CudaPlan::Create's plan: Submit takes n = 0 or 1 (one hop in flight;
+// the batched scheduler uses CudaPlan); pcm16 is not supported (InvalidArgument). Query() also
+// notices a kernel that died (every few thousand polls it asks the stream) and returns that
+// error; Wait() spins with the watchdog (UltraPlanOptions::watchdog) and returns
+// kUltraWatchdogExpired when it fires. After any failure the plan stays failed. The destructor
+// stops the kernel (a stop command, bounded wait), and every buffer that held audio is wiped:
+// slot state on release (a zero command) and on destruction, the mailbox on destruction.
+// Threads: as CudaPlan (setup vs one real-time thread).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/ir.h"
+#include "runtime/sched/cuda_plan.h"
+
+namespace ghostnv::sched {
+
+enum class UltraPlanMode { kPersistent, kGraph };
+
+struct UltraPlanOptions {
+  UltraPlanMode mode = UltraPlanMode::kPersistent;
+  // Persistent mode: copy weights into the kernel's shared memory (false: all read from L2).
+  bool weights_in_shared = true;
+  // Longest a setup command (slot zeroing, stop) or Wait() may take.
+  std::chrono::nanoseconds watchdog = std::chrono::seconds(2);
+};
+
+// Returned by Wait()/Query() when the watchdog fired or the persistent kernel is gone (outside
+// the driver's range; runtime::CuResultName prints it as "CUDA_ERROR_-2").
+inline constexpr cu::CUresult kUltraWatchdogExpired = -2;
+
+// Family "ultra" only (what models::ultra::CreateUltraFamily accepts, with every layer's units
+// <= 256 and inputs <= 512). Errors: InvalidArgument (model, options), Unavailable (no
+// driver/device/NVRTC), ResourceExhausted, Internal.
+absl::StatusOr<std::unique_ptr<CudaPlan>> CreateUltraPlan(std::shared_ptr<const models::Model> model,
+                                                          const CudaPlanOptions& options,
+                                                          const UltraPlanOptions& ultra = {});
+
+// Only the model checks of CreateUltraPlan (no device work): for tests and the backend factory.
+absl::Status CheckUltraModelForGpu(const models::Model& model);
+
+// The kernel's constant tables (ULTRA_TB_FLOATS floats, layout in kernels/ultra_layout.cuh):
+// windows, twiddles, band centres and per-bin fractions. For the plan and the host test.
+std::vector<float> UltraKernelTables();
+
+}  // namespace ghostnv::sched
