@@ -239,7 +239,7 @@ void Networks::RunEncoder(const float* feat_erb, const float* feat_spec, State& 
   for (int i = 0; i < kEmb; ++i) emb_in[i] += o.e3[i];  // e3 [8][64] flattened the same way
   float* g = w.flat.data() + kEmb;
   Grouped(enc_emb_in, emb_in, g);
-  kernels::GruStep(enc_gru, g, s.enc_h.data(), w.gru.data());
+  (*grus)[0].Step(g, s.enc_h.data(), w.gru.data());
   Grouped(enc_emb_out, s.enc_h.data(), o.emb);
   kernels::Dense(lsnr, o.emb, o.lsnr);
   o.lsnr[0] = o.lsnr[0] * lsnr_scale + lsnr_offset;
@@ -250,8 +250,8 @@ void Networks::RunErbDecoder(const float* emb, const float* e3, const float* e2,
                              float* m) const {
   float* g = w.flat.data();
   Grouped(erb_emb_in, emb, g);
-  kernels::GruStep(erb_gru[0], g, s.erb_h0.data(), w.gru.data());
-  kernels::GruStep(erb_gru[1], s.erb_h0.data(), s.erb_h1.data(), w.gru.data());
+  (*grus)[1].Step(g, s.erb_h0.data(), w.gru.data());
+  (*grus)[2].Step(s.erb_h0.data(), s.erb_h1.data(), w.gru.data());
   float* y = w.b.data();  // [8][64]
   Grouped(erb_emb_out, s.erb_h1.data(), y);
   AddAffineRelu(erb_p_w[3], erb_p_b[3], e3, 8, y);
@@ -275,8 +275,8 @@ void Networks::RunDfDecoder(const float* emb, const float* c0, State& s, Work& w
                             float* alpha) const {
   float* g = w.flat.data();
   Grouped(df_emb_in, emb, g);
-  kernels::GruStep(df_gru[0], g, s.df_h0.data(), w.gru.data());
-  kernels::GruStep(df_gru[1], s.df_h0.data(), s.df_h1.data(), w.gru.data());
+  (*grus)[3].Step(g, s.df_h0.data(), w.gru.data());
+  (*grus)[4].Step(s.df_h0.data(), s.df_h1.data(), w.gru.data());
   float* c = w.flat.data() + kEmb;
   Grouped(df_skip, emb, c);
   for (int i = 0; i < kHidden; ++i) c[i] += s.df_h1[static_cast<size_t>(i)];
@@ -379,6 +379,11 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
       (*pt)[static_cast<size_t>(co) * 2 * kOrder + ci] =
           n.df_convp_pw.weights[static_cast<size_t>(ci) * 2 * kOrder + co];
   n.convp_t = ct;
+  auto grus = std::make_shared<std::vector<kernels::GruPacked>>();
+  for (const kernels::GruParams* g : {&n.enc_gru, &n.erb_gru[0], &n.erb_gru[1], &n.df_gru[0],
+                                      &n.df_gru[1]})
+    grus->emplace_back(*g);
+  n.grus = grus;
   n.convp_pw_t = pt;
 
   const nlohmann::json meta = nlohmann::json::parse(m.metadata_json, nullptr, false);

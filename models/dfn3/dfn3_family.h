@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/dense.h"
 #include "kernels/gru.h"
+#include "kernels/gru_packed.h"
 #include "models/family.h"
 
 namespace ghostnv::models::dfn3 {
@@ -103,6 +104,10 @@ struct Networks {
   // DSP
   std::vector<int> erb_widths;
   float norm_alpha = 0.99f;
+  // The five GRUs (kernels/gru_packed.h): weights that are all binary16 values (fp16 files) are
+  // kept as packed halves, half the bytes per hop, bit-identical results; fp32 weights run
+  // GruStep. Order: enc_gru, erb_gru[0..1], df_gru[0..1].
+  std::shared_ptr<const std::vector<kernels::GruPacked>> grus;
   int lookahead = 2;  // frames (max(conv_lookahead, df_lookahead))
 
   // Per-channel recurrent and history state of the three networks.

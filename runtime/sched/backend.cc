@@ -97,9 +97,10 @@ absl::StatusOr<BackendRequest> ParseBackend(std::string_view text) {
 
 bool FamilyHasCudaPlan(std::string_view family) {
   // rnnoise: CudaPlan (runtime/sched/cuda_plan.h); ultra: the fused hop kernel
-  // (runtime/sched/persistent/ultra_plan.h), graph replay by default.
+  // (runtime/sched/persistent/ultra_plan.h), graph replay by default; dtln: DtlnCudaPlan
+  // behind the CudaPlan interface (models/dtln/cuda/dtln_backend_plan.h).
   const std::string f = absl::AsciiStrToLower(std::string(family));
-  return f == "rnnoise" || f == "ultra";
+  return f == "rnnoise" || f == "ultra" || f == "dtln";
 }
 
 absl::StatusOr<BackendChoice> SelectBackend(const BackendRequest& requested,

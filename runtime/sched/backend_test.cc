@@ -68,17 +68,18 @@ TEST(BackendTest, FamiliesWithoutAPlanStayOnTheCpu) {
   EXPECT_TRUE(FamilyHasCudaPlan("rnnoise"));
   EXPECT_TRUE(FamilyHasCudaPlan("ultra"));
   EXPECT_TRUE(FamilyHasCudaPlan("Ultra"));
+  EXPECT_TRUE(FamilyHasCudaPlan("dtln"));  // DtlnCudaPlan (models/dtln/cuda/dtln_backend_plan.h)
   EXPECT_FALSE(FamilyHasCudaPlan("demucs"));
-  EXPECT_FALSE(FamilyHasCudaPlan("dtln"));
-  auto a = SelectBackend(BackendKind::kAuto, "dtln");
+  EXPECT_FALSE(FamilyHasCudaPlan("dfn3"));
+  auto a = SelectBackend(BackendKind::kAuto, "demucs");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->kind, BackendKind::kCpu);
-  EXPECT_EQ(a->note, "using the CPU: the model family 'dtln' has no GPU backend in this build");
-  auto c = SelectBackend(*ParseBackend("cuda:0"), "dtln");
+  EXPECT_EQ(a->note, "using the CPU: the model family 'demucs' has no GPU backend in this build");
+  auto c = SelectBackend(*ParseBackend("cuda:0"), "demucs");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(c.status().message(),
-            "--backend cuda:0: the model family 'dtln' has no CUDA backend in this build");
+            "--backend cuda:0: the model family 'demucs' has no CUDA backend in this build");
 }
 
 // Whatever this machine has, auto and cuda agree with the device list.

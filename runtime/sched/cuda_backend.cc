@@ -14,6 +14,9 @@
 #if GHOSTNV_HAVE_ULTRA_PLAN
 #include "runtime/sched/persistent/ultra_plan.h"
 #endif
+#if GHOSTNV_HAVE_DTLN_PLAN
+#include "models/dtln/cuda/dtln_backend_plan.h"
+#endif
 
 namespace ghostnv::sched {
 namespace {
@@ -225,6 +228,15 @@ CudaPlanFactory DefaultCudaPlanFactory() {
       return CreateUltraPlan(std::move(model), o, u);
     }
 #endif
+    if (model != nullptr && model->family == "dtln") {
+#if GHOSTNV_HAVE_DTLN_PLAN
+      // Family "dtln" (16 kHz, 128-sample hops): the batched DTLN plan (models/dtln/cuda/),
+      // one replayed graph per hop at batch 1.
+      return models::dtln::CreateDtlnBackendPlan(std::move(model), o);
+#else
+      return absl::UnavailableError("this build has no DTLN GPU plan (models/dtln/cuda/)");
+#endif
+    }
 #if GHOSTNV_HAVE_CUDA_PLAN
     return CudaPlan::Create(std::move(model), o);
 #else
