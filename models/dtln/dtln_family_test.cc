@@ -15,42 +15,20 @@
 #include <vector>
 
 #include "models/family.h"
+#include "models/dtln/dtln_test_util.h"
 #include "models/test_util.h"
 
 namespace ghostnv::models::dtln {
 namespace {
 
 using kernels::Activation;
-using testing::LayerShape;
-using testing::MakeModel;
-using testing::OwnedModel;
+using models::testing::OwnedModel;
 
-constexpr int kU1 = 7, kU2 = 9, kFeat = 13;
+constexpr int kU1 = testing::kSmallU1, kU2 = testing::kSmallU2, kFeat = testing::kSmallFeat;
 
 OwnedModel SmallDtln(uint32_t seed, const std::string& metadata =
                                         R"({"dtln":{"norm_epsilon":0.001}})") {
-  const auto D = LayerKind::kDense;
-  const auto I = Activation::kIdentity, S = Activation::kSigmoid;
-  OwnedModel om = MakeModel(
-      {LayerShape{"stage1.lstm0", D, kBins + kU1, 4 * kU1, I, true, false, false},
-       LayerShape{"stage1.lstm1", D, 2 * kU1, 4 * kU1, I, true, false, false},
-       LayerShape{"stage1.mask", D, kU1, kBins, S, true, false, false},
-       LayerShape{"stage2.encoder", D, kFrame, kFeat, I, false, false, false},
-       LayerShape{"stage2.norm", D, 1, kFeat, I, true, false, false},
-       LayerShape{"stage2.lstm0", D, kFeat + kU2, 4 * kU2, I, true, false, false},
-       LayerShape{"stage2.lstm1", D, 2 * kU2, 4 * kU2, I, true, false, false},
-       LayerShape{"stage2.mask", D, kU2, kFeat, S, true, false, false},
-       LayerShape{"stage2.decoder", D, kFeat, kFrame, I, false, false, false}},
-      seed, 0.4f);
-  Model& m = *om.model;
-  m.family = "dtln";
-  m.name = "small-dtln";
-  m.sample_rate = 16000;
-  m.frame_size = kFrame;
-  m.hop_size = kHop;
-  m.algorithmic_latency = kFrame - kHop;
-  m.metadata_json = metadata;
-  return om;
+  return testing::SmallDtln(seed, 0.4f, metadata);
 }
 
 // ---- double-precision reference -------------------------------------------------------------

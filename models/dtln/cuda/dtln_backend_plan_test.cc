@@ -30,6 +30,7 @@
 #include "models/dtln/dtln_family.h"
 #include "models/family.h"
 #include "models/model_loader.h"
+#include "models/dtln/dtln_test_util.h"
 #include "models/test_util.h"
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/scheduler.h"
@@ -38,38 +39,11 @@
 namespace ghostnv::models::dtln {
 namespace {
 
-using kernels::Activation;
-using testing::LayerShape;
-using testing::MakeModel;
-using testing::OwnedModel;
+using models::testing::OwnedModel;
 
 constexpr int kHopN = 128;
 
-OwnedModel SmallDtln(uint32_t seed) {
-  constexpr int kU1 = 7, kU2 = 9, kFeat = 13, kBinsN = 257, kFrameN = 512;
-  const auto D = LayerKind::kDense;
-  const auto I = Activation::kIdentity, S = Activation::kSigmoid;
-  OwnedModel om = MakeModel(
-      {LayerShape{"stage1.lstm0", D, kBinsN + kU1, 4 * kU1, I, true, false, false},
-       LayerShape{"stage1.lstm1", D, 2 * kU1, 4 * kU1, I, true, false, false},
-       LayerShape{"stage1.mask", D, kU1, kBinsN, S, true, false, false},
-       LayerShape{"stage2.encoder", D, kFrameN, kFeat, I, false, false, false},
-       LayerShape{"stage2.norm", D, 1, kFeat, I, true, false, false},
-       LayerShape{"stage2.lstm0", D, kFeat + kU2, 4 * kU2, I, true, false, false},
-       LayerShape{"stage2.lstm1", D, 2 * kU2, 4 * kU2, I, true, false, false},
-       LayerShape{"stage2.mask", D, kU2, kFeat, S, true, false, false},
-       LayerShape{"stage2.decoder", D, kFeat, kFrameN, I, false, false, false}},
-      seed, 0.3f);
-  Model& m = *om.model;
-  m.family = "dtln";
-  m.name = "small-dtln";
-  m.sample_rate = 16000;
-  m.frame_size = kFrameN;
-  m.hop_size = kHopN;
-  m.algorithmic_latency = kFrameN - kHopN;
-  m.metadata_json = R"({"dtln":{"norm_epsilon":0.001}})";
-  return om;
-}
+OwnedModel SmallDtln(uint32_t seed) { return testing::SmallDtln(seed, 0.3f); }
 
 std::shared_ptr<const Family> CpuFamily(std::shared_ptr<const Model> m) {
   absl::StatusOr<std::unique_ptr<Family>> f = CreateFamily(std::move(m));

@@ -127,6 +127,37 @@ def main() -> int:
         check((plots_dir / "spectrogram_b.svg").is_file(), "spectrogram plot")
         check((plots_dir / "bar_si_sdr.svg").is_file() and (plots_dir / "bar_stoi.svg").is_file(),
               "bar charts")
+        # --reuse: the two systems already scored are copied (same rows, timings included),
+        # a new one is run; a spec that changed under the same label is run again.
+        cmd2 = [a if a != str(d / "out") else str(d / "out2") for a in cmd]
+        cmd2 += ["--model", "ultra=ghostnv:ultra", "--reuse", str(d / "out" / "results.json")]
+        r = subprocess.run(cmd2, capture_output=True, text=True)
+        print(r.stdout[-2000:], r.stderr[-2000:])
+        check(r.returncode == 0, f"evaluate.py --reuse exited {r.returncode}")
+        if r.returncode == 0:
+            res2 = json.loads((d / "out2" / "results.json").read_text())
+            check(res2.get("reused", {}).get("systems") == ["ghostnv default", "noisy"],
+                  f"reused systems {res2.get('reused')}")
+            by2 = {(x["system"], x["item"]): x for x in res2["items"]}
+            check(len(res2["items"]) == 9, f"{len(res2['items'])} rows after --reuse, want 9")
+            for key, row in by.items():
+                check(by2.get(key) == row, f"{key}: reused row differs")
+            for name in snrs:
+                u = by2.get(("ultra", name), {})
+                check("error" not in u and math.isfinite(u.get("si_sdr", float("nan"))),
+                      f"ultra/{name}: scored")
+        cmd3 = [a if a != str(d / "out") else str(d / "out3") for a in cmd]
+        cmd3[cmd3.index("ghostnv:default")] = "ghostnv default=ghostnv:ultra"
+        cmd3 += ["--reuse", str(d / "out" / "results.json")]
+        r = subprocess.run(cmd3, capture_output=True, text=True)
+        check(r.returncode == 0, f"evaluate.py --reuse (changed spec) exited {r.returncode}")
+        if r.returncode == 0:
+            res3 = json.loads((d / "out3" / "results.json").read_text())
+            check(res3.get("reused", {}).get("systems") == ["noisy"],
+                  f"changed spec must not be reused: {res3.get('reused')}")
+            by3 = {(x["system"], x["item"]): x for x in res3["items"]}
+            check(by3[("ghostnv default", "a")]["si_sdr"] != by[("ghostnv default", "a")]["si_sdr"],
+                  "the changed system was run again")
     # Alignment of the external systems: an RNNoise model through ffmpeg's arnndn and through
     # our engine must give the same output sample for sample.
     rnnn = shared / "data" / "models" / "rnnoise" / "sh.rnnn"
