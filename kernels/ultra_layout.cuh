@@ -32,6 +32,9 @@
 #define ULTRA_MB_VAD 130      // float bits
 #define ULTRA_MB_CYCLES 136   // persistent mode: SM cycles of the last hop's stages (6 words:
                               // input read, analysis, network, synthesis, output+fence, total)
+#define ULTRA_MB_FINE 142     // cluster kernel, block 0: SM cycles from the end of the input read
+#define ULTRA_MB_FINE_WORDS 7 // to: DFT done, features done, request sent, gru1's state in, gru2's
+                              // state in, output layers done, synthesis done
 #define ULTRA_MB_OUT 160      // ULTRA_HOP output samples
 #define ULTRA_MB_WORDS 256
 #define ULTRA_CMD_HOP 1
@@ -65,6 +68,37 @@ struct UltraLayer {
   int units;
   int act;          // GNV_ACT_* (dense: output activation; GRU: candidate activation)
   int reset_after;  // GRU convention
+};
+
+// Thread-block cluster variant (sm_90+, kernels ultra_*_cluster_f32): ULTRA_CLUSTER blocks; rank 0
+// runs the frontend, the output layers and the synthesis, ranks 1.. each own a slice of every
+// GRU's units (their z, r and h columns, repacked by the host into [rows][3 * units] matrices)
+// and exchange the new states through distributed shared memory. Table: gru1's slices for ranks
+// 0..ULTRA_CLUSTER-1, then gru2's (rank 0's have 0 units), then one entry whose w is input_dense
+// and r gain_output, both transposed to [units][inputs].
+#define ULTRA_CLUSTER 8
+
+struct UltraSlice {       // unit-major: unit i's z, r, h weights are contiguous rows
+  unsigned long long w;   // [units][3][inputs] (units [u0, u0 + units) of the layer)
+  unsigned long long r;   // [units][3][layer units]
+  unsigned long long b;   // [units][3] or 0
+  unsigned long long rb;  // [units][3] or 0
+  int u0;
+  int units;
+  int pad0, pad1;
+};
+
+// The cluster kernel's exchange area, at the start of each block's dynamic shared memory (the
+// weights follow): 64-bit words {float bits, sequence} that other blocks store into.
+struct UltraCl {
+  UltraSlice sl[2];                // this rank's slices of gru1, gru2 (shared or global pointers)
+  unsigned long long dense_t;      // input_dense, [units][inputs] (ranks 1..)
+  unsigned long long gain_t;       // gain_output, [units][inputs] (rank 0)
+  unsigned long long req[ULTRA_BANDS + 2 * ULTRA_MAX_UNITS];  // features, h1, h2 (ranks 1..)
+  unsigned long long h1[ULTRA_MAX_UNITS];  // gru1's new state (every rank)
+  unsigned long long h2[ULTRA_MAX_UNITS];  // gru2's new state (rank 0)
+  float g2in[ULTRA_MAX_INPUTS];    // gru2's input: [gru1's new state | input_dense out]
+  float rsx[ULTRA_MAX_UNITS];      // r * h of every unit (Keras convention)
 };
 
 struct UltraNet {

@@ -1,9 +1,10 @@
-// kernels/ultra_persistent.cu — one whole hop of the ultra family (models/ultra) in ONE block:
-// analysis window, 384-point real DFT, 32 band energies, log features, the network (input_dense
-// → gru1 → vad_output, [gru1, dense] → gru2 → gain_output), per-bin gain interpolation, inverse
-// DFT of the synthesis tail, synthesis window, overlap-add and the strength mix.
+// kernels/ultra_persistent.cu — one whole hop of the ultra family (models/ultra): analysis
+// window, 384-point real DFT, 32 band energies, log features, the network (input_dense → gru1 →
+// vad_output, [gru1, dense] → gru2 → gain_output), per-bin gain interpolation, inverse DFT of the
+// synthesis tail, synthesis window, overlap-add and the strength mix — in ONE block, or (sm_90+)
+// on a thread-block cluster of ULTRA_CLUSTER blocks that share the network.
 //
-// Two entry points around the same __device__ hop (layouts: ultra_layout.cuh):
+// Entry points (layouts: ultra_layout.cuh):
 //   ultra_persistent_f32  launched once per real-time plan; loops: polls the request sequence
 //                         of a mailbox in mapped pinned host memory, runs the command (hop, zero
 //                         a slot, stop), writes the answer back to the mailbox, fences
@@ -11,9 +12,14 @@
 //                         fit are copied into dynamic shared memory once; the rest stay in L2.
 //   ultra_hop_f32         one command per launch from a device request buffer to a device answer
 //                         buffer (the graph-replay variant: H2D, this kernel, D2H).
+//   ultra_persistent_cluster_f32, ultra_hop_cluster_f32
+//                         the same two on a cluster (compiled for sm_90+ only; see the section
+//                         at the end): block 0 runs the DSP and the output layers, blocks 1..7
+//                         each own a slice of both GRUs' units, weights in their shared memory,
+//                         states exchanged through distributed shared memory.
 // The CPU twin is models/ultra/ultra_family.cc (ProcessHop); the DFTs are direct sums with a
 // 384-entry twiddle table (each output split over a few threads), so the output differs from the
-// CPU's only by float rounding (checked >= 60 dB by runtime/sched/persistent/ultra_plan_test.cc).
+// CPU's only by float rounding (checked >= 100 dB by runtime/sched/persistent/ultra_plan_test.cc).
 // Block: ULTRA_THREADS threads (any multiple of 32 >= 256 works; the host launches 1024).
 // runtime/sched/persistent/ultra_kernel_host_test.cc compiles this file as C++ (with
 // GHOSTNV_ULTRA_HOST_TEST: ultra_hop_f32 only) and checks it against the CPU family without a GPU.
@@ -53,7 +59,8 @@ struct UltraSmem {
   float gx[3 * ULTRA_MAX_UNITS];
   float gh[3 * ULTRA_MAX_UNITS];
   float tmp[ULTRA_MAX_UNITS];
-  long long ts[8];  // clock64() at the stage boundaries (thread 0; persistent mode's diagnostics)
+  long long ts[16];  // clock64() at the stage boundaries (thread 0; persistent mode's diagnostics;
+                     // 8.. the cluster kernel's finer stages)
   float vad;
   float strength;
   int cmd, slot, seq;
@@ -66,15 +73,17 @@ __device__ __forceinline__ float ultra_at(unsigned long long p, int i) {
   return p != 0ull ? ultra_ptr(p)[i] : 0.f;
 }
 
-// y_j[c] = sum_i x_j[i] * m_j[i * ld + c] for every job; rows split over up to 8 slices of
-// threads when there are few columns. Ends with __syncthreads.
-__device__ void ultra_matvec(const UltraMv* jobs, int njobs, float* part) {
+// y_j[c] = sum_i x_j[i] * m_j[i * ld + c] for every job; rows split over up to max_slices
+// slices of threads when there are few columns, with up to per_thread (1 or 2) work items per
+// thread. Ends with __syncthreads.
+__device__ void ultra_matvec(const UltraMv* jobs, int njobs, float* part, int max_slices = 8,
+                             int per_thread = 2) {
   int total = 0;
   for (int j = 0; j < njobs; ++j) total += jobs[j].cols;
   const int threads = blockDim.x;
   // Up to 2 work items per thread: shorter serial chains, more loads in flight.
-  int slices = (2 * ULTRA_THREADS) / (total > 0 ? total : 1);
-  slices = slices < 1 ? 1 : (slices > 8 ? 8 : slices);
+  int slices = (per_thread * ULTRA_THREADS) / (total > 0 ? total : 1);
+  slices = slices < 1 ? 1 : (slices > max_slices ? max_slices : slices);
   for (int t = threadIdx.x; t < slices * total; t += threads) {
     const int s = t / total;
     int c = t - s * total;
@@ -201,31 +210,28 @@ __device__ void ultra_load_tables(const UltraNet& net, UltraSmem& sm) {
   __syncthreads();
 }
 
-// Runs sm.cmd on sm.slot with sm.in / sm.strength; leaves sm.out, sm.vad. Returns 0, or 1 for a
-// bad slot (nothing touched). Starts and ends with all threads in step.
-__device__ int ultra_command(const UltraNet& net, UltraSmem& sm) {
-  const int slot = sm.slot;
-  if (slot < 0 || slot >= net.max_slots) return 1;
-  float* st = reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride;
-  const int t = threadIdx.x, threads = blockDim.x;
-  if (sm.cmd == ULTRA_CMD_ZERO) {
-    for (int i = t; i < net.state_stride; i += threads) st[i] = 0.f;
-    __syncthreads();  // the block's own later reads see these writes; a launch boundary others
-    return 0;
-  }
-  const float* tb = sm.tb;
-  const int u1 = net.gru1.units, u2 = net.gru2.units, dn = net.dense_in.units;
-  // 1. state in; the new input history and the windowed frame.
-  for (int i = t; i < ULTRA_WINDOW; i += threads)
-    sm.hist[i] = i < ULTRA_WINDOW - ULTRA_HOP ? st[ULTRA_ST_INPUT + ULTRA_HOP + i]
-                                              : sm.in[i - (ULTRA_WINDOW - ULTRA_HOP)];
+// Step 1a: slot state st into shared memory — the input history but its newest hop
+// (sm.hist[0, ULTRA_WINDOW - ULTRA_HOP)), overlap, dry history, GRU states (sm.s1 / sm.s2) — by
+// threads [first, blockDim.x). No barrier.
+__device__ void ultra_state_in(const UltraNet& net, UltraSmem& sm, const float* st, int first) {
+  const int t = static_cast<int>(threadIdx.x) - first, threads = static_cast<int>(blockDim.x) - first;
+  if (t < 0) return;
+  const int u1 = net.gru1.units, u2 = net.gru2.units;
+  for (int i = t; i < ULTRA_WINDOW - ULTRA_HOP; i += threads) sm.hist[i] = st[ULTRA_ST_INPUT + ULTRA_HOP + i];
   for (int i = t; i < ULTRA_HOP; i += threads) {
     sm.ov[i] = st[ULTRA_ST_OVERLAP + i];
     sm.dry[i] = st[ULTRA_ST_DRY + i];
   }
   for (int i = t; i < u1; i += threads) sm.s1[i] = st[ULTRA_ST_GRU + i];
   for (int i = t; i < u2; i += threads) sm.s2[i] = st[ULTRA_ST_GRU + u1 + i];
-  __syncthreads();
+}
+
+// Steps 1b-3, after ultra_state_in, the newest hop in sm.hist[ULTRA_WINDOW - ULTRA_HOP, ...) and
+// a barrier: the new input history out, analysis window, real DFT, band energies and the
+// features (sm.feat); the spectrum stays in sm.xre / sm.xim. All threads; ends in step.
+__device__ void ultra_frontend_rest(UltraSmem& sm, float* st) {
+  const int t = threadIdx.x, threads = blockDim.x;
+  const float* tb = sm.tb;
   for (int i = t; i < ULTRA_WINDOW; i += threads) st[ULTRA_ST_INPUT + i] = sm.hist[i];
   for (int m = t; m < ULTRA_WINDOW / 2; m += threads)
     sm.fa[m] = make_float2(sm.hist[2 * m] * tb[ULTRA_TB_ANALYSIS + 2 * m],
@@ -247,6 +253,7 @@ __device__ int ultra_command(const UltraNet& net, UltraSmem& sm) {
     }
   }
   __syncthreads();
+  if (t == 0) sm.ts[9] = clock64();
   // 3. band energies (warp b sums band b over its bins) and features.
   {
     const int warp = t >> 5, lane = t & 31;
@@ -268,15 +275,37 @@ __device__ int ultra_command(const UltraNet& net, UltraSmem& sm) {
     }
   }
   __syncthreads();
-  if (t == 0) sm.ts[2] = clock64();
-  // 4. the network.
+}
+
+// Steps 1-3 of a hop on slot state st (sm.in holds the new hop): ultra_state_in by every
+// thread, then ultra_frontend_rest. All threads; ends in step.
+__device__ void ultra_frontend(const UltraNet& net, UltraSmem& sm, float* st) {
+  ultra_state_in(net, sm, st, 0);
+  for (int i = threadIdx.x; i < ULTRA_HOP; i += blockDim.x) sm.hist[ULTRA_WINDOW - ULTRA_HOP + i] = sm.in[i];
+  __syncthreads();
+  ultra_frontend_rest(sm, st);
+}
+
+// Step 4 on one block: the network from sm.feat and the states sm.s1 / sm.s2 (updated in place)
+// to sm.gains and sm.vad. All threads; ends in step.
+__device__ void ultra_network(const UltraNet& net, UltraSmem& sm) {
+  const int t = threadIdx.x, threads = blockDim.x;
+  const int u1 = net.gru1.units, dn = net.dense_in.units;
   ultra_dense(net.dense_in, net.math, sm.feat, sm.d, sm);
   ultra_gru(net.gru1, net.math, sm.d, sm.s1, sm);
   for (int i = t; i < u1 + dn; i += threads) sm.g2in[i] = i < u1 ? sm.s1[i] : sm.d[i - u1];
   ultra_dense(net.vad, net.math, sm.s1, &sm.vad, sm);
   ultra_gru(net.gru2, net.math, sm.g2in, sm.s2, sm);
   ultra_dense(net.gain, net.math, sm.s2, sm.gains, sm);
-  if (t == 0) sm.ts[3] = clock64();
+}
+
+// Steps 5-7: sm.gains applied to the spectrum, inverse DFT, synthesis window, overlap-add and
+// strength mix into sm.out; overlap, dry history and the GRU states (sm.s1 / sm.s2) out to st.
+// All threads; ends in step.
+__device__ void ultra_backend(const UltraNet& net, UltraSmem& sm, float* st) {
+  const int t = threadIdx.x, threads = blockDim.x;
+  const float* tb = sm.tb;
+  const int u1 = net.gru1.units, u2 = net.gru2.units;
   // 5. per-bin gains applied to the spectrum.
   for (int k = t; k < ULTRA_BINS; k += threads) {
     const int b = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
@@ -319,6 +348,24 @@ __device__ int ultra_command(const UltraNet& net, UltraSmem& sm) {
   for (int i = t; i < u1; i += threads) st[ULTRA_ST_GRU + i] = sm.s1[i];
   for (int i = t; i < u2; i += threads) st[ULTRA_ST_GRU + u1 + i] = sm.s2[i];
   __syncthreads();
+}
+
+// Runs sm.cmd on sm.slot with sm.in / sm.strength; leaves sm.out, sm.vad. Returns 0, or 1 for a
+// bad slot (nothing touched). Starts and ends with all threads in step.
+__device__ int ultra_command(const UltraNet& net, UltraSmem& sm) {
+  const int slot = sm.slot;
+  if (slot < 0 || slot >= net.max_slots) return 1;
+  float* st = reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride;
+  if (sm.cmd == ULTRA_CMD_ZERO) {
+    for (int i = threadIdx.x; i < net.state_stride; i += blockDim.x) st[i] = 0.f;
+    __syncthreads();  // the block's own later reads see these writes; a launch boundary others
+    return 0;
+  }
+  ultra_frontend(net, sm, st);
+  if (threadIdx.x == 0) sm.ts[2] = clock64();
+  ultra_network(net, sm);
+  if (threadIdx.x == 0) sm.ts[3] = clock64();
+  ultra_backend(net, sm, st);
   return 0;
 }
 
@@ -474,3 +521,478 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
     ans[0] = sm.seq;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Thread-block cluster variant (sm_90+): the same hop on ULTRA_CLUSTER blocks of one cluster.
+// Rank 0 reads the request, runs the frontend (steps 1-3), sends the features and both GRU
+// states to ranks 1.., and at the end runs vad_output, gain_output and steps 5-7. Ranks 1.. run
+// input_dense redundantly and each own a slice of both GRUs' units, one warp per unit, with their
+// weights resident in shared memory; they send gru1's new state to every rank and gru2's to
+// rank 0. Every hand-over is a store of 64-bit words {value, sequence} into the receiver's shared
+// memory (distributed shared memory, single-copy atomic), which the receiver polls locally: no
+// cluster barrier on the reset-after path (the Keras convention adds one per GRU, for r * h).
+// Buffers are reused safely without double buffering: a sender can only be one hop ahead after
+// every receiver has copied the previous hop's words out (each hop's request waits for all of
+// gru2's states, which every rank sends after its last read).
+#if !defined(GHOSTNV_ULTRA_HOST_TEST) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+
+#define ULTRA_LL_STOP 0x80000000u  // in a word's sequence half: no hop, the ranks return
+
+__device__ __forceinline__ unsigned ultra_cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void ultra_cluster_arrive() {
+  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void ultra_cluster_wait() {
+  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void ultra_cluster_sync() {
+  ultra_cluster_arrive();
+  ultra_cluster_wait();
+}
+// Stores v at the address that `local` (this block's shared memory) has in block `rank`.
+__device__ __forceinline__ void ultra_st_remote(float* local, unsigned rank, float v) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(local));
+  unsigned ra;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(a), "r"(rank));
+  asm volatile("st.shared::cluster.f32 [%0], %1;" ::"r"(ra), "f"(v) : "memory");
+}
+
+// Copies floats from global (16-byte aligned) to shared memory (16-byte aligned), four 16-byte
+// loads in flight per thread. No barrier.
+__device__ void ultra_copy_fast(float* __restrict__ dst, const float* __restrict__ src, int floats) {
+  const int n4 = floats >> 2, bd = blockDim.x;
+  const float4* __restrict__ s4 = reinterpret_cast<const float4*>(src);
+  float4* __restrict__ d4 = reinterpret_cast<float4*>(dst);
+  int i = threadIdx.x;
+  for (; i + 3 * bd < n4; i += 4 * bd) {
+    const float4 a = s4[i], b = s4[i + bd], c = s4[i + 2 * bd], d = s4[i + 3 * bd];
+    d4[i] = a;
+    d4[i + bd] = b;
+    d4[i + 2 * bd] = c;
+    d4[i + 3 * bd] = d;
+  }
+  for (; i < n4; i += bd) d4[i] = s4[i];
+  for (int k = 4 * n4 + threadIdx.x; k < floats; k += bd) dst[k] = src[k];
+}
+
+// As ultra_cache, with ultra_copy_fast (the caller synchronises).
+__device__ unsigned long long ultra_cache_fast(unsigned long long w, int floats, float* dyn, int* used,
+                                               int budget) {
+  if (w == 0ull || floats <= 0 || *used + floats > budget) return w;
+  float* dst = dyn + *used;
+  ultra_copy_fast(dst, ultra_ptr(w), floats);
+  *used += (floats + 3) & ~3;
+  return reinterpret_cast<unsigned long long>(dst);
+}
+
+// A {value, sequence} word and its remote store / local wait.
+__device__ __forceinline__ unsigned long long ultra_ll(float v, unsigned seq) {
+  return (static_cast<unsigned long long>(seq) << 32) | __float_as_uint(v);
+}
+__device__ __forceinline__ void ultra_st_remote_ll(unsigned long long* local, unsigned rank, unsigned long long w) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(local));
+  unsigned ra;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(ra) : "r"(a), "r"(rank));
+  asm volatile("st.shared::cluster.u64 [%0], %1;" ::"r"(ra), "l"(w) : "memory");
+}
+// Spins until the word at p carries sequence seq (the stop bit aside); returns the word.
+__device__ __forceinline__ unsigned long long ultra_ll_wait(const unsigned long long* p, unsigned seq) {
+  unsigned long long w;
+  do {
+    w = *reinterpret_cast<const volatile unsigned long long*>(p);
+  } while ((static_cast<unsigned>(w >> 32) & ~ULTRA_LL_STOP) != seq);
+  return w;
+}
+// The next sequence number: 1 .. 2^31 - 1 (0 is a zeroed word; the top bit is ULTRA_LL_STOP).
+__device__ __forceinline__ unsigned ultra_ll_next(unsigned seq) { return seq >= 0x7fffffffu ? 1u : seq + 1u; }
+__device__ __forceinline__ float ultra_ll_value(unsigned long long w) {
+  return __uint_as_float(static_cast<unsigned>(w));
+}
+__device__ __forceinline__ float ultra_warp_sum(float v) {
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
+// Loads the network descriptor and this rank's slices; rank 0 also the tables; zeroes this
+// block's words (no stale sequence can match). Ends in step.
+__device__ void ultra_cl_load(const UltraNet* net_g, const UltraSlice* sl_g, unsigned rank, UltraNet& net,
+                              UltraCl& cl, UltraSmem& sm) {
+  if (threadIdx.x == 0) {
+    net = *net_g;
+    cl.sl[0] = sl_g[rank];
+    cl.sl[1] = sl_g[ULTRA_CLUSTER + rank];
+    cl.dense_t = sl_g[2 * ULTRA_CLUSTER].w;
+    cl.gain_t = sl_g[2 * ULTRA_CLUSTER].r;
+  }
+  for (int i = threadIdx.x; i < ULTRA_BANDS + 2 * ULTRA_MAX_UNITS; i += blockDim.x) cl.req[i] = 0ull;
+  for (int i = threadIdx.x; i < ULTRA_MAX_UNITS; i += blockDim.x) cl.h1[i] = cl.h2[i] = 0ull;
+  __syncthreads();
+  if (rank == 0) ultra_load_tables(net, sm);
+}
+
+// Weights this rank uses into dynamic shared memory while they fit (budget net.smem_floats):
+// rank 0 the output layers, ranks 1.. input_dense and their GRU slices. Ends in step.
+__device__ void ultra_cl_cache(unsigned rank, UltraNet& net, UltraCl& cl, float* dyn) {
+  int used = 0;
+  const int budget = net.smem_floats;
+  if (rank == 0) {
+    const unsigned long long gb = ultra_cache_fast(net.gain.b, net.gain.units, dyn, &used, budget);
+    const unsigned long long vb = ultra_cache_fast(net.vad.b, net.vad.units, dyn, &used, budget);
+    const unsigned long long gw = ultra_cache_fast(cl.gain_t, net.gain.inputs * net.gain.units, dyn, &used, budget);
+    const unsigned long long vw = ultra_cache_fast(net.vad.w, net.vad.inputs * net.vad.units, dyn, &used, budget);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      net.gain.b = gb;
+      net.vad.b = vb;
+      cl.gain_t = gw;
+      net.vad.w = vw;
+    }
+  } else {
+    const UltraLayer* gl[2] = {&net.gru1, &net.gru2};
+    unsigned long long w[2], r[2], b[2], rb[2];
+    const unsigned long long db = ultra_cache_fast(net.dense_in.b, net.dense_in.units, dyn, &used, budget);
+    for (int j = 0; j < 2; ++j) {
+      const int n3 = 3 * cl.sl[j].units;
+      b[j] = ultra_cache_fast(cl.sl[j].b, n3, dyn, &used, budget);
+      rb[j] = ultra_cache_fast(cl.sl[j].rb, n3, dyn, &used, budget);
+    }
+    const unsigned long long dw =
+        ultra_cache_fast(cl.dense_t, net.dense_in.inputs * net.dense_in.units, dyn, &used, budget);
+    for (int j = 0; j < 2; ++j) {
+      const int n3 = 3 * cl.sl[j].units;
+      w[j] = ultra_cache_fast(cl.sl[j].w, gl[j]->inputs * n3, dyn, &used, budget);
+      r[j] = ultra_cache_fast(cl.sl[j].r, gl[j]->units * n3, dyn, &used, budget);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      cl.dense_t = dw;
+      net.dense_in.b = db;
+      for (int j = 0; j < 2; ++j) {
+        cl.sl[j].w = w[j];
+        cl.sl[j].r = r[j];
+        cl.sl[j].b = b[j];
+        cl.sl[j].rb = rb[j];
+      }
+    }
+  }
+  __syncthreads();
+}
+
+// y[o] = act(b[o] + sum_i x[i] wt[o * inputs + i]), one warp per output. No barrier.
+__device__ void ultra_cl_dense_t(const float* wt, unsigned long long b, int inputs, int units, int act, int math,
+                                 const float* x, float* y) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int o = warp; o < units; o += warps) {
+    const float* w = wt + static_cast<long long>(o) * inputs;
+    float a = 0.f;
+    for (int i = lane; i < inputs; i += 32) a = fmaf(x[i], w[i], a);
+    a = ultra_warp_sum(a);
+    if (lane == 0) y[o] = gnv_activate(act, math, ultra_at(b, o) + a);
+  }
+}
+
+// One GRU step on this rank's slice s of layer l, one warp per unit: x (l.inputs) and h (the old
+// state, l.units) in this block; the new state of unit u0 + i goes as a word with sequence seq
+// to hout[u0 + i] in every rank (to_all) or in rank 0. Weights unit-major: w [units][3][inputs],
+// r [units][3][l.units], b / rb [units][3]. Every rank calls it (rank 0 with 0 units): with the
+// Keras convention it contains a cluster barrier.
+__device__ void ultra_cl_gru(const UltraLayer& l, const UltraSlice& s, int math, const float* x, const float* h,
+                             unsigned long long* hout, bool to_all, unsigned seq, UltraSmem& sm, UltraCl& cl) {
+  const int u = l.units, n = s.units, u0 = s.u0, in = l.inputs;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const bool ra = l.reset_after != 0;
+  for (int i = warp; i < n; i += warps) {
+    const float* w = ultra_ptr(s.w) + static_cast<long long>(i) * 3 * in;
+    const float* r = ultra_ptr(s.r) + static_cast<long long>(i) * 3 * u;
+    float xz = 0.f, xr = 0.f, xh = 0.f, hz = 0.f, hr = 0.f, hh = 0.f;
+    for (int k = lane; k < in; k += 32) {
+      const float v = x[k];
+      xz = fmaf(v, w[k], xz);
+      xr = fmaf(v, w[in + k], xr);
+      xh = fmaf(v, w[2 * in + k], xh);
+    }
+    for (int k = lane; k < u; k += 32) {
+      const float v = h[k];
+      hz = fmaf(v, r[k], hz);
+      hr = fmaf(v, r[u + k], hr);
+      if (ra) hh = fmaf(v, r[2 * u + k], hh);
+    }
+    xz = ultra_warp_sum(xz);
+    xr = ultra_warp_sum(xr);
+    xh = ultra_warp_sum(xh);
+    hz = ultra_warp_sum(hz);
+    hr = ultra_warp_sum(hr);
+    if (ra) hh = ultra_warp_sum(hh);
+    const float z = gnv_sigmoid(math, (ultra_at(s.b, 3 * i) + ultra_at(s.rb, 3 * i)) + (xz + hz));
+    const float rr = gnv_sigmoid(math, (ultra_at(s.b, 3 * i + 1) + ultra_at(s.rb, 3 * i + 1)) + (xr + hr));
+    if (ra) {
+      const float pre = (ultra_at(s.b, 3 * i + 2) + xh) + rr * (ultra_at(s.rb, 3 * i + 2) + hh);
+      const float hn = z * h[u0 + i] + (1.f - z) * gnv_activate(l.act, math, pre);
+      if (to_all ? lane < ULTRA_CLUSTER : lane == 0)
+        ultra_st_remote_ll(&hout[u0 + i], static_cast<unsigned>(lane), ultra_ll(hn, seq));
+    } else {
+      if (lane == 0) {
+        sm.gx[i] = z;
+        sm.gx[n + i] = xh;
+      }
+      if (lane >= 1 && lane < ULTRA_CLUSTER)
+        ultra_st_remote(&cl.rsx[u0 + i], static_cast<unsigned>(lane), rr * h[u0 + i]);
+    }
+  }
+  if (ra) return;
+  ultra_cluster_sync();  // every rank has r * h of every unit in rsx
+  for (int i = warp; i < n; i += warps) {
+    const float* rh = ultra_ptr(s.r) + (static_cast<long long>(i) * 3 + 2) * u;
+    float a = 0.f;
+    for (int k = lane; k < u; k += 32) a = fmaf(cl.rsx[k], rh[k], a);
+    a = ultra_warp_sum(a);
+    const float z = sm.gx[i];
+    const float pre = (ultra_at(s.b, 3 * i + 2) + ultra_at(s.rb, 3 * i + 2)) + (sm.gx[n + i] + a);
+    const float hn = z * h[u0 + i] + (1.f - z) * gnv_activate(l.act, math, pre);
+    if (to_all ? lane < ULTRA_CLUSTER : lane == 0)
+      ultra_st_remote_ll(&hout[u0 + i], static_cast<unsigned>(lane), ultra_ll(hn, seq));
+  }
+}
+
+// Rank 0: sends the request words (features, gru1 and gru2 states; or, with stop, words that
+// only say "return") with sequence seq to ranks 1... No barrier.
+__device__ void ultra_cl_send_request(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, bool stop) {
+  const int u1 = net.gru1.units, u2 = net.gru2.units, m = ULTRA_BANDS + u1 + u2;
+  for (int j = threadIdx.x; j < m; j += blockDim.x) {
+    const float v = j < ULTRA_BANDS ? sm.feat[j] : (j < ULTRA_BANDS + u1 ? sm.s1[j - ULTRA_BANDS] : sm.s2[j - ULTRA_BANDS - u1]);
+    const unsigned long long w = ultra_ll(stop ? 0.f : v, stop ? (seq | ULTRA_LL_STOP) : seq);
+    for (unsigned r = 1; r < ULTRA_CLUSTER; ++r) ultra_st_remote_ll(&cl.req[j], r, w);
+  }
+  if (threadIdx.x == 0) sm.ts[11] = clock64();
+}
+
+// Ranks 1..: one hop's work after waiting for request seq. Returns false for a stop request.
+__device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq) {
+  const int u1 = net.gru1.units, u2 = net.gru2.units, m = ULTRA_BANDS + u1 + u2;
+  const int t = threadIdx.x;
+  for (int j = t; j < m; j += blockDim.x) {
+    const float v = ultra_ll_value(ultra_ll_wait(&cl.req[j], seq));
+    if (j < ULTRA_BANDS)
+      sm.feat[j] = v;
+    else if (j < ULTRA_BANDS + u1)
+      sm.s1[j - ULTRA_BANDS] = v;
+    else
+      sm.s2[j - ULTRA_BANDS - u1] = v;
+  }
+  __syncthreads();
+  if ((static_cast<unsigned>(reinterpret_cast<volatile unsigned long long*>(cl.req)[0] >> 32) & ULTRA_LL_STOP) != 0)
+    return false;
+  ultra_cl_dense_t(ultra_ptr(cl.dense_t), net.dense_in.b, net.dense_in.inputs, net.dense_in.units,
+                   net.dense_in.act, net.math, sm.feat, cl.g2in + u1);
+  __syncthreads();
+  ultra_cl_gru(net.gru1, cl.sl[0], net.math, cl.g2in + u1, sm.s1, cl.h1, true, seq, sm, cl);
+  for (int j = t; j < u1; j += blockDim.x) cl.g2in[j] = ultra_ll_value(ultra_ll_wait(&cl.h1[j], seq));
+  __syncthreads();
+  ultra_cl_gru(net.gru2, cl.sl[1], net.math, cl.g2in, sm.s2, cl.h2, false, seq, sm, cl);
+  return true;
+}
+
+// Rank 0, after ultra_cl_send_request(seq): takes part in the GRUs' barriers (Keras convention),
+// waits for both new states (into sm.s1 / sm.s2) and runs vad_output and gain_output (sm.vad,
+// sm.gains). Ends in step.
+__device__ void ultra_cl_rank0(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq) {
+  const int u1 = net.gru1.units, u2 = net.gru2.units;
+  const int t = threadIdx.x;
+  __syncthreads();  // the request was built from sm.s1 / sm.s2, which the new states overwrite
+  ultra_cl_gru(net.gru1, cl.sl[0], net.math, nullptr, nullptr, cl.h1, true, seq, sm, cl);
+  ultra_cl_gru(net.gru2, cl.sl[1], net.math, nullptr, nullptr, cl.h2, false, seq, sm, cl);
+  for (int j = t; j < u1; j += blockDim.x) sm.s1[j] = ultra_ll_value(ultra_ll_wait(&cl.h1[j], seq));
+  if (t == 0) sm.ts[12] = clock64();
+  for (int j = t; j < u2; j += blockDim.x) sm.s2[j] = ultra_ll_value(ultra_ll_wait(&cl.h2[j], seq));
+  __syncthreads();
+  if (t == 0) sm.ts[13] = clock64();
+  ultra_cl_dense_t(ultra_ptr(net.vad.w), net.vad.b, net.vad.inputs, net.vad.units, net.vad.act, net.math, sm.s1,
+                   &sm.vad);
+  ultra_cl_dense_t(ultra_ptr(cl.gain_t), net.gain.b, net.gain.inputs, net.gain.units, net.gain.act, net.math,
+                   sm.s2, sm.gains);
+  __syncthreads();
+  if (t == 0) sm.ts[15] = clock64();
+}
+
+extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds__(ULTRA_THREADS, 1)
+    ultra_persistent_cluster_f32(const UltraNet* net_g, const UltraSlice* sl_g, int* mailbox, int start_seq) {
+  __shared__ UltraSmem sm;
+  __shared__ UltraNet net;
+  extern __shared__ float4 dyn4[];  // UltraCl, then the weights
+  UltraCl& cl = *reinterpret_cast<UltraCl*>(dyn4);
+  float* dyn = reinterpret_cast<float*>(dyn4) + sizeof(UltraCl) / sizeof(float);
+  const unsigned rank = ultra_cluster_rank();
+  ultra_cl_load(net_g, sl_g, rank, net, cl, sm);
+  ultra_cl_cache(rank, net, cl, dyn);
+  ultra_cluster_sync();  // every block of the cluster runs, its words zeroed
+  unsigned seq = 0;      // hops (and the stop) sent to ranks 1..; the same count on every rank
+  if (rank != 0) {
+    while (ultra_cl_gru_rank(net, sm, cl, seq = ultra_ll_next(seq))) {
+    }
+    ultra_cluster_sync();  // nobody stores into a block that has returned
+    return;
+  }
+  volatile int* mb = mailbox;
+  int last = start_seq;
+  for (;;) {
+    if (threadIdx.x == 0) {
+      int q, c, slot, str;
+      do {
+        asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(q), "=r"(c), "=r"(slot), "=r"(str)
+                     : "l"(mailbox + ULTRA_MB_REQ)
+                     : "memory");
+      } while (q == last);
+      __threadfence_system();
+      sm.ts[0] = clock64();
+      sm.seq = q;
+      sm.cmd = c;
+      sm.slot = slot;
+      sm.strength = __int_as_float(str);
+    }
+    __syncthreads();
+    // The input samples (warp 0, over PCIe) and, for a hop, the slot's state (the other warps,
+    // from L2) at the same time.
+    const int cmd = sm.cmd, slot = sm.slot;
+    const bool valid = slot >= 0 && slot < net.max_slots;
+    const bool hop = cmd == ULTRA_CMD_HOP && valid;
+    float* st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
+    if (threadIdx.x < ULTRA_HOP / 4) {
+      float4 v;
+      asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
+                   : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                   : "l"(mailbox + ULTRA_MB_IN + 4 * threadIdx.x)
+                   : "memory");
+      float* in = &sm.in[4 * threadIdx.x];
+      in[0] = v.x;
+      in[1] = v.y;
+      in[2] = v.z;
+      in[3] = v.w;
+      if (hop) {
+        float* hi = &sm.hist[ULTRA_WINDOW - ULTRA_HOP + 4 * threadIdx.x];
+        hi[0] = v.x;
+        hi[1] = v.y;
+        hi[2] = v.z;
+        hi[3] = v.w;
+      }
+    } else if (hop) {
+      ultra_state_in(net, sm, st, 32);
+    }
+    last = sm.seq;
+    __syncthreads();
+    if (threadIdx.x == 0) sm.ts[1] = clock64();
+    int status = 0;
+    if (cmd == ULTRA_CMD_STOP) {
+      ultra_cl_send_request(net, sm, cl, seq = ultra_ll_next(seq), true);
+      if (threadIdx.x == 0) {
+        __threadfence_system();
+        mb[ULTRA_MB_DONE] = last;
+      }
+      ultra_cluster_sync();
+      return;
+    }
+    if (hop) {
+      ultra_frontend_rest(sm, st);
+      if (threadIdx.x == 0) sm.ts[2] = clock64();
+      ultra_cl_send_request(net, sm, cl, seq = ultra_ll_next(seq), false);
+      ultra_cl_rank0(net, sm, cl, seq);
+      if (threadIdx.x == 0) sm.ts[3] = clock64();
+      ultra_backend(net, sm, st);
+    } else if (cmd == ULTRA_CMD_ZERO && valid) {
+      for (int i = threadIdx.x; i < net.state_stride; i += blockDim.x) st[i] = 0.f;
+      __syncthreads();
+      if (threadIdx.x == 0) sm.ts[2] = sm.ts[3] = clock64();
+    } else {
+      status = valid ? 0 : 1;
+      if (threadIdx.x == 0) sm.ts[2] = sm.ts[3] = clock64();
+    }
+    if (threadIdx.x == 0) sm.ts[4] = clock64();
+    if (threadIdx.x < 32) {
+      if (hop && threadIdx.x < ULTRA_HOP / 4) {
+        const int i = 4 * threadIdx.x;
+        asm volatile("st.volatile.global.v4.f32 [%0], {%1, %2, %3, %4};"
+                     :
+                     : "l"(mailbox + ULTRA_MB_OUT + i), "f"(sm.out[i]), "f"(sm.out[i + 1]),
+                       "f"(sm.out[i + 2]), "f"(sm.out[i + 3])
+                     : "memory");
+      }
+      if (threadIdx.x == 0) {
+        mb[ULTRA_MB_STATUS] = status;
+        mb[ULTRA_MB_VAD] = __float_as_int(hop ? sm.vad : 0.f);
+      }
+      __threadfence_system();
+      __syncwarp();
+      if (threadIdx.x == 0) {
+        const long long t5 = clock64();
+        const long long c[6] = {sm.ts[1] - sm.ts[0], sm.ts[2] - sm.ts[1], sm.ts[3] - sm.ts[2],
+                                sm.ts[4] - sm.ts[3], t5 - sm.ts[4], t5 - sm.ts[0]};
+        if (hop) {
+          for (int i = 0; i < 6; ++i) mb[ULTRA_MB_CYCLES + i] = static_cast<int>(c[i]);
+          const long long f[ULTRA_MB_FINE_WORDS] = {sm.ts[9], sm.ts[2], sm.ts[11], sm.ts[12],
+                                                    sm.ts[13], sm.ts[15], sm.ts[4]};
+          for (int i = 0; i < ULTRA_MB_FINE_WORDS; ++i) mb[ULTRA_MB_FINE + i] = static_cast<int>(f[i] - sm.ts[1]);
+        }
+        mb[ULTRA_MB_DONE] = last;
+      }
+    }
+    __syncthreads();
+  }
+}
+
+// The graph-replay variant: one command per launch (req / ans as ultra_hop_f32). Ranks 1.. copy their weights into shared memory while
+// rank 0 runs the frontend; rank 0 copies the output layers' weights while the others work.
+extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds__(ULTRA_THREADS, 1)
+    ultra_hop_cluster_f32(const UltraNet* net_g, const UltraSlice* sl_g, const int* req, int* ans) {
+  __shared__ UltraSmem sm;
+  __shared__ UltraNet net;
+  extern __shared__ float4 dyn4[];  // UltraCl, then the weights
+  UltraCl& cl = *reinterpret_cast<UltraCl*>(dyn4);
+  float* dyn = reinterpret_cast<float*>(dyn4) + sizeof(UltraCl) / sizeof(float);
+  const unsigned rank = ultra_cluster_rank();
+  const unsigned seq = 1;  // every block zeroes its words before the start barrier
+  if (rank == 0 && threadIdx.x == 0) {
+    sm.seq = req[ULTRA_MB_REQ];
+    sm.cmd = req[ULTRA_MB_CMD];
+    sm.slot = req[ULTRA_MB_SLOT];
+    sm.strength = __int_as_float(req[ULTRA_MB_STRENGTH]);
+  }
+  if (rank == 0 && threadIdx.x < ULTRA_HOP) sm.in[threadIdx.x] = __int_as_float(req[ULTRA_MB_IN + threadIdx.x]);
+  ultra_cl_load(net_g, sl_g, rank, net, cl, sm);
+  ultra_cluster_arrive();  // this block runs and its words are zeroed; waited for before any remote store
+  if (rank != 0) {
+    ultra_cl_cache(rank, net, cl, dyn);
+    ultra_cluster_wait();
+    ultra_cl_gru_rank(net, sm, cl, seq);
+    return;  // every word addressed to this block has been read
+  }
+  const int cmd = sm.cmd, slot = sm.slot;
+  const bool valid = slot >= 0 && slot < net.max_slots;
+  const bool hop = cmd == ULTRA_CMD_HOP && valid;
+  float* st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
+  int status = 0;
+  if (hop) ultra_frontend(net, sm, st);
+  ultra_cluster_wait();
+  ultra_cl_send_request(net, sm, cl, seq, !hop);
+  if (hop) {
+    ultra_cl_cache(0, net, cl, dyn);  // the output layers, while ranks 1.. work
+    ultra_cl_rank0(net, sm, cl, seq);
+    ultra_backend(net, sm, st);
+    for (int i = threadIdx.x; i < ULTRA_HOP; i += blockDim.x)
+      ans[ULTRA_MB_OUT - ULTRA_MB_DONE + i] = __float_as_int(sm.out[i]);
+  } else if (cmd == ULTRA_CMD_ZERO && valid) {
+    for (int i = threadIdx.x; i < net.state_stride; i += blockDim.x) st[i] = 0.f;
+  } else {
+    status = valid ? 0 : 1;
+  }
+  if (threadIdx.x == 0) {
+    ans[ULTRA_MB_STATUS - ULTRA_MB_DONE] = status;
+    ans[ULTRA_MB_VAD - ULTRA_MB_DONE] = __float_as_int(hop ? sm.vad : 0.f);
+    ans[0] = sm.seq;
+  }
+}
+
+#endif  // cluster variant

@@ -98,9 +98,11 @@ absl::StatusOr<BackendRequest> ParseBackend(std::string_view text) {
 bool FamilyHasCudaPlan(std::string_view family) {
   // rnnoise: CudaPlan (runtime/sched/cuda_plan.h); ultra: the fused hop kernel
   // (runtime/sched/persistent/ultra_plan.h), graph replay by default; dtln: DtlnCudaPlan
-  // behind the CudaPlan interface (models/dtln/cuda/dtln_backend_plan.h).
+  // behind the CudaPlan interface (models/dtln/cuda/dtln_backend_plan.h); dfn3: Dfn3CudaPlan
+  // likewise (models/dfn3/cuda/dfn3_backend_plan.h); demucs: DemucsCudaPlan likewise
+  // (models/demucs/cuda/demucs_backend_plan.h).
   const std::string f = absl::AsciiStrToLower(std::string(family));
-  return f == "rnnoise" || f == "ultra" || f == "dtln";
+  return f == "rnnoise" || f == "ultra" || f == "dtln" || f == "dfn3" || f == "demucs";
 }
 
 absl::StatusOr<BackendChoice> SelectBackend(const BackendRequest& requested,

@@ -69,17 +69,18 @@ TEST(BackendTest, FamiliesWithoutAPlanStayOnTheCpu) {
   EXPECT_TRUE(FamilyHasCudaPlan("ultra"));
   EXPECT_TRUE(FamilyHasCudaPlan("Ultra"));
   EXPECT_TRUE(FamilyHasCudaPlan("dtln"));  // DtlnCudaPlan (models/dtln/cuda/dtln_backend_plan.h)
-  EXPECT_FALSE(FamilyHasCudaPlan("demucs"));
-  EXPECT_FALSE(FamilyHasCudaPlan("dfn3"));
-  auto a = SelectBackend(BackendKind::kAuto, "demucs");
+  EXPECT_TRUE(FamilyHasCudaPlan("demucs"));  // models/demucs/cuda/demucs_backend_plan.h
+  EXPECT_TRUE(FamilyHasCudaPlan("dfn3"));  // Dfn3CudaPlan (models/dfn3/cuda/dfn3_backend_plan.h)
+  EXPECT_FALSE(FamilyHasCudaPlan("custom"));  // a family with no GPU plan
+  auto a = SelectBackend(BackendKind::kAuto, "custom");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->kind, BackendKind::kCpu);
-  EXPECT_EQ(a->note, "using the CPU: the model family 'demucs' has no GPU backend in this build");
-  auto c = SelectBackend(*ParseBackend("cuda:0"), "demucs");
+  EXPECT_EQ(a->note, "using the CPU: the model family 'custom' has no GPU backend in this build");
+  auto c = SelectBackend(*ParseBackend("cuda:0"), "custom");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(c.status().message(),
-            "--backend cuda:0: the model family 'demucs' has no CUDA backend in this build");
+            "--backend cuda:0: the model family 'custom' has no CUDA backend in this build");
 }
 
 // Whatever this machine has, auto and cuda agree with the device list.

@@ -17,6 +17,12 @@
 #if GHOSTNV_HAVE_DTLN_PLAN
 #include "models/dtln/cuda/dtln_backend_plan.h"
 #endif
+#if GHOSTNV_HAVE_DFN3_PLAN
+#include "models/dfn3/cuda/dfn3_backend_plan.h"
+#endif
+#if GHOSTNV_HAVE_DEMUCS_PLAN
+#include "models/demucs/cuda/demucs_backend_plan.h"
+#endif
 
 namespace ghostnv::sched {
 namespace {
@@ -235,6 +241,24 @@ CudaPlanFactory DefaultCudaPlanFactory() {
       return models::dtln::CreateDtlnBackendPlan(std::move(model), o);
 #else
       return absl::UnavailableError("this build has no DTLN GPU plan (models/dtln/cuda/)");
+#endif
+    }
+    if (model != nullptr && model->family == "dfn3") {
+#if GHOSTNV_HAVE_DFN3_PLAN
+      // Family "dfn3" (48 kHz, 480-sample hops): the DeepFilterNet3 plan (models/dfn3/cuda/),
+      // one replayed graph per hop over max_sessions rows.
+      return models::dfn3::CreateDfn3BackendPlan(std::move(model), o);
+#else
+      return absl::UnavailableError("this build has no DeepFilterNet3 GPU plan (models/dfn3/cuda/)");
+#endif
+    }
+    if (model != nullptr && model->family == "demucs") {
+#if GHOSTNV_HAVE_DEMUCS_PLAN
+      // Family "demucs" (causal Demucs, hop = stride^depth / resample): the batched plan
+      // (models/demucs/cuda/), one replayed graph per hop.
+      return models::demucs::CreateDemucsBackendPlan(std::move(model), o);
+#else
+      return absl::UnavailableError("this build has no Demucs GPU plan (models/demucs/cuda/)");
 #endif
     }
 #if GHOSTNV_HAVE_CUDA_PLAN

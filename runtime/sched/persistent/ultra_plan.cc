@@ -35,7 +35,7 @@ using runtime::PinnedBlock;
 static_assert(ULTRA_HOP == ultra::kHop && ULTRA_WINDOW == ultra::kWindow &&
               ULTRA_BINS == ultra::kBins && ULTRA_BANDS == ultra::kBands &&
               ULTRA_TAIL == ultra::kWindow - ultra::kSynthesis);
-static_assert(sizeof(UltraLayer) == 48 && sizeof(UltraNet) == 5 * 48 + 32);
+static_assert(sizeof(UltraLayer) == 48 && sizeof(UltraNet) == 5 * 48 + 32 && sizeof(UltraSlice) == 48);
 
 constexpr const char* kLayerNames[5] = {"input_dense", "gru1", "gru2", "gain_output", "vad_output"};
 
@@ -99,8 +99,9 @@ class UltraPlanImpl final : public CudaPlan {
  public:
   ~UltraPlanImpl() override { Shutdown(); }
 
+  // cluster: use the thread-block cluster kernel (the caller checked the device has clusters).
   absl::Status Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o,
-                    const UltraPlanOptions& u);
+                    const UltraPlanOptions& u, bool cluster);
 
   int hop_size() const override { return ULTRA_HOP; }
   int max_sessions() const override { return max_; }
@@ -232,6 +233,7 @@ class UltraPlanImpl final : public CudaPlan {
         (void)new DeviceBlock(std::move(weights_));
         (void)new DeviceBlock(std::move(tables_));
         (void)new DeviceBlock(std::move(net_d_));
+        (void)new DeviceBlock(std::move(slices_));
         (void)new DeviceBlock(std::move(state_));  // not wiped: the device may be hung
         // Unloading the module or dropping the context under a running kernel can block forever.
         if (module_) (void)new runtime::Module(std::move(*module_));
@@ -255,7 +257,7 @@ class UltraPlanImpl final : public CudaPlan {
   std::optional<runtime::Event> done_;
   std::optional<runtime::Module> module_;
   std::optional<runtime::CapturedGraph> graph_;
-  DeviceBlock weights_, tables_, net_d_, state_, up_d_, down_d_;
+  DeviceBlock weights_, tables_, net_d_, slices_, state_, up_d_, down_d_;
   PinnedBlock mailbox_, up_h_, down_h_;
   int* req_ = nullptr;  // request words (mailbox, or the graph's upload buffer)
   int* ans_ = nullptr;  // answer words, ans_[0] = ULTRA_MB_DONE
@@ -270,7 +272,7 @@ class UltraPlanImpl final : public CudaPlan {
 };
 
 absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o,
-                                 const UltraPlanOptions& u) {
+                                 const UltraPlanOptions& u, bool cluster) {
   if (absl::Status st = CheckUltraModelForGpu(*model); !st.ok()) return st;
   if (o.max_sessions < 1) return absl::InvalidArgumentError("ultra GPU plan: max_sessions must be >= 1");
   if (o.pcm16) return absl::InvalidArgumentError("ultra GPU plan: 16-bit PCM rows are not supported");
@@ -281,7 +283,9 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
 
   absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
   if (!dev.ok()) return dev.status();
-  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
+  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ") [ultra: ",
+                              cluster ? "cluster of 8 blocks]" : "one block]");
+  static_assert(ULTRA_CLUSTER == 8);
   absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
   if (!ctx.ok()) return ctx.status();
   ctx_.emplace(*std::move(ctx));
@@ -311,8 +315,9 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     if (CUresult r = api.MemcpyHtoDAsync(*tab, kernels::TansigTable(), table_bytes, s.get()); r != cu::kSuccess)
       return runtime::CuError(api, r, "cuMemcpyHtoDAsync", "filling the tansig table");
   }
-  absl::StatusOr<runtime::Kernel> kernel =
-      module_->GetKernel(persistent_ ? "ultra_persistent_f32" : "ultra_hop_f32");
+  absl::StatusOr<runtime::Kernel> kernel = module_->GetKernel(
+      cluster ? (persistent_ ? "ultra_persistent_cluster_f32" : "ultra_hop_cluster_f32")
+              : (persistent_ ? "ultra_persistent_f32" : "ultra_hop_f32"));
   if (!kernel.ok()) return kernel.status();
 
   // Weights: one block, every tensor 256-byte aligned.
@@ -357,6 +362,68 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
       weight_floats += static_cast<size_t>(p.inputs + 1) * p.units + 64;
     }
   }
+  // Cluster kernel: each GRU's units split over ranks 1..ULTRA_CLUSTER-1, the z, r and h columns
+  // of a rank's units repacked unit-major ([units][3][rows], one warp per unit reads contiguous
+  // rows; rank 0: none); then input_dense and gain_output transposed ([units][inputs], one warp
+  // per output).
+  std::vector<UltraSlice> slices(2 * ULTRA_CLUSTER + 1);
+  std::vector<std::vector<float>> slice_data;  // kept alive until `packed` holds a copy
+  size_t rank_floats[ULTRA_CLUSTER] = {};      // dynamic shared memory each rank could use
+  if (cluster) {
+    slice_data.reserve(2 * ULTRA_CLUSTER * 4 + 2);
+    const int gru_ranks = ULTRA_CLUSTER - 1;
+    for (int j = 0; j < 2; ++j) {
+      const models::Layer& l = *m.FindLayer(kLayerNames[1 + j]);
+      const kernels::GruParams g = models::GruParamsOf(l, m.math);
+      const int uu = g.units, n3 = 3 * uu, q = (uu + gru_ranks - 1) / gru_ranks;
+      for (int k = 0; k < ULTRA_CLUSTER; ++k) {
+        UltraSlice& sl = slices[static_cast<size_t>(j) * ULTRA_CLUSTER + k];
+        sl = UltraSlice{};
+        if (k == 0) continue;
+        const int u0 = std::min(uu, (k - 1) * q), n = std::max(0, std::min(q, uu - u0));
+        sl.u0 = u0;
+        sl.units = n;
+        if (n == 0) continue;
+        auto columns = [&](const float* from, int rows) {
+          std::vector<float> out(static_cast<size_t>(rows) * 3 * n);
+          for (int i = 0; i < n; ++i)
+            for (int gate = 0; gate < 3; ++gate)
+              for (int row = 0; row < rows; ++row)
+                out[(static_cast<size_t>(i) * 3 + gate) * rows + row] =
+                    from[static_cast<size_t>(row) * n3 + gate * uu + u0 + i];
+          return out;
+        };
+        const std::pair<const float*, int> parts[4] = {
+            {g.weights, g.inputs}, {g.recurrent, uu}, {g.bias, 1}, {g.recurrent_bias, 1}};
+        unsigned long long* fields[4] = {&sl.w, &sl.r, &sl.b, &sl.rb};
+        for (int p = 0; p < 4; ++p) {
+          if (parts[p].first == nullptr) {
+            *fields[p] = 0;
+            continue;
+          }
+          slice_data.push_back(columns(parts[p].first, parts[p].second));
+          put(slice_data.back().data(), slice_data.back().size(), fields[p]);
+          rank_floats[k] += (slice_data.back().size() + 3) / 4 * 4;
+        }
+      }
+    }
+    for (int j = 0; j < 2; ++j) {
+      const models::Layer& l = *m.FindLayer(kLayerNames[j == 0 ? 0 : 3]);
+      const kernels::DenseParams p = models::DenseParamsOf(l, m.math);
+      std::vector<float> t(static_cast<size_t>(p.inputs) * p.units);
+      for (int out = 0; out < p.units; ++out)
+        for (int i = 0; i < p.inputs; ++i)
+          t[static_cast<size_t>(out) * p.inputs + i] = p.weights[static_cast<size_t>(i) * p.units + out];
+      slice_data.push_back(std::move(t));
+      UltraSlice& aux = slices[2 * ULTRA_CLUSTER];
+      put(slice_data.back().data(), slice_data.back().size(), j == 0 ? &aux.w : &aux.r);
+    }
+    const auto dense = [&](const UltraLayer& d) {
+      return static_cast<size_t>((d.inputs * d.units + 3) / 4 * 4 + (d.units + 3) / 4 * 4);
+    };
+    for (int k = 1; k < ULTRA_CLUSTER; ++k) rank_floats[k] += dense(net.dense_in);
+    rank_floats[0] = dense(net.gain) + dense(net.vad);
+  }
   packed.resize(std::max<size_t>(64, (packed.size() + 63) / 64 * 64));
   using runtime::Wipe;
   absl::StatusOr<DeviceBlock> wb = DeviceBlock::Allocate(*ctx_, packed.size() * sizeof(float));
@@ -380,16 +447,31 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
 
   // Shared memory for the weights (persistent mode): what the device allows beyond the kernel's
   // static use, capped at what the weights need.
+  if (cluster) {
+    weight_floats = *std::max_element(rank_floats, rank_floats + ULTRA_CLUSTER) + 64;
+    absl::StatusOr<DeviceBlock> sb = DeviceBlock::Allocate(*ctx_, slices.size() * sizeof(UltraSlice));
+    if (!sb.ok()) return sb.status();
+    slices_ = *std::move(sb);
+  }
   int dyn_bytes = 0;
-  if (persistent_ && u.weights_in_shared) {
+  // The cluster kernel's exchange area (UltraCl) starts its dynamic shared memory; its graph
+  // variant copies its weights into shared memory at every launch.
+  const int exchange_bytes = cluster ? static_cast<int>(sizeof(UltraCl)) : 0;
+  static_assert(sizeof(UltraCl) % 16 == 0);
+  if ((persistent_ && u.weights_in_shared) || cluster) {
     const int static_bytes = kernel->Attribute(cu::kFuncAttrSharedSizeBytes);
-    const int room = dev->max_shared_per_block_optin - std::max(0, static_bytes) - 1024;
-    dyn_bytes = std::max(0, std::min(room, static_cast<int>(weight_floats * sizeof(float))));
+    const int room = dev->max_shared_per_block_optin - std::max(0, static_bytes) - 1024 - exchange_bytes;
+    const bool weights = u.weights_in_shared || !persistent_;
+    dyn_bytes = exchange_bytes +
+                (weights ? std::max(0, std::min(room, static_cast<int>(weight_floats * sizeof(float)))) : 0);
     if (dyn_bytes > 48 * 1024 - std::max(0, static_bytes)) {
-      if (absl::Status a = kernel->SetMaxDynamicSharedBytes(dyn_bytes); !a.ok()) dyn_bytes = 0;
+      if (absl::Status a = kernel->SetMaxDynamicSharedBytes(dyn_bytes); !a.ok()) {
+        if (cluster) return a;
+        dyn_bytes = 0;
+      }
     }
   }
-  net.smem_floats = dyn_bytes / static_cast<int>(sizeof(float));
+  net.smem_floats = (dyn_bytes - exchange_bytes) / static_cast<int>(sizeof(float));
   absl::StatusOr<DeviceBlock> nd = DeviceBlock::Allocate(*ctx_, sizeof(UltraNet));
   if (!nd.ok()) return nd.status();
   net_d_ = *std::move(nd);
@@ -400,10 +482,13 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     size_t bytes;
   } uploads[] = {{&weights_, packed.data(), packed.size() * sizeof(float)},
                  {&tables_, tables.data(), tables.size() * sizeof(float)},
-                 {&net_d_, &net, sizeof(net)}};
-  for (auto& up : uploads)
+                 {&net_d_, &net, sizeof(net)},
+                 {&slices_, slices.data(), cluster ? slices.size() * sizeof(UltraSlice) : 0}};
+  for (auto& up : uploads) {
+    if (up.bytes == 0) continue;
     if (CUresult r = up.block->CopyFromHostAsync(up.data, up.bytes, s); r != cu::kSuccess)
       return runtime::CuError(api, r, "cuMemcpyHtoDAsync", "uploading the ultra model");
+  }
   if (CUresult r = state_.FillBytesAsync(0, s); r != cu::kSuccess)
     return runtime::CuError(api, r, "cuMemsetD8Async", "zeroing the slot state");
   if (absl::Status sync = s.Synchronize(); !sync.ok()) return sync;
@@ -418,10 +503,13 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     req_ = mailbox_.as<int>();
     ans_ = req_ + ULTRA_MB_DONE;
     CUdeviceptr net_ptr = net_d_.ptr();
+    CUdeviceptr sl_ptr = cluster ? slices_.ptr() : 0;
     CUdeviceptr mb_ptr = mailbox_.device_ptr();
     int start_seq = seq_;
     void* args[] = {&net_ptr, &mb_ptr, &start_seq};
-    if (CUresult r = kernel->Launch({1}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes), s, args);
+    void* cargs[] = {&net_ptr, &sl_ptr, &mb_ptr, &start_seq};
+    if (CUresult r = kernel->Launch({cluster ? ULTRA_CLUSTER : 1u}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes),
+                                    s, cluster ? cargs : args);
         r != cu::kSuccess)
       return runtime::CuError(api, r, "cuLaunchKernel", "starting the persistent ultra kernel");
     launched_ = true;
@@ -445,9 +533,13 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     const runtime::Kernel k = *kernel;
     absl::StatusOr<runtime::CapturedGraph> g = runtime::CaptureGraph(*ctx_, s, [&]() -> absl::Status {
       CUdeviceptr net_ptr = net_d_.ptr(), up = up_d_.ptr(), down = down_d_.ptr();
+      CUdeviceptr sl_ptr = cluster ? slices_.ptr() : 0;
       void* args[] = {&net_ptr, &up, &down};
+      void* cargs[] = {&net_ptr, &sl_ptr, &up, &down};
       CUresult r = up_d_.CopyFromHostAsync(up_h_.data(), up_bytes, s);
-      if (r == cu::kSuccess) r = k.Launch({1}, {ULTRA_THREADS}, 0, s, args);
+      if (r == cu::kSuccess)
+        r = k.Launch({cluster ? ULTRA_CLUSTER : 1u}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes), s,
+                     cluster ? cargs : args);
       if (r == cu::kSuccess) r = down_d_.CopyToHostAsync(down_h_.data(), down_bytes, s);
       if (r != cu::kSuccess) return runtime::CuError(api, r, "capture", "recording the ultra hop graph");
       return absl::OkStatus();
@@ -487,8 +579,20 @@ absl::StatusOr<std::unique_ptr<CudaPlan>> CreateUltraPlan(std::shared_ptr<const 
                                                           const CudaPlanOptions& options,
                                                           const UltraPlanOptions& ultra_options) {
   if (model == nullptr) return absl::InvalidArgumentError("ultra GPU plan: no model");
+  bool cluster = false;
+  if (ultra_options.cluster) {
+    absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(options.device);
+    cluster = dev.ok() && dev->Arch() >= 90;
+  }
+  if (cluster) {
+    // Any failure of the cluster kernel (not started, no answer) falls back to the single block.
+    auto plan = std::make_unique<UltraPlanImpl>();
+    absl::Status st = plan->Init(model, options, ultra_options, true);
+    if (st.ok()) return std::unique_ptr<CudaPlan>(std::move(plan));
+    if (absl::IsInvalidArgument(st)) return st;
+  }
   auto plan = std::make_unique<UltraPlanImpl>();
-  if (absl::Status st = plan->Init(std::move(model), options, ultra_options); !st.ok()) return st;
+  if (absl::Status st = plan->Init(std::move(model), options, ultra_options, false); !st.ok()) return st;
   return std::unique_ptr<CudaPlan>(std::move(plan));
 }
 

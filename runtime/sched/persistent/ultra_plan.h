@@ -3,26 +3,31 @@
 //
 // The whole hop — analysis window, 384-point DFT, band energies, features, the network (dense,
 // two GRUs, gain and VAD outputs), gain interpolation, inverse DFT, synthesis window, overlap-add
-// and strength mix — runs in ONE thread block (kernels/ultra_persistent.cu). Two ways to drive it
+// and strength mix — runs in one kernel (kernels/ultra_persistent.cu): on sm_90+ on a
+// thread-block cluster of 8 blocks (block 0: the DSP and the output layers; blocks 1..7: a slice
+// of each GRU's units each, weights resident in their shared memory, one warp per unit, states
+// handed over as {value, sequence} words through distributed shared memory, no cluster barrier),
+// elsewhere (or with UltraPlanOptions::cluster = false) in ONE thread block. Two ways to drive it
 // (UltraPlanMode), both behind the CudaPlan interface so the CUDA backend's RealtimeCudaFamily
 // (cuda_backend.h: CPU fallback, telemetry) runs it unchanged:
-//   kPersistent  the kernel is launched once at Create and stays resident on one SM, weights in
-//                its shared memory (what fits; the rest stays in L2). Per hop the host writes the
+//   kPersistent  the kernel is launched once at Create and stays resident (1 or 8 SMs), weights
+//                in shared memory (what fits; the rest stays in L2). Per hop the host writes the
 //                96 samples, slot and strength into a mailbox in mapped pinned memory and bumps a
 //                sequence number; the kernel polls it, runs the hop, writes the 96 samples and the
 //                VAD back, fences (__threadfence_system) and publishes the answered sequence,
 //                which Query() reads. No driver call per hop.
 //   kGraph       one replayed CUDA graph per hop: H2D of the request, the kernel, D2H of the
 //                answer, then an event.
-// Measured on an H200 (PCM in → PCM out, batch 1): persistent 33.3 µs p50 / 34.7 µs p99, graph
-// 44.0 / 59.8 µs (the RNNoise CudaPlan graph: 127.7 µs). The persistent kernel is faster, but
+// Measured on an H200 (PCM in → PCM out, batch 1, 2026-11-28, docs/perf/gpu.md): cluster
+// persistent 15.2 µs p50 / 17.8 µs p99, cluster graph 26.6 / 33.7 µs; one block 29.4 / 35.0 and
+// 44.2 / 52.6 µs (the RNNoise CudaPlan graph: 124.9 µs). The persistent kernel is faster, but
 // while it runs every cuMemFree in the process blocks (the driver waits for the device to go
 // idle, which a resident kernel never does; measured: > 12 s, i.e. forever): another plan's
 // teardown, another library instance, a PyTorch cache flush. So the CUDA backend uses kGraph by
 // default and kPersistent only when asked (GHOSTNV_ULTRA_GPU_MODE=persistent). A persistent
 // plan's own destructor stops its kernel before it frees anything.
-// Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 60 dB
-// SNR of the difference; ultra_plan_test.cc).
+// Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 100 dB
+// SNR of the difference, both kernels; ultra_plan_test.cc).
 //
 //   CudaPlanOptions o; o.max_sessions = 2; o.realtime = true;
 //   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CreateUltraPlan(model, o);   // setup
@@ -30,7 +35,7 @@
 //   std::copy(pcm96, pcm96 + 96, (*plan)->input_rows());          // real-time path
 //   float s = 1.f;
 //   if ((*plan)->Submit(&slot, &s, 1) != cu::kSuccess) fall back;
-//   while ((*plan)->Query() == cu::kErrorNotReady) spin;            // ~33-44 µs on an H200
+//   while ((*plan)->Query() == cu::kErrorNotReady) spin;            // ~15-27 µs on an H200
 //   std::copy((*plan)->output_rows(), (*plan)->output_rows() + 96, out);
 //
 // Contract differences from CudaPlan::Create's plan: Submit takes n = 0 or 1 (one hop in flight;
@@ -59,6 +64,12 @@ struct UltraPlanOptions {
   UltraPlanMode mode = UltraPlanMode::kPersistent;
   // Persistent mode: copy weights into the kernel's shared memory (false: all read from L2).
   bool weights_in_shared = true;
+  // Spread the hop over a thread-block cluster of ULTRA_CLUSTER (8) blocks where the device has
+  // clusters (sm_90+): block 0 runs the DSP and the output layers, the others each own a slice of
+  // both GRUs (weights in their shared memory) and exchange the states through distributed
+  // shared memory. Elsewhere, or when that kernel cannot be started, or false: the single-block
+  // kernel. device_description() ends with "[ultra: cluster of 8 blocks]" or "[ultra: one block]".
+  bool cluster = true;
   // Longest a setup command (slot zeroing, stop) or Wait() may take.
   std::chrono::nanoseconds watchdog = std::chrono::seconds(2);
 };

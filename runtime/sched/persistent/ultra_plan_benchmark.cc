@@ -2,8 +2,9 @@
 // it (PCM in → PCM out: copy the hop into the plan's input row, Submit, spin until done, copy the
 // output row out), p50/p99/max over many hops, for:
 //   ultra persistent kernel (weights in shared memory / all from L2), ultra graph replay (H2D +
-//   the same fused kernel + D2H), the RNNoise CudaPlan real-time graph (17 nodes), and the CPU
-//   families on this core for scale. Not a test (no timing assertions anywhere).
+//   the same fused kernel + D2H) — each with the thread-block cluster kernel (NEW, sm_90+) and
+//   the single-block kernel (OLD), same binary, same run —, the RNNoise CudaPlan real-time graph
+//   (17 nodes), and the CPU families on this core for scale. Not a test (no timing assertions).
 //
 //   ghostnv_ultra_plan_benchmark [ultra.gnvm] [default.gnvm] [hops=20000]
 //   GHOSTNV_BENCH_COEXISTENCE=1 adds the probe of driver calls beside a running persistent kernel.
@@ -95,7 +96,7 @@ Stats RunPlan(CudaPlan& plan, int hops, int warm, bool* ok, std::vector<double>*
     if (cycles != nullptr && h >= warm) {
       // The persistent ultra kernel's stage cycles (diagnostic words of the answer area).
       const int* words = reinterpret_cast<const int*>(plan.output_rows()) - (ULTRA_MB_OUT - ULTRA_MB_CYCLES);
-      for (int i = 0; i < 6; ++i) (*cycles)[i] += static_cast<double>(words[i]) / hops;
+      for (size_t i = 0; i < cycles->size(); ++i) (*cycles)[i] += static_cast<double>(words[i]) / hops;
     }
   }
   plan.ReleaseSlot(s);
@@ -145,16 +146,23 @@ int main(int argc, char** argv) {
     const char* name;
     ghostnv::sched::UltraPlanMode mode;
     bool smem;
+    bool cluster;
   } variants[] = {
-      {"ultra (96 samples): persistent kernel, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true},
-      {"ultra (96 samples): persistent kernel, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false},
-      {"ultra (96 samples): graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false},
+      // Old: the whole hop in one block (the fallback below sm_90).
+      {"ultra OLD one block: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, false},
+      {"ultra OLD one block: persistent, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false, false},
+      {"ultra OLD one block: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, false},
+      // New (sm_90+): the hop on a cluster of 8 blocks, GRU units spread over 7 of them.
+      {"ultra NEW cluster x8: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, true},
+      {"ultra NEW cluster x8: persistent, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false, true},
+      {"ultra NEW cluster x8: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, true},
   };
   int rc = 0;
   for (const Variant& v : variants) {
     ghostnv::sched::UltraPlanOptions u;
     u.mode = v.mode;
     u.weights_in_shared = v.smem;
+    u.cluster = v.cluster;
     const auto c0 = Clock::now();
     auto plan = ghostnv::sched::CreateUltraPlan(*ultra, o, u);
     const double create_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
@@ -164,14 +172,22 @@ int main(int argc, char** argv) {
       continue;
     }
     bool ok = false;
-    std::vector<double> cycles(6, 0.0);
+    // 6 stage words, then the cluster kernel's ULTRA_MB_FINE words (0 for the single block).
+    std::vector<double> cycles(ULTRA_MB_FINE + ULTRA_MB_FINE_WORDS - ULTRA_MB_CYCLES, 0.0);
     const bool persistent = v.mode == ghostnv::sched::UltraPlanMode::kPersistent;
     const Stats s = RunPlan(**plan, hops, warm, &ok, persistent ? &cycles : nullptr);
     if (ok) Print(v.name, s, hops);
+    std::printf("|   plan: %s\n", (*plan)->device_description().c_str());
     if (ok && persistent)
-      std::printf("|   kernel stages, mean SM cycles: input read %.0f, analysis %.0f, network %.0f, "
+      std::printf("|   kernel stages (block 0), mean SM cycles: input read %.0f, analysis %.0f, network %.0f, "
                   "synthesis %.0f, output+fence %.0f, total %.0f\n",
                   cycles[0], cycles[1], cycles[2], cycles[3], cycles[4], cycles[5]);
+    if (ok && persistent && cycles.back() > 0) {
+      const double* f = cycles.data() + (ULTRA_MB_FINE - ULTRA_MB_CYCLES);
+      std::printf("|   block 0 after the input read, mean SM cycles to: DFT %.0f, features %.0f, request sent %.0f, "
+                  "gru1 state in %.0f, gru2 state in %.0f, output layers %.0f, synthesis %.0f\n",
+                  f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+    }
     const auto d0 = Clock::now();
     plan->reset();
     std::printf("|   (create %.1f ms, destroy %.1f ms)\n", create_ms,
