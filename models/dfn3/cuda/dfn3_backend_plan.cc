@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/sched/family_plan_adapter.h"
 
 namespace ghostnv::models::dfn3 {
 namespace {
@@ -135,16 +136,8 @@ std::unique_ptr<sched::CudaPlan> WrapDfn3CudaPlan(std::unique_ptr<Dfn3CudaPlan> 
 
 absl::StatusOr<std::unique_ptr<sched::CudaPlan>> CreateDfn3BackendPlan(
     std::shared_ptr<const Model> model, const sched::CudaPlanOptions& options) {
-  if (model == nullptr) return absl::InvalidArgumentError("dfn3 backend plan: no model");
-  if (model->family != "dfn3") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dfn3 backend plan: the model's family is '", model->family, "', not 'dfn3'"));
-  }
-  if (options.pcm16) {
-    return absl::InvalidArgumentError("dfn3 backend plan: 16-bit PCM rows are not supported");
-  }
-  if (options.network != sched::NetworkPrecision::kFp32) {
-    return absl::InvalidArgumentError("dfn3 backend plan: only the fp32 network is supported");
+  if (absl::Status s = sched::CheckFamilyPlanRequest(model.get(), options, "dfn3"); !s.ok()) {
+    return s;
   }
   absl::StatusOr<Networks> net = BuildNetworks(*model);
   if (!net.ok()) return net.status();

@@ -83,6 +83,7 @@ class DtlnCudaPlan {
   virtual ~DtlnCudaPlan() = default;  // wipes every device buffer that held audio
 
   static constexpr int kHop = 128;
+  int hop_size() const { return kHop; }
   virtual int max_sessions() const = 0;
   virtual std::string device_description() const = 0;
 
