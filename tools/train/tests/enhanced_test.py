@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Checks the enhanced model's pipeline (enhanced_pack / enhanced_train / enhanced_export):
+  * pack codec: delta + zlib int16 coding round-trips exactly (full-scale steps included, where
+    the int16 differences wrap);
+  * mixer (on the CPU, a synthetic pack; no shared data needed): the same seed gives the same
+    batch, another seed another; with the augmentations off the mixture's SNR against the
+    active speech RMS is the drawn one (checked to 0.05 dB against a float64 recomputation
+    with the generator replayed) and the peak level lies in peak_dbfs; the reverb, clipping,
+    44.1 kHz, gap and noise-only augmentations keep shapes and give finite signals;
+  * training: two steps on the CPU write last.pt and model.pt; --resume continues from step 2
+    to 3 (the log has steps 2 and 3);
+  * export (needs onnx, onnxruntime, denoiser and the models/demucs C shim
+    libghostnv_demucs_capi.so under $GHOSTNV_BINARY_DIR or --capi): a random 48 kHz
+    resample-1 Demucs with the shipped hyper-parameters but hidden 8, exported and converted
+    by enhanced_export.py: onnxruntime vs PyTorch and our streaming engine vs DemucsStreamer
+    (relative error <= 1e-4), fp16 vs fp32 >= 35 dB;
+  * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
+    latency 512 samples, the hyper-parameters of configs/enhanced.json.
+
+  python3 tools/train/tests/enhanced_test.py [--capi build/models/demucs/libghostnv_demucs_capi.so]
+Exit 0 = pass, 1 = fail, 77 = skipped (python3 lacks torch, numpy or denoiser).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import struct
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+REPO = HERE.parents[2]
+
+try:
+    import numpy as np
+    import torch
+    import denoiser.demucs  # noqa: F401
+except ImportError as e:  # pragma: no cover
+    print(f"SKIP: {e}")
+    sys.exit(77)
+
+import enhanced_pack  # noqa: E402
+import enhanced_train as et  # noqa: E402
+
+FAILS = []
+
+
+def check(name, ok, msg=""):
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: {msg}")
+    if not ok:
+        FAILS.append(name)
+
+
+def synthetic_pack(path, rng):
+    """A pack in enhanced_pack's layout from random signals (two voices, one at 24 kHz, and
+    two noises)."""
+    index, arrays = [], {}
+    srcs = [("v48", "speech", 48000, 3.0), ("v24", "speech", 24000, 2.0),
+            ("n1", "noise", 48000, 1.5), ("n2", "noise", 48000, 0.7)]
+    for k, (name, split, rate, sec) in enumerate(srcs):
+        n = int(sec * rate)
+        t = np.arange(n) / rate
+        if split == "speech":
+            x = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
+        else:
+            x = 0.2 * rng.standard_normal(n)
+        index.append(dict(name=name, split=split, kind="clips", rate=rate, bandwidth_hz=8000.0,
+                          clips=[[0, n]]))
+        arrays[f"blob_{k}"] = enhanced_pack.encode(x.astype(np.float32))
+    arrays["index"] = np.array(json.dumps(index))
+    np.savez(path, **arrays)
+
+
+def aug(**kw):
+    a = dict(snr_db=[-5.0, 25.0], peak_dbfs=[-35.0, -1.0], eq_db=0.0, p_gap=0.0, p_reverb=0.0,
+             rt60=[0.15, 0.6], p_clip=0.0, p_441=0.0, p_noise_only=0.0)
+    a.update(kw)
+    return a
+
+
+def test_codec(rng):
+    x = np.concatenate([rng.uniform(-1, 1, 1001), [1.0, -1.0, 1.0, -1.0, 0.0],
+                        np.zeros(7), rng.uniform(-0.01, 0.01, 113)]).astype(np.float32)
+    q = np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+    y = enhanced_pack.decode(enhanced_pack.encode(x))
+    check("codec/roundtrip", np.array_equal(q, y), f"{x.size} samples, max |diff| "
+          f"{int(np.abs(q.astype(int) - y.astype(int)).max())}")
+    e = enhanced_pack.decode(enhanced_pack.encode(np.zeros(0, np.float32)))
+    check("codec/empty", e.size == 0, "")
+
+
+def test_mixer(tmp, rng):
+    path = os.path.join(tmp, "pack.npz")
+    synthetic_pack(path, rng)
+    speech, noise = et.load_pack(path, torch.device("cpu"))
+    check("pack/upsample", abs(speech[1][1].numel() - 96000) <= 1,
+          f"24 kHz source of 2 s -> {speech[1][1].numel()} samples at 48 kHz")
+    m = et.GpuMixer(speech, noise, aug(), torch.device("cpu"))
+    L = 9600
+    a1, c1 = m.batch(6, L, 11)
+    a2, c2 = m.batch(6, L, 11)
+    a3, _ = m.batch(6, L, 12)
+    check("mixer/reproducible", torch.equal(a1, a2) and torch.equal(c1, c2), "same seed")
+    check("mixer/seed", not torch.equal(a1, a3), "another seed differs")
+    check("mixer/shape", tuple(a1.shape) == (6, 1, L) and tuple(c1.shape) == (6, 1, L), "")
+    # SNR: noise = noisy - clean; the drawn SNR is replayed from the generator's stream.
+    B = 64
+    noisy, clean = m.batch(B, L, 5)
+    noisy, clean = noisy[:, 0].double(), clean[:, 0].double()
+    nz = noisy - clean
+    fr = clean[:, : L // 480 * 480].reshape(B, -1, 480).pow(2).mean(-1)
+    act = fr > fr.amax(1, keepdim=True) * 1e-4
+    s_rms = torch.sqrt((fr * act).sum(1) / act.sum(1).clamp(min=1))
+    snr = 20 * torch.log10(s_rms / torch.sqrt(nz.pow(2).mean(1)))
+    g = torch.Generator()
+    g.manual_seed(5)
+    torch.multinomial(m.s_w, B, replacement=True, generator=g)
+    torch.rand(B, generator=g)
+    torch.multinomial(m.n_w, B, replacement=True, generator=g)
+    for _ in range(4):   # nstart, gap use, gap length, gap start
+        torch.rand(B, generator=g)
+    for _ in range(2):   # the EQ of speech and noise (drawn even with eq_db 0)
+        torch.rand(B, 4, generator=g)
+        torch.rand(B, 4, generator=g)
+        torch.rand(B, 1, generator=g)
+    torch.rand(B, generator=g)   # reverb
+    want = -5.0 + 30.0 * torch.rand(B, generator=g).double()
+    live = s_rms > 1e-6
+    err = float((snr[live] - want[live]).abs().max())
+    check("mixer/snr", err < 0.05 and int(live.sum()) > B // 2,
+          f"max |SNR - drawn| {err:.4f} dB over {int(live.sum())} items")
+    peak = 20 * torch.log10(noisy.abs().amax(1))
+    check("mixer/peak", bool((peak >= -35.01).all() and (peak <= -0.99).all()),
+          f"peaks {float(peak.min()):.2f}..{float(peak.max()):.2f} dBFS")
+    m2 = et.GpuMixer(speech, noise, aug(eq_db=6.0, p_gap=1.0, p_reverb=1.0, p_441=1.0,
+                                        p_clip=1.0, p_noise_only=0.2), torch.device("cpu"))
+    n2, c2 = m2.batch(8, L, 3)
+    check("mixer/augment", bool(torch.isfinite(n2).all() and torch.isfinite(c2).all())
+          and tuple(n2.shape) == (8, 1, L), "all augmentations on: finite")
+    return path
+
+
+def test_train(tmp, pack):
+    cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())
+    cfg["model"]["hidden"] = 4
+    cfg["steps"] = 10
+    cfg["log_every"] = 1
+    cfg["aug"]["p_reverb"] = 0.0   # a 0.6 s impulse response on 0.1 s crops is all tail
+    cp = os.path.join(tmp, "cfg.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    work = os.path.join(tmp, "work")
+    base = ["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
+            "--batch-size", "2", "--segment", "0.1"]
+    rc1 = et.main(base + ["--steps", "2"])
+    ok1 = rc1 == 0 and os.path.exists(os.path.join(work, "last.pt")) and \
+        os.path.exists(os.path.join(work, "model.pt"))
+    rc2 = et.main(base + ["--steps", "3", "--resume"])
+    steps = [json.loads(l)["step"] for l in open(os.path.join(work, "log.jsonl"))]
+    ck = torch.load(os.path.join(work, "last.pt"), map_location="cpu", weights_only=False)
+    check("train/checkpoint+resume", ok1 and rc2 == 0 and steps == [1, 2, 3] and ck["step"] == 3,
+          f"log steps {steps}, checkpoint step {ck['step']}")
+    return cfg
+
+
+def find_capi(arg):
+    if arg:
+        return arg
+    for base in [os.environ.get("GHOSTNV_BINARY_DIR", ""), *sorted(map(str, REPO.glob("build*")))]:
+        p = os.path.join(base, "models", "demucs", "libghostnv_demucs_capi.so")
+        if base and os.path.exists(p):
+            return p
+    return None
+
+
+def test_export(tmp, capi):
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        print(f"SKIP (part): export check: {e}")
+        return
+    if not capi:
+        print("SKIP (part): export check: libghostnv_demucs_capi.so not found (build target "
+              "ghostnv_demucs_capi)")
+        return
+    cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())
+    cfg["model"]["hidden"] = 8
+    cp = os.path.join(tmp, "cfg8.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    torch.manual_seed(3)
+    model = et.build_model(cfg)
+    ck = os.path.join(tmp, "h8.pt")
+    torch.save(model.state_dict(), ck)
+    r = subprocess.run([sys.executable, str(REPO / "tools/train/enhanced_export.py"), "--config",
+                        cp, "--checkpoint", ck, "--out", os.path.join(tmp, "h8.gnvm"),
+                        "--lib", capi, "--length", "12000"], capture_output=True, text=True)
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("check", "engine"))]
+    print("\n".join("     " + l for l in lines))
+    check("export/engine-vs-pytorch", r.returncode == 0 and len(lines) == 4,
+          "enhanced_export.py checks (onnxruntime, DemucsStreamer, fp16)" +
+          ("" if r.returncode == 0 else f": {r.stderr[-2000:]}"))
+
+
+def test_shipped():
+    p = REPO / "models/weights/enhanced.gnvm"
+    if not p.exists():
+        print(f"SKIP (part): {p} not present")
+        return
+    b = p.read_bytes()
+    hl = struct.unpack("<Q", b[8:16])[0]
+    h = json.loads(b[16:16 + hl])
+    d = h["metadata"]["demucs"]
+    cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())["model"]
+    ok = (b[:4] == b"GNVM" and h["family"] == "demucs" and h["sample_rate"] == 48000
+          and h["hop_size"] == 256 and h["algorithmic_latency"] == 512
+          and d["resample"] == 1 and d["depth"] == cfg["depth"] and d["hidden"] == cfg["hidden"]
+          and d["kernel_size"] == cfg["kernel_size"] and d["stride"] == cfg["stride"])
+    check("shipped/header", ok, f"{h['name']}, {h['sample_rate']} Hz, hop {h['hop_size']}, "
+          f"latency {h['algorithmic_latency']} samples, {len(b)} bytes")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--capi", help="libghostnv_demucs_capi.so")
+    ap.add_argument("--lib-dir", help="ignored (the other train tests' argument)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (("codec", lambda: test_codec(rng)),):
+            fn()
+        try:
+            pack = test_mixer(tmp, rng)
+            test_train(tmp, pack)
+            test_export(tmp, find_capi(a.capi))
+            test_shipped()
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            FAILS.append("exception")
+    print("FAILED: " + ", ".join(FAILS) if FAILS else "all passed")
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
