@@ -110,8 +110,8 @@ typedef enum ghostnv_backend {
  *   BASIC        the default RNNoise-class model embedded in the library, on the CPU (10 ms).
  *   ENHANCED     a stronger CPU model: DTLN converted by the user with ghostnv-convert and
  *                installed as dtln.gnvm (or any model installed as enhanced.gnvm).
- *   MAXIMUM      DeepFilterNet3, converted and installed as dfn3.gnvm (runs where its family
- *                runs: the CPU until it has a GPU plan).
+ *   MAXIMUM      DeepFilterNet3, converted and installed as dfn3.gnvm (on the GPU when the
+ *                backend finds one, else the CPU).
  *   GPU_REALTIME the embedded ultra-low-latency model (2 ms) on the GPU real-time path
  *                (backend AUTO means the first GPU; CPU is refused); available when a CUDA GPU
  *                is present.

@@ -4,8 +4,9 @@
 //   Enhanced     a stronger CPU model: the installed model "enhanced" (DTLN converted by the
 //                user, or a model installed as enhanced.gnvm; installed_models.h). Available
 //                exactly when that file is found; "not available" says where it was looked for.
-//   Maximum      DeepFilterNet3: the installed model "maximum" (dfn3.gnvm); runs where its
-//                family runs (the backend selection: the CPU until a GPU plan exists for it).
+//   Maximum      DeepFilterNet3: the installed model "maximum" (dfn3.gnvm); on the GPU when the
+//                backend selection finds one (models/dfn3/cuda/: the whole pipeline on the
+//                device), else the CPU.
 //   GpuRealtime  the ultra-low-latency model (family "ultra", embedded as "builtin:ultra", 2 ms)
 //                on the GPU real-time path (runtime/sched/persistent/ultra_plan.h: one fused
 //                kernel per hop, graph replay) — available when a GPU that can run it is
