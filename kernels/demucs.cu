@@ -539,20 +539,6 @@ extern "C" __global__ void demucs_lstm_state_f32(const int* __restrict__ ctl, in
   }
 }
 
-// dst[r][i] = src[r][i], i < n (the row-tiled LSTM's h after each step into its sequence).
-extern "C" __global__ void demucs_copy_f32(const int* __restrict__ ctl, const float* __restrict__ src,
-                                           int src_rs, float* __restrict__ dst, int dst_rs, int n,
-                                           int rows) {
-  const long long total = static_cast<long long>(rows) * n;
-  const long long step = static_cast<long long>(blockDim.x) * gridDim.x;
-  for (long long id = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; id < total; id += step) {
-    const int r = static_cast<int>(id / n);
-    if (!dmx_live(ctl, r)) continue;
-    const int i = static_cast<int>(id - static_cast<long long>(r) * n);
-    dst[static_cast<long long>(r) * dst_rs + i] = src[static_cast<long long>(r) * src_rs + i];
-  }
-}
-
 // The output resampler's history: po[r][0, RB) = rout[slot][prev]; rout[slot][cur] =
 // po[r][RB + out_x - RB, RB + out_x) (po[r][RB...] holds the network output). Live rows only.
 extern "C" __global__ void demucs_out_history_f32(const int* __restrict__ ctl, int rows, float* po,

@@ -89,7 +89,6 @@ const std::map<std::string, std::function<void(const DmxOp&, void**)>>& Kernels(
       {"demucs_dense_f32_t16", Bind(demucs_dense_f32_t16)},
       {"demucs_dec_ola_f32", Bind(demucs_dec_ola_f32)},
       {"demucs_lstm_state_f32", Bind(demucs_lstm_state_f32)},
-      {"demucs_copy_f32", Bind(demucs_copy_f32)},
       {"demucs_out_history_f32", Bind(demucs_out_history_f32)},
       {"demucs_finish_f32", Bind(demucs_finish_f32)},
       {"demucs_dense_sk_f32", Bind(demucs_dense_sk_f32)},

@@ -12,8 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +19,7 @@
 #include "models/model_loader.h"
 #include "runtime/sched/backend.h"
 #include "models/dtln/cuda/dtln_backend_plan.h"
+#include "models/dtln/cuda/dtln_cuda_test_data.h"
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/scheduler.h"
 #include "runtime/sched/stream.h"
@@ -28,42 +27,7 @@
 namespace ghostnv::models::dtln {
 namespace {
 
-struct Data {
-  std::string skip;
-  std::shared_ptr<const Model> model;
-  std::vector<std::vector<float>> noisy;
-};
-
-const Data& TestData() {
-  static const Data* d = [] {
-    auto* data = new Data();
-    const char* dir = std::getenv("GHOSTNV_DTLN_CUDA_DATA");
-    if (dir == nullptr) {
-      data->skip = "no DTLN test data: GHOSTNV_DTLN_CUDA_DATA is not set (ctest fixture dtln_cuda_data)";
-      return data;
-    }
-    const std::string base(dir);
-    absl::StatusOr<std::shared_ptr<const Model>> m = LoadModel(base + "/dtln.gnvm");
-    if (!m.ok()) {
-      data->skip = "no DTLN test data in " + base + ": " + std::string(m.status().message());
-      return data;
-    }
-    data->model = *m;
-    for (int k = 0; k < 2; ++k) {
-      std::ifstream f(base + "/noisy_" + std::to_string(k) + ".f32", std::ios::binary | std::ios::ate);
-      if (!f) {
-        data->skip = "no noisy_" + std::to_string(k) + ".f32 in " + base;
-        return data;
-      }
-      std::vector<float> v(static_cast<size_t>(f.tellg()) / 4);
-      f.seekg(0);
-      f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
-      data->noisy.push_back(std::move(v));
-    }
-    return data;
-  }();
-  return *d;
-}
+const testing::TestData& TestData() { return testing::LoadTestData(2); }
 
 std::vector<float> RunStream(std::shared_ptr<const Family> fam, const std::vector<float>& in,
                              int rate, int channels, std::vector<size_t> sizes) {
@@ -82,7 +46,7 @@ std::vector<float> RunStream(std::shared_ptr<const Family> fam, const std::vecto
 }
 
 TEST(DtlnBackendGpu, CudaBackendMatchesTheCpuFamily) {
-  const Data& data = TestData();
+  const testing::TestData& data = TestData();
   if (!data.skip.empty()) GTEST_SKIP() << data.skip;
   absl::StatusOr<sched::BackendChoice> probe = sched::SelectBackend(sched::BackendKind::kAuto, "dtln");
   ASSERT_TRUE(probe.ok()) << probe.status();
@@ -138,7 +102,7 @@ TEST(DtlnBackendGpu, CudaBackendMatchesTheCpuFamily) {
 }
 
 TEST(DtlnBackendGpu, SchedulerMatchesTheCpuFamily) {
-  const Data& data = TestData();
+  const testing::TestData& data = TestData();
   if (!data.skip.empty()) GTEST_SKIP() << data.skip;
   absl::StatusOr<sched::BackendChoice> probe = sched::SelectBackend(sched::BackendKind::kAuto, "dtln");
   ASSERT_TRUE(probe.ok()) << probe.status();

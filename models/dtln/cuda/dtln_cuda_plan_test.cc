@@ -18,8 +18,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -30,6 +28,7 @@
 #include "kernels/dense.h"
 #include "kernels/lstm.h"
 #include "models/dtln/cuda/dtln_cuda_plan.h"
+#include "models/dtln/cuda/dtln_cuda_test_data.h"
 #include "models/dtln/dtln_family.h"
 #include "models/family.h"
 #include "models/model_loader.h"
@@ -37,44 +36,7 @@
 namespace ghostnv::models::dtln {
 namespace {
 
-struct Data {
-  std::string skip;
-  std::shared_ptr<const Model> model;
-  std::vector<std::vector<float>> noisy;
-};
-
-const Data& TestData() {
-  static const Data* d = [] {
-    auto* data = new Data();
-    const char* dir = std::getenv("GHOSTNV_DTLN_CUDA_DATA");
-    if (dir == nullptr) {
-      data->skip = "no DTLN test data: GHOSTNV_DTLN_CUDA_DATA is not set (ctest fixture dtln_cuda_data)";
-      return data;
-    }
-    const std::string base(dir);
-    absl::StatusOr<std::shared_ptr<const Model>> m = LoadModel(base + "/dtln.gnvm");
-    if (!m.ok()) {
-      data->skip = "no DTLN test data in " + base + " (needs ../shared/data; make_test_data.py): " +
-                   std::string(m.status().message());
-      return data;
-    }
-    data->model = *m;
-    for (int k = 0; k < 4; ++k) {
-      std::ifstream f(base + "/noisy_" + std::to_string(k) + ".f32", std::ios::binary | std::ios::ate);
-      if (!f) {
-        data->skip = "no noisy_" + std::to_string(k) + ".f32 in " + base;
-        return data;
-      }
-      const std::streamsize bytes = f.tellg();
-      f.seekg(0);
-      std::vector<float> v(static_cast<size_t>(bytes) / 4);
-      f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
-      data->noisy.push_back(std::move(v));
-    }
-    return data;
-  }();
-  return *d;
-}
+const testing::TestData& TestData() { return testing::LoadTestData(4); }
 
 // Creates a plan or says why the test must skip (no GPU) / fail.
 std::unique_ptr<DtlnCudaPlan> MakePlan(const DtlnCudaPlanOptions& o, std::string* skip) {
