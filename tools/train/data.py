@@ -29,8 +29,12 @@ import shutil
 from typing import Optional
 
 import numpy as np
-import soundfile as sf
-import soxr
+
+try:   # Not needed to train from a feature pack (train_ultra.py --pack) on a bare GPU machine.
+    import soundfile as sf
+    import soxr
+except ImportError:   # pragma: no cover
+    sf = soxr = None
 
 SR = 48000
 HOP = 480
@@ -49,6 +53,13 @@ HELDOUT_SPEECH_FOLDERS = ("klettres_it_44k", "klettres_lt_44k", "klettres_es_44k
 # Held-out noises: the whole street recording folder and two UFO:AI ambience recordings.
 HELDOUT_NOISE = ("soundpy_street_48k", "ufoai_ambience/waterfontain.wav",
                  "ufoai_ambience/wind_turbine.wav")
+# Extra data roots (e.g. /work/debian-audio from /work/shared/data/get-debian-audio.sh) may hold
+# the same recordings under other folder names (Debian's ufoai-sound ships waterfontain and
+# wind_turbine, klettres-data the held-out voices): anything whose folder or file name matches
+# one of these is dropped from an extra root. Extra roots only ever add *training* data.
+EXTRA_DROP_SPEECH = ("klettres",)                       # every KLettres voice (conservative)
+EXTRA_DROP_NOISE = ("soundpy", "street", "waterfontain", "wind_turbine")
+DEBIAN_AUDIO_ROOT = pathlib.Path("/work/debian-audio")
 
 
 def default_data_root() -> pathlib.Path:
@@ -129,32 +140,60 @@ class Corpus:
         self.root = root
         self.speech = speech   # split -> list[SpeechSource]
         self.noise = noise     # split -> list[NoiseSource]
+        self.extra_roots: list[str] = []
 
     @staticmethod
-    def load(root: Optional[pathlib.Path] = None, exclude: tuple = ()) -> "Corpus":
+    def load(root: Optional[pathlib.Path] = None, exclude: tuple = (),
+             extra_roots: tuple = ()) -> "Corpus":
         """exclude: folder names ("soundpy_cafe_48k") or "folder/file.wav" keys to leave out
-        entirely (e.g. for licence reasons)."""
-        root = pathlib.Path(root or default_data_root())
+        entirely (e.g. for licence reasons). extra_roots: more folders with speech/ and noise/
+        (same layout) whose sources all go to the *train* split; a root that is absent is
+        skipped, and names matching EXTRA_DROP_SPEECH / EXTRA_DROP_NOISE are dropped."""
+        corpus = Corpus._load_one(pathlib.Path(root or default_data_root()), exclude)
+        for extra in extra_roots:
+            extra = pathlib.Path(extra)
+            if not (extra / "speech").is_dir():
+                continue
+            more = Corpus._load_one(extra, exclude, extra=True)
+            # Prefix the names so they never collide with (or are taken for) the main root's.
+            for s in more.speech["train"]:
+                s.name = f"{extra.name}:{s.name}"
+            for n in more.noise["train"]:
+                n.name = f"{extra.name}:{n.name}"
+            corpus.speech["train"] += more.speech["train"]
+            corpus.noise["train"] += more.noise["train"]
+            corpus.extra_roots.append(str(extra))
+        return corpus
+
+    @staticmethod
+    def _load_one(root: pathlib.Path, exclude: tuple, extra: bool = False) -> "Corpus":
+        def dropped(name: str, words: tuple) -> bool:
+            return extra and any(w in name.lower() for w in words)
+
         exclude = set(exclude)
-        if not (root / "speech").is_dir() or not (root / "noise").is_dir():
+        if not (root / "speech").is_dir() or (not extra and not (root / "noise").is_dir()):
             raise FileNotFoundError(f"{root}: no speech/ and noise/ folders")
         speech = {"train": [], "heldout": []}
         for d in sorted((root / "speech").iterdir()):
             files = sorted([*d.glob("*.wav"), *d.glob("*.flac")])
-            if not files or d.name in exclude:
+            if not files or d.name in exclude or dropped(d.name, EXTRA_DROP_SPEECH):
                 continue
             clips = [read_48k(f) for f in files]
             split = "heldout" if d.name in HELDOUT_SPEECH_FOLDERS else "train"
             speech[split].append(SpeechSource(d.name, clips, estimate_bandwidth(clips)))
         noise = {"train": [], "heldout": []}
-        for d in sorted((root / "noise").iterdir()):
+        noise_dirs = sorted((root / "noise").iterdir()) if (root / "noise").is_dir() else []
+        for d in noise_dirs:
+            if not d.is_dir():
+                continue
             files = [f for f in sorted([*d.glob("*.wav"), *d.glob("*.flac")])
-                     if f"{d.name}/{f.name}" not in exclude]
+                     if f"{d.name}/{f.name}" not in exclude
+                     and not dropped(f"{d.name}/{f.name}", EXTRA_DROP_NOISE)]
             if not files or d.name in exclude:
                 continue
             sigs = [read_48k(f) for f in files]
             med = float(np.median([len(s) for s in sigs])) / SR
-            folder_held = d.name in HELDOUT_NOISE
+            folder_held = d.name in HELDOUT_NOISE and not extra
             if med < 0.5:        # isolated events (key presses): one source, placed at random
                 split = "heldout" if folder_held else "train"
                 noise[split].append(NoiseSource(d.name, "events", events=sigs))
@@ -165,7 +204,8 @@ class Corpus:
             else:                # long recordings: one source each
                 for f, s in zip(files, sigs):
                     key = f"{d.name}/{f.name}"
-                    split = "heldout" if (folder_held or key in HELDOUT_NOISE) else "train"
+                    split = ("heldout" if (folder_held or (not extra and key in HELDOUT_NOISE))
+                             else "train")
                     noise[split].append(NoiseSource(key, "continuous", signal=s))
         return Corpus(root, speech, noise)
 

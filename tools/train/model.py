@@ -66,16 +66,22 @@ def _bce(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
 
 
-def rnnoise_loss(gains, vad, target_gains, target_vad, vad_weight: float = 0.05):
+def rnnoise_loss(gains, vad, target_gains, target_vad, vad_weight: float = 0.05,
+                 under_weight: float = 0.0):
     """RNNoise's loss. Gains: mean over cared-for entries (target != -1) of
     10*(sqrt(g)-sqrt(t))^4 + (sqrt(g)-sqrt(t))^2 + 0.01*bce(g, t).
     VAD: bce against target_vad (0, 0.5 or 1), weighted by vad_weight (RNNoise weighs its two
     outputs 10 : 0.5, i.e. 0.05 relative to the gain loss).
+    under_weight > 0 protects speech: entries where the gain is below its target (speech
+    attenuated) are weighted by 1 + under_weight * target, so passing speech through costs less
+    than removing it (0 = RNNoise's symmetric loss).
     Returns (total, {"gain": ..., "vad": ...})."""
     mask = (target_gains >= 0).to(gains.dtype)
     t = target_gains.clamp(min=0)
     d = torch.sqrt(gains.clamp(min=1e-12)) - torch.sqrt(t)
     per = 10 * d ** 4 + d ** 2 + 0.01 * _bce(gains, t)
+    if under_weight:
+        per = per * (1 + under_weight * t * (d < 0).to(gains.dtype))
     gain_loss = (per * mask).sum() / mask.sum().clamp(min=1)
     vad_loss = _bce(vad.squeeze(-1), target_vad).mean()
     return gain_loss + vad_weight * vad_loss, {"gain": gain_loss.detach(), "vad": vad_loss.detach()}

@@ -62,7 +62,8 @@ def voiced_frames(fs: dict) -> dict:
 def load_datasets(cfg: dict, ext, log) -> tuple[dict, dict, data.Corpus]:
     cache = resolve(cfg["work_dir"]).parent / "cache"
     corpus = data.Corpus.load(cfg.get("data_root") and resolve(cfg["data_root"]),
-                              exclude=tuple(cfg.get("exclude", ())))
+                              exclude=tuple(cfg.get("exclude", ())),
+                              extra_roots=tuple(resolve(r) for r in cfg.get("extra_roots", ())))
     mc = mix_config(cfg)
     td = cfg["train_data"]
     shards = []
@@ -84,9 +85,10 @@ def sequences(ds: dict, seq_len: int, offset: int) -> dict:
 
 
 @torch.no_grad()
-def evaluate(net, ds: dict, seq_len: int, vad_weight: float, batch: int = 64) -> dict:
+def evaluate(net, ds: dict, seq_len: int, vad_weight: float, batch: int = 64,
+             device="cpu") -> dict:
     net.eval()
-    seqs = sequences(ds, seq_len, 0)
+    seqs = {k: v.to(device) for k, v in sequences(ds, seq_len, 0).items()}
     tot = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
     n = 0
     for i in range(0, len(seqs["features"]), batch):
@@ -111,9 +113,27 @@ def main(argv=None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop (after checkpointing) once this much wall time has passed")
     ap.add_argument("--data-only", action="store_true", help="build the feature cache and exit")
+    ap.add_argument("--write-pack", default=None,
+                    help="after building the data, write a feature pack (ultra_data.pack, "
+                         "features quantised to 1e-2) of the first --pack-frames voiced frames "
+                         "(evenly from every shard) and the validation set, then exit")
+    ap.add_argument("--pack-frames", type=int, default=300000)
+    ap.add_argument("--pack", default=None,
+                    help="train from a feature pack instead of the corpus (no shim needed)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="also save the weights every N steps (<work_dir>/stepNNNNNN.pt)")
+    ap.add_argument("--work-dir", default=None, help="override the config's work_dir")
+    ap.add_argument("--init", default=None, help="override the config's init checkpoint")
+    ap.add_argument("--no-epoch-files", action="store_true",
+                    help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
     args = ap.parse_args(argv)
 
     cfg = load_config(args.config)
+    if args.work_dir:
+        cfg["work_dir"] = args.work_dir
+    if args.init:
+        cfg["init"] = args.init
     if args.epochs is not None:
         cfg["epochs"] = args.epochs
     max_minutes = args.max_minutes if args.max_minutes is not None else cfg.get("max_minutes")
@@ -132,20 +152,47 @@ def main(argv=None) -> int:
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
 
-    ext = ghostnv_ext.GhostnvExt.open(args.lib_dir)
     t0 = time.time()
-    train, val, corpus = load_datasets(cfg, ext, log)
+    if args.pack:
+        import ultra_data
+        p = ultra_data.unpack(args.pack)
+        names = sorted(k for k in p if k.startswith("train"))
+        train = {k: np.concatenate([p[n][k] for n in names]) for k in ("features", "gains", "vad")}
+        val, meta = p["val"], p.get("meta", {})
+        corpus_desc, data_root = meta.get("corpus"), meta.get("data_root")
+    else:
+        ext = ghostnv_ext.GhostnvExt.open(args.lib_dir)
+        train, val, corpus = load_datasets(cfg, ext, log)
+        corpus_desc, data_root = corpus.describe(), str(corpus.root)
     log("data ready", train_frames=len(train["features"]), val_frames=len(val["features"]),
         seconds=round(time.time() - t0, 1))
+    if args.write_pack:
+        import ultra_data
+        ns = cfg["train_data"]["shards"]
+        per, n_shard = args.pack_frames // ns, len(train["features"]) // ns
+        sets = {f"train{i:02d}": {k: v[i * n_shard:i * n_shard + min(per, n_shard)]
+                                  for k, v in train.items()} for i in range(ns)}
+        sets["val"] = val
+        ultra_data.pack(sets, args.write_pack, feature_step=1e-2,
+                        meta={"corpus": corpus_desc, "data_root": data_root, "config": cfg,
+                              "pack_frames": args.pack_frames})
+        log("pack written", path=args.write_pack)
+        return 0
     if args.data_only:
         return 0
+    dev = torch.device(args.device)
 
     torch.manual_seed(cfg["seed"])
     net = RNNoiseNet()
     # Fixed input normalisation from the training features (folded into the weights at export).
     net.set_normalisation(train["features"].mean(axis=0), train["features"].std(axis=0))
+    if cfg.get("init"):
+        # Fine-tuning: start from a checkpoint's weights (and its fixed input normalisation).
+        net.load_state_dict(torch.load(resolve(cfg["init"]), weights_only=False)["model"])
+        log("initialised from", checkpoint=cfg["init"])
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0))
     step, epoch, history = 0, 0, []
+    net.to(dev)
     ckpt_path = work / "last.pt"
     if args.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
@@ -160,8 +207,9 @@ def main(argv=None) -> int:
     start = time.time()
     while epoch < cfg["epochs"]:
         rng = np.random.default_rng([cfg["seed"], epoch])   # per-epoch stream: resumable
-        seqs = sequences(train, seq_len, int(rng.integers(0, seq_len)))
-        order = torch.from_numpy(rng.permutation(len(seqs["features"])))
+        seqs = {k: v.to(dev) for k, v in
+                sequences(train, seq_len, int(rng.integers(0, seq_len))).items()}
+        order = torch.from_numpy(rng.permutation(len(seqs["features"]))).to(dev)
         sums = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
         nb = 0
         te = time.time()
@@ -172,7 +220,7 @@ def main(argv=None) -> int:
                 gparam["lr"] = lr
             g, v, _ = net(seqs["features"][idx])
             loss, parts = rnnoise_loss(g, v, seqs["gains"][idx], seqs["vad"][idx],
-                                       cfg["vad_weight"])
+                                       cfg["vad_weight"], cfg.get("under_weight", 0.0))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.get("grad_clip"):
@@ -180,22 +228,30 @@ def main(argv=None) -> int:
             opt.step()
             step += 1
             nb += 1
+            if args.snapshot_every and step % args.snapshot_every == 0:
+                torch.save({"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                            "step": step, "epoch": epoch, "config": cfg, "corpus": corpus_desc,
+                            "data_root": data_root, "pack": args.pack,
+                            "mix": dataclasses.asdict(mix_config(cfg))},
+                           work / f"step{step:06d}.pt")
             sums["loss"] += float(loss.detach())
             sums["gain"] += float(parts["gain"])
             sums["vad"] += float(parts["vad"])
         epoch += 1
         tr = {k: v / max(nb, 1) for k, v in sums.items()}
-        va = evaluate(net, val, seq_len, cfg["vad_weight"])
+        va = evaluate(net, val, seq_len, cfg["vad_weight"], device=dev)
         rec = {"epoch": epoch, "step": step, "lr": lr, "train": tr, "val": va,
                "epoch_seconds": round(time.time() - te, 1)}
         history.append(rec)
-        ck = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+        ck = {"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+              "optimizer": opt.state_dict(), "step": step,
               "epoch": epoch, "history": history, "config": cfg,
-              "corpus": corpus.describe(), "mix": dataclasses.asdict(mix_config(cfg)),
-              "data_root": str(corpus.root)}
+              "corpus": corpus_desc, "mix": dataclasses.asdict(mix_config(cfg)),
+              "data_root": data_root, "pack": args.pack}
         torch.save(ck, work / "last.pt.tmp")
         (work / "last.pt.tmp").replace(ckpt_path)
-        torch.save(ck, work / f"epoch{epoch:03d}.pt")
+        if not args.no_epoch_files:
+            torch.save(ck, work / f"epoch{epoch:03d}.pt")
         log("epoch", **rec)
         if max_minutes and (time.time() - start) / 60 > max_minutes and epoch < cfg["epochs"]:
             log("time limit reached; stopping (use --resume to continue)", epoch=epoch)

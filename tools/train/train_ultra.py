@@ -50,7 +50,8 @@ def mix_config(cfg: dict) -> ultra_data.UltraMixConfig:
 def load_datasets(cfg: dict, uext, log):
     cache = resolve(cfg["work_dir"]).parent / "cache"
     corpus = data.Corpus.load(cfg.get("data_root") and resolve(cfg["data_root"]),
-                              exclude=tuple(cfg.get("exclude", ())))
+                              exclude=tuple(cfg.get("exclude", ())),
+                              extra_roots=tuple(resolve(r) for r in cfg.get("extra_roots", ())))
     mc = mix_config(cfg)
     td = cfg["train_data"]
     shards = [ultra_data.build_feature_set(corpus, "train", mc, td["shard_seconds"],
@@ -63,10 +64,20 @@ def load_datasets(cfg: dict, uext, log):
     return train, val, corpus
 
 
+def load_pack(path, log):
+    """Train and validation sets from a feature pack (ultra_data.pack, written by --write-pack):
+    sets named train* are concatenated, val is the validation set."""
+    p = ultra_data.unpack(path)
+    names = sorted(k for k in p if k.startswith("train"))
+    train = {k: np.concatenate([p[n][k] for n in names]) for k in ("features", "gains", "vad")}
+    log("pack loaded", path=str(path), train_sets=len(names), train_hops=len(train["features"]))
+    return train, p["val"], p.get("meta", {})
+
+
 @torch.no_grad()
-def evaluate(net, ds, seq_len, vad_weight, batch=64):
+def evaluate(net, ds, seq_len, vad_weight, batch=64, device="cpu"):
     net.eval()
-    seqs = sequences(ds, seq_len, 0)
+    seqs = {k: v.to(device) for k, v in sequences(ds, seq_len, 0).items()}
     tot = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
     n = 0
     for i in range(0, len(seqs["features"]), batch):
@@ -90,6 +101,22 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--data-only", action="store_true")
+    ap.add_argument("--write-pack", default=None,
+                    help="after building the data, write a feature pack (ultra_data.pack) of "
+                         "the first --pack-hops hops of the training set (taken evenly from "
+                         "every shard) and the validation set, then exit")
+    ap.add_argument("--pack-hops", type=int, default=900000)
+    ap.add_argument("--pack", default=None,
+                    help="train from a feature pack instead of the corpus (no shim needed)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="also save the weights every N steps (<work_dir>/stepNNNNNN.pt)")
+    ap.add_argument("--work-dir", default=None, help="override the config's work_dir")
+    ap.add_argument("--init", default=None, help="override the config's init checkpoint")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--no-epoch-files", action="store_true",
+                    help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
     args = ap.parse_args(argv)
 
     cfg = load_config(args.config)
@@ -101,6 +128,11 @@ def main(argv=None) -> int:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    if args.work_dir:
+        cfg["work_dir"] = args.work_dir
+    for k in ("init", "batch_size", "lr"):
+        if getattr(args, k) is not None:
+            cfg[k] = getattr(args, k)
     work = resolve(cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     logf = open(work / "log.jsonl", "a")
@@ -111,17 +143,40 @@ def main(argv=None) -> int:
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
 
-    uext = ultra_data.UltraExt(ghostnv_ext.GhostnvExt.open(args.lib_dir))
     t0 = time.time()
-    train, val, corpus = load_datasets(cfg, uext, log)
+    if args.pack:
+        train, val, meta = load_pack(args.pack, log)
+        corpus_desc, data_root = meta.get("corpus"), meta.get("data_root")
+    else:
+        uext = ultra_data.UltraExt(ghostnv_ext.GhostnvExt.open(args.lib_dir))
+        train, val, corpus = load_datasets(cfg, uext, log)
+        corpus_desc, data_root = corpus.describe(), str(corpus.root)
     log("data ready", train_frames=len(train["features"]), val_frames=len(val["features"]),
         seconds=round(time.time() - t0, 1))
+    if args.write_pack:
+        td = cfg["train_data"]
+        per = args.pack_hops // td["shards"]
+        n_shard = len(train["features"]) // td["shards"]
+        sets = {f"train{i:02d}": {k: v[i * n_shard:i * n_shard + min(per, n_shard)]
+                                  for k, v in train.items()} for i in range(td["shards"])}
+        sets["val"] = val
+        ultra_data.pack(sets, args.write_pack,
+                        meta={"corpus": corpus_desc, "data_root": data_root, "config": cfg,
+                              "pack_hops": args.pack_hops,
+                              "mix": dataclasses.asdict(mix_config(cfg))})
+        log("pack written", path=args.write_pack)
+        return 0
     if args.data_only:
         return 0
+    dev = torch.device(args.device)
 
     torch.manual_seed(cfg["seed"])
     net = UltraNet(**cfg.get("net", {}))
     net.set_normalisation(train["features"].mean(axis=0), train["features"].std(axis=0))
+    if cfg.get("init"):
+        # Fine-tuning: start from a checkpoint's weights (and its fixed input normalisation).
+        net.load_state_dict(torch.load(resolve(cfg["init"]), weights_only=False)["model"])
+        log("initialised from", checkpoint=cfg["init"])
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0))
     step, epoch, history = 0, 0, []
     ckpt_path = work / "last.pt"
@@ -134,13 +189,19 @@ def main(argv=None) -> int:
     elif args.resume:
         log("no checkpoint to resume; starting fresh")
 
+    net.to(dev)
+    for st in opt.state.values():   # a resumed optimizer's moments follow the weights
+        for k, v in st.items():
+            if torch.is_tensor(v) and k != "step":
+                st[k] = v.to(dev)
     seq_len, bs = cfg["seq_len"], cfg["batch_size"]
     start = time.time()
     lr = cfg["lr"]
     while epoch < cfg["epochs"]:
         rng = np.random.default_rng([cfg["seed"], epoch])
-        seqs = sequences(train, seq_len, int(rng.integers(0, seq_len)))
-        order = torch.from_numpy(rng.permutation(len(seqs["features"])))
+        seqs = {k: v.to(dev) for k, v in
+                sequences(train, seq_len, int(rng.integers(0, seq_len))).items()}
+        order = torch.from_numpy(rng.permutation(len(seqs["features"]))).to(dev)
         sums = {"loss": 0.0, "gain": 0.0, "vad": 0.0}
         nb = 0
         te = time.time()
@@ -150,9 +211,15 @@ def main(argv=None) -> int:
             lr = cfg["lr"] / (1 + cfg["lr_decay"] * step)
             for gp in opt.param_groups:
                 gp["lr"] = lr
-            g, v, _ = net(seqs["features"][idx])
+            x = seqs["features"][idx]
+            if cfg.get("level_aug_db"):
+                # The whole mixture scaled by a random gain: the log10 band energies shift by a
+                # constant (exact above the extractor's 1e-10 floor), the target gains do not.
+                sh = (torch.rand(len(idx), 1, 1, device=dev) * 2 - 1) * cfg["level_aug_db"] / 10
+                x = torch.clamp(x + sh, min=-10.0)
+            g, v, _ = net(x)
             loss, parts = rnnoise_loss(g, v, seqs["gains"][idx], seqs["vad"][idx],
-                                       cfg["vad_weight"])
+                                       cfg["vad_weight"], cfg.get("under_weight", 0.0))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.get("grad_clip"):
@@ -160,6 +227,12 @@ def main(argv=None) -> int:
             opt.step()
             step += 1
             nb += 1
+            if args.snapshot_every and step % args.snapshot_every == 0:
+                torch.save({"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                            "step": step, "epoch": epoch, "config": cfg, "net": net.sizes,
+                            "corpus": corpus_desc, "data_root": data_root, "pack": args.pack,
+                            "mix": dataclasses.asdict(mix_config(cfg))},
+                           work / f"step{step:06d}.pt")
             sums["loss"] += float(loss.detach())
             sums["gain"] += float(parts["gain"])
             sums["vad"] += float(parts["vad"])
@@ -169,17 +242,19 @@ def main(argv=None) -> int:
                                   "s_per_step": round((time.time() - te) / nb, 2)}), flush=True)
         epoch += 1
         tr = {k: v / max(nb, 1) for k, v in sums.items()}
-        va = evaluate(net, val, seq_len, cfg["vad_weight"])
+        va = evaluate(net, val, seq_len, cfg["vad_weight"], device=dev)
         rec = {"epoch": epoch, "step": step, "lr": lr, "train": tr, "val": va,
                "epoch_seconds": round(time.time() - te, 1)}
         history.append(rec)
-        ck = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+        ck = {"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+              "optimizer": opt.state_dict(), "step": step,
               "epoch": epoch, "history": history, "config": cfg, "net": net.sizes,
-              "corpus": corpus.describe(), "mix": dataclasses.asdict(mix_config(cfg)),
-              "data_root": str(corpus.root)}
+              "corpus": corpus_desc, "mix": dataclasses.asdict(mix_config(cfg)),
+              "data_root": data_root, "pack": args.pack}
         torch.save(ck, work / "last.pt.tmp")
         (work / "last.pt.tmp").replace(ckpt_path)
-        torch.save(ck, work / f"epoch{epoch:03d}.pt")
+        if not args.no_epoch_files:
+            torch.save(ck, work / f"epoch{epoch:03d}.pt")
         log("epoch", **rec)
         if max_minutes and (time.time() - start) / 60 > max_minutes and epoch < cfg["epochs"]:
             log("time limit reached; stopping (use --resume to continue)", epoch=epoch)

@@ -23,9 +23,10 @@ import pathlib
 import shutil
 
 import numpy as np
-import soxr
 
 import data
+
+soxr = data.soxr
 
 SR = data.SR
 HOP = 96
@@ -196,4 +197,48 @@ def build_feature_set(corpus, split, cfg: UltraMixConfig, seconds, seed, uext, c
     if d.exists():
         shutil.rmtree(d)
     tmp.rename(d)
+    return out
+
+
+# ---- A compact feature pack, to train on a machine without the corpus or the shim ------------
+# (train_ultra.py --pack on the H200: the carry is limited to 64 MiB). Features are quantised to
+# 0.01 (log10 units, i.e. 0.1 dB), delta-coded along time and zlib'ed; gains to 1/100 (255 =
+# "don't care"); VAD to halves: about 50 bytes per hop. unpack() gives float32 arrays like
+# build_feature_set's.
+FEATURE_STEP = 0.01
+GAIN_LEVELS = 100
+
+
+def pack(sets: dict, path, meta: dict = None, feature_step: float = FEATURE_STEP) -> None:
+    """sets: name -> {"features", "gains", "vad"}; writes one .npz (meta: stored as JSON).
+    Also used by train.py for the default model's features (feature_step 1e-3)."""
+    import json
+    arrays = {"meta": np.array(json.dumps(meta or {}, default=str)),
+              "feature_step": np.array(feature_step)}
+    for name, fs in sets.items():
+        q = np.round(fs["features"].astype(np.float64) / feature_step).clip(-32768, 32767)
+        q = q.astype(np.int16)
+        d = np.diff(q.astype(np.int32), axis=0, prepend=0).astype(np.int16)
+        g = np.where(fs["gains"] < 0, 255, np.round(np.clip(fs["gains"], 0, 1) * GAIN_LEVELS))
+        g = g.astype(np.uint8)
+        arrays[f"{name}__features_delta"] = d
+        arrays[f"{name}__gains"] = g
+        arrays[f"{name}__vad"] = np.round(fs["vad"] * 2).astype(np.uint8)
+    np.savez_compressed(path, **arrays)
+
+
+def unpack(path) -> dict:
+    """name -> {"features", "gains", "vad"} (float32), and "meta" -> the stored dict."""
+    import json
+    z = np.load(path)
+    step = float(z["feature_step"]) if "feature_step" in z.files else FEATURE_STEP
+    names = sorted({k.split("__")[0] for k in z.files if "__" in k})
+    out = {}
+    for name in names:
+        f = np.cumsum(z[f"{name}__features_delta"].astype(np.int32), axis=0)
+        g = z[f"{name}__gains"]
+        out[name] = {"features": (f * step).astype(np.float32),
+                     "gains": np.where(g == 255, -1.0, g / GAIN_LEVELS).astype(np.float32),
+                     "vad": (z[f"{name}__vad"] / 2.0).astype(np.float32)}
+    out["meta"] = json.loads(str(z["meta"])) if "meta" in z.files else {}
     return out

@@ -14,6 +14,13 @@
     resample-1 Demucs with the shipped hyper-parameters but hidden 8, exported and converted
     by enhanced_export.py: onnxruntime vs PyTorch and our streaming engine vs DemucsStreamer
     (relative error <= 1e-4), fp16 vs fp32 >= 35 dB;
+  * losses (enhanced_train): SI-SDR vs a float64 numpy reference; band_limit passes / stops
+    tones; the band-masked STFT and compressed complex spectral losses ignore differences above
+    each item's bandwidth; the compressed loss sees a sign flip the log-magnitude loss cannot;
+    FFT resampling 16 -> 48 kHz; the mixer's per-item bandwidth;
+  * Opus pack (enhanced_opuspack.encode_opus + enhanced_train.load_opus_pack through
+    libsndfile/ctypes; skipped without ffmpeg/libopus or a libsndfile that reads Opus): tones at
+    24 and 48 kHz come back at 48 kHz with their frequency, length and level;
   * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
     latency 512 samples, the hyper-parameters of configs/enhanced.json.
 
@@ -141,6 +148,10 @@ def test_mixer(tmp, rng):
     n2, c2 = m2.batch(8, L, 3)
     check("mixer/augment", bool(torch.isfinite(n2).all() and torch.isfinite(c2).all())
           and tuple(n2.shape) == (8, 1, L), "all augmentations on: finite")
+    bw = m2.last_bw
+    check("mixer/bandwidth", bw is not None and tuple(bw.shape) == (8,)
+          and bool(((bw <= 22050.0) | (bw == 24000.0)).all()),
+          f"44.1 kHz round trip on every item caps the bandwidth: {bw.tolist()}")
     return path
 
 
@@ -164,6 +175,97 @@ def test_train(tmp, pack):
     check("train/checkpoint+resume", ok1 and rc2 == 0 and steps == [1, 2, 3] and ck["step"] == 3,
           f"log steps {steps}, checkpoint step {ck['step']}")
     return cfg
+
+
+def test_losses(rng):
+    # SI-SDR vs a float64 numpy reference
+    B, L = 5, 1013
+    ref = rng.standard_normal((B, L))
+    est = 0.7 * ref + 0.3 * rng.standard_normal((B, L)) + 0.05
+    got = et.si_sdr(torch.from_numpy(est), torch.from_numpy(ref)).numpy()
+    want = []
+    for e, r in zip(est, ref):
+        e, r = e - e.mean(), r - r.mean()
+        t = (e @ r) / (r @ r) * r
+        want.append(10 * np.log10((t @ t) / ((e - t) @ (e - t))))
+    err = float(np.abs(got - np.array(want)).max())
+    check("loss/si_sdr", err < 1e-6, f"max |diff| vs numpy {err:.2e} dB")
+    # band_limit: a 2 kHz tone passes a 6 kHz limit, a 9 kHz tone does not
+    t = np.arange(4800) / 48000
+    x = torch.from_numpy(np.stack([np.sin(2 * np.pi * 2000 * t), np.sin(2 * np.pi * 9000 * t)]))
+    y = et.band_limit(x, torch.tensor([6000.0, 6000.0], dtype=torch.float64))
+    r0 = float((y[0] - x[0]).abs().max())
+    r1 = float(y[1].abs().max())
+    check("loss/band_limit", r0 < 1e-9 and r1 < 1e-9, f"pass-band error {r0:.1e}, stop-band {r1:.1e}")
+    # masked STFT losses: differences above each item's bandwidth do not count
+    clean = torch.from_numpy(0.1 * rng.standard_normal((2, t.size))).float()   # every bin live
+    hf = torch.from_numpy(0.3 * np.sin(2 * np.pi * 15000 * t) * np.hanning(t.size)).float()
+    est = clean + hf
+    bw = torch.tensor([8000.0, 8000.0])
+    res = [(1024, 240, 960)]
+    sc, mag = et.mrstft(est, clean, res, bw)
+    sc0, mag0 = et.mrstft(est, clean, res)
+    lc = et.compressed_spec_loss(est, clean, 1024, 240, 960, bw=bw)
+    lc0 = et.compressed_spec_loss(est, clean, 1024, 240, 960)
+    check("loss/band-masked", float(sc) < 1e-3 and float(mag) < 1e-3 and float(lc) < 1e-6
+          and float(sc0) > 0.1 and float(lc0) > 1e-3,
+          f"masked sc {float(sc):.1e} mag {float(mag):.1e} cspec {float(lc):.1e}; "
+          f"unmasked sc {float(sc0):.2f} cspec {float(lc0):.2e}")
+    # the compressed complex loss sees phase: a sign-inverted output costs, its magnitude loss not
+    x = torch.from_numpy(rng.standard_normal((2, 9600))).float()
+    lz = et.compressed_spec_loss(x, x, 1024, 240, 960)
+    ln = et.compressed_spec_loss(-x, x, 1024, 240, 960)
+    _, mneg = et.mrstft(-x, x, res)
+    check("loss/phase", float(lz) < 1e-8 and float(ln) > 0.5 and float(mneg) < 1e-4,
+          f"same {float(lz):.1e}, negated {float(ln):.2f} (log-magnitude loss {float(mneg):.1e})")
+    # FFT resampling: a 1 kHz tone at 16 kHz -> 48 kHz keeps its frequency and length
+    t16 = np.arange(1600) / 16000
+    y = et.fft_resample(torch.from_numpy(np.sin(2 * np.pi * 1000 * t16)).float(), 16000).numpy()
+    want = np.sin(2 * np.pi * 1000 * np.arange(4800) / 48000)
+    e = float(np.abs(y - want)[200:-200].max())
+    check("pack/fft_resample", y.size == 4800 and e < 1e-3, f"{y.size} samples, max err {e:.1e}")
+
+
+def test_opus_pack(tmp):
+    """enhanced_opuspack's encoder + enhanced_train.load_opus_pack (libsndfile via ctypes)."""
+    import shutil
+    import enhanced_opuspack as op
+    if not shutil.which("ffmpeg"):
+        print("SKIP (part): opus pack: no ffmpeg")
+        return
+    try:
+        et._sndfile()
+    except OSError as e:
+        print(f"SKIP (part): opus pack: {e}")
+        return
+    d = pathlib.Path(tmp, "opus")
+    d.mkdir()
+    entries = []
+    for k, (rate, f0, split) in enumerate(((24000, 700.0, "speech"), (48000, 3000.0, "noise"))):
+        n = int(1.5 * rate)
+        x = (0.3 * np.sin(2 * np.pi * f0 * np.arange(n) / rate)).astype(np.float32)
+        try:
+            op.encode_opus(x, rate, 48, d / f"{k:03d}.opus")
+        except subprocess.CalledProcessError as e:
+            print(f"SKIP (part): opus pack: ffmpeg cannot write Opus ({e})")
+            return
+        entries.append(dict(name=f"s{k}", split=split, file=f"{k:03d}.opus", rate=rate,
+                            bandwidth_hz=rate / 2, seconds=1.5))
+    (d / "index.json").write_text(json.dumps({"entries": entries}))
+    try:
+        speech, noise = et.load_opus_pack(d, torch.device("cpu"), jobs=1)
+    except OSError as e:   # a libsndfile older than 1.1 reads no Opus
+        print(f"SKIP (part): opus pack: libsndfile cannot read Ogg Opus ({e})")
+        return
+    ok = len(speech) == 1 and len(noise) == 1
+    msg = []
+    for (name, x), f0 in ((speech[0], 700.0), (noise[0], 3000.0)):
+        x = x.numpy()
+        spec = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+        peak = np.fft.rfftfreq(x.size, 1 / 48000)[spec.argmax()]
+        ok &= abs(x.size - 72000) <= 2000 and abs(peak - f0) < 5 and 0.15 < x.std() < 0.3
+        msg.append(f"{name}: {x.size} samples at 48 kHz, peak {peak:.0f} Hz, rms {x.std():.3f}")
+    check("pack/opus-roundtrip", ok, "; ".join(msg))
 
 
 def find_capi(arg):
@@ -236,6 +338,8 @@ def main():
         try:
             pack = test_mixer(tmp, rng)
             test_train(tmp, pack)
+            test_losses(rng)
+            test_opus_pack(tmp)
             test_export(tmp, find_capi(a.capi))
             test_shipped()
         except Exception:  # noqa: BLE001
