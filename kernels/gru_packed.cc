@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "kernels/cpu.h"
+#include "kernels/dense.h"
 
 namespace ghostnv::kernels {
 
@@ -105,8 +106,24 @@ GruPacked::GruPacked(const GruParams& p, bool keep_float) : p_(p), has_f16c_(Cpu
   packed_.shrink_to_fit();
 }
 
+const char* GruPacked::packed_bytes() const {
+  if (!packed_.empty()) return reinterpret_cast<const char*>(packed_.data());
+  if (!packed16_.empty()) return reinterpret_cast<const char*>(packed16_.data());
+  return nullptr;
+}
+
+size_t GruPacked::packed_size() const {
+  return packed_.size() * sizeof(float) + packed16_.size() * sizeof(uint16_t);
+}
+
 void GruPacked::Step(const float* x, float* state, float* scratch) const {
-  if (!packed_.empty() && ActiveSimd() == SimdLevel::kAvx2 && has_f16c_) {
+  if (has_f16c_ && (!packed_.empty() || !packed16_.empty()) && Avx512Active()) {
+    if (!packed_.empty()) {
+      GruPackedStep_avx512(p_, packed_.data(), x, state, scratch);
+    } else {
+      GruPackedStepHalf_avx512(p_, packed16_.data(), x, state, scratch);
+    }
+  } else if (!packed_.empty() && ActiveSimd() == SimdLevel::kAvx2 && has_f16c_) {
     GruPackedStep_avx2(p_, packed_.data(), x, state, scratch);
   } else if (!packed16_.empty() && ActiveSimd() == SimdLevel::kAvx2 && has_f16c_) {
     GruPackedStepHalf_avx2(p_, packed16_.data(), x, state, scratch);

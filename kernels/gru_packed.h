@@ -10,9 +10,11 @@
 // Lossless half storage: when every weight of W and R is exactly a binary16 value (models stored
 // with --precision fp16 dequantise to such values), the copy holds 16-bit halves and the step
 // widens them with F16C (an exact conversion): half the bytes, the same sums, the same result.
-// Otherwise the fp32 copy is kept only on request (keep_float): it reads the same bytes as
-// GruStep_avx2 and measured no faster, so by default such a GRU runs GruStep on the original
-// weights and costs no extra memory.
+// Otherwise the fp32 copy is kept only on request (keep_float): with AVX2 it reads the same
+// bytes as GruStep_avx2 and measured no faster; the AVX-512 step over it (selected at run time
+// when Avx512Active(), dense.h) streams ~7 % faster from L3, and its single sequential stream
+// is what a caller can prefetch ahead of the step (packed_bytes()). By default such a GRU runs
+// GruStep on the original weights and costs no extra memory.
 //
 // For units >= 40 the packed step is bit-identical to GruStep_avx2 (every column sums bias,
 // inputs in order, then recurrent state in order, with FMAs, as GruStep_avx2 does in its wide
@@ -20,7 +22,8 @@
 // in its narrow blocks, so the two differ by rounding only.
 // Packable: reset_after = true (PyTorch / ONNX GRUs) and units a multiple of 8. Any other shape,
 // or a CPU without AVX2/FMA/F16C (or GHOSTNV_SIMD=scalar), runs GruStep on the original
-// weights, which must therefore outlive the GruPacked.
+// weights, which must therefore outlive the GruPacked. The AVX-512 step (GHOSTNV_SIMD=avx2
+// keeps the AVX2 one) gives bit-identical results to the AVX2 step.
 //
 //   GruPacked g(params);                               // at create time: allocates, copies
 //   std::vector<float> scratch(GruScratchFloats(params.units));
@@ -29,6 +32,7 @@
 // Thread-safety: Step is const and touches only its arguments.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -51,6 +55,10 @@ class GruPacked {
   const GruParams& params() const { return p_; }
   bool packed() const { return !packed_.empty() || !packed16_.empty(); }
   bool half_storage() const { return !packed16_.empty(); }
+  // The packed copy as bytes, in the order Step reads them (nullptr / 0 when not packed): what
+  // a caller may prefetch ahead of Step (dense.h's PrefetchStream).
+  const char* packed_bytes() const;
+  size_t packed_size() const;
 
  private:
   GruParams p_;
@@ -76,5 +84,11 @@ void GruPackedStep_avx2(const GruParams& p, const float* packed, const float* x,
 // Requires CpuHasAvx2Fma() and CpuHasF16c(); packed as binary16.
 void GruPackedStepHalf_avx2(const GruParams& p, const uint16_t* packed, const float* x,
                             float* state, float* scratch);
+// The same two steps with AVX-512 (bit-identical results); require Avx512Active() (dense.h)
+// and CpuHasF16c().
+void GruPackedStep_avx512(const GruParams& p, const float* packed, const float* x, float* state,
+                          float* scratch);
+void GruPackedStepHalf_avx512(const GruParams& p, const uint16_t* packed, const float* x,
+                              float* state, float* scratch);
 
 }  // namespace ghostnv::kernels

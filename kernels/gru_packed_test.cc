@@ -4,7 +4,8 @@
 // (reset_after = false, units not a multiple of 8) and the scalar override must reproduce
 // GruStep exactly, since they run it. Weight layout bugs show up as mismatches in single columns,
 // so every element is compared. Weights on the binary16 grid are stored as halves (lossless):
-// the same equality must hold.
+// the same equality must hold. Where AVX-512 runs, its step must equal the AVX2 step on the
+// same packed copy bit for bit (fp32 and halves).
 
 #include "kernels/gru_packed.h"
 
@@ -16,12 +17,21 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/dense.h"
 #include "kernels/kernels_test_util.h"
 
 namespace ghostnv::kernels {
 namespace {
 
 using testing::TestRng;
+
+// The tests that compare Step with GruStep_avx2 need Step to take a SIMD path: under
+// GHOSTNV_SIMD=scalar (or ForceScalar) it runs the reference, by design.
+#define GHOSTNV_SKIP_WITHOUT_SIMD_STEP()                                                  \
+  do {                                                                                  \
+    GHOSTNV_SKIP_WITHOUT_AVX2();                                                        \
+    if (ActiveSimd() != SimdLevel::kAvx2) GTEST_SKIP() << "SIMD forced off (scalar)"; \
+  } while (0)
 
 struct Net {
   GruParams p;
@@ -112,7 +122,7 @@ TEST(GruPacked, HalfConversionsMatchFloat16) {
 }
 
 TEST(GruPacked, HalfStorageBitForBit) {
-  GHOSTNV_SKIP_WITHOUT_AVX2();
+  GHOSTNV_SKIP_WITHOUT_SIMD_STEP();
   if (!CpuHasF16c()) GTEST_SKIP() << "CPU lacks F16C";
   const int shapes[][2] = {{0, 40}, {113, 72}, {256, 256}, {7, 16}};
   uint32_t seed = 61;
@@ -148,7 +158,7 @@ TEST(GruPacked, Layout) {
 }
 
 TEST(GruPacked, EqualsAvx2StepBitForBit) {
-  GHOSTNV_SKIP_WITHOUT_AVX2();
+  GHOSTNV_SKIP_WITHOUT_SIMD_STEP();
   // units >= 40: GruStep_avx2 sums every column strictly in order too.
   const int shapes[][2] = {{0, 40}, {1, 48}, {7, 56}, {113, 72}, {5, 96}, {17, 136},
                            {256, 256}, {64, 264}};
@@ -211,6 +221,46 @@ TEST(GruPacked, CloseToReference) {
     GruStep_ref(n.p, x.data(), s1.data(), scratch.data());
     g.Step(x.data(), s2.data(), scratch.data());
     for (size_t i = 0; i < 256; ++i) ASSERT_NEAR(s1[i], s2[i], 2e-5f) << "step " << t;
+  }
+}
+
+// The AVX-512 step against the AVX2 step on the same packed copy, bit for bit (fp32 and
+// binary16 storage), for packable shapes with even and odd block widths; and the packed bytes
+// a caller may prefetch cover the whole copy.
+TEST(GruPacked, Avx512EqualsAvx2PackedBitForBit) {
+  GHOSTNV_SKIP_WITHOUT_AVX2();
+  if (!CpuHasF16c() || !Avx512Active()) GTEST_SKIP() << "no AVX-512 (or GHOSTNV_SIMD=avx2)";
+  uint32_t seed = 300;
+  for (int units : {8, 16, 24, 40, 72, 136, 256}) {
+    for (int inputs : {0, 1, 7, 113}) {
+      for (bool half : {false, true}) {
+        Net n = MakeNet(inputs, units, true, ++seed);
+        if (half) ToHalfGrid(n);
+        const GruPacked g(n.p, /*keep_float=*/true);
+        ASSERT_TRUE(g.packed());
+        ASSERT_EQ(g.half_storage(), half);
+        const size_t weights = static_cast<size_t>(inputs + units) * 3 * units;
+        ASSERT_EQ(g.packed_size(), weights * (half ? 2 : 4));
+        ASSERT_NE(g.packed_bytes(), nullptr);
+        TestRng rng(seed * 5 + 1);
+        std::vector<float> s1 = rng.Uniform(static_cast<size_t>(units), -1.f, 1.f), s2 = s1;
+        std::vector<float> scratch1(GruScratchFloats(units)), scratch2 = scratch1;
+        for (int t = 0; t < 20; ++t) {
+          const std::vector<float> x = rng.Uniform(static_cast<size_t>(inputs), -2.f, 2.f);
+          if (half) {
+            const auto* h = reinterpret_cast<const uint16_t*>(g.packed_bytes());
+            GruPackedStepHalf_avx2(n.p, h, x.data(), s1.data(), scratch1.data());
+            GruPackedStepHalf_avx512(n.p, h, x.data(), s2.data(), scratch2.data());
+          } else {
+            const auto* f = reinterpret_cast<const float*>(g.packed_bytes());
+            GruPackedStep_avx2(n.p, f, x.data(), s1.data(), scratch1.data());
+            GruPackedStep_avx512(n.p, f, x.data(), s2.data(), scratch2.data());
+          }
+          ASSERT_EQ(s1, s2) << "inputs=" << inputs << " units=" << units << " half=" << half
+                            << " step=" << t;
+        }
+      }
+    }
   }
 }
 

@@ -3,9 +3,12 @@
 
 #include "models/dfn3/dfn3_family.h"
 
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,12 +27,24 @@ absl::Status Bad(const Model& m, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(m.name, ": not a valid dfn3 model: ", what));
 }
 
+// Issues n lines of the GRU weight stream (dense.h's PrefetchStream) into L2: the loops below
+// call it at about one line per 8-16 cycles of their own work, so that the next GRU's weights
+// stream in behind them as they do behind the dense layers.
+inline void PfLines(kernels::PrefetchStream* pf, int n) {
+  if (pf == nullptr) return;
+  for (int i = 0; i < n && pf->next < pf->end; ++i) {
+    _mm_prefetch(pf->next, _MM_HINT_T1);
+    pf->next += std::min<std::ptrdiff_t>(64, pf->end - pf->next);
+  }
+}
+
 void Wipe(std::vector<float>& v) {
   if (!v.empty()) explicit_bzero(v.data(), v.size() * sizeof(float));
 }
 
 // y[fo][co] for ConvParams (see the header). frames: kt pointers to [fin][cin].
-void Conv(const ConvParams& p, const float* const* frames, int fin, float* y) {
+void Conv(const ConvParams& p, const float* const* frames, int fin, float* y,
+          kernels::PrefetchStream* pf) {
   const int fout = (fin + 2 * p.pad - p.kf) / p.stride + 1;
   const int cout = p.cout;
   const int per = cout / p.cin;
@@ -42,6 +57,7 @@ void Conv(const ConvParams& p, const float* const* frames, int fin, float* y) {
         if (fi < 0 || fi >= fin) continue;
         const float* wk = p.weights + static_cast<size_t>(t * p.kf + k) * cout;
         const float* x = frames[t] + static_cast<size_t>(fi) * p.cin;
+        PfLines(pf, 1);
         if (per == 1) {
           for (int c = 0; c < cout; ++c) yo[c] += wk[c] * x[c];
         } else {
@@ -59,9 +75,51 @@ void Conv(const ConvParams& p, const float* const* frames, int fin, float* y) {
                     static_cast<size_t>(fout) * cout);
 }
 
+// c as its dense form: the im2col rows [fout][kt·kf·cin] (zeros where the kernel hangs over
+// the edge) in col, then one dense layer over all rows.
+void ConvDense(const ConvAsDense& c, const float* const* frames, int fin, float* col, float* y,
+               kernels::PrefetchStream* pf) {
+  const ConvParams& p = c.conv;
+  const int fout = (fin + 2 * p.pad - p.kf) / p.stride + 1;
+  const int n = p.kt * p.kf * p.cin;
+  for (int fo = 0; fo < fout; ++fo) {
+    PfLines(pf, 1);
+    float* row = col + static_cast<size_t>(fo) * n;
+    for (int t = 0; t < p.kt; ++t) {
+      for (int k = 0; k < p.kf; ++k) {
+        const int fi = fo * p.stride + k - p.pad;
+        float* dst = row + (t * p.kf + k) * p.cin;
+        if (fi < 0 || fi >= fin) {
+          for (int ci = 0; ci < p.cin; ++ci) dst[ci] = 0.f;
+        } else {
+          const float* src = frames[t] + static_cast<size_t>(fi) * p.cin;
+          for (int ci = 0; ci < p.cin; ++ci) dst[ci] = src[ci];
+        }
+      }
+    }
+  }
+  kernels::DenseRows(c.dense, col, fout, n, y, pf);
+}
+
+ConvAsDense MakeConvAsDense(const ConvParams& p) {
+  ConvAsDense c;
+  c.conv = p;
+  const int n = p.kt * p.kf * p.cin, per = p.cout / p.cin;
+  auto w = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * p.cout, 0.f);
+  for (int tk = 0; tk < p.kt * p.kf; ++tk)
+    for (int co = 0; co < p.cout; ++co)
+      (*w)[static_cast<size_t>(tk * p.cin + co / per) * p.cout + co] =
+          p.weights[static_cast<size_t>(tk) * p.cout + co];
+  c.dense = kernels::DenseParams{.inputs = n, .units = p.cout, .weights = w->data(),
+                                 .bias = p.bias, .activation = p.activation,
+                                 .math = kernels::MathMode::kExact};
+  c.weights = std::move(w);
+  return c;
+}
+
 // Depthwise ConvTranspose over frequency, kernel 3, stride 2, pad 1, output_padding 1:
 // fout = 2 fin; y[o][c] = Σ_{i,k: o = 2i - 1 + k} w[k][c] x[i][c].
-void ConvT(const ConvParams& p, const float* x, int fin, float* y) {
+void ConvT(const ConvParams& p, const float* x, int fin, float* y, kernels::PrefetchStream* pf) {
   const int fout = 2 * fin, ch = p.cout;
   std::memset(y, 0, sizeof(float) * static_cast<size_t>(fout) * ch);
   for (int i = 0; i < fin; ++i) {
@@ -71,33 +129,38 @@ void ConvT(const ConvParams& p, const float* x, int fin, float* y) {
       if (o < 0 || o >= fout) continue;
       const float* wk = p.weights + static_cast<size_t>(k) * ch;
       float* yo = y + static_cast<size_t>(o) * ch;
+      PfLines(pf, 1);
       for (int c = 0; c < ch; ++c) yo[c] += wk[c] * xi[c];
     }
   }
 }
 
 // Pointwise convolution: a dense layer at every frequency position.
-void Pointwise(const kernels::DenseParams& p, const float* x, int f, float* y) {
-  for (int i = 0; i < f; ++i)
-    kernels::Dense(p, x + static_cast<size_t>(i) * p.inputs, y + static_cast<size_t>(i) * p.units);
+void Pointwise(const kernels::DenseParams& p, const float* x, int f, float* y,
+               kernels::PrefetchStream* pf) {
+  kernels::DenseRows(p, x, f, p.inputs, y, pf);
 }
 
-void Grouped(const GroupedParams& p, const float* x, float* y) {
-  kernels::DenseParams q = p.group;
-  const size_t in = static_cast<size_t>(q.inputs), out = static_cast<size_t>(q.units);
-  for (int g = 0; g < p.groups; ++g) {
-    q.weights = p.group.weights + g * in * out;
-    kernels::Dense(q, x + g * in, y + g * out);
-  }
+void Grouped(const GroupedParams& p, const float* x, float* y, kernels::PrefetchStream* pf) {
+  kernels::DenseGroups(p.group, p.groups, x, y, pf);
+}
+
+// Points pf at g's packed weights unless it already streams them.
+void StreamGru(const kernels::GruPacked& g, kernels::PrefetchStream& pf) {
+  const char* end = g.packed_bytes() + g.packed_size();
+  if (g.packed_bytes() != nullptr && pf.end != end) pf = {g.packed_bytes(), end};
 }
 
 // y[f][c] += relu(w[c] x[f][c] + b[c])  (the decoder's per-channel skip convolutions)
-void AddAffineRelu(const float* w, const float* b, const float* x, int f, float* y) {
-  for (int i = 0; i < f; ++i)
+void AddAffineRelu(const float* w, const float* b, const float* x, int f, float* y,
+                   kernels::PrefetchStream* pf) {
+  for (int i = 0; i < f; ++i) {
+    PfLines(pf, 1);
     for (int c = 0; c < kCh; ++c) {
       const float v = w[c] * x[i * kCh + c] + b[c];
       y[i * kCh + c] += v > 0.f ? v : 0.f;
     }
+  }
 }
 
 struct Finder {
@@ -182,6 +245,7 @@ void Networks::State::Zero() {
   for (std::vector<float>* v : {&erb_hist, &spec_hist, &enc_h, &erb_h0, &erb_h1, &df_h0,
                                 &df_h1, &c0_hist})
     Wipe(*v);
+  c0_slot = 0;
 }
 
 Networks::State Networks::NewState() const {
@@ -203,6 +267,7 @@ Networks::Work Networks::NewWork() const {
   w.flat.assign(4 * kEmb, 0.f);
   w.pad.assign(static_cast<size_t>(kErb + 2) * kCh, 0.f);
   w.gru.assign(kernels::GruScratchFloats(kHidden), 0.f);
+  w.col.assign(static_cast<size_t>(kDf) * 3 * 3 * 2, 0.f);
   return w;
 }
 
@@ -210,7 +275,8 @@ void Networks::RunEncoder(const float* feat_erb, const float* feat_spec, State& 
                           const EncOut& o) const {
   // ERB path: causal 3x3 conv over the last three frames (histories oldest first).
   const float* ef[3] = {s.erb_hist.data(), s.erb_hist.data() + kErb, feat_erb};
-  Conv(erb_conv0, ef, kErb, o.e0);
+  StreamGru((*grus)[0], w.pf);  // continues the stream the DF decoder started
+  ConvDense(erb_conv0_d, ef, kErb, w.col.data(), o.e0, &w.pf);
   std::memmove(s.erb_hist.data(), s.erb_hist.data() + kErb, sizeof(float) * kErb);
   std::memcpy(s.erb_hist.data() + kErb, feat_erb, sizeof(float) * kErb);
   float* outs[3] = {o.e1, o.e2, o.e3};
@@ -218,29 +284,30 @@ void Networks::RunEncoder(const float* feat_erb, const float* feat_spec, State& 
   int f = kErb;
   for (int i = 0; i < 3; ++i) {
     const float* fr[1] = {x};
-    Conv(erb_dw[i], fr, f, w.a.data());
+    Conv(erb_dw[i], fr, f, w.a.data(), &w.pf);
     f = (f + 2 * erb_dw[i].pad - erb_dw[i].kf) / erb_dw[i].stride + 1;
-    Pointwise(erb_pw[i], w.a.data(), f, outs[i]);
+    Pointwise(erb_pw[i], w.a.data(), f, outs[i], &w.pf);
     x = outs[i];
   }
   // DF path.
   const float* sf[3] = {s.spec_hist.data(), s.spec_hist.data() + 2 * kDf, feat_spec};
-  Conv(df_conv0, sf, kDf, w.a.data());
+  ConvDense(df_conv0_d, sf, kDf, w.col.data(), w.a.data(), &w.pf);
   std::memmove(s.spec_hist.data(), s.spec_hist.data() + 2 * kDf, sizeof(float) * 2 * kDf);
   std::memcpy(s.spec_hist.data() + 2 * kDf, feat_spec, sizeof(float) * 2 * kDf);
-  Pointwise(df_pw0, w.a.data(), kDf, o.c0);
+  Pointwise(df_pw0, w.a.data(), kDf, o.c0, &w.pf);
   {
     const float* fr[1] = {o.c0};
-    Conv(df_dw1, fr, kDf, w.a.data());
+    Conv(df_dw1, fr, kDf, w.a.data(), &w.pf);
   }
-  Pointwise(df_pw1, w.a.data(), kDf / 2, w.b.data());  // [48][64] = 3072, the Reshape order
+  Pointwise(df_pw1, w.a.data(), kDf / 2, w.b.data(), &w.pf);  // [48][64], the Reshape order
   float* emb_in = w.flat.data();
-  Grouped(df_fc_emb, w.b.data(), emb_in);  // relu
+  Grouped(df_fc_emb, w.b.data(), emb_in, &w.pf);  // relu
   for (int i = 0; i < kEmb; ++i) emb_in[i] += o.e3[i];  // e3 [8][64] flattened the same way
   float* g = w.flat.data() + kEmb;
-  Grouped(enc_emb_in, emb_in, g);
+  Grouped(enc_emb_in, emb_in, g, &w.pf);
   (*grus)[0].Step(g, s.enc_h.data(), w.gru.data());
-  Grouped(enc_emb_out, s.enc_h.data(), o.emb);
+  StreamGru((*grus)[1], w.pf);
+  Grouped(enc_emb_out, s.enc_h.data(), o.emb, &w.pf);
   kernels::Dense(lsnr, o.emb, o.lsnr);
   o.lsnr[0] = o.lsnr[0] * lsnr_scale + lsnr_offset;
 }
@@ -249,66 +316,75 @@ void Networks::RunErbDecoder(const float* emb, const float* e3, const float* e2,
                              const float* e1, const float* e0, State& s, Work& w,
                              float* m) const {
   float* g = w.flat.data();
-  Grouped(erb_emb_in, emb, g);
+  StreamGru((*grus)[1], w.pf);
+  Grouped(erb_emb_in, emb, g, &w.pf);
   (*grus)[1].Step(g, s.erb_h0.data(), w.gru.data());
   (*grus)[2].Step(s.erb_h0.data(), s.erb_h1.data(), w.gru.data());
+  StreamGru((*grus)[3], w.pf);  // df.gru0 streams in behind the ERB decoder's convolutions
   float* y = w.b.data();  // [8][64]
-  Grouped(erb_emb_out, s.erb_h1.data(), y);
-  AddAffineRelu(erb_p_w[3], erb_p_b[3], e3, 8, y);
+  Grouped(erb_emb_out, s.erb_h1.data(), y, &w.pf);
+  AddAffineRelu(erb_p_w[3], erb_p_b[3], e3, 8, y, &w.pf);
   {
     const float* fr[1] = {y};
-    Conv(erb_dw3, fr, 8, w.a.data());
+    Conv(erb_dw3, fr, 8, w.a.data(), &w.pf);
   }
-  Pointwise(dec_pw[0], w.a.data(), 8, w.c.data());
-  AddAffineRelu(erb_p_w[2], erb_p_b[2], e2, 8, w.c.data());
-  ConvT(erb_convt[0], w.c.data(), 8, w.a.data());
-  Pointwise(dec_pw[1], w.a.data(), 16, w.b.data());
-  AddAffineRelu(erb_p_w[1], erb_p_b[1], e1, 16, w.b.data());
-  ConvT(erb_convt[1], w.b.data(), 16, w.a.data());
+  Pointwise(dec_pw[0], w.a.data(), 8, w.c.data(), &w.pf);
+  AddAffineRelu(erb_p_w[2], erb_p_b[2], e2, 8, w.c.data(), &w.pf);
+  ConvT(erb_convt[0], w.c.data(), 8, w.a.data(), &w.pf);
+  Pointwise(dec_pw[1], w.a.data(), 16, w.b.data(), &w.pf);
+  AddAffineRelu(erb_p_w[1], erb_p_b[1], e1, 16, w.b.data(), &w.pf);
+  ConvT(erb_convt[1], w.b.data(), 16, w.a.data(), &w.pf);
   float* pad = w.pad.data();  // [34][64], rows 0 and 33 stay zero
-  Pointwise(dec_pw[2], w.a.data(), kErb, pad + kCh);
-  AddAffineRelu(erb_p_w[0], erb_p_b[0], e0, kErb, pad + kCh);
+  Pointwise(dec_pw[2], w.a.data(), kErb, pad + kCh, &w.pf);
+  AddAffineRelu(erb_p_w[0], erb_p_b[0], e0, kErb, pad + kCh, &w.pf);
   for (int f = 0; f < kErb; ++f) kernels::Dense(erb_out, pad + static_cast<size_t>(f) * kCh, m + f);
 }
 
 void Networks::RunDfDecoder(const float* emb, const float* c0, State& s, Work& w, float* coefs,
                             float* alpha) const {
   float* g = w.flat.data();
-  Grouped(df_emb_in, emb, g);
+  StreamGru((*grus)[3], w.pf);
+  Grouped(df_emb_in, emb, g, &w.pf);
   (*grus)[3].Step(g, s.df_h0.data(), w.gru.data());
   (*grus)[4].Step(s.df_h0.data(), s.df_h1.data(), w.gru.data());
+  StreamGru((*grus)[0], w.pf);  // the next hop's encoder GRU
   float* c = w.flat.data() + kEmb;
-  Grouped(df_skip, emb, c);
+  Grouped(df_skip, emb, c, &w.pf);
   for (int i = 0; i < kHidden; ++i) c[i] += s.df_h1[static_cast<size_t>(i)];
   kernels::Dense(df_fc_a, c, alpha);
   float* lin = w.b.data();  // [96][10]
-  Grouped(df_out, c, lin);
+  Grouped(df_out, c, lin, &w.pf);
   constexpr int kOut = 2 * kOrder;
   constexpr int kGroupCh = kCh / 2;
   constexpr size_t kTapFloats = static_cast<size_t>(kGroupCh) * kDf;  // one tap of one group
   float* y = w.a.data();  // [10][96] df_convp output, channel-major
   float* z = w.c.data();  // [10][96] after the pointwise layer
+  // c0_hist is a ring of kConvpTaps slots: the newest frame goes into slot c0_slot, so slot p
+  // holds tap (p - c0_slot - 1) mod 5 (0 = oldest); convp_ring[c0_slot] holds the kernels
+  // with their taps in that slot order.
+  const int slot = s.c0_slot;
+  const float* kern = convp_ring->data() + static_cast<size_t>(slot) * 2 * kOrder * kConvpTaps *
+                                               kGroupCh;
   for (int gr = 0; gr < 2; ++gr) {
     float* h = s.c0_hist.data() + static_cast<size_t>(gr) * kConvpTaps * kTapFloats;
-    std::memmove(h, h + kTapFloats, sizeof(float) * (kConvpTaps - 1) * kTapFloats);
-    float* newest = h + (kConvpTaps - 1) * kTapFloats;
+    float* newest = h + static_cast<size_t>(slot) * kTapFloats;
     for (int f = 0; f < kDf; ++f)
       for (int k = 0; k < kGroupCh; ++k)
         newest[static_cast<size_t>(k) * kDf + f] = c0[f * kCh + gr * kGroupCh + k];
     const kernels::DenseParams q{.inputs = kConvpTaps * kGroupCh, .units = kDf, .weights = h,
                                  .bias = nullptr, .activation = Activation::kIdentity,
                                  .math = kernels::MathMode::kExact};
-    for (int o = 0; o < kOrder; ++o) {
-      const float* kern = convp_t->data() + static_cast<size_t>(gr * kOrder + o) * q.inputs;
-      kernels::Dense(q, kern, y + static_cast<size_t>(gr * kOrder + o) * kDf);
-    }
+    // One row per output channel of the group: y[gr·5 + o][f] = Σ kern_o · h[·][f].
+    kernels::DenseRows(q, kern + static_cast<size_t>(gr * kOrder) * q.inputs, kOrder, q.inputs,
+                       y + static_cast<size_t>(gr * kOrder) * kDf, &w.pf);
   }
+  s.c0_slot = slot + 1 < kConvpTaps ? slot + 1 : 0;
   const kernels::DenseParams pw{.inputs = kOut, .units = kDf, .weights = y, .bias = nullptr,
                                 .activation = Activation::kIdentity,
                                 .math = kernels::MathMode::kExact};
+  kernels::DenseRows(pw, convp_pw_t->data(), kOut, kOut, z, &w.pf);
   for (int o = 0; o < kOut; ++o) {
-    float* zo = z + static_cast<size_t>(o) * kDf;
-    kernels::Dense(pw, convp_pw_t->data() + o * kOut, zo);
+    const float* zo = z + static_cast<size_t>(o) * kDf;
     const float b = df_convp_pw.bias[o];
     for (int f = 0; f < kDf; ++f) {
       const float v = zo[f] + b;
@@ -365,6 +441,8 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
   n.df_fc_a = F.Dense("df.fc_a", kHidden, 1, Activation::kSigmoid, true);
   n.df_out = F.Grouped("df.out", 16, 16, 60, Activation::kTanh);
   if (!F.status.ok()) return F.status;
+  n.erb_conv0_d = MakeConvAsDense(n.erb_conv0);
+  n.df_conv0_d = MakeConvAsDense(n.df_conv0);
   // df_convp: 2 groups (outputs 0-4 read channels 0-31, outputs 5-9 channels 32-63), 5 taps;
   // .gnvm rows (t·32 + ci) · 10 + co. Kernels per output channel for the bin-vectorised form.
   auto ct = std::make_shared<std::vector<float>>(static_cast<size_t>(2 * kOrder) * kConvpTaps * 32);
@@ -379,10 +457,22 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
       (*pt)[static_cast<size_t>(co) * 2 * kOrder + ci] =
           n.df_convp_pw.weights[static_cast<size_t>(ci) * 2 * kOrder + co];
   n.convp_t = ct;
+  // The same kernels for each ring position of c0_hist (see RunDfDecoder): for newest slot q,
+  // slot p holds tap (p - q - 1) mod 5.
+  auto ring = std::make_shared<std::vector<float>>(static_cast<size_t>(kConvpTaps) * ct->size());
+  for (int q = 0; q < kConvpTaps; ++q)
+    for (int co = 0; co < 2 * kOrder; ++co)
+      for (int p = 0; p < kConvpTaps; ++p) {
+        const int t = ((p - q - 1) % kConvpTaps + kConvpTaps) % kConvpTaps;
+        for (int ci = 0; ci < 32; ++ci)
+          (*ring)[((static_cast<size_t>(q) * 2 * kOrder + co) * kConvpTaps + p) * 32 + ci] =
+              (*ct)[(static_cast<size_t>(co) * kConvpTaps + t) * 32 + ci];
+      }
+  n.convp_ring = ring;
   auto grus = std::make_shared<std::vector<kernels::GruPacked>>();
   for (const kernels::GruParams* g : {&n.enc_gru, &n.erb_gru[0], &n.erb_gru[1], &n.df_gru[0],
                                       &n.df_gru[1]})
-    grus->emplace_back(*g);
+    grus->emplace_back(*g, /*keep_float=*/kernels::Avx512Active());
   n.grus = grus;
   n.convp_pw_t = pt;
 
@@ -465,9 +555,9 @@ class Channel final : public ChannelState {
 
   void Reset() override {
     state.Zero();
-    for (std::vector<float>* v : {&work.a, &work.b, &work.c, &work.flat, &work.pad, &work.gru,
-                                  &in_buf, &dry, &ola, &frame, &feat_erb, &feat_spec, &e0, &e1,
-                                  &e2, &e3, &c0, &emb, &m, &coefs, &misc})
+    for (std::vector<float>* v :
+         {&work.a, &work.b, &work.c, &work.flat, &work.pad, &work.gru, &work.col, &in_buf, &dry,
+          &ola, &frame, &feat_erb, &feat_spec, &e0, &e1, &e2, &e3, &c0, &emb, &m, &coefs, &misc})
       Wipe(*v);
     explicit_bzero(ring.data(), ring.size() * sizeof(cfloat));
     explicit_bzero(y.data(), y.size() * sizeof(cfloat));
@@ -521,10 +611,19 @@ class Dfn3Family final : public Family {
     std::memmove(dry, dry + kHop, (dn - kHop) * sizeof(float));
     std::memcpy(dry + dn - kHop, in, kHop * sizeof(float));
 
+    // The DSP below keeps streaming the encoder GRU's weights (RunDfDecoder pointed the stream
+    // at them), a line per chunk of work.
+    kernels::PrefetchStream* pf = &ch.work.pf;
     // Analysis: window, rFFT, 1/960 (DeepFilterNet's wnorm = 2 hop / fft²).
-    for (int i = 0; i < kFft; ++i) ch.frame[static_cast<size_t>(i)] = buf[i] * window_[static_cast<size_t>(i)];
+    float* frame = ch.frame.data();
+    const float* win = window_.data();
+    for (int i0 = 0; i0 < kFft; i0 += 32) {
+      PfLines(pf, 1);
+      for (int i = i0; i < i0 + 32; ++i) frame[i] = buf[i] * win[i];
+    }
     std::memmove(ch.ring.data(), ch.ring.data() + kBins, sizeof(cfloat) * (kRing - 1) * kBins);
     cfloat* x = ch.ring.data() + static_cast<size_t>(kRing - 1) * kBins;
+    PfLines(pf, 8);
     ch.fft.Forward(ch.frame.data(), x);
     constexpr float kNorm = 1.0f / kFft;
     for (int k = 0; k < kBins; ++k) x[k] *= kNorm;
@@ -532,6 +631,7 @@ class Dfn3Family final : public Family {
     // Features.
     int k0 = 0;
     for (int b = 0; b < kErb; ++b) {
+      PfLines(pf, 2);
       const int wdt = net_.erb_widths[static_cast<size_t>(b)];
       float e = 0.f;
       const float inv = 1.0f / static_cast<float>(wdt);
@@ -543,6 +643,7 @@ class Dfn3Family final : public Family {
       ch.feat_erb[static_cast<size_t>(b)] = (db - s) / 40.f;
     }
     for (int k = 0; k < kDf; ++k) {
+      PfLines(pf, 2);
       float& s = ch.spec_norm[static_cast<size_t>(k)];
       s = std::abs(x[k]) * (1.f - alpha) + s * alpha;
       const float inv = 1.f / std::sqrt(s);
@@ -564,10 +665,17 @@ class Dfn3Family final : public Family {
       info.vad = std::clamp((lsnr - net_.lsnr_min) / (net_.lsnr_max - net_.lsnr_min), 0.f, 1.f);
       // Frame τ = t - la: ERB gains on every bin, deep filter on the lowest 96.
       const cfloat* xt = ch.ring.data() + static_cast<size_t>(kRing - 1 - la) * kBins;
-      for (int k = 0; k < kBins; ++k) ch.y[static_cast<size_t>(k)] = xt[k] * ch.m[static_cast<size_t>(band_of_[static_cast<size_t>(k)])];
+      for (int c0 = 0; c0 < kBins; c0 += 16) {
+        PfLines(pf, 1);
+        for (int k = c0; k < std::min(c0 + 16, kBins); ++k) {
+          const int band = band_of_[static_cast<size_t>(k)];
+          ch.y[static_cast<size_t>(k)] = xt[k] * ch.m[static_cast<size_t>(band)];
+        }
+      }
       // Taps n = 0..4 read frames τ - (order - 1 - la) + n.
       const int first = kRing - 1 - la - (kOrder - 1 - la);
       for (int k = 0; k < kDf; ++k) {
+        PfLines(pf, 2);
         float re = 0.f, im = 0.f;
         for (int n = 0; n < kOrder; ++n) {
           const int r = first + n;
@@ -587,11 +695,18 @@ class Dfn3Family final : public Family {
     if (ch.hops > (1L << 40)) ch.hops = la;  // never wraps
 
     // Synthesis: irFFT (unnormalised) × window, overlap-add.
+    PfLines(pf, 8);
     ch.fft.Inverse(ch.y.data(), ch.frame.data());
     float* ob = ch.ola.data();
-    for (int i = 0; i < kFft; ++i) ob[i] += ch.frame[static_cast<size_t>(i)] * window_[static_cast<size_t>(i)];
+    for (int i0 = 0; i0 < kFft; i0 += 32) {
+      PfLines(pf, 1);
+      for (int i = i0; i < i0 + 32; ++i) ob[i] += frame[i] * win[i];
+    }
     const float s = std::clamp(strength, 0.f, 1.f);
-    for (int i = 0; i < kHop; ++i) out[i] = s * ob[i] + (1.f - s) * dry[i];
+    for (int i0 = 0; i0 < kHop; i0 += 32) {
+      PfLines(pf, 1);
+      for (int i = i0; i < i0 + 32; ++i) out[i] = s * ob[i] + (1.f - s) * dry[i];
+    }
     std::memmove(ob, ob + kHop, (kFft - kHop) * sizeof(float));
     std::memset(ob + kFft - kHop, 0, kHop * sizeof(float));
     return info;

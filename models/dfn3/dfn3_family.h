@@ -76,9 +76,20 @@ struct GroupedParams {
   kernels::DenseParams group;  // weights of group 0; group g at weights + g·inputs·units
 };
 
+// A ConvParams with cin <= 2 run as a dense layer over its im2col rows: inputs (t, k, ci) in
+// that order, weights [kt·kf·cin][cout] holding w[t·kf + k][co] where ci(co) = ci, else 0
+// (adding 0 · x leaves every sum as it is), so it sums bias, then the taps in the convolution's
+// order. Built by BuildNetworks; `dense.weights` points into `weights`.
+struct ConvAsDense {
+  ConvParams conv;
+  kernels::DenseParams dense;
+  std::shared_ptr<const std::vector<float>> weights;
+};
+
 struct Networks {
   // encoder
   ConvParams erb_conv0, erb_dw[3], df_conv0, df_dw1;
+  ConvAsDense erb_conv0_d, df_conv0_d;  // erb_conv0, df_conv0 as dense layers (im2col)
   kernels::DenseParams erb_pw[3], df_pw0, df_pw1, lsnr;
   GroupedParams df_fc_emb, enc_emb_in, enc_emb_out;
   kernels::GruParams enc_gru;
@@ -101,12 +112,17 @@ struct Networks {
   // convp_t: [2 groups][5 outputs][5 taps · 32 ch]; convp_pw_t: [10 out][10 in].
   kernels::DenseParams df_convp_pw, df_fc_a;
   std::shared_ptr<const std::vector<float>> convp_t, convp_pw_t;
+  // convp_t with the taps reordered for each of the 5 ring positions of State::c0_hist:
+  // [5 newest slots][2 groups][5 outputs][5 slots · 32 ch].
+  std::shared_ptr<const std::vector<float>> convp_ring;
   // DSP
   std::vector<int> erb_widths;
   float norm_alpha = 0.99f;
   // The five GRUs (kernels/gru_packed.h): weights that are all binary16 values (fp16 files) are
-  // kept as packed halves, half the bytes per hop, bit-identical results; fp32 weights run
-  // GruStep. Order: enc_gru, erb_gru[0..1], df_gru[0..1].
+  // kept as packed halves, half the bytes per hop, bit-identical results; fp32 weights are
+  // packed too when the AVX-512 kernels run (kernels::Avx512Active(): one sequential stream
+  // per GRU, prefetched by the layers before it, see Work::pf), else they run GruStep.
+  // Order: enc_gru, erb_gru[0..1], df_gru[0..1].
   std::shared_ptr<const std::vector<kernels::GruPacked>> grus;
   int lookahead = 2;  // frames (max(conv_lookahead, df_lookahead))
 
@@ -115,12 +131,17 @@ struct Networks {
     std::vector<float> erb_hist;   // [2][32] previous feat_erb frames (oldest first)
     std::vector<float> spec_hist;  // [2][96][2] previous feat_spec frames
     std::vector<float> enc_h, erb_h0, erb_h1, df_h0, df_h1;  // GRU states [256]
-    std::vector<float> c0_hist;    // [2 groups][5 taps][32 ch][96 bins]: c0 of frames t-4..t
+    std::vector<float> c0_hist;    // [2 groups][5 slots][32 ch][96 bins]: c0 of frames t-4..t
+    int c0_slot = 0;               // the slot the next frame's c0 goes to (a ring, no copies)
     void Zero();
   };
   // Scratch for the Run* calls (one per channel).
   struct Work {
-    std::vector<float> a, b, c, flat, pad, gru;
+    std::vector<float> a, b, c, flat, pad, gru, col;  // col: im2col rows [96][18]
+    // The next GRU's packed weights, prefetched into L2 by the dense layers that run before
+    // it (encoder convs: the encoder GRU; ERB decoder convs: df.gru0; DF decoder tail: the
+    // next hop's encoder GRU), so that their arithmetic hides part of the GRU's L3 traffic.
+    kernels::PrefetchStream pf;
   };
   State NewState() const;
   Work NewWork() const;

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """DeepFilterNet3 on the CPU: speed vs onnxruntime (one thread) and the precision table.
 
-Speed, CPU time per 10 ms hop (480 samples at 48 kHz), one thread, minimum of 5 runs:
+Speed, CPU time per 10 ms hop (480 samples at 48 kHz), one thread, pinned to one CPU
+(sched_setaffinity; --cpu), in --reps interleaved repetitions (each repetition times ours,
+networks and whole family, then onnxruntime, back to back, so that both see the same machine
+load); the table gives the median (and min) per engine and the speed-ups as the median of the
+per-repetition ratios and as the ratio of the minima:
   - ours, networks only: gnv_dfn3_run_networks (encoder + ERB decoder + DF decoder, states
     carried) over the features of a real mixture, one ctypes call for all frames;
   - ours, whole family: gnv_dfn3_process (STFT, features, networks, ERB gains, deep filter,
@@ -27,15 +31,35 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dfn3_common as dc  # noqa: E402
 
 
+def cpu_time(fn):
+    """Process CPU time of one call of fn() (one thread on both sides; CPU time is less
+    disturbed than wall time on a shared machine)."""
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
 def best_of(fn, reps=5):
-    """Minimum over reps of the process CPU time of fn() (one thread on both sides; CPU time
-    is less disturbed than wall time on a shared machine)."""
-    t = []
-    for _ in range(reps):
-        t0 = time.process_time()
-        fn()
-        t.append(time.process_time() - t0)
-    return min(t)
+    """Minimum over reps of cpu_time(fn)."""
+    return min(cpu_time(fn) for _ in range(reps))
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def pin_to_one_cpu(cpu):
+    """Pins this process (and the threads it starts later) to one CPU; returns it or None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    c = allowed[-1] if cpu < 0 else cpu
+    if c not in allowed:
+        return None
+    os.sched_setaffinity(0, {c})
+    return c
 
 
 def main():
@@ -44,7 +68,11 @@ def main():
     ap.add_argument("--work-dir", required=True)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--no-precision", action="store_true")
+    ap.add_argument("--reps", type=int, default=7, help="interleaved repetitions")
+    ap.add_argument("--cpu", type=int, default=-1,
+                    help="CPU to pin to (-1: the last allowed one; -2: do not pin)")
     a = ap.parse_args()
+    cpu = pin_to_one_cpu(a.cpu) if a.cpu != -2 else None
     dc.need_modules(files=True)
     import numpy as np
     import onnxruntime as ort
@@ -58,8 +86,13 @@ def main():
     erb = np.ascontiguousarray(fe, np.float32)
     spec = np.ascontiguousarray(np.stack([fs.real, fs.imag], axis=-1), np.float32)
     P = shim.ptr
-    t_net = best_of(lambda: shim.lib.gnv_dfn3_run_networks(shim.h, P(erb), P(spec), T)) / T
-    t_fam = best_of(lambda: shim.process(mix)) / T
+
+    def ours_net():
+        shim.lib.gnv_dfn3_run_networks(shim.h, P(erb), P(spec), T)
+
+    def ours_fam():
+        shim.process(mix)
+
     # onnxruntime, streaming graphs, S = 1 per hop.
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -86,21 +119,39 @@ def main():
                 _, he = s["erb_dec"].run(None, {"emb": emb2, "e3": e3, "e2": e2, "e1": e1,
                                                 "e0": e0, "erb_h0": he})
                 _, _, hd = s["df_dec"].run(None, {"emb": emb2, "c0": c0, "df_h0": hd})
-        t_ort = best_of(ort_stream) / nrun
     else:
-        t_ort = float("nan")
+        ort_stream, nrun = None, 1
+    # Warm-up (page faults, first-touch of the weights), then interleaved repetitions.
+    ours_net()
+    ours_fam()
+    if ort_stream is not None:
+        ort_stream()
+    r_net, r_fam, r_ort = [], [], []
+    for _ in range(max(1, a.reps)):
+        r_net.append(cpu_time(ours_net) / T)
+        r_fam.append(cpu_time(ours_fam) / T)
+        r_ort.append(cpu_time(ort_stream) / nrun if ort_stream is not None else float("nan"))
     sess = dc.sessions(threads=1)
     e4, s4 = dc.onnx_feats(fe, fs)
     t_ort_seq = best_of(lambda: dc.run_networks(sess, e4, s4), reps=2) / T
     hop_ms = 1000.0 * dc.HOP / dc.SR
-    print(f"DeepFilterNet3, {T} frames of a real mixture, one thread, per 10 ms hop:")
-    print("| what | ms per hop | RTF | vs onnxruntime (streaming graphs) |")
+    where = f"pinned to CPU {cpu}" if cpu is not None else "not pinned"
+    print(f"DeepFilterNet3, {T} frames of a real mixture, one thread ({where}), per 10 ms hop, "
+          f"{len(r_ort)} interleaved repetitions:")
+    print("| what | ms per hop, median (min) | RTF (median) | vs onnxruntime streaming: "
+          "median of per-repetition ratios (ratio of minima) |")
     print("|---|---|---|---|")
-    for name, t in (("ours, three networks (gnv_dfn3_run_networks)", t_net),
-                    ("ours, whole family incl. STFT/features/DF (gnv_dfn3_process)", t_fam),
-                    ("onnxruntime 1 thread, streaming graphs, S=1 per hop", t_ort),
-                    ("onnxruntime 1 thread, original graphs, whole sequence / frames", t_ort_seq)):
-        print(f"| {name} | {1000 * t:.3f} | {1000 * t / hop_ms:.3f} | {t_ort / t:.2f}x |")
+    rows = (("ours, three networks (gnv_dfn3_run_networks)", r_net),
+            ("ours, whole family incl. STFT/features/DF (gnv_dfn3_process)", r_fam),
+            ("onnxruntime 1 thread, streaming graphs, S=1 per hop", r_ort))
+    for name, r in rows:
+        ratio = median([o / t for o, t in zip(r_ort, r)])
+        print(f"| {name} | {1000 * median(r):.3f} ({1000 * min(r):.3f}) | "
+              f"{1000 * median(r) / hop_ms:.3f} | {ratio:.2f}x ({min(r_ort) / min(r):.2f}x) |")
+    print(f"| onnxruntime 1 thread, original graphs, whole sequence / frames (min of 2) | "
+          f"{1000 * t_ort_seq:.3f} | {1000 * t_ort_seq / hop_ms:.3f} | (offline, not real-time) |")
+    print("per repetition, speed-up networks / family: " +
+          ", ".join(f"{o / n:.2f}/{o / f:.2f}" for n, f, o in zip(r_net, r_fam, r_ort)))
     if a.no_precision:
         return 0
     files = {"fp32": g32}
