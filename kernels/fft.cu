@@ -20,6 +20,39 @@ __device__ __forceinline__ float2 gnv_cmul(float2 a, float2 b) {
   return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
 }
 
+// One Stockham stage of radix R (2..5, a compile-time constant: the DFT's index arithmetic
+// folds away; the generic loop over a run-time radix spent most of its instructions on integer
+// remainders). Same operations and twiddles as before: r * jm * span_step < m needs no
+// reduction (r < R, jm < ns, span_step = m / (ns R)).
+template <int R>
+__device__ __forceinline__ void gnv_stockham_stage(const float2* a, float2* b, const float2* __restrict__ tw,
+                                                   int tw_step, int m, int ns) {
+  const int t_count = m / R;
+  const int span_step = m / (ns * R);  // W_{ns*R}^u = W_m^(u * span_step)
+  const int dft_step = t_count;        // W_R^u = W_m^(u * dft_step)
+  for (int j = threadIdx.x; j < t_count; j += blockDim.x) {
+    const int jm = j % ns;
+    float2 v[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const float2 in = a[j + r * t_count];
+      v[r] = r == 0 ? in : gnv_cmul(in, __ldg(&tw[tw_step * (r * jm * span_step)]));
+    }
+    const int out0 = (j - jm) * R + jm;  // (j / ns) * ns * R + j mod ns
+#pragma unroll
+    for (int q = 0; q < R; ++q) {
+      float2 acc = v[0];
+#pragma unroll
+      for (int r = 1; r < R; ++r) {
+        const float2 w = __ldg(&tw[tw_step * (((r * q) % R) * dft_step)]);
+        acc.x += v[r].x * w.x - v[r].y * w.y;
+        acc.y += v[r].x * w.y + v[r].y * w.x;
+      }
+      b[out0 + q * ns] = acc;
+    }
+  }
+}
+
 // Forward m-point complex FFT of a (in shared memory), using b as scratch; returns the buffer
 // holding the result. tw_step: tw holds W_{m * tw_step}.
 __device__ float2* gnv_stockham(float2* a, float2* b, const float2* __restrict__ tw, int tw_step,
@@ -28,35 +61,19 @@ __device__ float2* gnv_stockham(float2* a, float2* b, const float2* __restrict__
   for (int s = 0; s < 16; ++s) {
     const int radix = static_cast<int>((plan >> (4 * s)) & 15ull);
     if (radix == 0) break;
-    const int t_count = m / radix;
-    const int span_step = m / (ns * radix);  // W_{ns*radix}^u = W_m^(u * span_step)
-    const int dft_step = m / radix;          // W_radix^u = W_m^(u * dft_step)
-    for (int j = threadIdx.x; j < t_count; j += blockDim.x) {
-      const int jm = j % ns;
-      float2 v[5];
-#pragma unroll
-      for (int r = 0; r < 5; ++r) {
-        if (r < radix) {
-          const float2 in = a[j + r * t_count];
-          v[r] = r == 0 ? in : gnv_cmul(in, __ldg(&tw[tw_step * ((r * jm * span_step) % m)]));
-        }
-      }
-      const int out0 = (j / ns) * ns * radix + jm;
-#pragma unroll
-      for (int q = 0; q < 5; ++q) {
-        if (q < radix) {
-          float2 acc = v[0];
-#pragma unroll
-          for (int r = 1; r < 5; ++r) {
-            if (r < radix) {
-              const float2 w = __ldg(&tw[tw_step * (((r * q) % radix) * dft_step)]);
-              acc.x += v[r].x * w.x - v[r].y * w.y;
-              acc.y += v[r].x * w.y + v[r].y * w.x;
-            }
-          }
-          b[out0 + q * ns] = acc;
-        }
-      }
+    switch (radix) {
+      case 2:
+        gnv_stockham_stage<2>(a, b, tw, tw_step, m, ns);
+        break;
+      case 3:
+        gnv_stockham_stage<3>(a, b, tw, tw_step, m, ns);
+        break;
+      case 4:
+        gnv_stockham_stage<4>(a, b, tw, tw_step, m, ns);
+        break;
+      default:
+        gnv_stockham_stage<5>(a, b, tw, tw_step, m, ns);
+        break;
     }
     __syncthreads();
     float2* t = a;

@@ -4,18 +4,19 @@
 // fp32 biases, activations, gates and recurrent state. GPU twin of models/rnnoise's RunNetwork
 // (kernels::Dense / kernels::GruStep in fp32) within the fp16 bound (runtime/sched/network_tc.h).
 //
-// Launch (runtime/sched/network_tc.cc): rnn_network_f16_t<MT>, GNV_TC_WARPS * 32 threads,
-// dynamic shared memory weight_blocks * 256 + 16 * MT * row_halves * 2 bytes, grid = at most one
-// block per multiprocessor (persistent). Each block copies all packed weights to shared memory
-// once, then loops over tiles of 16 * MT rows: stages the tile's features and the three states
-// as fp16 rows (kernels/network_tc_layout.cuh), runs the six layers with the intermediates in
-// shared memory, and writes the new states (in place), the dense output and the vad copy when
-// asked, the gains and the vad. Rows >= min(batch, *count) (count may be null) are skipped, so
-// one captured graph serves every batch up to `batch`.
+// Launch (runtime/sched/network_tc.cc): rnn_network_f16_t<MT> (GNV_TC_WARPS * 32 threads) or
+// rnn_network_f16_g<G>w<W>_t<MT> (G groups of W warps, G * W * 32 threads), dynamic shared
+// memory weight_blocks * 256 + G * 16 * MT * row_halves * 2 bytes, grid = at most one block per
+// multiprocessor (persistent). Each block copies all packed weights to shared memory once; then
+// each group loops over its tiles of 16 * MT rows: stages the tile's features and the three
+// states as fp16 rows (kernels/network_tc_layout.cuh), runs the six layers with the
+// intermediates in shared memory, and writes the new states (in place), the dense output and
+// the vad copy when asked, the gains and the vad. Rows >= min(batch, *count) (count may be
+// null) are skipped, so one captured graph serves every batch up to `batch`.
 //
-// Layers: warp w takes items w, w + 8, ... where an item is (16-row m-tile, 8-column n-tile);
-// for a GRU an item is (m-tile, 8 units) and the warp accumulates the z, r and h columns of
-// those units (the same fragment positions), so the gate math happens in registers.
+// Layers: warp w (of its group of W) takes items w, w + W, ... where an item is (16-row m-tile,
+// 8-column n-tile); for a GRU an item is (m-tile, 8 units) and the warp accumulates the z, r and
+// h columns of those units (the same fragment positions), so the gate math happens in registers.
 //   reset_after = 1 (PyTorch): one pass (x·W and s·R in separate accumulators for h), then
 //     every warp waits (the old fp16 state is still being read) and writes the new fp16 state.
 //   reset_after = 0 (RNNoise/Keras): pass 1 computes z and r∘s (fp16 to the scratch columns),
@@ -72,6 +73,17 @@ __device__ __forceinline__ float gnv_tc_gate(int math, float x) {
   return math == GNV_MATH_APPROX ? gnv_tc_sigmoid(math, x) : gnv_tc_fast_sigmoid(x);
 }
 
+// Barrier of one warp group: 0 = the whole block (__syncthreads), else the named barrier `id`
+// for `threads` threads (the group's). bar.sync orders shared-memory accesses of the
+// participating threads like __syncthreads.
+__device__ __forceinline__ void gnv_tc_bar(int id, int threads) {
+  if (id == 0) {
+    __syncthreads();
+  } else {
+    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+  }
+}
+
 // c += A (16x16, rows of a) * B (16x8, fragment b), fp32 accumulation.
 __device__ __forceinline__ void gnv_tc_mma(float* c, const unsigned* a, uint2 b) {
 #if __CUDA_ARCH__ >= 800
@@ -120,14 +132,14 @@ __device__ __forceinline__ void gnv_tc_accumulate(float (*acc)[4], const unsigne
   }
 }
 
-template <int MT>
+template <int MT, int W>
 __device__ __noinline__ void gnv_tc_dense(const GnvTcLayer L, const uint2* w,
                                              unsigned short* act, int rh,
                                              const float* __restrict__ bias, int math, int r0,
-                                             int n, float* out, int out_stride) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+                                             int n, float* out, int out_stride, int warp) {
+  const int lane = threadIdx.x & 31;
   const int nt = L.upad / 8, kt = L.kx / 16, items = MT * nt;
-  for (int item = warp; item < items; item += GNV_TC_WARPS) {
+  for (int item = warp; item < items; item += W) {
     const int m0 = (item / nt) * 16, j = item % nt;
     const int c0 = 8 * j + 2 * (lane & 3);
     const float b0 = __ldg(bias + L.bias + c0), b1 = __ldg(bias + L.bias + c0 + 1);
@@ -146,14 +158,15 @@ __device__ __noinline__ void gnv_tc_dense(const GnvTcLayer L, const uint2* w,
 }
 
 // One GRU step for the tile; ends after every warp wrote its part of the new fp16 state (the
-// caller synchronises before the next reader).
-template <int MT>
+// caller synchronises before the next reader). `warp` is the warp's index in its group of W
+// warps and `bar` the group's barrier (gnv_tc_bar).
+template <int MT, int W>
 __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
                                            unsigned short* act, int rh, int rs_col,
                                            const float* __restrict__ bias, int math, int r0, int n,
                                            float* state, int state_stride, float* copy,
-                                           int copy_stride) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+                                           int copy_stride, int warp, int bar) {
+  const int lane = threadIdx.x & 31;
   const int ug = L.upad / 8, ktx = L.kx / 16, kts = L.ks / 16, items = MT * ug;
   const float* bz = bias + L.bias;
   const float* br = bz + L.upad;
@@ -162,7 +175,7 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
   float keep_z[GNV_TC_MAXIT][4], keep_s[GNV_TC_MAXIT][4];
 #pragma unroll
   for (int i = 0; i < GNV_TC_MAXIT; ++i) {
-    const int item = warp + i * GNV_TC_WARPS;
+    const int item = warp + i * W;
     if (item < items) {
       const int m0 = (item / ug) * 16, j = item % ug;
       const int c0 = 8 * j + 2 * (lane & 3);
@@ -235,10 +248,10 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
       }
     }
   }
-  __syncthreads();
+  gnv_tc_bar(bar, W * 32);
 #pragma unroll
   for (int i = 0; i < GNV_TC_MAXIT; ++i) {
-    const int item = warp + i * GNV_TC_WARPS;
+    const int item = warp + i * W;
     if (item < items) {
       const int m0 = (item / ug) * 16, j = item % ug;
       const int c0 = 8 * j + 2 * (lane & 3);
@@ -276,46 +289,58 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
 
 // Stages rows [r0, r0 + rows) of the features and the three states (fp32, row-strided in
 // global memory) as fp16 columns of the tile; rows past n become 0. The four sources are one
-// row of `cols` = features + u1 + u2 + u3 values; warp w takes rows w, w + warps, ... and its
-// lanes the columns, GNV_TC_STAGE loads in flight per lane before any is converted and stored.
+// row of `cols` = features + u1 + u2 + u3 values; warp w takes rows w, w + warps, ... (two at a
+// time) and its lanes the columns, 2 * GNV_TC_STAGE loads in flight per lane before any is
+// converted and stored.
 #define GNV_TC_STAGE 8
 __device__ __noinline__ void gnv_tc_stage(unsigned short* act, const GnvTcNet& net,
-                                          const GnvTcIo& io, int rows, int r0, int n) {
+                                          const GnvTcIo& io, int rows, int r0, int n, int warp,
+                                          int warps) {
   const GnvTcLayer& vg = net.layer[GNV_TC_VAD_GRU];
   const GnvTcLayer& ng = net.layer[GNV_TC_NOISE_GRU];
   const GnvTcLayer& dg = net.layer[GNV_TC_DENOISE_GRU];
   const int e1 = net.features, e2 = e1 + vg.units, e3 = e2 + ng.units, cols = e3 + dg.units;
-  const int rh = net.row_halves, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int rh = net.row_halves, lane = threadIdx.x & 31;
   const float* fs = reinterpret_cast<const float*>(io.features);
   const float* v1 = reinterpret_cast<const float*>(io.vad_state);
   const float* v2 = reinterpret_cast<const float*>(io.noise_state);
   const float* v3 = reinterpret_cast<const float*>(io.denoise_state);
-  for (int r = threadIdx.x >> 5; r < rows; r += warps) {
-    const bool live = r0 + r < n;
-    const long long b = r0 + r;
-    unsigned short* dst_row = act + r * rh;
+  // Two rows per pass (r and r + warps): their 2 * GNV_TC_STAGE loads are in flight together.
+  for (int rp = warp; rp < rows; rp += 2 * warps) {
     for (int base = lane; base < cols; base += 32 * GNV_TC_STAGE) {
-      float v[GNV_TC_STAGE];
+      float v[2][GNV_TC_STAGE];
 #pragma unroll
-      for (int j = 0; j < GNV_TC_STAGE; ++j) {
-        const int c = base + 32 * j;
-        v[j] = 0.f;
-        if (live && c < cols) {
-          if (c < e1) v[j] = fs[b * io.features_stride + c];
-          else if (c < e2) v[j] = v1[b * io.vad_stride + (c - e1)];
-          else if (c < e3) v[j] = v2[b * io.noise_stride + (c - e2)];
-          else v[j] = v3[b * io.denoise_stride + (c - e3)];
+      for (int h = 0; h < 2; ++h) {
+        const int r = rp + h * warps;
+        const bool live = r < rows && r0 + r < n;
+        const long long b = r0 + r;
+#pragma unroll
+        for (int j = 0; j < GNV_TC_STAGE; ++j) {
+          const int c = base + 32 * j;
+          v[h][j] = 0.f;
+          if (live && c < cols) {
+            if (c < e1) v[h][j] = fs[b * io.features_stride + c];
+            else if (c < e2) v[h][j] = v1[b * io.vad_stride + (c - e1)];
+            else if (c < e3) v[h][j] = v2[b * io.noise_stride + (c - e2)];
+            else v[h][j] = v3[b * io.denoise_stride + (c - e3)];
+          }
         }
       }
 #pragma unroll
-      for (int j = 0; j < GNV_TC_STAGE; ++j) {
-        const int c = base + 32 * j;
-        if (c < cols) {
-          const int col = c < e1 ? net.feat_col + c
-                          : c < e2 ? vg.s_col + (c - e1)
-                          : c < e3 ? ng.s_col + (c - e2)
-                                   : dg.s_col + (c - e3);
-          dst_row[col] = gnv_tc_half(v[j]);
+      for (int h = 0; h < 2; ++h) {
+        const int r = rp + h * warps;
+        if (r >= rows) continue;
+        unsigned short* dst_row = act + r * rh;
+#pragma unroll
+        for (int j = 0; j < GNV_TC_STAGE; ++j) {
+          const int c = base + 32 * j;
+          if (c < cols) {
+            const int col = c < e1 ? net.feat_col + c
+                            : c < e2 ? vg.s_col + (c - e1)
+                            : c < e3 ? ng.s_col + (c - e2)
+                                     : dg.s_col + (c - e3);
+            dst_row[col] = gnv_tc_half(v[h][j]);
+          }
         }
       }
     }
@@ -351,7 +376,12 @@ __device__ __forceinline__ void gnv_tc_weights_wait() {
 #endif
 }
 
-template <int MT>
+// G groups of W warps per block; each group runs its own tiles of 16 * MT rows with its own
+// activation buffer and barrier, all groups sharing the block's copy of the weights (G > 1: the
+// memory latency of one group's staging and state loads overlaps another group's matrix
+// products, like two blocks per multiprocessor without a second copy of the weights).
+// Tile t of the batch goes to group t % G of block (t / G) % grid.
+template <int MT, int G, int W>
 __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcIo& io,
                                                const uint4* __restrict__ weights,
                                                const float* __restrict__ bias, const int* count,
@@ -360,12 +390,16 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
   const int tm = 16 * MT;
   const int n = count != nullptr ? min(batch, *count) : batch;
   const int tiles = (n + tm - 1) / tm;
-  if (static_cast<int>(blockIdx.x) >= tiles) return;
+  if (static_cast<int>(blockIdx.x) * G >= tiles) return;  // the whole block
+  const int group = G == 1 ? 0 : static_cast<int>(threadIdx.x >> 5) / W;
+  const int warp = static_cast<int>(threadIdx.x >> 5) - group * W;
+  const int bar = G == 1 ? 0 : 1 + group;
   const uint2* w = reinterpret_cast<const uint2*>(gnv_tc_smem);
-  unsigned short* act = reinterpret_cast<unsigned short*>(gnv_tc_smem + net.weight_blocks * 16);
+  unsigned short* act_all = reinterpret_cast<unsigned short*>(gnv_tc_smem + net.weight_blocks * 16);
+  unsigned short* act = act_all + group * tm * net.row_halves;
   gnv_tc_weights_start(gnv_tc_smem, weights, net.weight_blocks * 16);
-  unsigned* actw = reinterpret_cast<unsigned*>(act);
-  for (int i = threadIdx.x; i < tm * net.row_halves / 2; i += blockDim.x) actw[i] = 0u;
+  unsigned* actw = reinterpret_cast<unsigned*>(act_all);
+  for (int i = threadIdx.x; i < G * tm * net.row_halves / 2; i += blockDim.x) actw[i] = 0u;
   const int rh = net.row_halves, math = net.math;
   const GnvTcLayer& vg = net.layer[GNV_TC_VAD_GRU];
   const GnvTcLayer& ng = net.layer[GNV_TC_NOISE_GRU];
@@ -373,42 +407,64 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
   float* vs = reinterpret_cast<float*>(io.vad_state);
   float* ns = reinterpret_cast<float*>(io.noise_state);
   float* ds = reinterpret_cast<float*>(io.denoise_state);
+  const int first_tile = static_cast<int>(blockIdx.x) * G + group;
+  const int stride = static_cast<int>(gridDim.x) * G;
+  if (G > 1) {
+    // Every group reads weights that other groups' threads copied: the whole block waits once.
+    __syncthreads();  // the zeroed activations
+    if (first_tile < tiles) gnv_tc_stage(act, net, io, tm, first_tile * tm, n, warp, W);
+    gnv_tc_weights_wait();
+    __syncthreads();
+  }
   bool first = true;
-  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+  for (int tile = first_tile; tile < tiles; tile += stride) {
     const int r0 = tile * tm;
-    __syncthreads();  // the previous tile is done with the activations
-    gnv_tc_stage(act, net, io, tm, r0, n);
-    if (first) gnv_tc_weights_wait();  // this thread's weight copies have landed
+    if (G == 1 || !first) {
+      gnv_tc_bar(bar, W * 32);  // the previous tile is done with the activations
+      gnv_tc_stage(act, net, io, tm, r0, n, warp, W);
+      if (G == 1 && first) gnv_tc_weights_wait();  // this thread's weight copies have landed
+    }
     first = false;
     // (The r∘s scratch is not re-zeroed per tile: its columns past a layer's units meet zero
     // weights, and every value ever written there is finite.)
-    __syncthreads();
-    gnv_tc_dense<MT>(net.layer[GNV_TC_INPUT_DENSE], w, act, rh, bias, math, r0, n,
-                     reinterpret_cast<float*>(io.dense_out), io.dense_stride);
-    __syncthreads();
-    gnv_tc_gru<MT>(vg, w, act, rh, net.rs_col, bias, math, r0, n, vs, io.vad_stride,
-                   reinterpret_cast<float*>(io.vad_copy), io.vad_copy_stride);
-    __syncthreads();
-    gnv_tc_dense<MT>(net.layer[GNV_TC_VAD_OUTPUT], w, act, rh, bias, math, r0, n,
-                     reinterpret_cast<float*>(io.vad), io.vad_out_stride);
-    gnv_tc_gru<MT>(ng, w, act, rh, net.rs_col, bias, math, r0, n, ns, io.noise_stride, nullptr, 0);
-    __syncthreads();
-    gnv_tc_gru<MT>(dg, w, act, rh, net.rs_col, bias, math, r0, n, ds, io.denoise_stride, nullptr,
-                   0);
-    __syncthreads();
-    gnv_tc_dense<MT>(net.layer[GNV_TC_DENOISE_OUTPUT], w, act, rh, bias, math, r0, n,
-                     reinterpret_cast<float*>(io.gains), io.gains_stride);
+    gnv_tc_bar(bar, W * 32);
+    gnv_tc_dense<MT, W>(net.layer[GNV_TC_INPUT_DENSE], w, act, rh, bias, math, r0, n,
+                        reinterpret_cast<float*>(io.dense_out), io.dense_stride, warp);
+    gnv_tc_bar(bar, W * 32);
+    gnv_tc_gru<MT, W>(vg, w, act, rh, net.rs_col, bias, math, r0, n, vs, io.vad_stride,
+                      reinterpret_cast<float*>(io.vad_copy), io.vad_copy_stride, warp, bar);
+    gnv_tc_bar(bar, W * 32);
+    gnv_tc_dense<MT, W>(net.layer[GNV_TC_VAD_OUTPUT], w, act, rh, bias, math, r0, n,
+                        reinterpret_cast<float*>(io.vad), io.vad_out_stride, warp);
+    gnv_tc_gru<MT, W>(ng, w, act, rh, net.rs_col, bias, math, r0, n, ns, io.noise_stride, nullptr,
+                      0, warp, bar);
+    gnv_tc_bar(bar, W * 32);
+    gnv_tc_gru<MT, W>(dg, w, act, rh, net.rs_col, bias, math, r0, n, ds, io.denoise_stride,
+                      nullptr, 0, warp, bar);
+    gnv_tc_bar(bar, W * 32);
+    gnv_tc_dense<MT, W>(net.layer[GNV_TC_DENOISE_OUTPUT], w, act, rh, bias, math, r0, n,
+                        reinterpret_cast<float*>(io.gains), io.gains_stride, warp);
   }
 }
 
-#define GNV_TC_NETWORK_KERNEL(MT)                                                              \
-  extern "C" __global__ void __launch_bounds__(GNV_TC_WARPS * 32, 1) rnn_network_f16_t##MT(    \
-      GnvTcNet net, GnvTcIo io, const uint4* __restrict__ weights,                             \
-      const float* __restrict__ bias, const int* count, int batch) {                           \
-    gnv_tc_network<MT>(net, io, weights, bias, count, batch);                                  \
+// The kernels: rnn_network_f16_t<MT> (one group of GNV_TC_WARPS warps, the original layout) and
+// rnn_network_f16_g<G>w<W>_t<MT> (G groups of W warps). The host's table of variants
+// (runtime/sched/network_tc.cc, TcVariantAt) must list the same (MT, G, W).
+// The two descriptors are __grid_constant__: their fields are read where they are (the
+// parameter space) by reference. Passed as plain by-value parameters, the compiler copied both
+// (416 bytes) to every thread's local memory, 208 KiB per multiprocessor next to 210 KiB of
+// shared memory, so the layer calls read them from L2 (H200, 2026-11-29, with the two-row
+// staging: 394 -> 304 us at 64k rows).
+#define GNV_TC_NETWORK_KERNEL(NAME, MT, G, W)                                                  \
+  extern "C" __global__ void __launch_bounds__(G * W * 32, 1)                                  \
+      NAME(const __grid_constant__ GnvTcNet net, const __grid_constant__ GnvTcIo io,           \
+           const uint4* __restrict__ weights,                                                  \
+           const float* __restrict__ bias, const int* count, int batch) {                      \
+    gnv_tc_network<MT, G, W>(net, io, weights, bias, count, batch);                            \
   }
-GNV_TC_NETWORK_KERNEL(1)
-GNV_TC_NETWORK_KERNEL(2)
+GNV_TC_NETWORK_KERNEL(rnn_network_f16_t1, 1, 1, GNV_TC_WARPS)
+GNV_TC_NETWORK_KERNEL(rnn_network_f16_t2, 2, 1, GNV_TC_WARPS)
+GNV_TC_NETWORK_KERNEL(rnn_network_f16_g2w8_t1, 1, 2, 8)
 
 // ---- Ceiling probes (benchmark only) ----
 // Copy bandwidth: dst[i] = src[i], n float4s, grid-stride.

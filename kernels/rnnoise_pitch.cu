@@ -207,7 +207,11 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 __device__ __forceinline__ float rnn_pcm_in(float v) { return v; }
 __device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
 
-template <typename T>
+// HP = true (rnn_frontend_hp): the high-pass already ran (rnn_highpass_*, one lane per row)
+// and left this hop's filtered samples in frames[2b+1][0, RNN_HOP) (the pitch frame, written
+// by this kernel only at the end of the row); `in` is not read and the state's high-pass
+// memory is not touched. Same operations otherwise, so the same bits.
+template <bool HP, typename T>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
@@ -265,7 +269,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // (lp0 + 5 + i for i < RNN_LP_OLD reads pb[2i - 1 .. 2i + 1] < RNN_PITCH_BUF - RNN_HOP),
     // computed from the same values as below.
     const float* hist = st + RNN_ST_PITCH + RNN_HOP;
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = rnn_pcm_in(inr[i]);
+    for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
     for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = hist[i];
     for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass(hist, i);
     if (tid < 5) lp0[tid] = 0.f;
@@ -277,7 +281,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       prev_gain_s = st[RNN_ST_LAST_GAIN];
     }
     float m0 = 0.f, m1 = 0.f;  // the high-pass memory (thread 0)
-    if (tid == 0) {
+    if (!HP && tid == 0) {
       m0 = st[RNN_ST_HP];
       m1 = st[RNN_ST_HP + 1];
     }
@@ -288,7 +292,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // o[j] o[j + k] with j + k < RNN_LP_OLD, are known already).
     const float* o = lp0 + 5;
     float ac_bulk = 0.f;  // warp 1, lanes 0-4: lag tid - 32, carried to the second half below
-    if (tid == 0) {
+    if (!HP && tid == 0) {
 #pragma unroll 8
       for (int i = 0; i < RNN_HOP; ++i) {
         const float x = xs[i];
@@ -566,12 +570,86 @@ extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
 rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {
-  rnn_frontend(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+  rnn_frontend<false>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
 extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
 rnn_frontend_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {
-  rnn_frontend(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+  rnn_frontend<false>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// The frontend after rnn_highpass_* (same arguments; `in` is not read).
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_hp(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                float* __restrict__ frames, int avx2) {
+  rnn_frontend<true>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// The DC high-pass of every row, one lane per row (the serial biquad chain of 480 steps is the
+// longest single-lane chain of rnn_frontend: here 32 rows share one warp's issue slots).
+//   rows b < ctl[0] (slot s = ctl[16 + b]): in[b] (RNN_HOP samples; float or 16-bit PCM / 32768)
+//   -> frames[2b+1][0, RNN_HOP) (floats, for rnn_frontend_hp), state[s] RNN_ST_HP updated.
+//   Launch: block.x = 128 (4 warps, 32 rows each), grid.x = ceil(rows / 128).
+// The hop goes through shared memory in 15 tiles of 32 rows x 32 samples: the warp loads a tile
+// row by row (coalesced), each lane filters its row's 32 samples in order (the CPU's operations,
+// as rnn_frontend's thread 0), and the warp stores the tile row by row.
+#define RNN_HP_TILE 32
+template <typename T>
+__device__ __forceinline__ void rnn_highpass(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                                             float* __restrict__ state, int state_stride,
+                                             float* __restrict__ frames) {
+  __shared__ float tile[4][RNN_HP_TILE][RNN_HP_TILE + 1];
+  const int count = ctl[0];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int base = (static_cast<int>(blockIdx.x) * 4 + warp) * RNN_HP_TILE;  // this warp's first row
+  if (static_cast<int>(blockIdx.x) * 4 * RNN_HP_TILE >= count) return;       // the whole block
+  const int b = base + lane;  // this lane's row
+  const bool live = b < count;
+  float* st = live ? state + static_cast<long long>(ctl[16 + b]) * state_stride : nullptr;
+  float m0 = 0.f, m1 = 0.f;
+  if (live) {
+    m0 = st[RNN_ST_HP];
+    m1 = st[RNN_ST_HP + 1];
+  }
+  float (*t)[RNN_HP_TILE + 1] = tile[warp];
+  for (int c0 = 0; c0 < RNN_HOP; c0 += RNN_HP_TILE) {
+    for (int j = 0; j < RNN_HP_TILE; ++j) {
+      const int r = base + j;
+      t[j][lane] = r < count ? rnn_pcm_in(in[static_cast<long long>(r) * in_stride + c0 + lane]) : 0.f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int i = 0; i < RNN_HP_TILE; ++i) {
+      const float x = t[lane][i];
+      const float y = __fadd_rn(x, m0);
+      m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
+      m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+      t[lane][i] = y;
+    }
+    __syncthreads();
+    for (int j = 0; j < RNN_HP_TILE; ++j) {
+      const int r = base + j;
+      if (r < count) frames[static_cast<long long>(2 * r + 1) * RNN_WINDOW + c0 + lane] = t[j][lane];
+    }
+    __syncthreads();  // the tile is reused
+  }
+  if (live) {
+    st[RNN_ST_HP] = m0;
+    st[RNN_ST_HP + 1] = m1;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+rnn_highpass_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, float* __restrict__ frames) {
+  rnn_highpass(in, in_stride, ctl, state, state_stride, frames);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+rnn_highpass_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, float* __restrict__ frames) {
+  rnn_highpass(in, in_stride, ctl, state, state_stride, frames);
 }

@@ -35,8 +35,25 @@
 #define ULTRA_MB_FINE 142     // cluster kernel, block 0: SM cycles from the end of the input read
 #define ULTRA_MB_FINE_WORDS 7 // to: DFT done, features done, request sent, gru1's state in, gru2's
                               // state in, output layers done, synthesis done
+#define ULTRA_MB_KERNEL_NS 150 // the hop's GPU time in ns (%globaltimer, block 0: from the
+                              // request seen / kernel entry to just before the answer is
+                              // published; telemetry's "kernels" stage; 0 in the host test)
 #define ULTRA_MB_OUT 160      // ULTRA_HOP output samples
 #define ULTRA_MB_WORDS 256
+// The LL mailbox (persistent cluster kernel, UltraPlanOptions::ll_mailbox): request and answer
+// as 64-bit words {low half: the value's bits, high half: the request's sequence number}, each
+// valid on its own, so the kernel's poll reads the input with the sequence (one PCIe round trip,
+// no separate input read) and the answer needs no system fence and no separate done word (the
+// host waits until every word it needs carries the sequence). Offsets in 32-bit words.
+#define ULTRA_LL_REQ 256        // request: cmd, slot, strength bits, 0, then ULTRA_HOP samples
+#define ULTRA_LL_ANS 512        // answer: status, vad bits, kernel ns, 0, then ULTRA_HOP samples
+#define ULTRA_LL_HEAD 4         // header words of both (a command other than a hop: only these)
+#define ULTRA_LL_WORDS (ULTRA_LL_HEAD + ULTRA_HOP)  // 64-bit words of each
+#define ULTRA_MB_LL_WORDS 768   // 32-bit words of a mailbox with the LL areas
+// Flags of the persistent cluster kernel (its last argument).
+#define ULTRA_FLAG_LL 1         // the LL mailbox
+#define ULTRA_FLAG_EARLY 2      // rank 0 sends the GRU states before its DFT, the features after
+                                // it; ranks 1.. run gru1's recurrent half in between
 #define ULTRA_CMD_HOP 1
 #define ULTRA_CMD_ZERO 2      // zero the slot's state (acquire/release wipe)
 #define ULTRA_CMD_STOP 3      // the persistent kernel returns

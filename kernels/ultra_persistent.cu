@@ -61,10 +61,27 @@ struct UltraSmem {
   float tmp[ULTRA_MAX_UNITS];
   long long ts[16];  // clock64() at the stage boundaries (thread 0; persistent mode's diagnostics;
                      // 8.. the cluster kernel's finer stages)
+  unsigned long long t_ns;  // ultra_ns() when the request was seen (persistent mode)
   float vad;
   float strength;
   int cmd, slot, seq;
 };
+
+// The GPU's global nanosecond timer (same on every SM; telemetry only). 0 in the host test.
+__device__ __forceinline__ unsigned long long ultra_ns() {
+#ifdef GHOSTNV_ULTRA_HOST_TEST
+  return 0ull;
+#else
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+#endif
+}
+// Nanoseconds since t0 as an answer word (saturated at INT_MAX).
+__device__ __forceinline__ int ultra_ns_since(unsigned long long t0) {
+  const unsigned long long d = ultra_ns() - t0;
+  return d > 0x7fffffffull ? 0x7fffffff : static_cast<int>(d);
+}
 
 __device__ __forceinline__ const float* ultra_ptr(unsigned long long p) {
   return reinterpret_cast<const float*>(p);
@@ -432,6 +449,7 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
       } while (seq == last);
       __threadfence_system();
       sm.ts[0] = clock64();
+      sm.t_ns = ultra_ns();
       sm.seq = seq;
       sm.cmd = cmd;
       sm.slot = slot;
@@ -476,6 +494,7 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
       if (threadIdx.x == 0) {
         mb[ULTRA_MB_STATUS] = status;
         mb[ULTRA_MB_VAD] = __float_as_int(cmd == ULTRA_CMD_HOP ? sm.vad : 0.f);
+        mb[ULTRA_MB_KERNEL_NS] = ultra_ns_since(sm.t_ns);
       }
       __threadfence_system();
       __syncwarp();
@@ -500,6 +519,7 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
     ultra_hop_f32(const UltraNet* net_g, const int* req, int* ans) {
   __shared__ UltraSmem sm;
   __shared__ UltraNet net;
+  const unsigned long long t_start = ultra_ns();
   if (threadIdx.x == 0) {
     net = *net_g;
     sm.seq = req[ULTRA_MB_REQ];
@@ -518,6 +538,7 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
   if (threadIdx.x == 0) {
     ans[ULTRA_MB_STATUS - ULTRA_MB_DONE] = status;
     ans[ULTRA_MB_VAD - ULTRA_MB_DONE] = __float_as_int(cmd == ULTRA_CMD_HOP ? sm.vad : 0.f);
+    ans[ULTRA_MB_KERNEL_NS - ULTRA_MB_DONE] = ultra_ns_since(t_start);
     ans[0] = sm.seq;
   }
 }
@@ -617,6 +638,64 @@ __device__ __forceinline__ float ultra_warp_sum(float v) {
   return v;
 }
 
+// The LL request (ULTRA_LL_REQ; persistent cluster kernel, block 0): threads 0 ..
+// ULTRA_LL_WORDS / 2 - 1 each poll two words (16 bytes over PCIe) until both carry sequence
+// `want`, then store their values: the header into sm.cmd / sm.slot / sm.strength, the samples
+// into sm.in and the newest hop of sm.hist (whatever the command: a hop reloads the rest of
+// sm.hist from the slot state). Thread 0 also sets sm.seq, sm.ts[0], sm.t_ns. No barrier.
+__device__ void ultra_ll_request(const int* mailbox, unsigned want, UltraSmem& sm) {
+  const int t = threadIdx.x;
+  if (t >= ULTRA_LL_WORDS / 2) return;
+  const unsigned long long* rq = reinterpret_cast<const unsigned long long*>(mailbox + ULTRA_LL_REQ) + 2 * t;
+  unsigned long long a, b;
+  do {
+    asm volatile("ld.volatile.global.v2.u64 {%0, %1}, [%2];" : "=l"(a), "=l"(b) : "l"(rq) : "memory");
+  } while (static_cast<unsigned>(a >> 32) != want || static_cast<unsigned>(b >> 32) != want);
+  const unsigned long long w[2] = {a, b};
+  for (int j = 0; j < 2; ++j) {
+    const int k = 2 * t + j;
+    const unsigned v = static_cast<unsigned>(w[j]);
+    if (k >= ULTRA_LL_HEAD) {
+      const float x = __uint_as_float(v);
+      sm.in[k - ULTRA_LL_HEAD] = x;
+      sm.hist[ULTRA_WINDOW - ULTRA_HOP + k - ULTRA_LL_HEAD] = x;
+    } else if (k == 0) {
+      sm.cmd = static_cast<int>(v);
+    } else if (k == 1) {
+      sm.slot = static_cast<int>(v);
+    } else if (k == 2) {
+      sm.strength = __uint_as_float(v);
+    }
+  }
+  if (t == 0) {
+    sm.ts[0] = clock64();
+    sm.t_ns = ultra_ns();
+    sm.seq = static_cast<int>(want);
+  }
+}
+
+// The LL answer (ULTRA_LL_ANS) with sequence seq: the header (status, vad, kernel ns) and, for a
+// hop, sm.out; two words per thread, one 16-byte store each, no fence. No barrier.
+__device__ void ultra_ll_answer(int* mailbox, unsigned seq, int status, float vad, int kernel_ns,
+                                const UltraSmem& sm, bool hop) {
+  const int t = threadIdx.x;
+  if (2 * t >= (hop ? ULTRA_LL_WORDS : ULTRA_LL_HEAD)) return;
+  unsigned long long w[2];
+  for (int j = 0; j < 2; ++j) {
+    const int k = 2 * t + j;
+    const unsigned v = k >= ULTRA_LL_HEAD ? __float_as_uint(sm.out[k - ULTRA_LL_HEAD])
+                       : k == 0           ? static_cast<unsigned>(status)
+                       : k == 1           ? __float_as_uint(vad)
+                       : k == 2           ? static_cast<unsigned>(kernel_ns)
+                                          : 0u;
+    w[j] = (static_cast<unsigned long long>(seq) << 32) | v;
+  }
+  asm volatile("st.volatile.global.v2.u64 [%0], {%1, %2};"
+               :
+               : "l"(reinterpret_cast<unsigned long long*>(mailbox + ULTRA_LL_ANS) + 2 * t), "l"(w[0]), "l"(w[1])
+               : "memory");
+}
+
 // Loads the network descriptor and this rank's slices; rank 0 also the tables; zeroes this
 // block's words (no stale sequence can match). Ends in step.
 __device__ void ultra_cl_load(const UltraNet* net_g, const UltraSlice* sl_g, unsigned rank, UltraNet& net,
@@ -701,7 +780,8 @@ __device__ void ultra_cl_dense_t(const float* wt, unsigned long long b, int inpu
 // r [units][3][l.units], b / rb [units][3]. Every rank calls it (rank 0 with 0 units): with the
 // Keras convention it contains a cluster barrier.
 __device__ void ultra_cl_gru(const UltraLayer& l, const UltraSlice& s, int math, const float* x, const float* h,
-                             unsigned long long* hout, bool to_all, unsigned seq, UltraSmem& sm, UltraCl& cl) {
+                             unsigned long long* hout, bool to_all, unsigned seq, UltraSmem& sm, UltraCl& cl,
+                             const float* pre = nullptr) {
   const int u = l.units, n = s.units, u0 = s.u0, in = l.inputs;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   const bool ra = l.reset_after != 0;
@@ -715,18 +795,26 @@ __device__ void ultra_cl_gru(const UltraLayer& l, const UltraSlice& s, int math,
       xr = fmaf(v, w[in + k], xr);
       xh = fmaf(v, w[2 * in + k], xh);
     }
-    for (int k = lane; k < u; k += 32) {
-      const float v = h[k];
-      hz = fmaf(v, r[k], hz);
-      hr = fmaf(v, r[u + k], hr);
-      if (ra) hh = fmaf(v, r[2 * u + k], hh);
+    if (pre == nullptr) {
+      for (int k = lane; k < u; k += 32) {
+        const float v = h[k];
+        hz = fmaf(v, r[k], hz);
+        hr = fmaf(v, r[u + k], hr);
+        if (ra) hh = fmaf(v, r[2 * u + k], hh);
+      }
     }
     xz = ultra_warp_sum(xz);
     xr = ultra_warp_sum(xr);
     xh = ultra_warp_sum(xh);
-    hz = ultra_warp_sum(hz);
-    hr = ultra_warp_sum(hr);
-    if (ra) hh = ultra_warp_sum(hh);
+    if (pre == nullptr) {
+      hz = ultra_warp_sum(hz);
+      hr = ultra_warp_sum(hr);
+      if (ra) hh = ultra_warp_sum(hh);
+    } else {
+      hz = pre[3 * i];
+      hr = pre[3 * i + 1];
+      hh = pre[3 * i + 2];
+    }
     const float z = gnv_sigmoid(math, (ultra_at(s.b, 3 * i) + ultra_at(s.rb, 3 * i)) + (xz + hz));
     const float rr = gnv_sigmoid(math, (ultra_at(s.b, 3 * i + 1) + ultra_at(s.rb, 3 * i + 1)) + (xr + hr));
     if (ra) {
@@ -758,6 +846,44 @@ __device__ void ultra_cl_gru(const UltraLayer& l, const UltraSlice& s, int math,
   }
 }
 
+// The recurrent half of ultra_cl_gru for this rank's slice (U_z h, U_r h and, reset-after,
+// U_h h; the same sums in the same order), into pre[3 i ..] for unit u0 + i: it needs only the
+// old state, so the ranks run it while rank 0 still runs the DFT (early states). No barrier.
+__device__ void ultra_cl_gru_hpart(const UltraLayer& l, const UltraSlice& s, const float* h, float* pre) {
+  const int u = l.units, n = s.units;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const bool ra = l.reset_after != 0;
+  for (int i = warp; i < n; i += warps) {
+    const float* r = ultra_ptr(s.r) + static_cast<long long>(i) * 3 * u;
+    float hz = 0.f, hr = 0.f, hh = 0.f;
+    for (int k = lane; k < u; k += 32) {
+      const float v = h[k];
+      hz = fmaf(v, r[k], hz);
+      hr = fmaf(v, r[u + k], hr);
+      if (ra) hh = fmaf(v, r[2 * u + k], hh);
+    }
+    hz = ultra_warp_sum(hz);
+    hr = ultra_warp_sum(hr);
+    if (ra) hh = ultra_warp_sum(hh);
+    if (lane == 0) {
+      pre[3 * i] = hz;
+      pre[3 * i + 1] = hr;
+      pre[3 * i + 2] = hh;
+    }
+  }
+}
+
+// Rank 0 (early states): request words [from, to) only (features [0, ULTRA_BANDS), then the
+// states) with sequence seq to ranks 1... No barrier.
+__device__ void ultra_cl_send_part(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, int from, int to) {
+  const int u1 = net.gru1.units;
+  for (int j = from + static_cast<int>(threadIdx.x); j < to; j += blockDim.x) {
+    const float v = j < ULTRA_BANDS ? sm.feat[j] : (j < ULTRA_BANDS + u1 ? sm.s1[j - ULTRA_BANDS] : sm.s2[j - ULTRA_BANDS - u1]);
+    const unsigned long long w = ultra_ll(v, seq);
+    for (unsigned r = 1; r < ULTRA_CLUSTER; ++r) ultra_st_remote_ll(&cl.req[j], r, w);
+  }
+}
+
 // Rank 0: sends the request words (features, gru1 and gru2 states; or, with stop, words that
 // only say "return") with sequence seq to ranks 1... No barrier.
 __device__ void ultra_cl_send_request(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, bool stop) {
@@ -771,10 +897,23 @@ __device__ void ultra_cl_send_request(const UltraNet& net, UltraSmem& sm, UltraC
 }
 
 // Ranks 1..: one hop's work after waiting for request seq. Returns false for a stop request.
-__device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq) {
+__device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq,
+                                  bool early = false) {
   const int u1 = net.gru1.units, u2 = net.gru2.units, m = ULTRA_BANDS + u1 + u2;
   const int t = threadIdx.x;
-  for (int j = t; j < m; j += blockDim.x) {
+  if (early) {
+    // The states come first (rank 0 sends them before its DFT): gru1's recurrent half now.
+    for (int j = ULTRA_BANDS + t; j < m; j += blockDim.x) {
+      const float v = ultra_ll_value(ultra_ll_wait(&cl.req[j], seq));
+      if (j < ULTRA_BANDS + u1)
+        sm.s1[j - ULTRA_BANDS] = v;
+      else
+        sm.s2[j - ULTRA_BANDS - u1] = v;
+    }
+    __syncthreads();
+    ultra_cl_gru_hpart(net.gru1, cl.sl[0], sm.s1, sm.gh);
+  }
+  for (int j = t; j < (early ? ULTRA_BANDS : m); j += blockDim.x) {
     const float v = ultra_ll_value(ultra_ll_wait(&cl.req[j], seq));
     if (j < ULTRA_BANDS)
       sm.feat[j] = v;
@@ -789,7 +928,8 @@ __device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& c
   ultra_cl_dense_t(ultra_ptr(cl.dense_t), net.dense_in.b, net.dense_in.inputs, net.dense_in.units,
                    net.dense_in.act, net.math, sm.feat, cl.g2in + u1);
   __syncthreads();
-  ultra_cl_gru(net.gru1, cl.sl[0], net.math, cl.g2in + u1, sm.s1, cl.h1, true, seq, sm, cl);
+  ultra_cl_gru(net.gru1, cl.sl[0], net.math, cl.g2in + u1, sm.s1, cl.h1, true, seq, sm, cl,
+               early ? sm.gh : nullptr);
   for (int j = t; j < u1; j += blockDim.x) cl.g2in[j] = ultra_ll_value(ultra_ll_wait(&cl.h1[j], seq));
   __syncthreads();
   ultra_cl_gru(net.gru2, cl.sl[1], net.math, cl.g2in, sm.s2, cl.h2, false, seq, sm, cl);
@@ -819,7 +959,10 @@ __device__ void ultra_cl_rank0(const UltraNet& net, UltraSmem& sm, UltraCl& cl, 
 }
 
 extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds__(ULTRA_THREADS, 1)
-    ultra_persistent_cluster_f32(const UltraNet* net_g, const UltraSlice* sl_g, int* mailbox, int start_seq) {
+    ultra_persistent_cluster_f32(const UltraNet* net_g, const UltraSlice* sl_g, int* mailbox, int start_seq,
+                                 int flags) {
+  // flags: ULTRA_FLAG_LL (the LL mailbox), ULTRA_FLAG_EARLY (states sent before the DFT).
+  const bool ll = (flags & ULTRA_FLAG_LL) != 0, early = (flags & ULTRA_FLAG_EARLY) != 0;
   __shared__ UltraSmem sm;
   __shared__ UltraNet net;
   extern __shared__ float4 dyn4[];  // UltraCl, then the weights
@@ -831,56 +974,81 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
   ultra_cluster_sync();  // every block of the cluster runs, its words zeroed
   unsigned seq = 0;      // hops (and the stop) sent to ranks 1..; the same count on every rank
   if (rank != 0) {
-    while (ultra_cl_gru_rank(net, sm, cl, seq = ultra_ll_next(seq))) {
+    while (ultra_cl_gru_rank(net, sm, cl, seq = ultra_ll_next(seq), early)) {
     }
     ultra_cluster_sync();  // nobody stores into a block that has returned
     return;
   }
   volatile int* mb = mailbox;
   int last = start_seq;
+  int pre_slot = -1;  // LL mode: the slot of the last hop, whose state is loaded during the poll
+  static_assert(ULTRA_LL_WORDS / 2 <= 64, "the LL poll runs on warps 0-1");
   for (;;) {
-    if (threadIdx.x == 0) {
-      int q, c, slot, str;
-      do {
-        asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(q), "=r"(c), "=r"(slot), "=r"(str)
-                     : "l"(mailbox + ULTRA_MB_REQ)
-                     : "memory");
-      } while (q == last);
-      __threadfence_system();
-      sm.ts[0] = clock64();
-      sm.seq = q;
-      sm.cmd = c;
-      sm.slot = slot;
-      sm.strength = __int_as_float(str);
-    }
-    __syncthreads();
-    // The input samples (warp 0, over PCIe) and, for a hop, the slot's state (the other warps,
-    // from L2) at the same time.
-    const int cmd = sm.cmd, slot = sm.slot;
-    const bool valid = slot >= 0 && slot < net.max_slots;
-    const bool hop = cmd == ULTRA_CMD_HOP && valid;
-    float* st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
-    if (threadIdx.x < ULTRA_HOP / 4) {
-      float4 v;
-      asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
-                   : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                   : "l"(mailbox + ULTRA_MB_IN + 4 * threadIdx.x)
-                   : "memory");
-      float* in = &sm.in[4 * threadIdx.x];
-      in[0] = v.x;
-      in[1] = v.y;
-      in[2] = v.z;
-      in[3] = v.w;
-      if (hop) {
-        float* hi = &sm.hist[ULTRA_WINDOW - ULTRA_HOP + 4 * threadIdx.x];
-        hi[0] = v.x;
-        hi[1] = v.y;
-        hi[2] = v.z;
-        hi[3] = v.w;
+    int cmd, slot;
+    bool valid, hop;
+    float* st;
+    if (ll) {
+      // LL request: threads 0..ULTRA_LL_WORDS/2-1 each poll two words (16 bytes over PCIe) until
+      // both carry the next sequence; the values come with them. Meanwhile warps 2.. load the
+      // state of the last hop's slot (the usual next request; nothing else writes it while the
+      // kernel waits); a hop on another slot loads its state after the poll.
+      if (pre_slot >= 0)
+        ultra_state_in(net, sm, reinterpret_cast<const float*>(net.state) + static_cast<long long>(pre_slot) * net.state_stride, 64);
+      ultra_ll_request(mailbox, static_cast<unsigned>(last) + 1u, sm);
+      __syncthreads();
+      cmd = sm.cmd;
+      slot = sm.slot;
+      valid = slot >= 0 && slot < net.max_slots;
+      hop = cmd == ULTRA_CMD_HOP && valid;
+      st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
+      if (hop && slot != pre_slot) ultra_state_in(net, sm, st, 0);
+      if (hop) pre_slot = slot;
+    } else {
+      if (threadIdx.x == 0) {
+        int q, c, sl, str;
+        do {
+          asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
+                       : "=r"(q), "=r"(c), "=r"(sl), "=r"(str)
+                       : "l"(mailbox + ULTRA_MB_REQ)
+                       : "memory");
+        } while (q == last);
+        __threadfence_system();
+        sm.ts[0] = clock64();
+        sm.t_ns = ultra_ns();
+        sm.seq = q;
+        sm.cmd = c;
+        sm.slot = sl;
+        sm.strength = __int_as_float(str);
       }
-    } else if (hop) {
-      ultra_state_in(net, sm, st, 32);
+      __syncthreads();
+      // The input samples (warp 0, over PCIe) and, for a hop, the slot's state (the other warps,
+      // from L2) at the same time.
+      cmd = sm.cmd;
+      slot = sm.slot;
+      valid = slot >= 0 && slot < net.max_slots;
+      hop = cmd == ULTRA_CMD_HOP && valid;
+      st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
+      if (threadIdx.x < ULTRA_HOP / 4) {
+        float4 v;
+        asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
+                     : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                     : "l"(mailbox + ULTRA_MB_IN + 4 * threadIdx.x)
+                     : "memory");
+        float* in = &sm.in[4 * threadIdx.x];
+        in[0] = v.x;
+        in[1] = v.y;
+        in[2] = v.z;
+        in[3] = v.w;
+        if (hop) {
+          float* hi = &sm.hist[ULTRA_WINDOW - ULTRA_HOP + 4 * threadIdx.x];
+          hi[0] = v.x;
+          hi[1] = v.y;
+          hi[2] = v.z;
+          hi[3] = v.w;
+        }
+      } else if (hop) {
+        ultra_state_in(net, sm, st, 32);
+      }
     }
     last = sm.seq;
     __syncthreads();
@@ -888,7 +1056,9 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
     int status = 0;
     if (cmd == ULTRA_CMD_STOP) {
       ultra_cl_send_request(net, sm, cl, seq = ultra_ll_next(seq), true);
-      if (threadIdx.x == 0) {
+      if (ll) {
+        ultra_ll_answer(mailbox, static_cast<unsigned>(last), 0, 0.f, 0, sm, false);
+      } else if (threadIdx.x == 0) {
         __threadfence_system();
         mb[ULTRA_MB_DONE] = last;
       }
@@ -896,9 +1066,17 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
       return;
     }
     if (hop) {
+      seq = ultra_ll_next(seq);
+      // Early states: ranks 1.. start gru1's recurrent half while this block runs the DFT.
+      if (early) ultra_cl_send_part(net, sm, cl, seq, ULTRA_BANDS, ULTRA_BANDS + net.gru1.units + net.gru2.units);
       ultra_frontend_rest(sm, st);
       if (threadIdx.x == 0) sm.ts[2] = clock64();
-      ultra_cl_send_request(net, sm, cl, seq = ultra_ll_next(seq), false);
+      if (early) {
+        ultra_cl_send_part(net, sm, cl, seq, 0, ULTRA_BANDS);
+        if (threadIdx.x == 0) sm.ts[11] = clock64();
+      } else {
+        ultra_cl_send_request(net, sm, cl, seq, false);
+      }
       ultra_cl_rank0(net, sm, cl, seq);
       if (threadIdx.x == 0) sm.ts[3] = clock64();
       ultra_backend(net, sm, st);
@@ -911,7 +1089,21 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
       if (threadIdx.x == 0) sm.ts[2] = sm.ts[3] = clock64();
     }
     if (threadIdx.x == 0) sm.ts[4] = clock64();
-    if (threadIdx.x < 32) {
+    if (ll) {
+      if (threadIdx.x == 0 && hop) {
+        // Diagnostics (plain words, unordered with the answer: may lag by a hop).
+        const long long t5 = clock64();
+        const long long c[6] = {sm.ts[1] - sm.ts[0], sm.ts[2] - sm.ts[1], sm.ts[3] - sm.ts[2],
+                                sm.ts[4] - sm.ts[3], t5 - sm.ts[4], t5 - sm.ts[0]};
+        for (int i = 0; i < 6; ++i) mb[ULTRA_MB_CYCLES + i] = static_cast<int>(c[i]);
+        const long long f[ULTRA_MB_FINE_WORDS] = {sm.ts[9], sm.ts[2], sm.ts[11], sm.ts[12],
+                                                  sm.ts[13], sm.ts[15], sm.ts[4]};
+        for (int i = 0; i < ULTRA_MB_FINE_WORDS; ++i) mb[ULTRA_MB_FINE + i] = static_cast<int>(f[i] - sm.ts[1]);
+      }
+      // A hop command answers every word, valid slot or not (the host waits for all of them).
+      ultra_ll_answer(mailbox, static_cast<unsigned>(last), status, hop ? sm.vad : 0.f, ultra_ns_since(sm.t_ns),
+                      sm, cmd == ULTRA_CMD_HOP);
+    } else if (threadIdx.x < 32) {
       if (hop && threadIdx.x < ULTRA_HOP / 4) {
         const int i = 4 * threadIdx.x;
         asm volatile("st.volatile.global.v4.f32 [%0], {%1, %2, %3, %4};"
@@ -923,6 +1115,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
       if (threadIdx.x == 0) {
         mb[ULTRA_MB_STATUS] = status;
         mb[ULTRA_MB_VAD] = __float_as_int(hop ? sm.vad : 0.f);
+        mb[ULTRA_MB_KERNEL_NS] = ultra_ns_since(sm.t_ns);
       }
       __threadfence_system();
       __syncwarp();
@@ -954,6 +1147,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
   float* dyn = reinterpret_cast<float*>(dyn4) + sizeof(UltraCl) / sizeof(float);
   const unsigned rank = ultra_cluster_rank();
   const unsigned seq = 1;  // every block zeroes its words before the start barrier
+  const unsigned long long t_start = ultra_ns();
   if (rank == 0 && threadIdx.x == 0) {
     sm.seq = req[ULTRA_MB_REQ];
     sm.cmd = req[ULTRA_MB_CMD];
@@ -991,6 +1185,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
   if (threadIdx.x == 0) {
     ans[ULTRA_MB_STATUS - ULTRA_MB_DONE] = status;
     ans[ULTRA_MB_VAD - ULTRA_MB_DONE] = __float_as_int(hop ? sm.vad : 0.f);
+    ans[ULTRA_MB_KERNEL_NS - ULTRA_MB_DONE] = ultra_ns_since(t_start);
     ans[0] = sm.seq;
   }
 }

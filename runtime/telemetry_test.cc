@@ -167,5 +167,41 @@ TEST(Telemetry, GpuSampleJsonLeavesOutAbsentFields) {
   EXPECT_DOUBLE_EQ(j["power_w"].get<double>(), 50.5);
 }
 
+
+// Every stage has a name and a key in the JSON, in Stage order; StageHistograms keeps them apart.
+TEST(Telemetry, StagesJsonHasEveryStage) {
+  StageHistograms st;
+  std::mt19937 rng(7);
+  std::vector<uint64_t> dev;
+  for (int i = 0; i < 113; ++i) {
+    dev.push_back(1000 + rng() % 50000);
+    st.Record(Stage::kDevice, dev.back());
+  }
+  st.Record(Stage::kOutsideKernels, 2500);
+  const nlohmann::json j = StagesJson(st);
+  ASSERT_EQ(j.size(), static_cast<size_t>(kStageCount)) << j.dump();
+  const char* names[] = {"h2d", "kernels", "d2h", "end_to_end", "device", "outside_kernels"};
+  for (int s = 0; s < kStageCount; ++s) {
+    EXPECT_STREQ(StageName(static_cast<Stage>(s)), names[s]);
+    ASSERT_TRUE(j.contains(names[s])) << names[s];
+  }
+  EXPECT_EQ(j["device"]["count"], 113);
+  std::sort(dev.begin(), dev.end());
+  const double p50 = static_cast<double>(dev[56]) / 1e3;  // ceil(0.5 * 113) = 57th smallest
+  EXPECT_NEAR(j["device"]["p50_us"].get<double>(), p50, p50 / 16);
+  EXPECT_DOUBLE_EQ(j["device"]["max_us"].get<double>(), static_cast<double>(dev.back()) / 1e3);
+  EXPECT_DOUBLE_EQ(j["outside_kernels"]["p99_us"].get<double>(), 2.5);
+  EXPECT_EQ(j["kernels"]["count"], 0);
+  EXPECT_FALSE(j["kernels"].contains("p50_us"));
+  // The Telemetry snapshot carries the same object.
+  Telemetry tel;
+  tel.Record(Stage::kDevice, 4000);
+  EXPECT_EQ(tel.Snapshot()["stages"]["device"]["count"], 1);
+  EXPECT_EQ(tel.stages()[Stage::kDevice].count(), 1u);
+  st.Clear();
+  EXPECT_EQ(st[Stage::kDevice].count(), 0u);
+  EXPECT_EQ(st[Stage::kOutsideKernels].count(), 0u);
+}
+
 }  // namespace
 }  // namespace ghostnv::runtime

@@ -239,7 +239,9 @@ GHOSTNV_API int ghostnv_reset(ghostnv_denoiser* denoiser);
  * and why it was chosen ("backend_note"), "device" (e.g. "device 0 (NVIDIA H200, sm_90,
  * 0000:19:00.0)", "" on the CPU), "backend_active" (where hops run now: "cpu" after a device
  * failure), "fallback" (events, note, cpu_hops, warmup_hops), on a GPU "gpu" (mode, device, hops,
- * submit_to_done_us percentiles), SIMD level, sample rate, channels, strength, VAD gate settings,
+ * submit_to_done_us percentiles, and "stages": per-stage latency percentiles recorded inside the
+ * device plan — h2d, kernels, d2h, end_to_end, device, outside_kernels; a stage the plan does not
+ * measure has count 0), SIMD level, sample rate, channels, strength, VAD gate settings,
  * and counters (frames, hops, sanitized samples, underruns, mean and last VAD, gated frames,
  * processing seconds, fallback events).
  * The string is owned by the denoiser and stays valid until the next ghostnv_info_json(),

@@ -645,6 +645,8 @@ GHOSTNV_API const char* ghostnv_info_json(ghostnv_denoiser* denoiser) {
                     {"submit_to_done_us",
                      {{"count", l.count}, {"p50", l.p50_us}, {"p99", l.p99_us},
                       {"max", l.max_us}, {"mean", l.mean_us}}}};
+        // Per-stage histograms recorded inside the plan (h2d, kernels, d2h, end_to_end, ...).
+        j["gpu"]["stages"] = nlohmann::json::parse(sched::StagesJson(t));
       }
     }
     j["simd"] = ghostnv::kernels::SimdName(ghostnv::kernels::ActiveSimd());

@@ -61,6 +61,43 @@ LatencySummary Summarize(const LatencyHistogram& h) {
   return s;
 }
 
+std::array<LatencySummary, runtime::kStageCount> PlanStageSummaries(const CudaPlan& plan) {
+  std::array<LatencySummary, runtime::kStageCount> out{};
+  if (const runtime::StageHistograms* st = plan.stage_times()) {
+    for (int i = 0; i < runtime::kStageCount; ++i)
+      out[static_cast<size_t>(i)] = Summarize((*st)[static_cast<runtime::Stage>(i)]);
+  }
+  return out;
+}
+
+LatencySummary Summarize(const runtime::LatencyHistogram& h) {
+  LatencySummary s;
+  s.count = h.count();
+  if (s.count == 0) return s;
+  s.p50_us = static_cast<double>(h.Percentile(0.5)) * 1e-3;
+  s.p99_us = static_cast<double>(h.Percentile(0.99)) * 1e-3;
+  s.max_us = static_cast<double>(h.max_ns()) * 1e-3;
+  s.mean_us = h.mean_ns() * 1e-3;
+  return s;
+}
+
+std::string StagesJson(const BackendTelemetry& t) {
+  std::string j = "{";
+  for (int i = 0; i < runtime::kStageCount; ++i) {
+    const LatencySummary& l = t.stages[static_cast<size_t>(i)];
+    absl::StrAppend(&j, i ? ", " : "", "\"", runtime::StageName(static_cast<runtime::Stage>(i)),
+                    "\": {\"count\": ", l.count);
+    if (l.count > 0) {
+      absl::StrAppend(&j, ", \"p50_us\": ", absl::SixDigits(l.p50_us), ", \"p99_us\": ",
+                      absl::SixDigits(l.p99_us), ", \"max_us\": ", absl::SixDigits(l.max_us),
+                      ", \"mean_us\": ", absl::SixDigits(l.mean_us));
+    }
+    absl::StrAppend(&j, "}");
+  }
+  absl::StrAppend(&j, "}");
+  return j;
+}
+
 struct RealtimeCudaFamily::Shared {
   std::unique_ptr<CudaPlan> plan;
   std::string device;
@@ -69,6 +106,7 @@ struct RealtimeCudaFamily::Shared {
   std::atomic<uint64_t> failure_hop{0};
   std::atomic<uint64_t> gpu_hops{0}, cpu_hops{0}, fallback_events{0}, warmup_hops{0};
   LatencyHistogram submit_to_done;
+  runtime::LatencyHistogram end_to_end;  // the same hops, telemetry's histogram
 
   // First failure wins; later ones (other channels noticing) are not new events.
   void Fail(cu::CUresult r) noexcept {
@@ -172,7 +210,9 @@ models::HopInfo RealtimeCudaFamily::ProcessHop(models::ChannelState& state, cons
         }
       }
       if (r == cu::kSuccess) {
-        sh.submit_to_done.Add(NowNs() - t0);
+        const uint64_t e2e = NowNs() - t0;
+        sh.submit_to_done.Add(e2e);
+        sh.end_to_end.Record(e2e);
         std::memcpy(out, plan.output_rows(), hop * sizeof(float));
         const CudaHopInfo info = plan.info()[0];
         sh.gpu_hops.fetch_add(1, std::memory_order_relaxed);
@@ -213,6 +253,8 @@ BackendTelemetry RealtimeCudaFamily::telemetry() const {
         options_.warmup_hops, " input hops)");
   }
   t.submit_to_done = Summarize(sh.submit_to_done);
+  t.stages = PlanStageSummaries(*sh.plan);
+  t.stages[static_cast<size_t>(runtime::Stage::kEndToEnd)] = Summarize(sh.end_to_end);
   return t;
 }
 

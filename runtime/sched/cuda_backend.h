@@ -35,6 +35,7 @@
 // any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -46,6 +47,7 @@
 #include "models/family.h"
 #include "runtime/cuda_abi.h"
 #include "runtime/sched/backend.h"
+#include "runtime/telemetry_histogram.h"
 
 namespace ghostnv::sched {
 namespace cu = ::ghostnv::runtime::cu;  // cuda_plan.h spells driver results cu::CUresult
@@ -61,6 +63,7 @@ struct LatencySummary {
   double p50_us = 0, p99_us = 0, max_us = 0, mean_us = 0;
 };
 LatencySummary Summarize(const LatencyHistogram& h);
+LatencySummary Summarize(const runtime::LatencyHistogram& h);
 
 // What a backend did; a snapshot of relaxed counters (control thread).
 struct BackendTelemetry {
@@ -74,7 +77,18 @@ struct BackendTelemetry {
   uint64_t warmup_hops = 0;      // CPU hops run to warm up channel states at the switch
   std::string fallback_note;     // "GPU failed at hop 1234: CUDA_ERROR_ILLEGAL_ADDRESS (sticky) ..."
   LatencySummary submit_to_done; // per GPU hop, measured on the calling thread
+  // Per-stage times (telemetry, indexed by runtime::Stage): end_to_end = submit -> done on the
+  // calling thread (every GPU hop); h2d / kernels / d2h / device / outside_kernels from the
+  // plan's CudaPlan::stage_times() (count 0 where the plan does not measure that stage).
+  std::array<LatencySummary, runtime::kStageCount> stages{};
 };
+
+// BackendTelemetry::stages as a JSON object: {"h2d": {"count": 0}, "kernels": {"count": 812,
+// "p50_us": 9.1, "p99_us": 9.8, "max_us": 14.0, "mean_us": 9.2}, ...}, every stage, in Stage
+// order (the "stages" of ghostnv_info_json()'s "gpu" and of `ghostnv-denoise --report json`).
+std::string StagesJson(const BackendTelemetry& t);
+// A plan's stage_times() summarised (all counts 0 when it records none).
+std::array<LatencySummary, runtime::kStageCount> PlanStageSummaries(const CudaPlan& plan);
 
 // A family that can report where its hops ran.
 class BackendFamily : public models::Family {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "runtime/sched/fake_plan.h"
 #include "runtime/sched/stream.h"
 
@@ -261,6 +262,76 @@ TEST(MakeBackendFamilyTest, CpuAutoAndExplicit) {
     EXPECT_TRUE(seen.realtime);
     EXPECT_EQ(TelemetryOf(**f).backend, "cuda");
     EXPECT_EQ(TelemetryOf(**f).mode, "realtime");
+  }
+}
+
+// A fake plan that records per-stage times like a GPU plan (telemetry): every hop's "device"
+// time is 1000 + 10 * hop ns, its "kernels" time 500 ns.
+class TimedFakePlan : public FakePlan {
+ public:
+  using FakePlan::FakePlan;
+  cu::CUresult Submit(const int* slots, const float* strengths, int n) override {
+    const cu::CUresult r = FakePlan::Submit(slots, strengths, n);
+    if (r == cu::kSuccess && n > 0) {
+      stages_.Record(runtime::Stage::kDevice, 1000 + 10 * hops_++);
+      stages_.Record(runtime::Stage::kKernels, 500);
+    }
+    return r;
+  }
+  const runtime::StageHistograms* stage_times() const override { return &stages_; }
+
+ private:
+  runtime::StageHistograms stages_;
+  uint64_t hops_ = 0;
+};
+
+TEST(RealtimeCudaFamilyTest, ReportsThePlansStageTimes) {
+  auto cpu = std::make_shared<EchoFamily>();
+  auto f = RealtimeCudaFamily::Create(std::make_unique<TimedFakePlan>(cpu, 2), cpu, {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  // No hop yet: every stage is empty, and the JSON still names all of them.
+  BackendTelemetry t = (*f)->telemetry();
+  for (const LatencySummary& l : t.stages) EXPECT_EQ(l.count, 0u);
+  const auto in = Signal(113 * 480 + 7, 1, 3);
+  (void)RunStream(*f, in, 1, {480});
+  t = (*f)->telemetry();
+  const uint64_t hops = t.gpu_hops;
+  ASSERT_EQ(hops, 113u);
+  const auto at = [&](runtime::Stage s) { return t.stages[static_cast<size_t>(s)]; };
+  EXPECT_EQ(at(runtime::Stage::kDevice).count, hops);
+  EXPECT_EQ(at(runtime::Stage::kKernels).count, hops);
+  EXPECT_EQ(at(runtime::Stage::kEndToEnd).count, hops);  // the family's own submit -> done
+  EXPECT_EQ(at(runtime::Stage::kH2D).count, 0u);
+  EXPECT_EQ(at(runtime::Stage::kOutsideKernels).count, 0u);
+  // device: 1000, 1010, ..., 2120 ns; the 57th smallest is 1560 (bucket width <= 1/16).
+  EXPECT_NEAR(at(runtime::Stage::kDevice).p50_us, 1.56, 1.56 / 16);
+  EXPECT_DOUBLE_EQ(at(runtime::Stage::kDevice).max_us, 2.12);
+  EXPECT_NEAR(at(runtime::Stage::kDevice).mean_us, 1.56, 1e-9);
+  EXPECT_DOUBLE_EQ(at(runtime::Stage::kKernels).p99_us, 0.5);
+
+  const nlohmann::json j = nlohmann::json::parse(StagesJson(t));
+  ASSERT_EQ(j.size(), static_cast<size_t>(runtime::kStageCount)) << j.dump();
+  for (int s = 0; s < runtime::kStageCount; ++s) {
+    const char* name = runtime::StageName(static_cast<runtime::Stage>(s));
+    ASSERT_TRUE(j.contains(name)) << name;
+    const LatencySummary& l = t.stages[static_cast<size_t>(s)];
+    EXPECT_EQ(j[name]["count"].get<uint64_t>(), l.count) << name;
+    if (l.count == 0) {
+      EXPECT_EQ(j[name].size(), 1u) << name;
+      continue;
+    }
+    EXPECT_NEAR(j[name]["p50_us"].get<double>(), l.p50_us, 1e-5 * l.p50_us) << name;
+    EXPECT_NEAR(j[name]["p99_us"].get<double>(), l.p99_us, 1e-5 * l.p99_us) << name;
+    EXPECT_NEAR(j[name]["max_us"].get<double>(), l.max_us, 1e-5 * l.max_us) << name;
+    EXPECT_NEAR(j[name]["mean_us"].get<double>(), l.mean_us, 1e-5 * l.mean_us) << name;
+  }
+  // A plan without stage times (the plain fake): only end_to_end is filled.
+  auto g = Realtime(cpu, std::make_unique<FakePlan>(cpu, 1));
+  (void)RunStream(g, in, 1, {480});
+  const BackendTelemetry u = g->telemetry();
+  for (int s = 0; s < runtime::kStageCount; ++s) {
+    EXPECT_EQ(u.stages[static_cast<size_t>(s)].count,
+              s == static_cast<int>(runtime::Stage::kEndToEnd) ? u.gpu_hops : 0u) << s;
   }
 }
 

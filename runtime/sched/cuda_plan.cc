@@ -1,6 +1,8 @@
 // runtime/sched/cuda_plan.cc — see cuda_plan.h. The per-hop work of a batch, in graph order:
 //   H2D control (count, slots, strengths) and input rows
 //   rnn_frontend_f32       high-pass, pitch analysis, analysis + pitch-delayed frames
+//                          (lane_highpass, >= 128 rows: rnn_highpass_* one lane per row, then
+//                          rnn_frontend_hp for the rest)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
 //   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
@@ -33,7 +35,10 @@
 #include "runtime/device.h"
 #include "runtime/gpu_ops.h"
 #include "runtime/graph.h"
+#include "runtime/kernel_build.h"
+#include "runtime/kernel_sources.h"
 #include "runtime/memory.h"
+#include "runtime/module.h"
 #include "runtime/sched/cuda_plan_profile.h"
 #include "runtime/sched/network_tc.h"
 #include "runtime/sched/rnnoise_kernels.h"
@@ -145,7 +150,9 @@ class CudaPlanImpl final : public CudaPlan {
     }
     const runtime::DriverApi& api = ctx_->api();
     if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
+    CollectStageTimes();  // telemetry: the previous hop's events (complete by now)
     if (n > 0) {
+      if (CUresult r = MarkHopStart(); r != cu::kSuccess) return r;
       if (!prof_.empty()) {
         // Profiling plans launch the stages directly: an event recorded while a stream is
         // captured only orders the capture and never becomes a node of the graph (so a graph
@@ -155,9 +162,12 @@ class CudaPlanImpl final : public CudaPlan {
       } else if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) {
         return r;
       }
+      tel_pending_ = true;
     }
     return done_->Record(*stream_);
   }
+
+  const runtime::StageHistograms* stage_times() const override { return &stage_times_; }
 
   CUresult Query() const override { return done_->Query(); }
   CUresult Wait() override { return ctx_->api().EventSynchronize(done_->get()); }
@@ -177,6 +187,41 @@ class CudaPlanImpl final : public CudaPlan {
                                                 "postprocess", "ifft", "synthesis", "d2h"};
 
  private:
+  // Telemetry (gpurt, 2026-11-29): a timing event before each hop's launch and the (timing)
+  // done event after it give the hop's GPU time ("device": copies + kernels + gaps); a profiling
+  // plan's stage events give h2d, kernels (their sum) and d2h. Read at the next Submit, when
+  // the caller has seen the hop complete: cuEventElapsedTime on completed events does not
+  // block (a hop not complete — the caller broke the contract — is skipped, never waited for).
+  absl::Status InitStageTimes() {
+    absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
+    if (!e.ok()) return e.status();
+    tel_start_.emplace(*std::move(e));
+    return absl::OkStatus();
+  }
+  CUresult MarkHopStart() { return tel_start_ ? tel_start_->Record(*stream_) : cu::kSuccess; }
+  void CollectStageTimes() {
+    if (!tel_pending_) return;
+    tel_pending_ = false;
+    const runtime::DriverApi& api = ctx_->api();
+    const auto ns = [](float ms) { return static_cast<uint64_t>(std::max(0.f, ms) * 1e6f); };
+    float ms = 0.f;
+    if (tel_start_ && api.EventElapsedTime(&ms, tel_start_->get(), done_->get()) == cu::kSuccess)
+      stage_times_.Record(runtime::Stage::kDevice, ns(ms));
+    if (prof_.size() < 3) return;
+    float kernels = 0.f;
+    for (size_t i = 1; i < prof_.size(); ++i) {
+      if (api.EventElapsedTime(&ms, prof_[i - 1].get(), prof_[i].get()) != cu::kSuccess) return;
+      if (i == 1) {
+        stage_times_.Record(runtime::Stage::kH2D, ns(ms));
+      } else if (i + 1 == prof_.size()) {
+        stage_times_.Record(runtime::Stage::kKernels, ns(kernels));
+        stage_times_.Record(runtime::Stage::kD2H, ns(ms));
+      } else {
+        kernels += ms;
+      }
+    }
+  }
+
   absl::Status ZeroSlot(int slot) {
     if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
     const size_t bytes = static_cast<size_t>(state_stride_) * sizeof(float);
@@ -212,6 +257,11 @@ class CudaPlanImpl final : public CudaPlan {
   std::optional<runtime::Event> done_;
   std::optional<runtime::GpuOps> ops_;
   std::optional<RnnoiseKernels> rk_;
+  // CudaPlanOptions::lane_highpass: rnn_highpass_f32/_s16 + rnn_frontend_hp from a module of
+  // rnnoise_pitch.cu of the plan's own (RnnoiseKernels holds the fused frontend).
+  std::optional<runtime::Module> hp_module_;
+  runtime::Kernel highpass_f32_, highpass_s16_, frontend_hp_;
+  int frontend_grid_cap_ = 16;
   std::optional<TcNetwork> tc_;  // gpu-tc: the fused fp16 network (options.network == kFp16)
   runtime::DeviceDense input_dense_, vad_out_, denoise_out_;
   runtime::DeviceGru vad_gru_, noise_gru_, denoise_gru_;
@@ -227,6 +277,9 @@ class CudaPlanImpl final : public CudaPlan {
   std::vector<int> chunks_, chunk_cap_;  // per bucket
   std::vector<runtime::CapturedGraph> graphs_;
   std::vector<runtime::Event> prof_;  // timing events between stages (profiling plans only)
+  std::optional<runtime::Event> tel_start_;  // telemetry: recorded before each hop's launch
+  runtime::StageHistograms stage_times_;
+  bool tel_pending_ = false;  // a hop's telemetry events are still to be read
   std::vector<uint8_t> used_;
   std::vector<int> free_;  // free slots, the lowest last
   std::vector<uint32_t> mark_;
@@ -282,8 +335,21 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
                     net_b = f(net_b_, b * b_stride_), net_c = f(net_c_, b * c_stride_),
                     gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b), y = f(y_, b * RNN_WINDOW);
   absl::Status st;
-  CUresult r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows, avx2_, s, pcm16_);
-  if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
+  CUresult r;
+  if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
+    CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
+    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_;
+    void* hp_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p};
+    r = (pcm16_ ? highpass_s16_ : highpass_f32_)
+            .Launch({static_cast<unsigned>((rows + 127) / 128)}, {128}, 0, s, hp_args);
+    if (!(st = check(r, "rnn_highpass")).ok()) return st;
+    void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2};
+    r = frontend_hp_.Launch({static_cast<unsigned>(std::min(rows, frontend_grid_cap_))}, {128}, 0, s, fe_args);
+    if (!(st = check(r, "rnn_frontend_hp")).ok() || !(st = stage()).ok()) return st;
+  } else {
+    r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows, avx2_, s, pcm16_);
+    if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
+  }
   r = ops.RealFftForward(fft_, frames, RNN_WINDOW, spec, RNN_SPEC_STRIDE, 2 * rows, s);
   if (!(st = check(r, "rfft_forward_f32")).ok() || !(st = stage()).ok()) return st;
   r = rk.Features(spec, ctl, state_.ptr(), state_stride_, dct_.ptr(), bands, net_a, a_stride_, net_b, b_stride_, net_c,
@@ -416,9 +482,11 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
       *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
   if (!stream.ok()) return stream.status();
   stream_.emplace(*std::move(stream));
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  // Timing enabled: telemetry's "device" stage ends at this event (InitStageTimes).
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
   if (!ev.ok()) return ev.status();
   done_.emplace(*std::move(ev));
+  if (absl::Status st = InitStageTimes(); !st.ok()) return st;
 
   const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir() : o.kernel_cache_dir);
   absl::StatusOr<runtime::GpuOps> ops = runtime::GpuOps::Load(*ctx_, cache);
@@ -427,6 +495,25 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   absl::StatusOr<RnnoiseKernels> rk = RnnoiseKernels::Load(*ctx_, cache);
   if (!rk.ok()) return rk.status();
   rk_.emplace(*std::move(rk));
+  bool lane_hp = o.lane_highpass;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
+    lane_hp = e[0] == '1';
+  if (lane_hp) {
+    const runtime::KernelSource* src = runtime::FindKernelProgram("rnnoise_pitch.cu");
+    if (src == nullptr) return absl::InternalError("kernel program rnnoise_pitch.cu is not embedded");
+    absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx_->device().Arch(), cache);
+    if (!built.ok()) return built.status();
+    absl::StatusOr<runtime::Module> mod = runtime::Module::Load(*ctx_, built->image, "rnnoise_pitch.cu");
+    if (!mod.ok()) return mod.status();
+    hp_module_.emplace(*std::move(mod));
+    for (auto [name, out] : {std::pair{"rnn_highpass_f32", &highpass_f32_}, std::pair{"rnn_highpass_s16", &highpass_s16_},
+                             std::pair{"rnn_frontend_hp", &frontend_hp_}}) {
+      absl::StatusOr<runtime::Kernel> k = hp_module_->GetKernel(name);
+      if (!k.ok()) return k.status();
+      *out = *k;
+    }
+    frontend_grid_cap_ = std::max(1, ctx_->device().multiprocessors) * 16;  // as RnnoiseKernels::Frontend
+  }
 
   const runtime::Stream& s = *stream_;
   for (auto [layer, out] : {std::pair{&in, &input_dense_}, std::pair{&vout, &vad_out_}, std::pair{&dout, &denoise_out_}}) {

@@ -40,7 +40,8 @@
 // Interface changes are announced here: 2026-11-28 17:00 CudaPlanOptions::pcm16 and
 // input_rows16()/output_rows16() (16-bit PCM rows; non-pure virtuals, fakes need no change).
 // 2026-11-28 19:00 CudaPlanOptions::batch_chunks (copy/compute overlap inside a hop; no change
-// to the calling contract).
+// to the calling contract). 2026-11-29 01:40 stage_times() (telemetry: per-stage histograms;
+// non-pure virtual returning nullptr, fakes need no change).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,7 @@
 #include "absl/status/statusor.h"
 #include "models/ir.h"
 #include "runtime/cuda_abi.h"
+#include "runtime/telemetry_histogram.h"
 
 namespace ghostnv::sched {
 
@@ -78,6 +80,13 @@ struct CudaPlanOptions {
   // The network stage's arithmetic (see NetworkPrecision). kFp16 fails Create with
   // InvalidArgument for a model the fused kernel cannot hold (shared memory).
   NetworkPrecision network = NetworkPrecision::kFp32;
+  // true: in batches of >= 128 rows the DC high-pass runs one lane per row (rnn_highpass_*,
+  // 32 rows per warp) before the frontend (rnn_frontend_hp), instead of on one thread of each
+  // row's block inside rnn_frontend_* (its longest serial chain). Same operations, same bits.
+  // Off by default: on the H200 (2026-11-29) it cut the profiled frontend stage by 3 % but the
+  // chunked hop got 1-3 % slower (docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1
+  // overrides it (for measuring both in one binary).
+  bool lane_highpass = false;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };
@@ -126,6 +135,13 @@ class CudaPlan {
   virtual cu::CUresult Submit(const int* slots, const float* strengths, int n) = 0;
   virtual cu::CUresult Query() const = 0;  // kSuccess when done, kErrorNotReady while running
   virtual cu::CUresult Wait() = 0;         // blocks; for the scheduler thread, never audio
+
+  // Telemetry (issue 3): per-stage times of this plan's hops (runtime::Stage: h2d, kernels, d2h,
+  // device, outside_kernels; end_to_end is the caller's), recorded on the real-time path without
+  // blocking: a hop's timing events are read when the next hop is submitted (it is complete by
+  // then), never waited for. nullptr when the plan records none. The histograms may be read from
+  // any thread; what each plan can measure is described at its Create.
+  virtual const runtime::StageHistograms* stage_times() const { return nullptr; }
 };
 
 }  // namespace ghostnv::sched

@@ -4,7 +4,11 @@
 // Never run by ctest; tools/gpu-check.sh runs it.
 //
 //   ghostnv_cuda_plan_benchmark [--model path.gnvm] [--batches 1024,4096,16384,65536]
-//                               [--iters 2000] [--csv out.csv]
+//                               [--iters 2000] [--csv out.csv] [--network fp32|fp16] [--quick]
+//   --network: CudaPlanOptions::network of the batched plans (default fp32).
+//   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
+//   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
+//   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 in the environment selects the frontend (cuda_plan.h).
 //
 // Real time: a plan with realtime=true (greatest stream priority), one session, Submit + Wait
 // timed on the host for every hop (p50/p99/max, µs). Throughput: one plan of max(batches)
@@ -201,6 +205,8 @@ int Main(int argc, char** argv) {
   std::string model_path, csv;
   std::vector<int> batches = {1024, 4096, 16384, 65536};
   int iters = 2000;
+  bool quick = false;
+  NetworkPrecision network = NetworkPrecision::kFp32;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -210,6 +216,15 @@ int Main(int argc, char** argv) {
       csv = next();
     } else if (a == "--iters") {
       iters = std::max(10, std::atoi(next().c_str()));
+    } else if (a == "--quick") {
+      quick = true;
+    } else if (a == "--network") {
+      const std::string v = next();
+      if (v != "fp16" && v != "fp32") {
+        std::cerr << "--network fp16|fp32\n";
+        return 2;
+      }
+      network = v == "fp16" ? NetworkPrecision::kFp16 : NetworkPrecision::kFp32;
     } else if (a == "--batches") {
       batches.clear();
       for (absl::string_view s : absl::StrSplit(next(), ',')) {
@@ -217,7 +232,8 @@ int Main(int argc, char** argv) {
         if (absl::SimpleAtoi(s, &b) && b > 0) batches.push_back(b);
       }
     } else {
-      std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f]\n";
+      std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f] "
+                   "[--network fp32|fp16] [--quick]\n";
       return 2;
     }
   }
@@ -239,8 +255,11 @@ int Main(int argc, char** argv) {
   const int hop = 480;
   const size_t hops_in_sig = sig.size() / hop;
 
+  const char* lane_hp = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS");
+  std::printf("batched plans: network %s, lane_highpass %s%s\n", network == NetworkPrecision::kFp16 ? "fp16" : "fp32",
+              lane_hp != nullptr ? lane_hp : "default (0)", quick ? ", quick" : "");
   // CPU: one thread, one stream.
-  {
+  if (!quick) {
     absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
     if (!fam.ok()) {
       std::cerr << "error: " << fam.status() << "\n";
@@ -259,7 +278,7 @@ int Main(int argc, char** argv) {
   }
 
   // Real time: batch 1, greatest priority.
-  {
+  if (!quick) {
     CudaPlanOptions o;
     o.max_sessions = 1;
     o.realtime = true;
@@ -309,6 +328,7 @@ int Main(int argc, char** argv) {
     o.max_sessions = sessions;
     o.pcm16 = pcm16;
     o.batch_chunks = chunks;
+    o.network = network;
     absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CudaPlan::Create(*model, o);
     if (!plan.ok()) return plan.status();
     CudaPlan& p = **plan;
@@ -345,7 +365,7 @@ int Main(int argc, char** argv) {
   };
   auto iters_for = [](int batch) { return std::max(10, std::min(200, 2000000 / batch)); };
 
-  for (int pass = 0; pass < 4; ++pass) {
+  for (int pass = quick ? 2 : 0; pass < 4; ++pass) {
     const bool profiled = pass == 1 || pass == 3, pcm16 = pass >= 2;
     if (profiled) setenv("GHOSTNV_CUDA_PLAN_PROFILE", "1", 1);
     else unsetenv("GHOSTNV_CUDA_PLAN_PROFILE");
@@ -418,6 +438,7 @@ int Main(int argc, char** argv) {
   int best_streams = 2;
   const std::pair<int, int> configs[] = {{1, 4}, {2, 4}, {4, 4}, {8, 4}, {16, 4}, {16, 1}, {16, 2}, {16, 3}};
   for (auto [chunks, streams] : configs) {
+    if (quick && (chunks != 16 || streams != 4)) continue;
     // streams: compute streams (GHOSTNV_CUDA_PLAN_COMPUTE_STREAMS; the plan's default is 4).
     const std::string k = std::to_string(streams);
     setenv("GHOSTNV_CUDA_PLAN_COMPUTE_STREAMS", k.c_str(), 1);

@@ -69,6 +69,15 @@ class ForwardingCudaPlan final : public CudaPlan {
   }
   cu::CUresult Query() const override { return plan_->Query(); }
   cu::CUresult Wait() override { return plan_->Wait(); }
+  // Telemetry: the wrapped plan's stage histograms when it records them (a stage_times() member
+  // returning const runtime::StageHistograms*), else none.
+  const runtime::StageHistograms* stage_times() const override {
+    if constexpr (requires(const Plan& p) { p.stage_times(); }) {
+      return plan_->stage_times();
+    } else {
+      return nullptr;
+    }
+  }
 
  private:
   std::unique_ptr<Plan> plan_;

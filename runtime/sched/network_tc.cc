@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <utility>
@@ -99,9 +100,17 @@ float HalfToFloat(uint16_t h) {
   return std::bit_cast<float>(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
 
-size_t TcSharedBytes(const GnvTcNet& d, int mt) {
+size_t TcSharedBytes(const GnvTcNet& d, int mt, int groups) {
   return static_cast<size_t>(d.weight_blocks) * GNV_TC_BLOCK_WORDS * 4 +
-         static_cast<size_t>(16 * mt) * d.row_halves * 2;
+         static_cast<size_t>(groups) * static_cast<size_t>(16 * mt) * d.row_halves * 2;
+}
+
+const TcVariant& TcVariantAt(int i) {
+  // Must match the kernels instantiated at the end of kernels/network_tc.cu.
+  static const TcVariant kTable[kTcVariants] = {{"rnn_network_f16_t1", 1, 1, GNV_TC_WARPS},
+                                                {"rnn_network_f16_t2", 2, 1, GNV_TC_WARPS},
+                                                {"rnn_network_f16_g2w8_t1", 1, 2, 8}};
+  return kTable[std::clamp(i, 0, kTcVariants - 1)];
 }
 
 absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
@@ -304,13 +313,15 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
   const GnvTcNet& d = net.packed_.desc;
   const int max_shared = std::max(48 * 1024, ctx.device().max_shared_per_block_optin);
   net.max_mt_ = 0;
-  for (int mt = 2; mt >= 1 && net.max_mt_ == 0; --mt) {
-    bool ok = TcSharedBytes(d, mt) <= static_cast<size_t>(max_shared);
+  for (int v = 0; v < kTcVariants; ++v) {
+    const TcVariant& tv = TcVariantAt(v);
+    bool ok = TcSharedBytes(d, tv.mt, tv.groups) <= static_cast<size_t>(max_shared);
     for (int li : {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU})
-      ok = ok && mt * (d.layer[li].upad / 8) <= GNV_TC_WARPS * GNV_TC_MAXIT;
-    if (ok) net.max_mt_ = mt;
+      ok = ok && tv.mt * (d.layer[li].upad / 8) <= tv.warps * GNV_TC_MAXIT;
+    net.usable_[v] = ok;
+    if (ok && tv.groups == 1) net.max_mt_ = std::max(net.max_mt_, tv.mt);
   }
-  if (net.max_mt_ == 0)
+  if (!net.usable_[0])
     return absl::InvalidArgumentError(absl::StrCat(model.name, ": the tensor-core network needs ", TcSharedBytes(d, 1),
                                                    " bytes of shared memory per block (device: ", max_shared,
                                                    ") or has a GRU wider than ",
@@ -331,13 +342,20 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
     return absl::InternalError(absl::StrCat("network_tc.cu: tansig table has ", bytes, " bytes"));
   if (cu::CUresult r = ctx.api().MemcpyHtoDAsync(*tab, kernels::TansigTable(), bytes, stream.get()); r != cu::kSuccess)
     return runtime::CuError(ctx.api(), r, "cuMemcpyHtoDAsync", "filling the tansig table of network_tc.cu");
-  for (int mt = 1; mt <= 2; ++mt) {
-    absl::StatusOr<runtime::Kernel> k = net.module_->GetKernel(mt == 1 ? "rnn_network_f16_t1" : "rnn_network_f16_t2");
+  for (int v = 0; v < kTcVariants; ++v) {
+    const TcVariant& tv = TcVariantAt(v);
+    absl::StatusOr<runtime::Kernel> k = net.module_->GetKernel(tv.kernel);
     if (!k.ok()) return k.status();
-    net.kernel_[mt - 1] = *k;
-    if (mt <= net.max_mt_) {
-      if (absl::Status st = k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, mt))); !st.ok()) return st;
+    net.kernel_[v] = *k;
+    if (net.usable_[v]) {
+      if (absl::Status st = k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, tv.mt, tv.groups)));
+          !st.ok())
+        return st;
     }
+  }
+  if (const char* e = std::getenv("GHOSTNV_TC_VARIANT"); e != nullptr && *e != 0) {
+    const int v = std::atoi(e);
+    if (net.has_variant(v)) net.forced_variant_ = v;
   }
   absl::StatusOr<runtime::DeviceBlock> w = runtime::DeviceBlock::Allocate(ctx, net.packed_.words.size() * 4);
   if (!w.ok()) return w.status();
@@ -355,33 +373,40 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
   return net;
 }
 
-int TcNetwork::AutoTileRows(int batch) const {
+int TcNetwork::AutoVariant(int batch) const {
+  if (forced_variant_ >= 0) return forced_variant_;
   // Tiles of 32 rows once there are enough of them to give half the multiprocessors one; below
-  // that, 16-row tiles spread the (latency-bound) work over twice as many blocks (measured on the
-  // H200: 16 wins at 1k rows, 32 at 4k and above).
-  if (max_mt_ >= 2 && (batch + 31) / 32 >= (multiprocessors_ + 1) / 2) return 32;
-  return 16;
+  // that, 16-row tiles spread the (latency-bound) work over twice as many blocks. Measured on the
+  // H200 (2026-11-29 01:45 UTC, all variants in one run): 16 wins at 1k rows, 32 at 4k and
+  // above; two 8-warp groups per block (variant 2) come within 5 % of 32-row tiles, never ahead.
+  if (max_mt_ >= 2 && (batch + 31) / 32 >= (multiprocessors_ + 1) / 2) return 1;
+  return 0;
 }
 
 cu::CUresult TcNetwork::Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
                             int tile_rows) const {
+  if (tile_rows == 0) return RunVariant(io, count, batch, stream, AutoVariant(std::max(batch, 1)));
+  if (tile_rows != 16 && tile_rows != 32) return cu::kErrorInvalidValue;
+  return RunVariant(io, count, batch, stream, tile_rows / 16 - 1);
+}
+
+cu::CUresult TcNetwork::RunVariant(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
+                                   int variant) const {
   if (batch < 0 || io.features == 0 || io.vad_state == 0 || io.noise_state == 0 || io.denoise_state == 0 ||
-      io.gains == 0 || io.vad == 0)
+      io.gains == 0 || io.vad == 0 || !has_variant(variant))
     return cu::kErrorInvalidValue;
   if (batch == 0) return cu::kSuccess;
-  if (tile_rows == 0) tile_rows = AutoTileRows(batch);
-  if (tile_rows != 16 && tile_rows != 32) return cu::kErrorInvalidValue;
-  const int mt = tile_rows / 16;
-  if (mt > max_mt_) return cu::kErrorInvalidValue;
+  const TcVariant& tv = TcVariantAt(variant);
+  const int tile_rows = 16 * tv.mt;
   const int tiles = (batch + tile_rows - 1) / tile_rows;
-  const unsigned grid = static_cast<unsigned>(std::min(tiles, multiprocessors_));
+  const unsigned grid = static_cast<unsigned>(std::min((tiles + tv.groups - 1) / tv.groups, multiprocessors_));
   GnvTcNet desc = packed_.desc;
   GnvTcIo args_io = io;
   cu::CUdeviceptr w = weights_.ptr(), b = bias_.ptr(), c = count;
   int n = batch;
   void* args[] = {&desc, &args_io, &w, &b, &c, &n};
-  return kernel_[mt - 1].Launch({grid}, {GNV_TC_WARPS * 32}, static_cast<unsigned>(TcSharedBytes(desc, mt)), stream,
-                                args);
+  return kernel_[variant].Launch({grid}, {static_cast<unsigned>(tv.groups * tv.warps * 32)},
+                                 static_cast<unsigned>(TcSharedBytes(desc, tv.mt, tv.groups)), stream, args);
 }
 
 }  // namespace ghostnv::sched

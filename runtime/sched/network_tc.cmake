@@ -16,6 +16,12 @@ if(GHOSTNV_BUILD_TESTS)
                SOURCES ${_ghostnv_tc_dir}/network_tc_test.cc ${_ghostnv_tc_dir}/network_tc_test_util.h
                LIBS ghostnv_cuda_plan LABELS gpu)
   set_tests_properties(sched_network_tc_test PROPERTIES SKIP_REGULAR_EXPRESSION "no GPU: ")
+  # gpubatch (session 6): CudaPlanOptions::lane_highpass — the split frontend (rnn_highpass_* +
+  # rnn_frontend_hp) vs the fused rnn_frontend_* bit for bit, on host threads (no device).
+  ghostnv_test(sched_cuda_plan_highpass_host_test
+               SOURCES ${_ghostnv_tc_dir}/cuda_plan_highpass_host_test.cc ${_ghostnv_tc_dir}/cuda_host_shim.h
+               LIBS ghostnv_cuda_plan LABELS unit)
+  target_compile_options(sched_cuda_plan_highpass_host_test PRIVATE -Wno-unknown-pragmas -ffp-contract=off)
 endif()
 
 # The network alone, fp16 tensor cores vs the fp32 stage, with ceiling probes (not a test).

@@ -62,8 +62,18 @@ float HalfToFloat(uint16_t h);
 // tensor cores' order inside a k-tile is unspecified, so the GPU differs by fp32 rounding).
 void RunTcNetworkOnHost(const TcPackedNetwork& net, const GnvTcIo& io, int batch);
 
-// Shared memory a block needs for tiles of 16 * mt rows.
-size_t TcSharedBytes(const GnvTcNet& desc, int mt);
+// Shared memory a block needs for `groups` tiles of 16 * mt rows.
+size_t TcSharedBytes(const GnvTcNet& desc, int mt, int groups = 1);
+
+// The kernel variants of kernels/network_tc.cu: tiles of 16 * mt rows, `groups` groups of
+// `warps` warps per block, each group on its own tiles (sharing the block's weights).
+// Variant 0 = 16-row tiles and 1 = 32-row tiles of one 16-warp group (the original kernels).
+struct TcVariant {
+  const char* kernel;
+  int mt, groups, warps;
+};
+inline constexpr int kTcVariants = 3;
+const TcVariant& TcVariantAt(int i);
 
 class TcNetwork {
  public:
@@ -76,9 +86,16 @@ class TcNetwork {
 
   // One step for rows [0, min(batch, *count)) (count: a device int, or 0 = batch).
   // tile_rows: 0 = automatic, else 16 or 32 (if it fits). kErrorInvalidValue for bad arguments.
+  // (tile_rows 16 = variant 0, 32 = variant 1, 0 = AutoVariant(batch).)
   cu::CUresult Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
                    int tile_rows = 0) const;
-  int AutoTileRows(int batch) const;  // the automatic choice
+  // The same with a given kernel variant (TcVariantAt); kErrorInvalidValue if unavailable.
+  cu::CUresult RunVariant(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
+                          int variant) const;
+  // The automatic choice (GHOSTNV_TC_VARIANT=<index> at Create overrides it, for measuring).
+  int AutoVariant(int batch) const;
+  int AutoTileRows(int batch) const { return 16 * TcVariantAt(AutoVariant(batch)).mt; }
+  bool has_variant(int v) const { return v >= 0 && v < kTcVariants && usable_[v]; }
   int max_tile_rows() const { return max_mt_ * 16; }
   const TcPackedNetwork& packed() const { return packed_; }
   // The loaded module (benchmark: its ceiling probes gnv_probe_copy/_fma/_mma).
@@ -88,7 +105,9 @@ class TcNetwork {
   TcNetwork() = default;
   TcPackedNetwork packed_;
   std::optional<runtime::Module> module_;
-  runtime::Kernel kernel_[2];  // tiles of 16 and 32 rows
+  runtime::Kernel kernel_[kTcVariants];
+  bool usable_[kTcVariants] = {};
+  int forced_variant_ = -1;
   runtime::DeviceBlock weights_, bias_;
   int max_mt_ = 1;
   int multiprocessors_ = 1;

@@ -221,10 +221,12 @@ int Main(int argc, char** argv) {
     int batch;
     double fp16, fp16_16, fp16_32, fp32, torch;
     int tile;
+    double variant_us[kTcVariants];  // 0 where the variant is not usable
+    int best;                        // the fastest variant
   };
   std::vector<Row> rows;
   for (int batch : batches) {
-    Row r{batch, 0, 0, 0, 0, torch_graph.count(batch) ? torch_graph[batch] : 0, net.AutoTileRows(batch)};
+    Row r{batch, 0, 0, 0, 0, torch_graph.count(batch) ? torch_graph[batch] : 0, net.AutoTileRows(batch), {}, 0};
     int n = batch;
     CHECK_CU(ctl.CopyFromHostAsync(&n, 4, s));
     GnvTcIo io{f(net_a, u0 + u1), net_a.ptr(), f(net_a, u0), net_b.ptr(), f(net_b, u1), net_c.ptr(), gains.ptr(),
@@ -240,6 +242,17 @@ int Main(int argc, char** argv) {
     r.fp16 = graph_tc(0);
     r.fp16_16 = graph_tc(16);
     r.fp16_32 = net.max_tile_rows() >= 32 ? graph_tc(32) : 0;
+    // Every kernel variant (warp groups per block), side by side in the same run.
+    for (int v = 0; v < kTcVariants; ++v) {
+      if (!net.has_variant(v)) continue;
+      r.variant_us[v] = timer.GraphUs(
+          [&]() -> absl::Status {
+            const CUresult res = net.RunVariant(io, ctl.ptr(), batch, s, v);
+            return res == cu::kSuccess ? absl::OkStatus() : absl::InternalError(TcVariantAt(v).kernel);
+          },
+          iters);
+      if (r.variant_us[r.best] <= 0 || r.variant_us[v] < r.variant_us[r.best]) r.best = v;
+    }
     // The fp32 stage exactly as CudaPlan records it.
     std::vector<std::pair<const char*, std::function<CUresult()>>> fp32_ops = {
         {"dense input_dense", [&] { return ops.Dense(d_in, f(net_a, u0 + u1), as, net_a.ptr(), as, batch, s); }},
@@ -269,6 +282,11 @@ int Main(int argc, char** argv) {
     report("fp16 fused (auto)", r.fp16, tc_bytes * batch, tc_flop * batch);
     report("fp16 fused tile 16", r.fp16_16, tc_bytes * batch, tc_flop * batch);
     if (r.fp16_32 > 0) report("fp16 fused tile 32", r.fp16_32, tc_bytes * batch, tc_flop * batch);
+    for (int v = 0; v < kTcVariants; ++v) {
+      if (r.variant_us[v] <= 0) continue;
+      const std::string name = std::string("fp16 ") + (TcVariantAt(v).kernel + 12);  // "f16_..." after "rnn_network_"
+      report(name.c_str(), r.variant_us[v], tc_bytes * batch, tc_flop * batch);
+    }
     report("fp32 stage (7 launches)", r.fp32, 0, tc_flop * batch);
     const int layer_in[] = {RNN_FEATURES, u0, u1, u1, u0 + u1 + RNN_FEATURES, u1 + u2 + RNN_FEATURES, u3};
     const int layer_units[] = {u0, u1, 1, u1, u2, u3, dout.units};
@@ -294,6 +312,19 @@ int Main(int argc, char** argv) {
   for (const Row& r : rows)
     std::printf("TCRATIO batch %d fp16 %.2f fp32 %.2f torch %.2f ratio %.2f\n", r.batch, r.fp16, r.fp32, r.torch,
                 r.torch > 0 ? r.torch / r.fp16 : 0.0);
+  std::printf("\n| batch | torch graph |");
+  for (int v = 0; v < kTcVariants; ++v) std::printf(" %s |", TcVariantAt(v).kernel + 12);
+  std::printf(" best | torch / best |\n");
+  for (const Row& r : rows) {
+    std::printf("| %d | %.1f |", r.batch, r.torch);
+    for (int v = 0; v < kTcVariants; ++v) std::printf(" %.1f |", r.variant_us[v]);
+    std::printf(" %s | %.2fx |\n", TcVariantAt(r.best).kernel + 12,
+                r.torch > 0 && r.variant_us[r.best] > 0 ? r.torch / r.variant_us[r.best] : 0.0);
+  }
+  for (const Row& r : rows)
+    std::printf("TCVARIANT batch %d best %d %s %.2f us torch %.2f ratio %.2f auto %.2f\n", r.batch, r.best,
+                TcVariantAt(r.best).kernel, r.variant_us[r.best], r.torch,
+                r.torch > 0 ? r.torch / r.variant_us[r.best] : 0.0, r.fp16);
 
   if (plan) {  // CudaPlan end to end, float PCM rows, Submit + Wait per hop
     for (NetworkPrecision prec : {NetworkPrecision::kFp32, NetworkPrecision::kFp16}) {

@@ -1,9 +1,9 @@
 // runtime/sched/network_tc_test.cc — the tensor-core network kernel on a GPU (label gpu; skips
 // with "no GPU: ..." without a driver or device):
 //  - every layer of one step vs its CPU twin (kernels::Dense / kernels::GruStep, fp32) fed with
-//    the GPU's own outputs of the layers before it, at batches 1, 7, 113, 1000, 4097, both tile
-//    sizes, rows in wider strided buffers (the gap columns must stay untouched), NaN-poisoned
-//    outputs; >= 35 dB SNR of the difference per layer (the fp16 bound); and vs the host
+//    the GPU's own outputs of the layers before it, at batches 1, 7, 113, 1000, 5003, every
+//    kernel variant (tile sizes, warp groups), rows in wider strided buffers (the gap columns
+//    must stay untouched), NaN-poisoned outputs; >= 35 dB SNR of the difference per layer (the fp16 bound); and vs the host
 //    emulation (same roundings): >= 60 dB;
 //  - rows past the device count are not touched;
 //  - the whole network over 300 chained steps vs the CPU family's network
@@ -54,39 +54,41 @@ TEST(NetworkTc, EveryLayerMatchesItsCpuTwinAtOddBatches) {
     const int u0 = cpu.u0(), u1 = cpu.u1(), u2 = cpu.u2(), u3 = cpu.u3(), nb = cpu.bands();
     // Strided rows with gap columns (sentinels): features inside a wider row, states too.
     const int fs = kF + 5, s1s = u1 + 3, s2s = u2 + 1, s3s = u3 + 2, ds = u0 + 1, gs = nb + 2, cs = u1 + 4;
-    for (int batch : {1, 7, 113, 1000, 4097}) {
-      for (int tile : {16, 32}) {
-        if (tile > net->max_tile_rows()) continue;
-        SCOPED_TRACE(::testing::Message() << model->name << " batch " << batch << " tile " << tile);
-        runtime::testing::Rng rng(batch + tile);
-        std::vector<float> f(size_t(batch) * fs, 9.f), s1(size_t(batch) * s1s, 9.f), s2(size_t(batch) * s2s, 9.f),
-            s3(size_t(batch) * s3s, 9.f);
-        for (int b = 0; b < batch; ++b) {
-          const int src = (b * 7919) % pool_rows;
-          for (int c = 0; c < kF; ++c) f[size_t(b) * fs + c] = pool[size_t(src) * kF + c];
-          for (int c = 0; c < u1; ++c) s1[size_t(b) * s1s + c] = rng.Uniform(-0.9f, 0.9f);
-          for (int c = 0; c < u2; ++c) s2[size_t(b) * s2s + c] = rng.Uniform(0.f, 1.5f);
-          for (int c = 0; c < u3; ++c) s3[size_t(b) * s3s + c] = rng.Uniform(-0.9f, 0.9f);
-        }
+    for (int batch : {1, 7, 113, 1000, 5003}) {  // 5003: the tiles loop in every variant
+      runtime::testing::Rng rng(batch);
+      std::vector<float> f(size_t(batch) * fs, 9.f), s1(size_t(batch) * s1s, 9.f), s2(size_t(batch) * s2s, 9.f),
+          s3(size_t(batch) * s3s, 9.f);
+      for (int b = 0; b < batch; ++b) {
+        const int src = (b * 7919) % pool_rows;
+        for (int c = 0; c < kF; ++c) f[size_t(b) * fs + c] = pool[size_t(src) * kF + c];
+        for (int c = 0; c < u1; ++c) s1[size_t(b) * s1s + c] = rng.Uniform(-0.9f, 0.9f);
+        for (int c = 0; c < u2; ++c) s2[size_t(b) * s2s + c] = rng.Uniform(0.f, 1.5f);
+        for (int c = 0; c < u3; ++c) s3[size_t(b) * s3s + c] = rng.Uniform(-0.9f, 0.9f);
+      }
+      // The host emulation on the same inputs (the same for every kernel variant).
+      std::vector<float> e1 = s1, e2 = s2, e3 = s3, ed(size_t(batch) * ds), eg(size_t(batch) * gs),
+                         ev(size_t(batch) * 2), ec(size_t(batch) * cs);
+      auto h = [](std::vector<float>& v) { return static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(v.data())); };
+      std::vector<float> fcopy = f;
+      RunTcNetworkOnHost(net->packed(),
+                         GnvTcIo{h(fcopy), h(ed), h(e1), h(ec), h(e2), h(e3), h(eg), h(ev), fs, ds, s1s, cs, s2s, s3s, gs, 2},
+                         batch);
+      for (int variant = 0; variant < kTcVariants; ++variant) {  // every kernel variant
+        if (!net->has_variant(variant)) continue;
+        const int tile = 16 * TcVariantAt(variant).mt;
+        SCOPED_TRACE(::testing::Message() << model->name << " batch " << batch << " kernel "
+                                          << TcVariantAt(variant).kernel);
         DeviceBlock df = env->Upload(f), d1 = env->Upload(s1), d2 = env->Upload(s2), d3 = env->Upload(s3);
         DeviceBlock dd = env->Alloc(size_t(batch) * ds), dg = env->Alloc(size_t(batch) * gs),
                     dv = env->Alloc(size_t(batch) * 2), dc = env->Alloc(size_t(batch) * cs);
         for (const DeviceBlock* p : {&dd, &dg, &dv, &dc}) env->Poison(*p);
         GnvTcIo io{A(df), A(dd), A(d1), A(dc), A(d2), A(d3), A(dg), A(dv), fs, ds, s1s, cs, s2s, s3s, gs, 2};
-        ASSERT_EQ(net->Run(io, 0, batch, *env->stream, tile), cu::kSuccess);
+        ASSERT_EQ(net->RunVariant(io, 0, batch, *env->stream, variant), cu::kSuccess);
         ASSERT_TRUE(env->Sync().ok());
         const std::vector<float> gd = env->Download(dd, size_t(batch) * ds), g1 = env->Download(d1, s1.size()),
                                  g2 = env->Download(d2, s2.size()), g3 = env->Download(d3, s3.size()),
                                  gg = env->Download(dg, size_t(batch) * gs), gv = env->Download(dv, size_t(batch) * 2),
                                  gc = env->Download(dc, size_t(batch) * cs);
-        // The host emulation on the same inputs.
-        std::vector<float> e1 = s1, e2 = s2, e3 = s3, ed(size_t(batch) * ds), eg(size_t(batch) * gs),
-                           ev(size_t(batch) * 2), ec(size_t(batch) * cs);
-        auto h = [](std::vector<float>& v) { return static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(v.data())); };
-        std::vector<float> fcopy = f;
-        RunTcNetworkOnHost(net->packed(),
-                           GnvTcIo{h(fcopy), h(ed), h(e1), h(ec), h(e2), h(e3), h(eg), h(ev), fs, ds, s1s, cs, s2s, s3s, gs, 2},
-                           batch);
         Snr sd, sg1, sv, sg2, sg3, so, emu;
         std::vector<float> scratch(kernels::GruScratchFloats(std::max({u1, u2, u3})));
         std::vector<float> ref(std::max({u0, u1, u2, u3, nb}) + 1), st;
@@ -127,9 +129,9 @@ TEST(NetworkTc, EveryLayerMatchesItsCpuTwinAtOddBatches) {
           ASSERT_TRUE(std::isfinite(gv[size_t(b) * 2]));
           ASSERT_TRUE(std::isnan(gv[size_t(b) * 2 + 1]));
         }
-        std::printf("%s batch %d tile %d: SNR vs CPU twin: input_dense %.1f, vad_gru %.1f, vad_output %.1f, "
+        std::printf("%s batch %d %s (tile %d): SNR vs CPU twin: input_dense %.1f, vad_gru %.1f, vad_output %.1f, "
                     "noise_gru %.1f, denoise_gru %.1f, denoise_output %.1f dB; vs host emulation %.1f dB\n",
-                    model->name.c_str(), batch, tile, sd.db(), sg1.db(), sv.db(), sg2.db(), sg3.db(), so.db(),
+                    model->name.c_str(), batch, TcVariantAt(variant).kernel, tile, sd.db(), sg1.db(), sv.db(), sg2.db(), sg3.db(), so.db(),
                     emu.db());
         for (const Snr* s : {&sd, &sg1, &sv, &sg2, &sg3, &so}) EXPECT_GE(s->db(), 35.0);
         EXPECT_GE(emu.db(), 60.0);
@@ -153,10 +155,11 @@ TEST(NetworkTc, RowsPastTheDeviceCountAreUntouched) {
   env->Poison(v);
   DeviceBlock c = env->Upload(std::vector<int>{count});
   GnvTcIo io{A(f), 0, A(s1), 0, A(s2), A(s3), A(g), A(v), kF, 0, 24, 0, 48, 96, 22, 1};
-  for (int tile : {16, 32}) {
-    if (tile > net->max_tile_rows()) continue;
-    ASSERT_EQ(net->Run(io, c.ptr(), batch, *env->stream, tile), cu::kSuccess);
+  for (int variant = 0; variant < kTcVariants; ++variant) {
+    if (!net->has_variant(variant)) continue;
+    ASSERT_EQ(net->RunVariant(io, c.ptr(), batch, *env->stream, variant), cu::kSuccess);
   }
+  EXPECT_EQ(net->RunVariant(io, 0, batch, *env->stream, kTcVariants), cu::kErrorInvalidValue);
   EXPECT_EQ(net->Run(io, 0, batch, *env->stream, 48), cu::kErrorInvalidValue);
   EXPECT_EQ(net->Run(io, 0, -1, *env->stream), cu::kErrorInvalidValue);
   EXPECT_EQ(net->Run(io, 0, 0, *env->stream), cu::kSuccess);

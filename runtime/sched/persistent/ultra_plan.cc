@@ -126,6 +126,11 @@ class UltraPlanImpl final : public CudaPlan {
   float* input_rows() override { return reinterpret_cast<float*>(req_ + ULTRA_MB_IN); }
   const float* output_rows() const override { return reinterpret_cast<const float*>(ans_ + (ULTRA_MB_OUT - ULTRA_MB_DONE)); }
   const CudaHopInfo* info() const override { return &info_; }
+  // kernels: the hop kernel's own time (block 0's %globaltimer, from the request seen — persistent
+  // — or the kernel's start — graph — to just before the answer is published); end_to_end:
+  // Submit -> Query/Wait sees the answer (host clock); outside_kernels: the difference per hop
+  // (persistent: PCIe both ways and the polls; graph: the launch, both copies, the done event).
+  const runtime::StageHistograms* stage_times() const override { return &stage_times_; }
 
   CUresult Submit(const int* slots, const float* strengths, int n) override {
     if (failed_) return last_error_;
@@ -142,6 +147,7 @@ class UltraPlanImpl final : public CudaPlan {
   CUresult Query() const override {
     if (failed_) return last_error_;
     if (idle_) return cu::kSuccess;
+    if (ll_) return QueryLl();
     if (persistent_) {
       if (LoadWord(ans_) == seq_) {
         std::atomic_thread_fence(std::memory_order_acquire);
@@ -177,6 +183,30 @@ class UltraPlanImpl final : public CudaPlan {
   }
 
  private:
+  // The LL mailbox: done when every answer word the command has carries its sequence (words
+  // once seen stay valid: the kernel writes each once per command). The answer is then copied
+  // into the plain answer words, where output_rows(), Answered() and the benchmark read it.
+  CUresult QueryLl() const {
+    const volatile uint64_t* a = reinterpret_cast<const volatile uint64_t*>(req_ + ULTRA_LL_ANS);
+    const uint32_t want = static_cast<uint32_t>(seq_);
+    while (ll_seen_ < ll_words_ && static_cast<uint32_t>(a[ll_seen_] >> 32) == want) ++ll_seen_;
+    if (ll_seen_ < ll_words_) {
+      if ((++polls_ & 4095) == 0) {
+        const CUresult r = stream_->Query();
+        if (r != cu::kErrorNotReady) return Fail(r == cu::kSuccess ? kUltraWatchdogExpired : r);
+      }
+      return cu::kErrorNotReady;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    StoreWord(ans_ + (ULTRA_MB_STATUS - ULTRA_MB_DONE), static_cast<int>(static_cast<uint32_t>(a[0])));
+    StoreWord(ans_ + (ULTRA_MB_VAD - ULTRA_MB_DONE), static_cast<int>(static_cast<uint32_t>(a[1])));
+    StoreWord(ans_ + (ULTRA_MB_KERNEL_NS - ULTRA_MB_DONE), static_cast<int>(static_cast<uint32_t>(a[2])));
+    int* out = ans_ + (ULTRA_MB_OUT - ULTRA_MB_DONE);
+    for (int i = ULTRA_LL_HEAD; i < ll_words_; ++i) out[i - ULTRA_LL_HEAD] = static_cast<int>(static_cast<uint32_t>(a[i]));
+    StoreWord(ans_, seq_);
+    return Answered();
+  }
+
   CUresult Fail(CUresult r) const {
     failed_ = true;
     last_error_ = r;
@@ -187,17 +217,47 @@ class UltraPlanImpl final : public CudaPlan {
     idle_ = true;
     const int status = LoadWord(ans_ + (ULTRA_MB_STATUS - ULTRA_MB_DONE));
     if (status != 0) return cu::kErrorInvalidValue;
+    if (timing_hop_) RecordStageTimes();
     info_.vad = BitsFloat(LoadWord(ans_ + (ULTRA_MB_VAD - ULTRA_MB_DONE)));
     info_.silent = 0;
     return cu::kSuccess;
   }
 
+  // Telemetry (see stage_times()): the kernel's own time (%globaltimer, written with the answer)
+  // and, per hop, the host's submit -> answer seen minus it. Real-time path: no driver call.
+  void RecordStageTimes() const {
+    timing_hop_ = false;
+    const uint64_t e2e = NowNs() - t_submit_;
+    const int k = LoadWord(ans_ + (ULTRA_MB_KERNEL_NS - ULTRA_MB_DONE));
+    stage_times_.Record(runtime::Stage::kEndToEnd, e2e);
+    if (k <= 0) return;  // a kernel without the timer (host test)
+    const uint64_t kernel = static_cast<uint64_t>(k);
+    stage_times_.Record(runtime::Stage::kKernels, kernel);
+    stage_times_.Record(runtime::Stage::kOutsideKernels, e2e > kernel ? e2e - kernel : 0);
+  }
+
   CUresult Post(int cmd, int slot, float strength) {
+    timing_hop_ = cmd == ULTRA_CMD_HOP;
+    if (timing_hop_) t_submit_ = NowNs();
     req_[ULTRA_MB_CMD] = cmd;
     req_[ULTRA_MB_SLOT] = slot;
     req_[ULTRA_MB_STRENGTH] = FloatBits(strength);
     ++seq_;
     idle_ = false;
+    if (ll_) {
+      // Every word carries the sequence; the kernel waits for all ULTRA_LL_WORDS of them.
+      volatile uint64_t* w = reinterpret_cast<volatile uint64_t*>(req_ + ULTRA_LL_REQ);
+      const uint64_t s = static_cast<uint64_t>(static_cast<uint32_t>(seq_)) << 32;
+      const float* in = reinterpret_cast<const float*>(req_ + ULTRA_MB_IN);  // input_rows()
+      ll_words_ = cmd == ULTRA_CMD_HOP ? ULTRA_LL_WORDS : ULTRA_LL_HEAD;
+      ll_seen_ = 0;
+      w[0] = s | static_cast<uint32_t>(cmd);
+      w[1] = s | static_cast<uint32_t>(slot);
+      w[2] = s | static_cast<uint32_t>(FloatBits(strength));
+      w[3] = s;
+      for (int i = 0; i < ULTRA_HOP; ++i) w[ULTRA_LL_HEAD + i] = s | static_cast<uint32_t>(FloatBits(in[i]));
+      return cu::kSuccess;
+    }
     if (persistent_) {
       std::atomic_thread_fence(std::memory_order_release);
       StoreWord(req_ + ULTRA_MB_REQ, seq_);  // last: the kernel starts on this store
@@ -267,6 +327,12 @@ class UltraPlanImpl final : public CudaPlan {
   mutable CUresult last_error_ = cu::kSuccess;
   mutable unsigned polls_ = 0;
   mutable CudaHopInfo info_{0.f, 0};
+  mutable runtime::StageHistograms stage_times_;
+  mutable bool timing_hop_ = false;  // the command in flight is a hop (telemetry)
+  bool ll_ = false;                   // the LL mailbox (persistent cluster kernel)
+  int ll_words_ = 0;                  // answer words the command in flight has
+  mutable int ll_seen_ = 0;           // of them, seen with its sequence
+  uint64_t t_submit_ = 0;
   std::vector<int> free_;
   std::vector<uint8_t> used_;
 };
@@ -493,7 +559,8 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     return runtime::CuError(api, r, "cuMemsetD8Async", "zeroing the slot state");
   if (absl::Status sync = s.Synchronize(); !sync.ok()) return sync;
 
-  const size_t mb_bytes = ULTRA_MB_WORDS * sizeof(int);
+  ll_ = persistent_ && cluster && u.ll_mailbox;
+  const size_t mb_bytes = (ll_ ? ULTRA_MB_LL_WORDS : ULTRA_MB_WORDS) * sizeof(int);
   if (persistent_) {
     absl::StatusOr<PinnedBlock> mb = PinnedBlock::Allocate(*ctx_, mb_bytes, runtime::HostMapping::kMapped,
                                                            runtime::HostCaching::kDefault, Wipe::kOnFree);
@@ -507,7 +574,8 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     CUdeviceptr mb_ptr = mailbox_.device_ptr();
     int start_seq = seq_;
     void* args[] = {&net_ptr, &mb_ptr, &start_seq};
-    void* cargs[] = {&net_ptr, &sl_ptr, &mb_ptr, &start_seq};
+    int flags = (ll_ ? ULTRA_FLAG_LL : 0) | (u.early_states ? ULTRA_FLAG_EARLY : 0);
+    void* cargs[] = {&net_ptr, &sl_ptr, &mb_ptr, &start_seq, &flags};
     if (CUresult r = kernel->Launch({cluster ? ULTRA_CLUSTER : 1u}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes),
                                     s, cluster ? cargs : args);
         r != cu::kSuccess)

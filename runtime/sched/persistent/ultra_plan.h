@@ -15,16 +15,23 @@
 //                96 samples, slot and strength into a mailbox in mapped pinned memory and bumps a
 //                sequence number; the kernel polls it, runs the hop, writes the 96 samples and the
 //                VAD back, fences (__threadfence_system) and publishes the answered sequence,
-//                which Query() reads. No driver call per hop.
+//                which Query() reads. No driver call per hop. On the cluster kernel, by default
+//                (UltraPlanOptions::ll_mailbox), every request and answer word is a 64-bit
+//                {value, sequence} word instead: the kernel's poll brings the input with the
+//                sequence (no second PCIe round trip), and the answer needs no system fence and
+//                no done word (Query() waits until every answer word carries the sequence).
 //   kGraph       one replayed CUDA graph per hop: H2D of the request, the kernel, D2H of the
 //                answer, then an event.
-// Measured on an H200 (PCM in → PCM out, batch 1, 2026-11-28, docs/perf/gpu.md): cluster
-// persistent 15.2 µs p50 / 17.8 µs p99, cluster graph 26.6 / 33.7 µs; one block 29.4 / 35.0 and
-// 44.2 / 52.6 µs (the RNNoise CudaPlan graph: 124.9 µs). The persistent kernel is faster, but
+// Measured on an H200 (PCM in → PCM out, batch 1, docs/perf/gpu.md): 2026-11-29, cluster
+// persistent with the LL mailbox and early states 13.0 µs p50 / 17.9 µs p99 (the 2026-11-28
+// kernel 15.25 / 19.8 in the same run), cluster graph 28.5 / 42.9 µs; one block 29.4 / 30.4 and
+// 44.0 / 54.4 µs (the RNNoise CudaPlan graph: 129.9 µs). The persistent kernel is faster, but
 // while it runs every cuMemFree in the process blocks (the driver waits for the device to go
 // idle, which a resident kernel never does; measured: > 12 s, i.e. forever): another plan's
-// teardown, another library instance, a PyTorch cache flush. So the CUDA backend uses kGraph by
-// default and kPersistent only when asked (GHOSTNV_ULTRA_GPU_MODE=persistent). A persistent
+// teardown, another library instance, a PyTorch cache flush (re-measured 2026-11-29: not
+// returned after 4 s). So the CUDA backend uses kGraph by default and kPersistent only when
+// asked (GHOSTNV_ULTRA_GPU_MODE=persistent), under the rule: no device memory is freed in the
+// process while a persistent plan lives (destroy it first). A persistent
 // plan's own destructor stops its kernel before it frees anything.
 // Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 100 dB
 // SNR of the difference, both kernels; ultra_plan_test.cc).
@@ -38,6 +45,10 @@
 //   while ((*plan)->Query() == cu::kErrorNotReady) spin;            // ~15-27 µs on an H200
 //   std::copy((*plan)->output_rows(), (*plan)->output_rows() + 96, out);
 //
+// Telemetry (stage_times()): "kernels" = the hop kernel's own time from the GPU's %globaltimer
+// (written with the answer; it ticks every 1.024 µs on the H200), "end_to_end" = Submit -> the
+// answer seen by Query()/Wait(), "outside_kernels" = their difference per hop (persistent: PCIe
+// both ways and the polls; graph: the launch, the two copies, the done event). No driver call.
 // Contract differences from CudaPlan::Create's plan: Submit takes n = 0 or 1 (one hop in flight;
 // the batched scheduler uses CudaPlan); pcm16 is not supported (InvalidArgument). Query() also
 // notices a kernel that died (every few thousand polls it asks the stream) and returns that
@@ -70,6 +81,15 @@ struct UltraPlanOptions {
   // shared memory. Elsewhere, or when that kernel cannot be started, or false: the single-block
   // kernel. device_description() ends with "[ultra: cluster of 8 blocks]" or "[ultra: one block]".
   bool cluster = true;
+  // Persistent cluster kernel: the LL mailbox (kernels/ultra_layout.cuh, ULTRA_LL_*): every
+  // request and answer word carries the sequence number, so the kernel's poll brings the input
+  // with it and the answer needs no system fence or done word (2026-11-29; false: the mailbox
+  // of 2026-11-28 — sequence word polled, then the input read, fence, done word).
+  bool ll_mailbox = true;
+  // Persistent cluster kernel: block 0 sends both GRU states to the other blocks before its DFT
+  // (the features after it), so they run gru1's recurrent half (U h, which needs only the old
+  // state) meanwhile (2026-11-29; false: states and features together after the features).
+  bool early_states = true;
   // Longest a setup command (slot zeroing, stop) or Wait() may take.
   std::chrono::nanoseconds watchdog = std::chrono::seconds(2);
 };

@@ -104,6 +104,21 @@ Stats RunPlan(CudaPlan& plan, int hops, int warm, bool* ok, std::vector<double>*
   return Summarize(us);
 }
 
+// The plan's telemetry stages (CudaPlan::stage_times()) that have samples.
+void PrintStages(const CudaPlan& plan) {
+  const ghostnv::runtime::StageHistograms* st = plan.stage_times();
+  if (st == nullptr) return;
+  std::printf("|   telemetry stages (us, p50/p99):");
+  for (int i = 0; i < ghostnv::runtime::kStageCount; ++i) {
+    const auto s = static_cast<ghostnv::runtime::Stage>(i);
+    const ghostnv::runtime::LatencyHistogram& h = (*st)[s];
+    if (h.count() == 0) continue;
+    std::printf(" %s %.2f/%.2f", ghostnv::runtime::StageName(s), static_cast<double>(h.Percentile(0.5)) * 1e-3,
+                static_cast<double>(h.Percentile(0.99)) * 1e-3);
+  }
+  std::printf("\n");
+}
+
 Stats RunCpu(const ghostnv::models::Family& fam, int hops) {
   auto ch = fam.NewChannel();
   const int hop = fam.hop_size();
@@ -147,6 +162,8 @@ int main(int argc, char** argv) {
     ghostnv::sched::UltraPlanMode mode;
     bool smem;
     bool cluster;
+    bool ll = true;     // persistent cluster kernel: the LL mailbox (2026-11-29)
+    bool early = true;  // persistent cluster kernel: early states (2026-11-29)
   } variants[] = {
       // Old: the whole hop in one block (the fallback below sm_90).
       {"ultra OLD one block: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, false},
@@ -154,6 +171,10 @@ int main(int argc, char** argv) {
       {"ultra OLD one block: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, false},
       // New (sm_90+): the hop on a cluster of 8 blocks, GRU units spread over 7 of them.
       {"ultra NEW cluster x8: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, true},
+      {"ultra NEW cluster x8: persistent, smem, LL, no early", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
+       true, false},
+      {"ultra NEW cluster x8: persistent, smem, 11-28 kernel", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
+       false, false},
       {"ultra NEW cluster x8: persistent, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false, true},
       {"ultra NEW cluster x8: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, true},
   };
@@ -163,6 +184,8 @@ int main(int argc, char** argv) {
     u.mode = v.mode;
     u.weights_in_shared = v.smem;
     u.cluster = v.cluster;
+    u.ll_mailbox = v.ll;
+    u.early_states = v.early;
     const auto c0 = Clock::now();
     auto plan = ghostnv::sched::CreateUltraPlan(*ultra, o, u);
     const double create_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
@@ -188,6 +211,7 @@ int main(int argc, char** argv) {
                   "gru1 state in %.0f, gru2 state in %.0f, output layers %.0f, synthesis %.0f\n",
                   f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
     }
+    if (ok) PrintStages(**plan);
     const auto d0 = Clock::now();
     plan->reset();
     std::printf("|   (create %.1f ms, destroy %.1f ms)\n", create_ms,
@@ -201,6 +225,7 @@ int main(int argc, char** argv) {
       bool ok = false;
       const Stats s = RunPlan(**plan, std::min(hops, 5000), warm, &ok);
       if (ok) Print("rnnoise (480 samples): CudaPlan graph, 17 nodes", s, std::min(hops, 5000));
+      if (ok) PrintStages(**plan);
     } else {
       std::printf("| rnnoise CudaPlan | skipped: %s |\n", std::string(plan.status().message()).c_str());
     }
@@ -213,7 +238,9 @@ int main(int argc, char** argv) {
   if (const char* co = std::getenv("GHOSTNV_BENCH_COEXISTENCE"); co != nullptr && co[0] == '1') {
     std::atomic<bool> done{false};
     std::thread dog([&done] {
-      for (int i = 0; i < 120 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const char* lim = std::getenv("GHOSTNV_BENCH_COEXISTENCE_S");  // watchdog, default 12 s
+      const int tenths = lim != nullptr ? std::max(1, std::atoi(lim)) * 10 : 120;
+      for (int i = 0; i < tenths && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (!done.load()) {
         std::printf("coexistence: HANG (another plan's setup/teardown blocked behind the persistent kernel)\n");
         std::fflush(stdout);

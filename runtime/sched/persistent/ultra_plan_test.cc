@@ -103,7 +103,8 @@ double SnrDb(const std::vector<float>& ref, const std::vector<float>& got) {
 
 // Skips (the caller returns) when there is no GPU; otherwise the plan or a failure.
 std::unique_ptr<CudaPlan> MakePlanOrSkip(std::shared_ptr<const models::Model> model, int slots,
-                                         UltraPlanMode mode, std::string* skip, bool cluster = true) {
+                                         UltraPlanMode mode, std::string* skip, bool cluster = true,
+                                         bool ll_mailbox = true, bool early_states = true) {
   absl::StatusOr<std::vector<runtime::DeviceInfo>> devs = runtime::ListDevices();
   if (!devs.ok() || devs->empty()) {
     *skip = "no GPU: " + (devs.ok() ? std::string("no CUDA device") : std::string(devs.status().message()));
@@ -115,6 +116,8 @@ std::unique_ptr<CudaPlan> MakePlanOrSkip(std::shared_ptr<const models::Model> mo
   UltraPlanOptions u;
   u.mode = mode;
   u.cluster = cluster;
+  u.ll_mailbox = ll_mailbox;
+  u.early_states = early_states;
   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CreateUltraPlan(std::move(model), o, u);
   if (!plan.ok() && absl::IsUnavailable(plan.status()) &&
       std::string(plan.status().message()).find("NVRTC") != std::string::npos) {
@@ -145,6 +148,9 @@ struct Case {
   UltraPlanMode mode;
   int model;  // 0 shipped, 1 random reset_after, 2 random Keras + approx math, 3 random odd widths
   bool cluster;
+  // Persistent cluster kernel: the LL mailbox and early states (false, false: the 2026-11-28 kernel).
+  bool ll_mailbox = true;
+  bool early_states = true;
 };
 
 class WholeHop : public ::testing::TestWithParam<Case> {};
@@ -167,7 +173,8 @@ TEST_P(WholeHop, MatchesTheCpuFamily) {
   }
   constexpr int kSlots = 3;
   std::string skip;
-  std::unique_ptr<CudaPlan> plan = MakePlanOrSkip(model, kSlots, c.mode, &skip, c.cluster);
+  std::unique_ptr<CudaPlan> plan = MakePlanOrSkip(model, kSlots, c.mode, &skip, c.cluster, c.ll_mailbox,
+                                                  c.early_states);
   if (!skip.empty()) GTEST_SKIP() << skip;
   ASSERT_NE(plan, nullptr);
   ASSERT_EQ(plan->hop_size(), ultra::kHop);
@@ -226,6 +233,22 @@ TEST_P(WholeHop, MatchesTheCpuFamily) {
     EXPECT_GE(snr, 100.0) << "slot " << s;
     EXPECT_LT(max_vad_diff[s], 1e-3) << "slot " << s;
   }
+  // Telemetry: every hop's kernel time (%globaltimer) and end to end; the kernel inside it.
+  const runtime::StageHistograms* st = plan->stage_times();
+  ASSERT_NE(st, nullptr);
+  const uint64_t n = static_cast<uint64_t>(kHops) * kSlots;
+  const auto& k = (*st)[runtime::Stage::kKernels];
+  const auto& e = (*st)[runtime::Stage::kEndToEnd];
+  std::cout << c.name << " stages: kernels p50 " << k.Percentile(0.5) * 1e-3 << " us p99 "
+            << k.Percentile(0.99) * 1e-3 << " us; end to end p50 " << e.Percentile(0.5) * 1e-3 << " us p99 "
+            << e.Percentile(0.99) * 1e-3 << " us; outside kernels p50 "
+            << (*st)[runtime::Stage::kOutsideKernels].Percentile(0.5) * 1e-3 << " us\n";
+  EXPECT_EQ(e.count(), n);
+  EXPECT_EQ(k.count(), n);
+  EXPECT_EQ((*st)[runtime::Stage::kOutsideKernels].count(), n);
+  EXPECT_GT(k.min_ns(), 0u);
+  EXPECT_LT(k.mean_ns(), e.mean_ns());
+  EXPECT_EQ((*st)[runtime::Stage::kH2D].count(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -241,6 +264,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"cluster_persistent_random_reset_after", UltraPlanMode::kPersistent, 1, true},
                       Case{"cluster_persistent_random_keras_approx", UltraPlanMode::kPersistent, 2, true},
                       Case{"cluster_persistent_random_odd_widths", UltraPlanMode::kPersistent, 3, true},
+                      Case{"cluster_persistent_old_mailbox_shipped", UltraPlanMode::kPersistent, 0, true, false, false},
+                      Case{"cluster_persistent_old_mailbox_odd_widths", UltraPlanMode::kPersistent, 3, true, false, false},
+                      Case{"cluster_persistent_ll_only_keras_approx", UltraPlanMode::kPersistent, 2, true, true, false},
+                      Case{"cluster_persistent_early_only_reset_after", UltraPlanMode::kPersistent, 1, true, false, true},
                       Case{"cluster_graph_shipped", UltraPlanMode::kGraph, 0, true},
                       Case{"cluster_graph_random_reset_after", UltraPlanMode::kGraph, 1, true},
                       Case{"cluster_graph_random_keras_approx", UltraPlanMode::kGraph, 2, true},
@@ -313,9 +340,12 @@ TEST(UltraPlanGpu, BackendFamilyRunsTheUltraModelOnTheGpu) {
   std::cout << "backend: " << t.backend << " active " << t.active << " on " << t.device << ", gpu hops "
             << t.gpu_hops << ", submit->done p50 " << t.submit_to_done.p50_us << " us p99 "
             << t.submit_to_done.p99_us << " us; SNR " << SnrDb(r, y) << " dB\n";
+  std::cout << "backend stages: " << StagesJson(t) << "\n";
   EXPECT_EQ(t.active, "cuda");
   EXPECT_EQ(t.gpu_hops, static_cast<uint64_t>(hops));
   EXPECT_GE(SnrDb(r, y), 60.0);
+  EXPECT_EQ(t.stages[static_cast<size_t>(runtime::Stage::kEndToEnd)].count, static_cast<uint64_t>(hops));
+  EXPECT_EQ(t.stages[static_cast<size_t>(runtime::Stage::kKernels)].count, static_cast<uint64_t>(hops));
 }
 #endif  // GHOSTNV_ULTRA_TEST_BACKEND
 
