@@ -104,6 +104,19 @@ def evaluate(net, ds: dict, seq_len: int, vad_weight: float, batch: int = 64,
     return {k: v / max(n, 1) for k, v in tot.items()}
 
 
+def add_run_args(ap: argparse.ArgumentParser) -> None:
+    """Options the default and ultra trainers share: packs, device, snapshots, overrides."""
+    ap.add_argument("--pack", default=None,
+                    help="train from a feature pack instead of the corpus (no shim needed)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="also save the weights every N steps (<work_dir>/stepNNNNNN.pt)")
+    ap.add_argument("--work-dir", default=None, help="override the config's work_dir")
+    ap.add_argument("--init", default=None, help="override the config's init checkpoint")
+    ap.add_argument("--no-epoch-files", action="store_true",
+                    help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", default=str(HERE / "configs" / "default.json"))
@@ -118,15 +131,7 @@ def main(argv=None) -> int:
                          "features quantised to 1e-2) of the first --pack-frames voiced frames "
                          "(evenly from every shard) and the validation set, then exit")
     ap.add_argument("--pack-frames", type=int, default=300000)
-    ap.add_argument("--pack", default=None,
-                    help="train from a feature pack instead of the corpus (no shim needed)")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--snapshot-every", type=int, default=0,
-                    help="also save the weights every N steps (<work_dir>/stepNNNNNN.pt)")
-    ap.add_argument("--work-dir", default=None, help="override the config's work_dir")
-    ap.add_argument("--init", default=None, help="override the config's init checkpoint")
-    ap.add_argument("--no-epoch-files", action="store_true",
-                    help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
+    add_run_args(ap)
     args = ap.parse_args(argv)
 
     cfg = load_config(args.config)

@@ -34,7 +34,7 @@ import data  # noqa: E402
 import ghostnv_ext  # noqa: E402
 import ultra_data  # noqa: E402
 from model import rnnoise_loss  # noqa: E402
-from train import load_config, resolve, sequences  # noqa: E402
+from train import add_run_args, load_config, resolve, sequences  # noqa: E402
 from ultra_model import UltraNet  # noqa: E402
 
 
@@ -106,17 +106,9 @@ def main(argv=None) -> int:
                          "the first --pack-hops hops of the training set (taken evenly from "
                          "every shard) and the validation set, then exit")
     ap.add_argument("--pack-hops", type=int, default=900000)
-    ap.add_argument("--pack", default=None,
-                    help="train from a feature pack instead of the corpus (no shim needed)")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--snapshot-every", type=int, default=0,
-                    help="also save the weights every N steps (<work_dir>/stepNNNNNN.pt)")
-    ap.add_argument("--work-dir", default=None, help="override the config's work_dir")
-    ap.add_argument("--init", default=None, help="override the config's init checkpoint")
+    add_run_args(ap)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--no-epoch-files", action="store_true",
-                    help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
     args = ap.parse_args(argv)
 
     cfg = load_config(args.config)
