@@ -104,6 +104,16 @@ def evaluate(net, ds: dict, seq_len: int, vad_weight: float, batch: int = 64,
     return {k: v / max(n, 1) for k, v in tot.items()}
 
 
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    """Options every trainer here takes: resume, the features library, epochs, time, data only."""
+    ap.add_argument("--resume", action="store_true", help="continue from <work_dir>/last.pt")
+    ap.add_argument("--lib-dir", default=None, help="folder holding libghostnv_train_features.so")
+    ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop (after checkpointing) once this much wall time has passed")
+    ap.add_argument("--data-only", action="store_true", help="build the feature cache and exit")
+
+
 def add_run_args(ap: argparse.ArgumentParser) -> None:
     """Options the default and ultra trainers share: packs, device, snapshots, overrides."""
     ap.add_argument("--pack", default=None,
@@ -120,12 +130,7 @@ def add_run_args(ap: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", default=str(HERE / "configs" / "default.json"))
-    ap.add_argument("--resume", action="store_true", help="continue from <work_dir>/last.pt")
-    ap.add_argument("--lib-dir", default=None, help="folder holding libghostnv_train_features.so")
-    ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
-    ap.add_argument("--max-minutes", type=float, default=None,
-                    help="stop (after checkpointing) once this much wall time has passed")
-    ap.add_argument("--data-only", action="store_true", help="build the feature cache and exit")
+    add_common_args(ap)
     ap.add_argument("--write-pack", default=None,
                     help="after building the data, write a feature pack (ultra_data.pack, "
                          "features quantised to 1e-2) of the first --pack-frames voiced frames "

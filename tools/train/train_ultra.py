@@ -34,7 +34,7 @@ import data  # noqa: E402
 import ghostnv_ext  # noqa: E402
 import ultra_data  # noqa: E402
 from model import rnnoise_loss  # noqa: E402
-from train import add_run_args, load_config, resolve, sequences  # noqa: E402
+from train import add_common_args, add_run_args, load_config, resolve, sequences  # noqa: E402
 from ultra_model import UltraNet  # noqa: E402
 
 
@@ -96,11 +96,7 @@ def evaluate(net, ds, seq_len, vad_weight, batch=64, device="cpu"):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--config", default=str(HERE / "configs" / "ultra.json"))
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--lib-dir", default=None)
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--max-minutes", type=float, default=None)
-    ap.add_argument("--data-only", action="store_true")
+    add_common_args(ap)
     ap.add_argument("--write-pack", default=None,
                     help="after building the data, write a feature pack (ultra_data.pack) of "
                          "the first --pack-hops hops of the training set (taken evenly from "
