@@ -101,7 +101,7 @@ void InterpolateBandGains(const float* band_gain, float* bin_gain) {
 }
 
 void PitchFilter(cfloat* X, const cfloat* P, const float* Ex, const float* Ep, const float* Exp,
-                 const float* g) {
+                 const float* g, float strength, float gain_slope) {
   float r[kBands], norm[kBands], new_e[kBands];
   float rf[kBins], normf[kBins];
   for (int i = 0; i < kBands; ++i) {
@@ -117,7 +117,8 @@ void PitchFilter(cfloat* X, const cfloat* P, const float* Ex, const float* Ep, c
     }
     ri = std::sqrt(std::clamp(ri, 0.f, 1.f));
     ri *= std::sqrt(static_cast<float>(Ex[i] / (1e-8 + Ep[i])));
-    r[i] = ri;
+    r[i] = strength == 1.f ? ri : ri * strength;
+    if (gain_slope > 0) r[i] *= std::min(1.f, gain_slope * (1.f - g[i]));
   }
   InterpolateBandGains(r, rf);
   for (int i = 0; i < kBins; ++i) X[i] += rf[i] * P[i];

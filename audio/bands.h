@@ -27,9 +27,12 @@ void InterpolateBandGains(const float* band_gain, float* bin_gain);
 
 // RNNoise's pitch filter: mixes the pitch-delayed spectrum P into X per band, by how much the
 // network's gains g leave room for it given the pitch correlation Exp, then renormalises each
-// band to its original energy Ex.
+// band to its original energy Ex. `strength` (0..1) scales the per-band mixing coefficients
+// (1 = RNNoise exactly, 0 = X unchanged); `gain_slope` k > 0 further scales band i's by
+// min(1, k * (1 - g[i])), so bands the network passes (g near 1) are left alone (0 = off).
+// Models set both in metadata.rnnoise (models/rnnoise/rnnoise_family.h).
 void PitchFilter(cfloat* X, const cfloat* P, const float* Ex, const float* Ep, const float* Exp,
-                 const float* g);
+                 const float* g, float strength = 1.f, float gain_slope = 0.f);
 
 // DCT-II of kBands values with orthonormal scaling (RNNoise's cepstrum).
 void BandDct(const float* in, float* out);

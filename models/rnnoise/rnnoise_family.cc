@@ -5,7 +5,10 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "audio/bands.h"
@@ -197,8 +200,8 @@ class Channel final : public ChannelState {
 
 class RnnoiseFamily final : public Family {
  public:
-  RnnoiseFamily(std::shared_ptr<const Model> model, Network net)
-      : model_(std::move(model)), net_(net) {}
+  RnnoiseFamily(std::shared_ptr<const Model> model, Network net, DspOptions dsp)
+      : model_(std::move(model)), net_(net), dsp_(dsp) {}
 
   const Model& model() const override { return *model_; }
 
@@ -211,7 +214,10 @@ class RnnoiseFamily final : public Family {
     Channel& ch = static_cast<Channel&>(state);
     HopInfo info;
     float x[kHop];
-    ch.highpass.Process(in, x, kHop);
+    if (dsp_.highpass)
+      ch.highpass.Process(in, x, kHop);
+    else
+      std::copy(in, in + kHop, x);
 
     cfloat X[kBins], P[kBins];
     float Ex[kBands], Ep[kBands], Exp[kBands], features[kFeatures];
@@ -219,7 +225,7 @@ class RnnoiseFamily final : public Family {
     if (!info.silent) {
       float g[kBands];
       RunNetwork(ch, features, g, &info.vad);
-      bands::PitchFilter(X, P, Ex, Ep, Exp, g);
+      if (dsp_.pitch_filter > 0) bands::PitchFilter(X, P, Ex, Ep, Exp, g, dsp_.pitch_filter, dsp_.pitch_gain_slope);
       for (int i = 0; i < kBands; ++i) {
         g[i] = std::max(g[i], kGainSmoothing * ch.lastg[i]);
         ch.lastg[i] = g[i];
@@ -267,6 +273,7 @@ class RnnoiseFamily final : public Family {
  private:
   std::shared_ptr<const Model> model_;
   Network net_;
+  DspOptions dsp_;
 };
 
 absl::StatusOr<const Layer*> Need(const Model& m, const char* name, LayerKind kind) {
@@ -316,9 +323,45 @@ absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<cons
     if (!(st = Expect(ok, m, what)).ok()) return st;
   }
 
+  absl::StatusOr<DspOptions> dsp = DspOptionsOf(m);
+  if (!dsp.ok()) return dsp.status();
   Network net{DenseParamsOf(a, m.math), DenseParamsOf(f, m.math), DenseParamsOf(e, m.math),
               GruParamsOf(b, m.math),   GruParamsOf(c, m.math),   GruParamsOf(d, m.math)};
-  return std::unique_ptr<Family>(new RnnoiseFamily(std::move(model), net));
+  return std::unique_ptr<Family>(new RnnoiseFamily(std::move(model), net, *dsp));
+}
+
+absl::StatusOr<DspOptions> DspOptionsOf(const Model& m) {
+  DspOptions dsp;
+  const nlohmann::json meta = nlohmann::json::parse(m.metadata_json, nullptr, false);
+  if (!meta.is_object() || !meta.contains("rnnoise")) return dsp;
+  const nlohmann::json& r = meta["rnnoise"];
+  if (!r.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(m.name, ": metadata.rnnoise must be an object"));
+  if (r.contains("highpass")) {
+    if (!r["highpass"].is_boolean())
+      return absl::InvalidArgumentError(
+          absl::StrCat(m.name, ": metadata.rnnoise.highpass must be true or false"));
+    dsp.highpass = r["highpass"].get<bool>();
+  }
+  if (r.contains("pitch_filter")) {
+    const nlohmann::json& p = r["pitch_filter"];
+    if (p.is_boolean()) {
+      dsp.pitch_filter = p.get<bool>() ? 1.f : 0.f;
+    } else if (p.is_number() && p.get<double>() >= 0.0 && p.get<double>() <= 1.0) {
+      dsp.pitch_filter = static_cast<float>(p.get<double>());
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          m.name, ": metadata.rnnoise.pitch_filter must be true, false or a number in [0, 1]"));
+    }
+  }
+  if (r.contains("pitch_filter_gain_slope")) {
+    const nlohmann::json& k = r["pitch_filter_gain_slope"];
+    if (!k.is_number() || !(k.get<double>() >= 0.0) || !(k.get<double>() <= 1000.0))
+      return absl::InvalidArgumentError(absl::StrCat(
+          m.name, ": metadata.rnnoise.pitch_filter_gain_slope must be a number in [0, 1000]"));
+    dsp.pitch_gain_slope = static_cast<float>(k.get<double>());
+  }
+  return dsp;
 }
 
 absl::Status RunNetworkOnFeatures(std::shared_ptr<const Model> model, const float* features,
@@ -343,16 +386,24 @@ struct FeatureExtractor::Impl {
   Frontend clean;
   audio::Biquad hp_noisy{kHighpassB, kHighpassA};
   audio::Biquad hp_clean{kHighpassB, kHighpassA};
+  bool highpass = true;
 };
 
-FeatureExtractor::FeatureExtractor() : impl_(std::make_unique<Impl>()) {}
+FeatureExtractor::FeatureExtractor(const DspOptions& dsp) : impl_(std::make_unique<Impl>()) {
+  impl_->highpass = dsp.highpass;
+}
 FeatureExtractor::~FeatureExtractor() = default;
 
 bool FeatureExtractor::Process(const float* noisy, const float* clean, float* features,
                                float* gains, float* vad) {
   float xn[kHop], xc[kHop];
-  impl_->hp_noisy.Process(noisy, xn, kHop);
-  impl_->hp_clean.Process(clean, xc, kHop);
+  if (impl_->highpass) {
+    impl_->hp_noisy.Process(noisy, xn, kHop);
+    impl_->hp_clean.Process(clean, xc, kHop);
+  } else {
+    std::copy(noisy, noisy + kHop, xn);
+    std::copy(clean, clean + kHop, xc);
+  }
   cfloat X[kBins], P[kBins], Y[kBins];
   float Ex[kBands], Ep[kBands], Exp[kBands], Ey[kBands];
   const bool silent = impl_->noisy.Features(xn, X, P, Ex, Ep, Exp, features);

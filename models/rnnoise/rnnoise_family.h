@@ -28,6 +28,30 @@ constexpr int kBins = kWindow / 2 + 1;
 constexpr int kBands = 22;
 constexpr int kFeatures = 42;  // kBands + 3 * 6 delta cepstra + pitch period + spectral variability
 
+// Per-model switches of the fixed DSP around the network, read from the .gnvm header's
+// `metadata.rnnoise` object (models/README.md, "RNNoise-family DSP flags"). The defaults are
+// RNNoise's own processing, which every .rnnn file and any .gnvm without the object gets, so
+// RNNoise models stay bit-exact with ffmpeg's arnndn.
+//   metadata.rnnoise.highpass      (bool, default true): the DC-rejecting input high-pass
+//                                  (b = {-2, 1}, a = {-1.99599, 0.99600}, before everything).
+//   metadata.rnnoise.pitch_filter  (true, false or a number in [0, 1]; default true = 1):
+//                                  RNNoise's pitch filter on the spectrum before the band gains
+//                                  (audio/bands.h PitchFilter), its mixing coefficients scaled
+//                                  by this strength; false or 0 skips it.
+//   metadata.rnnoise.pitch_filter_gain_slope (number in [0, 1000], default 0 = off): k > 0
+//                                  scales band i's pitch-filter coefficient by
+//                                  min(1, k * (1 - g[i])), g = the network's band gain.
+// Features (and the pitch analysis) are computed from the (possibly high-passed) input either way.
+struct DspOptions {
+  bool highpass = true;
+  float pitch_filter = 1.f;      // strength; 0 = off
+  float pitch_gain_slope = 0.f;  // metadata.rnnoise.pitch_filter_gain_slope; 0 = off
+};
+
+// The DSP switches of `model` (defaults when its metadata has no `rnnoise` object); an
+// InvalidArgument error when `metadata.rnnoise` is not an object or a switch is not a boolean.
+absl::StatusOr<DspOptions> DspOptionsOf(const Model& model);
+
 // Checks that `model` has the six RNNoise layers with consistent sizes and builds the family.
 absl::StatusOr<std::unique_ptr<Family>> CreateRnnoiseFamily(std::shared_ptr<const Model> model);
 
@@ -42,10 +66,11 @@ absl::Status RunNetworkOnFeatures(std::shared_ptr<const Model> model, const floa
 // exactly the features inference computes from the noisy signal and the target band gains
 // sqrt(E_clean / E_noisy) clipped to [0, 1] (-1 = "don't care": both bands near silence, or the
 // frame is silent and inference would not run the network). vad: 1 when the clean hop is
-// louder than -40 dBFS RMS, 0 below -55 dBFS, 0.5 between. Not real-time code.
+// louder than -40 dBFS RMS, 0 below -55 dBFS, 0.5 between. `dsp.highpass` = false skips the
+// input high-pass on both signals (as inference does for such a model). Not real-time code.
 class FeatureExtractor {
  public:
-  FeatureExtractor();
+  explicit FeatureExtractor(const DspOptions& dsp = DspOptions());
   ~FeatureExtractor();
   // noisy/clean: kHop samples each. Returns false for a silent frame (features all zero).
   bool Process(const float* noisy, const float* clean, float* features, float* gains, float* vad);

@@ -1,8 +1,10 @@
 #include "models/rnnoise/rnnoise_family.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -189,6 +191,146 @@ TEST(FeatureExtractor, TargetsFollowTheCleanToNoisyRatio) {
     for (float v : f) ASSERT_TRUE(std::isfinite(v));
   }
   EXPECT_GT(checked, 100);
+}
+
+
+// The model with metadata_json replaced (same tensors).
+std::shared_ptr<const Model> WithMetadata(const std::shared_ptr<const Model>& m, const char* json) {
+  auto c = std::make_shared<Model>(*m);
+  c->metadata_json = json;
+  return c;
+}
+
+// RNNoise's DC high-pass written independently, in double precision (direct form I):
+// y[n] = x[n] - 2 x[n-1] + x[n-2] + 1.99599 y[n-1] - 0.996 y[n-2].
+std::vector<float> HighpassReference(const std::vector<float>& x) {
+  std::vector<float> y(x.size());
+  double x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i] - 2 * x1 + x2 + 1.99599 * y1 - 0.996 * y2;
+    x2 = x1;
+    x1 = x[i];
+    y2 = y1;
+    y1 = v;
+    y[i] = static_cast<float>(v);
+  }
+  return y;
+}
+
+double SnrDb(const std::vector<float>& ref, const std::vector<float>& y, size_t from) {
+  double s = 0, e = 0;
+  for (size_t i = from; i < ref.size(); ++i) {
+    s += double(ref[i]) * ref[i];
+    e += (double(ref[i]) - y[i]) * (double(ref[i]) - y[i]);
+  }
+  return 10 * std::log10(s / std::max(e, 1e-30));
+}
+
+TEST(DspOptions, DefaultsAndParsing) {
+  auto m = RandomModel();
+  auto d = DspOptionsOf(*m);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->highpass);
+  EXPECT_EQ(d->pitch_filter, 1.f);
+  EXPECT_EQ(d->pitch_gain_slope, 0.f);
+  d = DspOptionsOf(*WithMetadata(m, R"({"source_format":"rnnn","rnnoise":{}})"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->highpass);
+  d = DspOptionsOf(*WithMetadata(
+      m, R"({"rnnoise":{"highpass":false,"pitch_filter":0.25,"pitch_filter_gain_slope":3,"x":1}})"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->highpass);
+  EXPECT_EQ(d->pitch_filter, 0.25f);
+  EXPECT_EQ(d->pitch_gain_slope, 3.f);
+  d = DspOptionsOf(*WithMetadata(m, R"({"rnnoise":{"pitch_filter":false}})"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->pitch_filter, 0.f);
+  d = DspOptionsOf(*WithMetadata(m, R"({"rnnoise":{"pitch_filter":true}})"));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->pitch_filter, 1.f);
+  for (const char* bad : {R"({"rnnoise":1})", R"({"rnnoise":{"highpass":0}})",
+                          R"({"rnnoise":{"highpass":"no"}})", R"({"rnnoise":{"pitch_filter":1.5}})",
+                          R"({"rnnoise":{"pitch_filter":-0.1}})",
+                          R"({"rnnoise":{"pitch_filter":"half"}})",
+                          R"({"rnnoise":{"pitch_filter_gain_slope":-1}})",
+                          R"({"rnnoise":{"pitch_filter_gain_slope":true}})"}) {
+    auto bm = WithMetadata(m, bad);
+    EXPECT_FALSE(DspOptionsOf(*bm).ok()) << bad;
+    auto f = CreateRnnoiseFamily(bm);
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_NE(std::string(f.status().message()).find("metadata.rnnoise"), std::string::npos);
+  }
+}
+
+TEST(DspOptions, ExplicitDefaultsAreBitIdentical) {
+  auto m = RandomModel(24, 24, 48, 96, false, 5);
+  auto x = NoisySpeechLike(kHop * 60, 6);
+  auto a = CreateRnnoiseFamily(m);
+  auto b = CreateRnnoiseFamily(
+      WithMetadata(m, R"({"rnnoise":{"highpass":true,"pitch_filter":1,"pitch_filter_gain_slope":0}})"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto ya = RunAll(**a, x, 1.f), yb = RunAll(**b, x, 1.f);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(ya[i], yb[i]) << i;
+}
+
+TEST(DspOptions, NoHighpassEqualsDefaultOnPrefilteredInput) {
+  // A model without the high-pass, fed the (independently) high-passed signal, must match the
+  // default model fed the raw signal; a DC offset makes the high-pass matter.
+  auto m = RandomModel(24, 24, 48, 96, true, 8);
+  auto x = NoisySpeechLike(kHop * 80, 9);
+  for (float& v : x) v += 0.05f;
+  auto hp = HighpassReference(x);
+  auto def = CreateRnnoiseFamily(m);
+  auto nohp = CreateRnnoiseFamily(WithMetadata(m, R"({"rnnoise":{"highpass":false}})"));
+  ASSERT_TRUE(def.ok() && nohp.ok());
+  auto y_def = RunAll(**def, x, 1.f);
+  auto y_nohp_pre = RunAll(**nohp, hp, 1.f);
+  auto y_nohp_raw = RunAll(**nohp, x, 1.f);
+  EXPECT_GT(SnrDb(y_def, y_nohp_pre, kHop), 60.0);
+  EXPECT_LT(SnrDb(y_def, y_nohp_raw, kHop), 30.0);  // the DC now passes
+}
+
+TEST(DspOptions, PitchFilterStrengthInterpolatesAndZeroSkipsIt) {
+  auto m = RandomModel(24, 24, 48, 96, false, 11);
+  auto x = NoisySpeechLike(kHop * 60, 12);
+  auto run = [&](const char* json) {
+    auto f = CreateRnnoiseFamily(WithMetadata(m, json));
+    EXPECT_TRUE(f.ok()) << json;
+    return RunAll(**f, x, 1.f);
+  };
+  auto full = run("{}");
+  auto off = run(R"({"rnnoise":{"pitch_filter":false}})");
+  auto zero = run(R"({"rnnoise":{"pitch_filter":0}})");
+  auto half = run(R"({"rnnoise":{"pitch_filter":0.5}})");
+  auto sloped = run(R"({"rnnoise":{"pitch_filter":1,"pitch_filter_gain_slope":2}})");
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(off[i], zero[i]) << i;
+  // The harmonic test signal has a strong pitch correlation: every setting changes the output.
+  EXPECT_LT(SnrDb(full, off, kHop), 80.0);
+  EXPECT_LT(SnrDb(full, half, kHop), 80.0);
+  EXPECT_LT(SnrDb(off, half, kHop), 80.0);
+  EXPECT_LT(SnrDb(full, sloped, kHop), 80.0);
+  for (float v : half) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(FeatureExtractor, NoHighpassEqualsDefaultOnPrefilteredInput) {
+  auto x = NoisySpeechLike(kHop * 40, 13);
+  for (float& v : x) v -= 0.03f;
+  auto hp = HighpassReference(x);
+  FeatureExtractor def, raw(DspOptions{false, 1.f, 0.f}), raw2(DspOptions{false, 1.f, 0.f});
+  float fa[kFeatures], ga[kBands], va, fb[kFeatures], gb[kBands], vb, fc[kFeatures], gc[kBands], vc;
+  double max_diff = 0, max_raw_diff = 0;
+  for (size_t i = 0; i + kHop <= x.size(); i += kHop) {
+    const bool a = def.Process(&x[i], &x[i], fa, ga, &va);
+    const bool b = raw.Process(&hp[i], &hp[i], fb, gb, &vb);
+    raw2.Process(&x[i], &x[i], fc, gc, &vc);
+    ASSERT_EQ(a, b) << i;
+    for (int k = 0; k < kBands; ++k) {  // the log band energies (first 22 features hold a DCT)
+      max_diff = std::max(max_diff, double(std::fabs(fa[k] - fb[k])));
+      max_raw_diff = std::max(max_raw_diff, double(std::fabs(fa[k] - fc[k])));
+    }
+  }
+  EXPECT_LT(max_diff, 2e-3);
+  EXPECT_GT(max_raw_diff, 0.05);  // without the filter the DC offset shows in the features
 }
 
 }  // namespace

@@ -138,9 +138,30 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "models" / "weights" / "default.gnvm"))
     ap.add_argument("--name", default="ghostnv-default")
     ap.add_argument("--precision", default="f32", choices=["f32", "f16", "i8"])
+    ap.add_argument("--no-highpass", action="store_true",
+                    help="metadata.rnnoise.highpass = false: no input DC high-pass at inference")
+    ap.add_argument("--pitch-filter", type=float, default=1.0,
+                    help="metadata.rnnoise.pitch_filter strength in [0, 1] (1 = RNNoise's)")
+    ap.add_argument("--gain-bias", type=float, default=0.0,
+                    help="added to denoise_output's bias after training (> 0: higher gains)")
     args = ap.parse_args(argv)
     ck = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
-    export(ck, pathlib.Path(args.out), args.name, args.precision)
+    extra = {}
+    dsp = {}
+    if args.no_highpass:
+        dsp["highpass"] = False
+    if args.pitch_filter != 1.0:
+        if not 0.0 <= args.pitch_filter <= 1.0:
+            ap.error("--pitch-filter must be in [0, 1]")
+        dsp["pitch_filter"] = args.pitch_filter
+    if dsp:
+        extra["rnnoise"] = dsp
+    if args.gain_bias:
+        sd = dict(ck["model"])
+        sd["denoise_output.bias"] = sd["denoise_output.bias"] + args.gain_bias
+        ck = {**ck, "model": sd}
+        extra["gain_bias_shift"] = args.gain_bias
+    export(ck, pathlib.Path(args.out), args.name, args.precision, extra)
     print(f"wrote {args.out} from {args.checkpoint} (epoch {ck.get('epoch')})")
     return 0
 

@@ -41,15 +41,28 @@ __attribute__((visibility("default"))) const char* gnv_last_error() { return g_e
 // 480; writes n_samples/480 frames: features [n][42], gains [n][22] (-1 = don't care), vad [n],
 // silent [n] (1 where the frame is silent and inference would not run the network).
 // Returns the number of frames, or -1 on bad arguments.
+__attribute__((visibility("default"))) long gnv_extract_features_dsp(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains,
+    float* vad, unsigned char* silent, int highpass);
+
 __attribute__((visibility("default"))) long gnv_extract_features(
     const float* noisy, const float* clean, long n_samples, float* features, float* gains,
     float* vad, unsigned char* silent) {
+  return gnv_extract_features_dsp(noisy, clean, n_samples, features, gains, vad, silent, 1);
+}
+
+// As gnv_extract_features, for a model whose metadata.rnnoise.highpass is `highpass` (0 / 1).
+__attribute__((visibility("default"))) long gnv_extract_features_dsp(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains,
+    float* vad, unsigned char* silent, int highpass) {
   if (n_samples < 0 || n_samples % rnnoise::kHop != 0)
     return Fail(-1, "n_samples must be a non-negative multiple of 480");
   if (n_samples > 0 && (!noisy || !clean || !features || !gains || !vad || !silent))
     return Fail(-1, "null buffer");
   const long frames = n_samples / rnnoise::kHop;
-  rnnoise::FeatureExtractor fx;
+  rnnoise::DspOptions dsp;
+  dsp.highpass = highpass != 0;
+  rnnoise::FeatureExtractor fx(dsp);
   for (long i = 0; i < frames; ++i) {
     const bool voiced = fx.Process(noisy + i * rnnoise::kHop, clean + i * rnnoise::kHop,
                                    features + i * rnnoise::kFeatures, gains + i * rnnoise::kBands,

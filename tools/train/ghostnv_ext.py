@@ -59,6 +59,9 @@ class GhostnvExt:
         lib.gnv_extract_features.restype = ctypes.c_long
         lib.gnv_extract_features.argtypes = [_f32p, _f32p, ctypes.c_long, _f32p, _f32p, _f32p,
                                              _u8p]
+        lib.gnv_extract_features_dsp.restype = ctypes.c_long
+        lib.gnv_extract_features_dsp.argtypes = [_f32p, _f32p, ctypes.c_long, _f32p, _f32p,
+                                                 _f32p, _u8p, ctypes.c_int]
         lib.gnv_denoise_buffer.restype = ctypes.c_long
         lib.gnv_denoise_buffer.argtypes = [ctypes.c_char_p, _f32p, _f32p, ctypes.c_long,
                                            ctypes.c_float, ctypes.c_void_p]
@@ -73,7 +76,8 @@ class GhostnvExt:
     def _error(self, what: str, rc: int) -> RuntimeError:
         return RuntimeError(f"{what} failed ({rc}): {self.lib.gnv_last_error().decode()}")
 
-    def extract_features(self, noisy: np.ndarray, clean: np.ndarray):
+    def extract_features(self, noisy: np.ndarray, clean: np.ndarray, highpass: bool = True):
+        """highpass: the model's metadata.rnnoise.highpass (False: no input DC high-pass)."""
         noisy = np.ascontiguousarray(noisy, dtype=np.float32)
         clean = np.ascontiguousarray(clean, dtype=np.float32)
         if noisy.shape != clean.shape or noisy.ndim != 1 or len(noisy) % HOP:
@@ -83,7 +87,8 @@ class GhostnvExt:
         gains = np.zeros((n, NB_BANDS), np.float32)
         vad = np.zeros(n, np.float32)
         silent = np.zeros(n, np.uint8)
-        rc = self.lib.gnv_extract_features(noisy, clean, len(noisy), features, gains, vad, silent)
+        rc = self.lib.gnv_extract_features_dsp(noisy, clean, len(noisy), features, gains, vad,
+                                               silent, 1 if highpass else 0)
         if rc != n:
             raise self._error("gnv_extract_features", rc)
         return features, gains, vad, silent.astype(bool)
