@@ -16,7 +16,8 @@
 //     Launch: grid.x >= 1, block.x = 128.
 //   rnn_copy_cols_f32: dst[b][j] = src[b][j], j < cols, b < ctl[0] (the new vad state into
 //     net_b). Launch: grid.x * block.x >= rows * cols, any block.
-//   rnn_postprocess_f32: for non-silent rows: pitch filter, gain smoothing against the slot's
+//   rnn_postprocess_f32: for non-silent rows: pitch filter (strength and gain slope from the
+//     control block's RNN_CTL_PF_*, rnnoise_layout.cuh; RNNoise's by default), gain smoothing against the slot's
 //     last gains, per-bin gains applied to X in place, GRU states scattered back to the slot;
 //     info[b] = {vad, silent}. Launch: grid.x >= 1, block.x = 256.
 //   rnn_synthesis_f32: y = ifft / 960 * window, overlap-add with the slot's tail, mixed with the
@@ -273,6 +274,11 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
   __shared__ float2 Xs[RNN_BAND_END];  // the pitch-filtered bins the norm band sums read
   const int count = ctl[0];
   const int tid = threadIdx.x;
+  // The model's pitch filter switches (RNN_CTL_PF_*; defaults: strength 1, no gain slope).
+  const bool pf_custom = (ctl[RNN_CTL_FLAGS] & RNN_CTL_PF_CUSTOM) != 0;
+  const float pf_strength = pf_custom ? reinterpret_cast<const float*>(ctl)[RNN_CTL_PF_STRENGTH] : 1.f;
+  const float pf_slope = pf_custom ? reinterpret_cast<const float*>(ctl)[RNN_CTL_PF_SLOPE] : 0.f;
+  const bool pf_on = pf_strength > 0.f;  // (off: no mixing and no renormalisation, as the CPU)
   rnn_fill_bins(&bins);
   __syncthreads();
   for (int b = blockIdx.x; b < count; b += gridDim.x) {
@@ -306,10 +312,15 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
       }
       ri = __fsqrt_rn(fminf(fmaxf(ri, 0.f), 1.f));
       ri = __fmul_rn(ri, __fsqrt_rn(static_cast<float>(static_cast<double>(Ex[tid]) / (1e-8 + static_cast<double>(Ep[tid])))));
+      if (pf_strength != 1.f) ri = __fmul_rn(ri, pf_strength);
+      if (pf_slope > 0.f) {  // std::min(1.f, slope * (1 - g))
+        const float q = __fmul_rn(pf_slope, __fsub_rn(1.f, gi));
+        ri = __fmul_rn(ri, q < 1.f ? q : 1.f);
+      }
       r[tid] = ri;
     }
     __syncthreads();
-    for (int i = tid; i < RNN_BINS; i += blockDim.x) {
+    for (int i = tid; pf_on && i < RNN_BINS; i += blockDim.x) {
       const float rf = rnn_interp(r, i, bins);
       float2 z = X[i];
       const float2 p = P[i];
@@ -319,9 +330,11 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
       if (i < RNN_BAND_END) Xs[i] = z;
     }
     __syncthreads();
-    if (tid < RNN_BANDS) {
+    if (tid < RNN_BANDS && pf_on) {
       const float ne = rnn_band_sum(tid, bins, [&](int i) { const float2 z = Xs[i]; return __fadd_rn(__fmul_rn(z.x, z.x), __fmul_rn(z.y, z.y)); });
       norm[tid] = __fsqrt_rn(static_cast<float>(static_cast<double>(Ex[tid]) / (1e-8 + static_cast<double>(ne))));
+    }
+    if (tid < RNN_BANDS) {
       float* lastg = st + RNN_ST_LASTG;
       const float gs = rnn_maxf_(g[tid], __fmul_rn(.6f, lastg[tid]));
       g[tid] = gs;
@@ -329,10 +342,16 @@ rnn_postprocess_f32(float* __restrict__ spec, const int* __restrict__ ctl,
     }
     __syncthreads();
     for (int i = tid; i < RNN_BINS; i += blockDim.x) {
-      const float nf = rnn_interp(norm, i, bins), gf = rnn_interp(g, i, bins);
+      const float gf = rnn_interp(g, i, bins);
       float2 z = X[i];
-      z.x = __fmul_rn(__fmul_rn(z.x, nf), gf);
-      z.y = __fmul_rn(__fmul_rn(z.y, nf), gf);
+      if (pf_on) {
+        const float nf = rnn_interp(norm, i, bins);
+        z.x = __fmul_rn(__fmul_rn(z.x, nf), gf);
+        z.y = __fmul_rn(__fmul_rn(z.y, nf), gf);
+      } else {
+        z.x = __fmul_rn(z.x, gf);
+        z.y = __fmul_rn(z.y, gf);
+      }
       X[i] = z;
     }
     float* gsd = st + RNN_ST_GRU;

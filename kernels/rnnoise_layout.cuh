@@ -45,6 +45,30 @@
 #define RNN_ST_LASTG (RNN_ST_HISTORY + RNN_HOP)
 #define RNN_ST_GRU (RNN_ST_LASTG + 24)
 
+// Control block header (ctl[0, 16) of every launch; rows' slots from ctl[16]): ctl[0] rows used,
+// ctl[1] the frontend's row counter, ctl[RNN_CTL_FLAGS] the model's DSP switches
+// (metadata.rnnoise, models/rnnoise/rnnoise_family.h; 0 = RNNoise exactly):
+//   RNN_CTL_NO_HIGHPASS  the input hop is used as is (no DC high-pass; its state is unused)
+//   RNN_CTL_PF_CUSTOM    the pitch filter takes its strength (float bits at ctl[RNN_CTL_PF_STRENGTH];
+//                        0 = no pitch filter at all) and gain slope (ctl[RNN_CTL_PF_SLOPE]; 0 = off)
+#define RNN_CTL_FLAGS 2
+#define RNN_CTL_PF_STRENGTH 3
+#define RNN_CTL_PF_SLOPE 4
+#define RNN_CTL_NO_HIGHPASS 1
+#define RNN_CTL_PF_CUSTOM 2
+
+// Per-row pitch scratch written by rnn_pitch_lanes_* for rnn_frontend_pre (the lane-per-row
+// split frontend, CudaPlanOptions::lane_pitch): the whitened low-passed signal lp (864), the two
+// pitch searches' running energies (coarse 147, fine 294) and RemoveDoubling's delayed-window
+// energies stored reversed (RNN_PS_YY + a = yy_lag[384 - a], so RNN_PS_YY + 384 = xx).
+#define RNN_PS_LP 0
+#define RNN_PS_SYYC 864
+#define RNN_PS_SYYF 1024
+#define RNN_PS_YY 1344
+#define RNN_PS_STRIDE 1760
+// Warps (of 32 rows each) per block of rnn_pitch_lanes_* (block.x = 32 * RNN_LANE_WARPS).
+#define RNN_LANE_WARPS 2
+
 // Per-row band data written by the features kernel for the postprocess kernel.
 #define RNN_BD_EX 0
 #define RNN_BD_EP RNN_BANDS

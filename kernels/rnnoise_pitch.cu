@@ -10,7 +10,9 @@
 // products and the cross-correlation, either the scalar reference order (avx2 == 0) or the
 // order of kernels/xcorr_avx2.cc (avx2 == 1: FMA, 32 interleaved partial sums, its horizontal
 // sum). The host passes the level its CPU kernels use (kernels::ActiveSimd()), so the GPU takes
-// exactly the pitch decisions the CPU path of the same machine takes.
+// exactly the pitch decisions the CPU path of the same machine takes. With the AVX2 order the
+// 480-element inner products (fine search, RemoveDoubling) run one warp each (rnn_inner480_warp:
+// the AVX2 code's 32 partial sums are the 32 lanes); avx2 | 4 keeps them on one lane each.
 //
 //   rnn_frontend_f32: for row b < ctl[0] (slot s = ctl[16 + b]):
 //     in[b] (RNN_HOP floats) -> high-pass -> state[s] updated (RNN_ST_HP, ANALYSIS, PITCH,
@@ -120,6 +122,60 @@ __device__ float rnn_xcorr_lag(const float* x, const float* y, int len, int k, i
 
 __device__ __forceinline__ float rnn_maxf(float a, float b) { return a < b ? b : a; }  // std::max
 
+// Lags k0, k0 + 1, k0 + 2 of kernels::PitchXcorr for k0 + 2 < lags / 8 * 8: with either order
+// each of them is one sequential chain over i (AVX2: one FMA per step; scalar: multiply, add),
+// so one thread runs the three chains side by side, loading x[i] once and sliding y[i + k]
+// through registers (the same operations per lag as rnn_xcorr_lag, so the same bits).
+__device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, int len, int k0, int avx2, float* out) {
+  float s0 = 0.f, s1 = 0.f, s2 = 0.f;
+  float y0 = y[k0], y1 = y[k0 + 1];
+  if (avx2) {
+#pragma unroll 4
+    for (int i = 0; i < len; ++i) {
+      const float xi = x[i], y2 = y[i + k0 + 2];
+      s0 = __fmaf_rn(xi, y0, s0);
+      s1 = __fmaf_rn(xi, y1, s1);
+      s2 = __fmaf_rn(xi, y2, s2);
+      y0 = y1;
+      y1 = y2;
+    }
+  } else {
+#pragma unroll 4
+    for (int i = 0; i < len; ++i) {
+      const float xi = x[i], y2 = y[i + k0 + 2];
+      s0 = __fadd_rn(s0, __fmul_rn(xi, y0));
+      s1 = __fadd_rn(s1, __fmul_rn(xi, y1));
+      s2 = __fadd_rn(s2, __fmul_rn(xi, y2));
+      y0 = y1;
+      y1 = y2;
+    }
+  }
+  out[k0] = s0;
+  out[k0 + 1] = s1;
+  out[k0 + 2] = s2;
+}
+
+// rnn_inner(x, y, 480, avx2 = 1) computed by a whole warp (every lane calls it; the result is
+// in lane 0): lane l holds the AVX2 code's partial sum l (elements 32q + l, q in order: 480 has
+// no tails), and the shuffles add them in the AVX2 code's order — (a0 + a1) + (a2 + a3) per lane
+// of 8, then lanes l + 4, then (s0 + s2) + (s1 + s3). Same sums, so the same bits; ~55 warp
+// instructions instead of ~1500 for one lane. Host shim (tests): the one-lane version.
+__device__ __forceinline__ float rnn_inner480_warp(const float* x, const float* y, int lane) {
+#ifdef __CUDACC_RTC__
+  float a = 0.f;
+#pragma unroll
+  for (int q = 0; q < 15; ++q) a = __fmaf_rn(x[32 * q + lane], y[32 * q + lane], a);
+  a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 8));   // lanes 0-7: a0 + a1; 16-23: a2 + a3
+  a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 16));  // lanes 0-7: t = (a0 + a1) + (a2 + a3)
+  a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 4));   // lanes 0-3: s = t[l] + t[l + 4]
+  a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 2));   // s0 + s2, s1 + s3
+  return __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 1));
+#else
+  (void)lane;
+  return rnn_inner(x, y, 480, 1);
+#endif
+}
+
 // audio::pitch FindBestPitch, split in two so that the scan's serial chain is short:
 // rnn_syy_track writes the running energy the CPU loop holds at step i (syy[0] = syy0,
 // syy[i + 1] = max(1, syy[i] + (y[i + len]^2 - y[i]^2)), the CPU's operations in its order; it
@@ -211,11 +267,15 @@ __device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_c
 // and left this hop's filtered samples in frames[2b+1][0, RNN_HOP) (the pitch frame, written
 // by this kernel only at the end of the row); `in` is not read and the state's high-pass
 // memory is not touched. Same operations otherwise, so the same bits.
-template <bool HP, typename T>
+// PRE = true (rnn_frontend_pre, needs HP): rnn_pitch_lanes_* also computed PitchDownsample
+// (lp) and every serial energy chain (both searches' running energies, xx, yy_lag) one lane
+// per row into the pitch scratch ps (RNN_PS_*); this kernel loads them and runs only the
+// block-parallel part (cross-correlations) and the decisions. Same values, so the same bits.
+template <bool HP, typename T, bool PRE = false>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
-                                             int avx2) {
+                                             int avx2, const float* __restrict__ ps = nullptr) {
   __shared__ float xs[RNN_HOP];
   __shared__ float pb[RNN_PITCH_BUF];
   __shared__ float lp0[RNN_LP_LEN + 5];  // 5 zeros, then the unwhitened low-passed signal
@@ -237,6 +297,8 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   __shared__ float prev_gain_s;
   __shared__ float syy0f;
 
+  const int avx2_in = avx2;  // bit 0: the summation order; bit 2: see wcoop; bit 3: rnn_xcorr_lag3
+  avx2 &= 1;
   const int count = ctl[0];
   const int tid = threadIdx.x;
   const int len = RNN_PITCH_FRAME;                             // 960
@@ -271,8 +333,18 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     const float* hist = st + RNN_ST_PITCH + RNN_HOP;
     for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
     for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = hist[i];
-    for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass(hist, i);
-    if (tid < 5) lp0[tid] = 0.f;
+    if (PRE) {  // lp, the running energies (syy_c at lp0, syy_f at lp0 + 160), yy_lag and xx
+      const float* psr = ps + static_cast<long long>(b) * RNN_PS_STRIDE;
+      for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) lp[i] = psr[RNN_PS_LP + i];
+      for (int i = tid; i < (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4; i += blockDim.x) lp0[i] = psr[RNN_PS_SYYC + i];
+      for (int i = tid; i < (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2; i += blockDim.x)
+        lp0[160 + i] = psr[RNN_PS_SYYF + i];
+      for (int i = tid; i <= RNN_PITCH_MAX / 2; i += blockDim.x) yy_lag[i] = psr[RNN_PS_YY + RNN_PITCH_MAX / 2 - i];
+      if (tid == 2) ips[0] = psr[RNN_PS_YY + RNN_PITCH_MAX / 2];
+    } else {
+      for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass(hist, i);
+      if (tid < 5) lp0[tid] = 0.f;
+    }
     // The analysis frame's first half (the previous hop) and what RemoveDoubling reads from the
     // state, loaded now rather than on the serial path.
     for (int i = tid; i < RNN_HOP; i += blockDim.x) fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
@@ -293,17 +365,19 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     const float* o = lp0 + 5;
     float ac_bulk = 0.f;  // warp 1, lanes 0-4: lag tid - 32, carried to the second half below
     if (!HP && tid == 0) {
+      if (!(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS)) {  // (else: the input as is, the state unused)
 #pragma unroll 8
-      for (int i = 0; i < RNN_HOP; ++i) {
-        const float x = xs[i];
-        const float y = __fadd_rn(x, m0);
-        m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
-        m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
-        xs[i] = y;
+        for (int i = 0; i < RNN_HOP; ++i) {
+          const float x = xs[i];
+          const float y = __fadd_rn(x, m0);
+          m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
+          m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+          xs[i] = y;
+        }
+        st[RNN_ST_HP] = m0;
+        st[RNN_ST_HP + 1] = m1;
       }
-      st[RNN_ST_HP] = m0;
-      st[RNN_ST_HP + 1] = m1;
-    } else if (tid >= 32 && tid < 37) {
+    } else if (!PRE && tid >= 32 && tid < 37) {
       const int k = tid - 32;
 #pragma unroll 8
       for (int j = 0; j < RNN_AC_SPLIT; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
@@ -318,62 +392,64 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     for (int i = tid; i < RNN_PITCH_BUF; i += blockDim.x) st[RNN_ST_PITCH + i] = pb[i];
 
     // PitchDownsample: low-pass and decimate by 2 (the rest, which reads this hop).
-    for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
-    __syncthreads();
-    if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
-      const int k = tid - 32, fast = RNN_LP_LEN - 4;
+    if (!PRE) {  // (rnn_frontend_pre: lp came from the scratch; the next barrier orders it)
+      for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
+      __syncthreads();
+      if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
+        const int k = tid - 32, fast = RNN_LP_LEN - 4;
 #pragma unroll 8
-      for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
-      float tail = 0.f;
-      for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
-      ac[k] = __fadd_rn(ac_bulk, tail);
-    }
-    __syncthreads();
-    if (tid == 0) {
-      float a[5];
-      a[0] = __fmul_rn(ac[0], 1.0001f);
-      for (int i = 1; i <= 4; ++i) {
-        const float w = __fmul_rn(.008f, static_cast<float>(i));
-        a[i] = __fsub_rn(ac[i], __fmul_rn(__fmul_rn(ac[i], w), w));
+        for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
+        float tail = 0.f;
+        for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
+        ac[k] = __fadd_rn(ac_bulk, tail);
       }
-      float lpc[4] = {0.f, 0.f, 0.f, 0.f};
-      float err = a[0];
-      if (a[0] != 0.f) {
-        for (int i = 0; i < 4; ++i) {
-          float acc = 0.f;
-          for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
-          acc = __fadd_rn(acc, a[i + 1]);
-          const float k = __fdiv_rn(-acc, err);
-          lpc[i] = k;
-          for (int j = 0; j < (i + 1) >> 1; ++j) {
-            const float p = lpc[j], q = lpc[i - 1 - j];
-            lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
-            lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
-          }
-          err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
-          if (err < __fmul_rn(.001f, a[0])) break;
+      __syncthreads();
+      if (tid == 0) {
+        float a[5];
+        a[0] = __fmul_rn(ac[0], 1.0001f);
+        for (int i = 1; i <= 4; ++i) {
+          const float w = __fmul_rn(.008f, static_cast<float>(i));
+          a[i] = __fsub_rn(ac[i], __fmul_rn(__fmul_rn(ac[i], w), w));
         }
+        float lpc[4] = {0.f, 0.f, 0.f, 0.f};
+        float err = a[0];
+        if (a[0] != 0.f) {
+          for (int i = 0; i < 4; ++i) {
+            float acc = 0.f;
+            for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
+            acc = __fadd_rn(acc, a[i + 1]);
+            const float k = __fdiv_rn(-acc, err);
+            lpc[i] = k;
+            for (int j = 0; j < (i + 1) >> 1; ++j) {
+              const float p = lpc[j], q = lpc[i - 1 - j];
+              lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
+              lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
+            }
+            err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
+            if (err < __fmul_rn(.001f, a[0])) break;
+          }
+        }
+        float bw = 1.f;
+        for (int i = 0; i < 4; ++i) {
+          bw = __fmul_rn(bw, .9f);
+          lpc[i] = __fmul_rn(lpc[i], bw);
+        }
+        const float c1 = .8f;
+        fir[0] = __fadd_rn(lpc[0], .8f);
+        fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
+        fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
+        fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
+        fir[4] = __fmul_rn(c1, lpc[3]);
       }
-      float bw = 1.f;
-      for (int i = 0; i < 4; ++i) {
-        bw = __fmul_rn(bw, .9f);
-        lpc[i] = __fmul_rn(lpc[i], bw);
+      __syncthreads();
+      for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
+        float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
+        v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
+        v = __fadd_rn(v, __fmul_rn(fir[2], o[i - 3]));
+        v = __fadd_rn(v, __fmul_rn(fir[3], o[i - 4]));
+        lp[i] = __fadd_rn(v, __fmul_rn(fir[4], o[i - 5]));
       }
-      const float c1 = .8f;
-      fir[0] = __fadd_rn(lpc[0], .8f);
-      fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
-      fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
-      fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
-      fir[4] = __fmul_rn(c1, lpc[3]);
-    }
-    __syncthreads();
-    for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
-      float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
-      v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
-      v = __fadd_rn(v, __fmul_rn(fir[2], o[i - 3]));
-      v = __fadd_rn(v, __fmul_rn(fir[3], o[i - 4]));
-      lp[i] = __fadd_rn(v, __fmul_rn(fir[4], o[i - 5]));
-    }
+    }  // !PRE
     __syncthreads();
 
     // PitchSearch(lp + kMaxPeriod / 2, lp, 960, 588): coarse at 4x decimation.
@@ -389,7 +465,24 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     const float* x = lp + maxp;
     float* syy_c = lp0;        // lp0 is dead once lp is built: the two searches' running
     float* syy_f = lp0 + 160;  // energies (147 and 294 floats) live there
-    if (tid < 64) {
+    // avx2 bit 3 (GHOSTNV_CUDA_PLAN_XCORR3=1): three lags per thread (rnn_xcorr_lag3) for the
+    // 144 lags below the AVX2 tail, one each for the last 3: 51 threads, one round.
+    const int whole3 = (max_pitch >> 2) / 8 * 8;  // 144
+    if (avx2_in & 8) {
+      if (tid < whole3 / 3) {
+        rnn_xcorr_lag3(x4, y4, len >> 2, 3 * tid, avx2, xc);
+      } else if (tid < whole3 / 3 + (max_pitch >> 2) - whole3) {
+        const int k = whole3 + tid - whole3 / 3;
+        xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
+      } else if (!PRE && tid == 64) {
+        rnn_syy_track(y4, len >> 2, max_pitch >> 2, rnn_energy1(y4, len >> 2), syy_c);
+      } else if (!PRE && tid == 96) {
+        syy0f = rnn_energy1(lp, len >> 1);
+      }
+    } else if (PRE) {  // the energies are loaded: every warp on the cross-correlation
+      for (int k = tid; k < max_pitch >> 2; k += blockDim.x)
+        xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
+    } else if (tid < 64) {
       for (int k = tid; k < max_pitch >> 2; k += 64)
         xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
     } else if (tid == 64) {
@@ -415,9 +508,9 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       for (int i = 2 * hi - 2 < 2 * lo + 3 ? 2 * lo + 3 : 2 * hi - 2; i <= 2 * hi + 2 && i < max_pitch >> 1; ++i)
         fine_lag[m++] = i;
       fine_n = m;
-    } else if (tid == 32) {
+    } else if (!PRE && tid == 32) {
       rnn_syy_track(lp, len >> 1, max_pitch >> 1, syy0f, syy_f);
-    } else if (tid == 64) {
+    } else if (!PRE && tid == 64) {
       const float xx = rnn_inner(x, x, n, avx2);
       ips[0] = xx;
       float yy = xx;
@@ -430,8 +523,17 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     }
     __syncthreads();
     const int b0 = best[0], b1 = best[1];
-    // Phase 3: the fine search's lags, one thread each (at most 10).
-    if (tid < fine_n) {
+    // Phase 3: the fine search's lags, one thread each (at most 10); with the AVX2 order: one
+    // warp each (rnn_inner480_warp; so are RemoveDoubling's inner products below).
+    const bool wcoop = avx2 && !(avx2_in & 4);  // (avx2 bit 2: one lane each, for A/B runs)
+    const int warp = tid >> 5, lane = tid & 31, warps = static_cast<int>(blockDim.x) >> 5;
+    if (wcoop) {
+      for (int q = warp; q < fine_n; q += warps) {
+        const int i = fine_lag[q];
+        const float v = rnn_inner480_warp(xlp, lp + i, lane);
+        if (lane == 0) xc[i] = rnn_maxf(-1.f, v);
+      }
+    } else if (tid < fine_n) {
       const int i = fine_lag[tid];
       xc[i] = rnn_maxf(-1.f, rnn_inner(xlp, lp + i, len >> 1, avx2));
     }
@@ -459,9 +561,8 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
 
     // RemoveDoubling(lp, 768, 60, 960, ...): x = lp + 384, n = 480, in the decimated domain.
     const int t0 = t0s;
-    if (tid >= 1 && tid < 30) {
-      // ips[0] = xx (above), ips[1] = xy(t0), ips[2k-2] = xy(t1_k), ips[2k-1] = xy(t1b_k), k = 2..15.
-      const int q = tid;
+    // ips[0] = xx (above), ips[1] = xy(t0), ips[2k-2] = xy(t1_k), ips[2k-1] = xy(t1b_k), k = 2..15.
+    const auto rd_lag = [&](int q) {
       int lag = 0;
       if (q == 1) {
         lag = t0;
@@ -475,7 +576,25 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
         }
         if (t1 < minp) lag = -1;
       }
-      ips[q] = lag >= 0 ? rnn_inner(x, x - lag, n, avx2) : 0.f;
+      return lag;
+    };
+    if (wcoop) {  // one warp per inner product: the 29 candidates, then (speculating) the 30 +-1 lags
+      const int items = speculate ? 59 : 29;
+      for (int w = warp; w < items; w += warps) {
+        if (w < 29) {
+          const int lag = rd_lag(w + 1);
+          const float v = lag >= 0 ? rnn_inner480_warp(x, x - lag, lane) : 0.f;
+          if (lane == 0) ips[w + 1] = v;
+        } else {
+          const int j = (w - 29) % 15 + 1, side = w - 29 < 15 ? -1 : 1;
+          const int t1 = j == 1 ? t0 : (2 * t0 + j) / (2 * j);
+          const float v = t1 >= minp ? rnn_inner480_warp(x, x - (t1 + side), lane) : 0.f;
+          if (lane == 0) (side < 0 ? ipm : ipp)[j] = v;
+        }
+      }
+    } else if (tid >= 1 && tid < 30) {
+      const int lag = rd_lag(tid);
+      ips[tid] = lag >= 0 ? rnn_inner(x, x - lag, n, avx2) : 0.f;
     } else if (speculate && ((tid >= 33 && tid < 48) || (tid >= 65 && tid < 80))) {
       // Speculatively, the correlations one lag either side of every candidate (t0 at index 1,
       // t1_k at index k): the final period refinement needs them around the chosen one. Same
@@ -551,7 +670,12 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     }
     __syncthreads();
     if (!speculate) {
-      if (tid < 2) {  // lanes of one warp: the two inner products issue as one
+      if (wcoop) {  // warps 0 and 1
+        if (warp < 2) {
+          const float v = rnn_inner480_warp(x, x - (rd_t[0] + (warp == 0 ? -1 : 1)), lane);
+          if (lane == 0) (warp == 0 ? ipm : ipp)[0] = v;
+        }
+      } else if (tid < 2) {  // lanes of one warp: the two inner products issue as one
         const int lag = rd_t[0] + (tid == 0 ? -1 : 1);
         (tid == 0 ? ipm : ipp)[0] = rnn_inner(x, x - lag, n, avx2);
       }
@@ -615,19 +739,22 @@ __device__ __forceinline__ void rnn_highpass(const T* __restrict__ in, int in_st
     m1 = st[RNN_ST_HP + 1];
   }
   float (*t)[RNN_HP_TILE + 1] = tile[warp];
+  const bool hp_on = !(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS);  // (off: a copy, the state unused)
   for (int c0 = 0; c0 < RNN_HOP; c0 += RNN_HP_TILE) {
     for (int j = 0; j < RNN_HP_TILE; ++j) {
       const int r = base + j;
       t[j][lane] = r < count ? rnn_pcm_in(in[static_cast<long long>(r) * in_stride + c0 + lane]) : 0.f;
     }
     __syncthreads();
+    if (hp_on) {
 #pragma unroll 8
-    for (int i = 0; i < RNN_HP_TILE; ++i) {
-      const float x = t[lane][i];
-      const float y = __fadd_rn(x, m0);
-      m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
-      m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
-      t[lane][i] = y;
+      for (int i = 0; i < RNN_HP_TILE; ++i) {
+        const float x = t[lane][i];
+        const float y = __fadd_rn(x, m0);
+        m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
+        m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+        t[lane][i] = y;
+      }
     }
     __syncthreads();
     for (int j = 0; j < RNN_HP_TILE; ++j) {
@@ -636,7 +763,7 @@ __device__ __forceinline__ void rnn_highpass(const T* __restrict__ in, int in_st
     }
     __syncthreads();  // the tile is reused
   }
-  if (live) {
+  if (live && hp_on) {
     st[RNN_ST_HP] = m0;
     st[RNN_ST_HP + 1] = m1;
   }
@@ -652,4 +779,335 @@ extern "C" __global__ void __launch_bounds__(128)
 rnn_highpass_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, float* __restrict__ frames) {
   rnn_highpass(in, in_stride, ctl, state, state_stride, frames);
+}
+
+// rnn_frontend_pre: rnn_frontend after rnn_pitch_lanes_* (ps = its pitch scratch, RNN_PS_STRIDE
+// floats per row b; `in` is not read). Same launch as rnn_frontend_f32.
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_pre(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                 float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                 float* __restrict__ frames, int avx2, const float* __restrict__ ps) {
+  rnn_frontend<true, float, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2, ps);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lane-per-row frontend (CudaPlanOptions::lane_pitch): every serial float chain of a row —
+// the high-pass, PitchDownsample's low-pass, autocorrelation, LPC and whitening filter, the
+// coarse and fine searches' initial and running energies, RemoveDoubling's xx and yy_lag — on one
+// lane, 32 rows per warp, so that one warp instruction advances 32 rows' chains instead of one
+// (rnn_frontend runs each on a single lane of a 128-thread block per row: the kernel was
+// issue-bound on them). Same operations in the same order as rnn_frontend, so the same bits.
+//   rnn_pitch_lanes_f32/_s16: rows b < ctl[0] (slot s = ctl[16 + b]): in[b] -> high-pass ->
+//     frames[2b+1][0, RNN_HOP) (for rnn_frontend_pre), state[s] RNN_ST_HP updated; the pitch
+//     history state[s][RNN_ST_PITCH + RNN_HOP, +1248) is read (rnn_frontend_pre shifts it);
+//     ps[b] = lp, syy_c, syy_f, yy_lag reversed (RNN_PS_*).
+//   Launch: block.x = 32 * RNN_LANE_WARPS (64), grid.x = ceil(rows / 64). Then rnn_frontend_pre.
+// Every global access goes through a 32 x 32 shared tile per warp (rows x positions, rotated
+// so that a row and a column both touch 32 banks): the warp loads or stores one row's 32
+// consecutive floats per instruction (coalesced), and each lane reads its own row's column.
+// Control flow is the same on every lane (rows past the count run on zeros and store nothing).
+// RNN_LANE_WARPS (rnnoise_layout.cuh): 2 warps of 4 tiles each = 32 KiB of shared memory per block.
+#ifdef __CUDACC_RTC__
+#define RNN_WARP_SYNC() __syncwarp()
+#else
+#define RNN_WARP_SYNC() __syncthreads()  // host shim (tests): the block's barrier (uniform control flow)
+#endif
+
+__device__ __forceinline__ int rnn_tix(int r, int c) { return (r << 5) | ((c + r) & 31); }
+
+// PitchDownsample's low-pass at m from the pitch buffer values p[2m-1], p[2m], p[2m+1] (rnn_lowpass).
+__device__ __forceinline__ float rnn_lowpass3(int m, float pm1, float p0, float p1) {
+  if (m == 0) return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, p1), p0));
+  return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(pm1, p1)), p0));
+}
+
+template <typename T>
+__device__ __forceinline__ void rnn_pitch_lanes(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                                                float* __restrict__ state, int state_stride,
+                                                float* __restrict__ frames, float* __restrict__ ps, int avx2) {
+  __shared__ float tiles[RNN_LANE_WARPS][4][32 * 32];
+  __shared__ long long st_off[RNN_LANE_WARPS][32];
+  const int count = ctl[0];
+  avx2 &= 1;  // (bits 2, 3 are rnn_frontend's)
+  if (static_cast<int>(blockIdx.x) * RNN_LANE_WARPS * 32 >= count) return;  // the whole block
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int base = (static_cast<int>(blockIdx.x) * RNN_LANE_WARPS + warp) * 32;  // the warp's first row
+  const bool live = base + lane < count;
+  long long* so = st_off[warp];
+  so[lane] = live ? static_cast<long long>(ctl[16 + base + lane]) * state_stride : 0;
+  float* ta = tiles[warp][0];
+  float* tb = tiles[warp][1];
+  float* tc = tiles[warp][2];
+  float* td = tiles[warp][3];
+  const auto fr = [&](int j) { return frames + static_cast<long long>(2 * (base + j) + 1) * RNN_WINDOW; };
+  const auto pr = [&](int j) { return ps + static_cast<long long>(base + j) * RNN_PS_STRIDE; };
+  // Tile loads/stores: row j of the tile <-> row base + j, positions [c0, c0 + 32) (n: end of the data).
+  const auto load_pb = [&](float* t, int c0) {  // the pitch buffer: history (state), then this hop (frames)
+    for (int j = 0; j < 32; ++j) {
+      float v = 0.f;
+      if (base + j < count)
+        v = c0 < RNN_PITCH_BUF - RNN_HOP ? state[so[j] + RNN_ST_PITCH + RNN_HOP + c0 + lane] : fr(j)[c0 - (RNN_PITCH_BUF - RNN_HOP) + lane];
+      t[rnn_tix(j, lane)] = v;
+    }
+  };
+  const auto load_ps = [&](float* t, int off) {
+    for (int j = 0; j < 32; ++j) t[rnn_tix(j, lane)] = base + j < count ? pr(j)[off + lane] : 0.f;
+  };
+  const auto store_ps = [&](const float* t, int off, int n) {  // positions off + lane < off + n
+    for (int j = 0; j < 32; ++j)
+      if (base + j < count && lane < n) pr(j)[off + lane] = t[rnn_tix(j, lane)];
+  };
+  RNN_WARP_SYNC();
+
+  // 1. The high-pass (rnn_highpass's operations), this hop -> frames[2b+1][0, RNN_HOP).
+  float* st = state + so[lane];
+  const bool hp_on = !(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS);  // (off: a copy, the state unused)
+  float m0 = 0.f, m1 = 0.f;
+  if (live && hp_on) {
+    m0 = st[RNN_ST_HP];
+    m1 = st[RNN_ST_HP + 1];
+  }
+  for (int c0 = 0; c0 < RNN_HOP; c0 += 32) {
+    for (int j = 0; j < 32; ++j)
+      ta[rnn_tix(j, lane)] = base + j < count ? rnn_pcm_in(in[static_cast<long long>(base + j) * in_stride + c0 + lane]) : 0.f;
+    RNN_WARP_SYNC();
+    if (hp_on) {
+#pragma unroll 8
+      for (int i = 0; i < 32; ++i) {
+        const float x = ta[rnn_tix(lane, i)];
+        const float y = __fadd_rn(x, m0);
+        m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
+        m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+        ta[rnn_tix(lane, i)] = y;
+      }
+    }
+    RNN_WARP_SYNC();
+    for (int j = 0; j < 32; ++j)
+      if (base + j < count) fr(j)[c0 + lane] = ta[rnn_tix(j, lane)];
+    RNN_WARP_SYNC();
+  }
+  if (live && hp_on) {
+    st[RNN_ST_HP] = m0;
+    st[RNN_ST_HP + 1] = m1;
+  }
+
+  // 2. Low-pass o[m] (m < 864, from the pitch buffer in 54 chunks of 32 samples = 16 outputs)
+  // and the autocorrelation: o[j] o[j + k] added to lag k's bulk (j < 860) or tail (the rest)
+  // when o[j + k] is produced, i.e. in j order as rnn_frontend sums them.
+  constexpr int kFast = RNN_LP_LEN - 4;
+  float bulk[5], tail[5], w[5];
+#pragma unroll
+  for (int k = 0; k < 5; ++k) bulk[k] = tail[k] = w[k] = 0.f;
+  float carry = 0.f;  // p[32c - 1]
+  for (int c = 0; c < RNN_PITCH_BUF / 32; ++c) {
+    load_pb(ta, 32 * c);
+    RNN_WARP_SYNC();
+    if (c > 0 && c < RNN_PITCH_BUF / 32 - 1) {  // 16 <= m < 848: every lag's term is a bulk term
+#pragma unroll
+      for (int t = 0; t < 16; ++t) {
+        const float o = rnn_lowpass3(1, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
+                                     ta[rnn_tix(lane, 2 * t + 1)]);
+        bulk[0] = __fadd_rn(bulk[0], __fmul_rn(o, o));
+#pragma unroll
+        for (int k = 1; k < 5; ++k) bulk[k] = __fadd_rn(bulk[k], __fmul_rn(w[k], o));
+        w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
+      }
+    } else {
+#pragma unroll
+      for (int t = 0; t < 16; ++t) {
+        const int m = 16 * c + t;
+        const float o = rnn_lowpass3(m, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
+                                     ta[rnn_tix(lane, 2 * t + 1)]);
+#pragma unroll
+        for (int k = 0; k < 5; ++k) {
+          if (m < k) continue;
+          const float prod = __fmul_rn(k == 0 ? o : w[k], o);
+          if (m - k < kFast) bulk[k] = __fadd_rn(bulk[k], prod);
+          else tail[k] = __fadd_rn(tail[k], prod);
+        }
+        w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
+      }
+    }
+    carry = ta[rnn_tix(lane, 31)];
+    RNN_WARP_SYNC();
+  }
+  // LPC (rnn_frontend's thread 0, per lane).
+  float fir[5];
+  {
+    float a[5];
+    a[0] = __fmul_rn(__fadd_rn(bulk[0], tail[0]), 1.0001f);
+    for (int i = 1; i <= 4; ++i) {
+      const float aci = __fadd_rn(bulk[i], tail[i]);
+      const float wi = __fmul_rn(.008f, static_cast<float>(i));
+      a[i] = __fsub_rn(aci, __fmul_rn(__fmul_rn(aci, wi), wi));
+    }
+    float lpc[4] = {0.f, 0.f, 0.f, 0.f};
+    float err = a[0];
+    if (a[0] != 0.f) {
+      for (int i = 0; i < 4; ++i) {
+        float acc = 0.f;
+        for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
+        acc = __fadd_rn(acc, a[i + 1]);
+        const float k = __fdiv_rn(-acc, err);
+        lpc[i] = k;
+        for (int j = 0; j < (i + 1) >> 1; ++j) {
+          const float p = lpc[j], q = lpc[i - 1 - j];
+          lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
+          lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
+        }
+        err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
+        if (err < __fmul_rn(.001f, a[0])) break;
+      }
+    }
+    float bw = 1.f;
+    for (int i = 0; i < 4; ++i) {
+      bw = __fmul_rn(bw, .9f);
+      lpc[i] = __fmul_rn(lpc[i], bw);
+    }
+    const float c1 = .8f;
+    fir[0] = __fadd_rn(lpc[0], .8f);
+    fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
+    fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
+    fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
+    fir[4] = __fmul_rn(c1, lpc[3]);
+  }
+
+  // 3. The whitening filter: the low-pass again (same operations, same values), lp[m] into the
+  // scratch (tile tb, flushed every 32 outputs), and both searches' initial energies (1 + the sum
+  // of squares of lp[2j], j < 240, and of lp[j], j < 480, in index order).
+  float ec = 1.f, ef = 1.f;
+#pragma unroll
+  for (int k = 0; k < 5; ++k) w[k] = 0.f;
+  float w5 = 0.f;
+  carry = 0.f;
+  for (int c = 0; c < RNN_PITCH_BUF / 32; ++c) {
+    load_pb(ta, 32 * c);
+    RNN_WARP_SYNC();
+    const int h = 16 * (c & 1);
+#pragma unroll
+    for (int t = 0; t < 16; ++t) {
+      const int m = 16 * c + t;
+      const float o = rnn_lowpass3(m, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
+                                   ta[rnn_tix(lane, 2 * t + 1)]);
+      float v = __fadd_rn(o, __fmul_rn(fir[0], w[1]));
+      v = __fadd_rn(v, __fmul_rn(fir[1], w[2]));
+      v = __fadd_rn(v, __fmul_rn(fir[2], w[3]));
+      v = __fadd_rn(v, __fmul_rn(fir[3], w[4]));
+      v = __fadd_rn(v, __fmul_rn(fir[4], w5));
+      w5 = w[4], w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
+      tb[rnn_tix(lane, h + t)] = v;
+      if (m < RNN_PITCH_FRAME / 2) {
+        const float v2 = __fmul_rn(v, v);
+        ef = __fadd_rn(ef, v2);
+        if ((t & 1) == 0) ec = __fadd_rn(ec, v2);
+      }
+    }
+    carry = ta[rnn_tix(lane, 31)];
+    RNN_WARP_SYNC();
+    if (c & 1) {
+      store_ps(tb, RNN_PS_LP + 32 * (c >> 1), 32);
+      RNN_WARP_SYNC();
+    }
+  }
+
+  // 4. xx = rnn_inner(x, x, 480) with x = lp + 384 (32 partial sums, element e to sum e % 32, in
+  // block order: x's first 96 elements are lp[384, 480), read first), and the running energies:
+  // coarse syy_c[i] (steps i < 146 at p = 2i), fine syy_f[i] (steps i < 293 at p = i), each step
+  // lp[p + 480]^2 - lp[p]^2 (rnn_syy_track). Tile tc / td collect syy_f / syy_c.
+  float acc[32];
+#pragma unroll
+  for (int l = 0; l < 32; ++l) acc[l] = 0.f;
+  float sx = 0.f;
+  const auto xx_block = [&](const float* t) {
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const float v = t[rnn_tix(lane, l)];
+      if (avx2) acc[l] = __fmaf_rn(v, v, acc[l]);
+      else sx = __fadd_rn(sx, __fmul_rn(v, v));
+    }
+  };
+  for (int c0 = RNN_PITCH_MAX / 2; c0 < RNN_PITCH_FRAME / 2; c0 += 32) {
+    load_ps(ta, RNN_PS_LP + c0);
+    RNN_WARP_SYNC();
+    xx_block(ta);
+    RNN_WARP_SYNC();
+  }
+  constexpr int kCoarse = (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4 - 1;  // 146 steps
+  constexpr int kFine = (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2 - 1;    // 293 steps
+  float vc = ec, vf = ef;
+  for (int c0 = 0; c0 < RNN_PITCH_MAX / 2; c0 += 32) {
+    load_ps(ta, RNN_PS_LP + c0);
+    load_ps(tb, RNN_PS_LP + RNN_PITCH_FRAME / 2 + c0);
+    RNN_WARP_SYNC();
+    if (c0 <= kFine) {
+#pragma unroll
+      for (int t = 0; t < 32; ++t) {
+        const int p = c0 + t;
+        const float y0 = ta[rnn_tix(lane, t)], y1 = tb[rnn_tix(lane, t)];
+        const float d = __fsub_rn(__fmul_rn(y1, y1), __fmul_rn(y0, y0));
+        if (p <= kFine) {
+          tc[rnn_tix(lane, t)] = vf;
+          if (p < kFine) vf = rnn_maxf(1.f, __fadd_rn(vf, d));
+        }
+        if ((t & 1) == 0 && p / 2 <= kCoarse) {
+          td[rnn_tix(lane, ((c0 >> 1) & 31) + (t >> 1))] = vc;
+          if (p / 2 < kCoarse) vc = rnn_maxf(1.f, __fadd_rn(vc, d));
+        }
+      }
+    }
+    xx_block(tb);
+    RNN_WARP_SYNC();
+    if (c0 <= kFine) {
+      store_ps(tc, RNN_PS_SYYF + c0, kFine + 1 - c0);
+      if (((c0 >> 5) & 1) || c0 + 32 > kFine) {
+        const int i0 = (c0 >> 1) & ~31;
+        store_ps(td, RNN_PS_SYYC + i0, kCoarse + 1 - i0);
+      }
+      RNN_WARP_SYNC();
+    }
+  }
+  float xx = sx;
+  if (avx2) {  // rnn_inner's final sums (whole = n = 480: no tails)
+    float t8[8], s4[4];
+#pragma unroll
+    for (int l = 0; l < 8; ++l) t8[l] = __fadd_rn(acc[l], acc[8 + l]);
+#pragma unroll
+    for (int l = 0; l < 8; ++l) t8[l] = __fadd_rn(t8[l], __fadd_rn(acc[16 + l], acc[24 + l]));
+#pragma unroll
+    for (int l = 0; l < 4; ++l) s4[l] = __fadd_rn(t8[l], t8[l + 4]);
+    xx = __fadd_rn(__fadd_rn(s4[0], s4[2]), __fadd_rn(s4[1], s4[3]));
+  }
+
+  // 5. yy_lag[i] (i = 1..384: + lp[384 - i]^2 - lp[864 - i]^2, then max(0, .)), stored at
+  // RNN_PS_YY + 384 - i, chunks of a = 384 - i in decreasing order; yy_lag[0] = xx.
+  if (live) pr(lane)[RNN_PS_YY + RNN_PITCH_MAX / 2] = xx;
+  float yy = xx;
+  for (int c0 = RNN_PITCH_MAX / 2 - 32; c0 >= 0; c0 -= 32) {
+    load_ps(ta, RNN_PS_LP + c0);
+    load_ps(tb, RNN_PS_LP + RNN_PITCH_FRAME / 2 + c0);
+    RNN_WARP_SYNC();
+#pragma unroll
+    for (int t = 31; t >= 0; --t) {
+      const float xa = ta[rnn_tix(lane, t)], xb = tb[rnn_tix(lane, t)];
+      yy = __fsub_rn(__fadd_rn(yy, __fmul_rn(xa, xa)), __fmul_rn(xb, xb));
+      tc[rnn_tix(lane, t)] = rnn_maxf(0.f, yy);
+    }
+    RNN_WARP_SYNC();
+    store_ps(tc, RNN_PS_YY + c0, 32);
+    RNN_WARP_SYNC();
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(32 * RNN_LANE_WARPS)
+rnn_pitch_lanes_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, float* __restrict__ frames,
+                    float* __restrict__ ps, int avx2) {
+  rnn_pitch_lanes(in, in_stride, ctl, state, state_stride, frames, ps, avx2);
+}
+
+extern "C" __global__ void __launch_bounds__(32 * RNN_LANE_WARPS)
+rnn_pitch_lanes_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, float* __restrict__ frames,
+                    float* __restrict__ ps, int avx2) {
+  rnn_pitch_lanes(in, in_stride, ctl, state, state_stride, frames, ps, avx2);
 }

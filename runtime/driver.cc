@@ -81,6 +81,7 @@ absl::Status BindAll(const Resolver& res, DriverApi& a) {
   bind("cuEventSynchronize", &a.EventSynchronize);
   bind("cuEventQuery", &a.EventQuery);
   bind("cuEventElapsedTime", &a.EventElapsedTime);
+  bind("cuEventRecordWithFlags", &a.EventRecordWithFlags);
   bind("cuModuleLoadData", &a.ModuleLoadData);
   bind("cuModuleUnload", &a.ModuleUnload);
   bind("cuModuleGetFunction", &a.ModuleGetFunction);

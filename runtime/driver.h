@@ -79,6 +79,9 @@ struct DriverApi {
   CUresult (*EventSynchronize)(cu::CUevent event) = nullptr;
   CUresult (*EventQuery)(cu::CUevent event) = nullptr;
   CUresult (*EventElapsedTime)(float* ms, cu::CUevent start, cu::CUevent end) = nullptr;
+  // cuEventRecordWithFlags (CUDA 11.1+): with cu::kEventRecordExternal during stream capture it
+  // becomes an event-record node of the graph, so a replayed graph can carry timing events.
+  CUresult (*EventRecordWithFlags)(cu::CUevent event, cu::CUstream stream, unsigned flags) = nullptr;
   // Modules and launches.
   CUresult (*ModuleLoadData)(cu::CUmodule* module, const void* image) = nullptr;
   CUresult (*ModuleUnload)(cu::CUmodule module) = nullptr;

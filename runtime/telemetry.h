@@ -5,7 +5,9 @@
 // a plan cannot split the copies from the kernels, the hop's whole GPU time ("device") or the
 // part of the round trip outside the kernels ("outside_kernels"); runtime/telemetry_histogram.h
 // (header-only: the GPU plans record into it without linking this library) says which plan
-// measures what (CudaPlan::stage_times(), runtime/sched/cuda_plan.h). Recording
+// measures what (CudaPlan::stage_times(), runtime/sched/cuda_plan.h; the plans that replay CUDA
+// graphs split h2d / kernels / d2h with runtime/telemetry_hop_timer.h; the backend's report
+// samples NVML per device with sched::SampleGpus, runtime/sched/cuda_backend.h). Recording
 // is lock-free and allocation-free — a handful of relaxed atomic increments into fixed,
 // log-spaced buckets — so it may be called from the audio or scheduler thread. Snapshot()
 // turns the counts into p50/p99/max per stage and adds an NVML reading of the device

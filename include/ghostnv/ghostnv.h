@@ -241,7 +241,9 @@ GHOSTNV_API int ghostnv_reset(ghostnv_denoiser* denoiser);
  * failure), "fallback" (events, note, cpu_hops, warmup_hops), on a GPU "gpu" (mode, device, hops,
  * submit_to_done_us percentiles, and "stages": per-stage latency percentiles recorded inside the
  * device plan — h2d, kernels, d2h, end_to_end, device, outside_kernels; a stage the plan does not
- * measure has count 0), SIMD level, sample rate, channels, strength, VAD gate settings,
+ * measure has count 0; "nvml": NVML readings of the device taken at this call — utilisation,
+ * memory used/total, temperature, power, SM/memory clocks, clock-event reasons; {"available":
+ * false, "note": ...} without NVML), SIMD level, sample rate, channels, strength, VAD gate settings,
  * and counters (frames, hops, sanitized samples, underruns, mean and last VAD, gated frames,
  * processing seconds, fallback events).
  * The string is owned by the denoiser and stays valid until the next ghostnv_info_json(),

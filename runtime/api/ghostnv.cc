@@ -647,6 +647,10 @@ GHOSTNV_API const char* ghostnv_info_json(ghostnv_denoiser* denoiser) {
                       {"max", l.max_us}, {"mean", l.mean_us}}}};
         // Per-stage histograms recorded inside the plan (h2d, kernels, d2h, end_to_end, ...).
         j["gpu"]["stages"] = nlohmann::json::parse(sched::StagesJson(t));
+        // NVML readings of the device, taken now (this control-thread call, not the audio path):
+        // utilisation, memory, temperature, power, clocks; without NVML a note says why.
+        j["gpu"]["nvml"] = nlohmann::json::parse(
+            sched::GpuReadingsJson(sched::SampleGpus({denoiser->backend.device})));
       }
     }
     j["simd"] = ghostnv::kernels::SimdName(ghostnv::kernels::ActiveSimd());

@@ -4,12 +4,19 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/device.h"
 #include "runtime/driver.h"
+#if GHOSTNV_HAVE_NVML
+#include "runtime/telemetry.h"  // GpuSampleJson (ghostnv_telemetry)
+#endif
 #include "runtime/sched/cpu_fallback.h"
 #if GHOSTNV_HAVE_ULTRA_PLAN
 #include "runtime/sched/persistent/ultra_plan.h"
@@ -361,6 +368,116 @@ bool GpuPresent() {
     return c.ok() && c->kind == BackendKind::kCuda;
   }();
   return present;
+}
+
+// ---- NVML readings (telemetry; gputel 2026-11-29) ----
+namespace {
+#if !GHOSTNV_HAVE_NVML
+constexpr const char* kNoNvmlBuild = "this build has no NVML support (ghostnv_sched without ghostnv_nvml)";
+#endif
+}  // namespace
+
+GpuReading SampleGpu(const runtime::NvmlApi& api, std::string device, std::string pci_bus_id) {
+  GpuReading g;
+  g.device = std::move(device);
+  g.pci_bus_id = std::move(pci_bus_id);
+#if GHOSTNV_HAVE_NVML
+  absl::StatusOr<runtime::NvmlDevice> d = runtime::NvmlDevice::ForPciBusId(api, g.pci_bus_id);
+  if (!d.ok()) {
+    g.note = std::string(d.status().message());
+    return g;
+  }
+  g.name = d->name();
+  g.sample = d->Sample();
+  g.available = true;
+#else
+  (void)api;
+  g.note = kNoNvmlBuild;
+#endif
+  return g;
+}
+
+GpuReadings SampleGpus(const std::vector<std::string>& devices) {
+  GpuReadings out;
+#if GHOSTNV_HAVE_NVML
+  absl::StatusOr<const runtime::NvmlApi*> api = runtime::Nvml();
+  if (api.ok()) {
+    out.nvml = true;
+    out.driver_version = (*api)->driver_version;
+  } else {
+    out.note = std::string(api.status().message());
+  }
+  // Per selector: the bus id and the NVML handle, resolved once per process (a device that
+  // cannot be read keeps its note); the readings themselves are taken on every call.
+  struct Cached {
+    GpuReading base;
+    std::optional<runtime::NvmlDevice> dev;
+  };
+  static std::mutex mu;
+  static auto* const cache = new std::map<std::string, Cached>();
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::string& sel : devices) {
+    auto it = cache->find(sel);
+    if (it == cache->end()) {
+      Cached c;
+      c.base.device = sel;
+      absl::StatusOr<runtime::DeviceInfo> info = runtime::FindDevice(sel);
+      if (info.ok()) c.base.pci_bus_id = info->pci_bus_id;
+      if (!info.ok()) {
+        c.base.note = std::string(info.status().message());
+      } else if (!api.ok()) {
+        c.base.note = out.note;
+      } else {
+        absl::StatusOr<runtime::NvmlDevice> d = runtime::NvmlDevice::ForPciBusId(**api, c.base.pci_bus_id);
+        if (d.ok()) {
+          c.base.name = d->name();
+          c.dev.emplace(*std::move(d));
+        } else {
+          c.base.note = std::string(d.status().message());
+        }
+      }
+      it = cache->emplace(sel, std::move(c)).first;
+    }
+    GpuReading g = it->second.base;
+    if (it->second.dev) {
+      g.sample = it->second.dev->Sample();
+      g.available = true;
+    }
+    out.devices.push_back(std::move(g));
+  }
+#else
+  out.note = kNoNvmlBuild;
+  for (const std::string& sel : devices) {
+    GpuReading g;
+    g.device = sel;
+    g.note = kNoNvmlBuild;
+    out.devices.push_back(std::move(g));
+  }
+#endif
+  return out;
+}
+
+std::string GpuReadingsJson(const GpuReadings& r) {
+#if GHOSTNV_HAVE_NVML
+  nlohmann::json j;
+  j["available"] = r.nvml;
+  if (!r.nvml) j["note"] = r.note;
+  if (!r.driver_version.empty()) j["driver_version"] = r.driver_version;
+  nlohmann::json devs = nlohmann::json::array();
+  for (const GpuReading& g : r.devices) {
+    nlohmann::json d = g.available ? runtime::GpuSampleJson(g.sample) : nlohmann::json::object();
+    d["device"] = g.device;
+    if (!g.pci_bus_id.empty()) d["pci_bus_id"] = g.pci_bus_id;
+    if (!g.name.empty()) d["name"] = g.name;
+    if (!g.available) d["note"] = g.note;
+    devs.push_back(std::move(d));
+  }
+  j["devices"] = std::move(devs);
+  return j.dump();
+#else
+  (void)r;
+  return absl::StrCat("{\"available\": false, \"note\": \"", kNoNvmlBuild, "\", \"devices\": []}");
+#endif
 }
 
 }  // namespace ghostnv::sched

@@ -42,10 +42,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "models/family.h"
 #include "runtime/cuda_abi.h"
+#include "runtime/nvml.h"
 #include "runtime/sched/backend.h"
 #include "runtime/telemetry_histogram.h"
 
@@ -89,6 +91,41 @@ struct BackendTelemetry {
 std::string StagesJson(const BackendTelemetry& t);
 // A plan's stage_times() summarised (all counts 0 when it records none).
 std::array<LatencySummary, runtime::kStageCount> PlanStageSummaries(const CudaPlan& plan);
+
+// NVML readings of the GPUs a backend uses (issue 3 telemetry: utilisation, memory,
+// temperature, power, clocks, clock-event reasons). Taken when a report is asked for
+// (ghostnv_info_json(), `ghostnv-denoise --report json`), on the caller's control thread, never
+// on the audio path: each NVML query is a driver round trip. NVML is dlopen'ed
+// (runtime/nvml.h); without it, or without a reading for a device, the reading says why.
+struct GpuReading {
+  std::string device;          // the selector the backend opened ("cuda:0")
+  std::string pci_bus_id;      // "0000:19:00.0"; empty when the device could not be resolved
+  std::string name;            // NVML's name ("NVIDIA H200"), empty when unknown
+  bool available = false;      // NVML answered for this device: `sample` holds what it offers
+  std::string note;            // why not, when !available
+  runtime::GpuSample sample;   // absent fields: the device or driver does not offer them
+};
+struct GpuReadings {
+  bool nvml = false;            // NVML loaded and initialised
+  std::string note;             // why not, when !nvml
+  std::string driver_version;   // NVML's "580.95.05", empty when unknown
+  std::vector<GpuReading> devices;
+};
+// Readings of `devices` (CUDA selectors, as BackendChoice::device: "cuda:0", "1", a bus id):
+// the PCI bus id from the driver, then the process-wide NVML (handles cached per bus id).
+// Never fails. Control thread only (driver and NVML calls; allocates).
+GpuReadings SampleGpus(const std::vector<std::string>& devices);
+// One device through an explicit NVML table (tests use a fake table).
+GpuReading SampleGpu(const runtime::NvmlApi& api, std::string device, std::string pci_bus_id);
+// {"available": true, "driver_version": "580.95.05", "devices": [{"device": "cuda:0",
+//  "pci_bus_id": "0000:19:00.0", "name": "NVIDIA H200", "utilization_gpu_pct": 35,
+//  "utilization_memory_pct": 4, "memory_used_bytes": ..., "memory_total_bytes": ...,
+//  "temperature_c": 41, "power_w": 121.5, "power_limit_w": 700, "sm_clock_mhz": 1980,
+//  "memory_clock_mhz": 3201, "clocks_event_reasons_mask": 0, "clocks_event_reasons": []}]};
+// fields a device does not offer are left out; without NVML {"available": false, "note": "no
+// NVML: cannot load libnvidia-ml.so.1 (...)", "devices": [{"device": ..., "note": ...}]}
+// ("nvml" in ghostnv_info_json()'s "gpu").
+std::string GpuReadingsJson(const GpuReadings& readings);
 
 // A family that can report where its hops ran.
 class BackendFamily : public models::Family {

@@ -418,5 +418,171 @@ TEST(RealtimeCudaFamilyRealModelTest, FallbackConvergesToTheCpuOutput) {
 }
 #endif
 
+// ---- NVML readings in the report (gputel): a fake NVML table in this process, no GPU ----
+#if GHOSTNV_HAVE_NVML
+namespace fake_nvml {
+namespace nv = runtime::nv;
+// One device at bus 0000:19:00.0; values chosen so every field differs.
+nv::nvmlDevice_t TheDevice() { return reinterpret_cast<nv::nvmlDevice_t>(uintptr_t{0x1900}); }
+nv::nvmlReturn_t Init() { return nv::kSuccess; }
+nv::nvmlReturn_t Shutdown() { return nv::kSuccess; }
+const char* ErrorString(nv::nvmlReturn_t r) { return r == nv::kErrorNotFound ? "Not Found" : "Other"; }
+nv::nvmlReturn_t ByBus(const char* bus, nv::nvmlDevice_t* dev) {
+  if (std::string(bus) != "0000:19:00.0") return nv::kErrorNotFound;
+  *dev = TheDevice();
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Name(nv::nvmlDevice_t d, char* name, unsigned len) {
+  if (d != TheDevice()) return nv::kErrorInvalidArgument;
+  std::snprintf(name, len, "Fake \"H200\"");  // a quote: the JSON must escape it
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Util(nv::nvmlDevice_t, nv::nvmlUtilization_t* u) {
+  u->gpu = 37;
+  u->memory = 5;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Mem(nv::nvmlDevice_t, nv::nvmlMemory_t* m) {
+  m->total = 150000000000ull;
+  m->used = 1234567890ull;
+  m->free = m->total - m->used;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t TempV(nv::nvmlDevice_t, nv::nvmlTemperature_v1_t* t) {
+  if (t->version != nv::kTemperatureV1) return nv::kErrorInvalidArgument;
+  t->temperature = 41;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Power(nv::nvmlDevice_t, unsigned* mw) {
+  *mw = 121500;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Limit(nv::nvmlDevice_t, unsigned* mw) {
+  *mw = 700000;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Clock(nv::nvmlDevice_t, int type, unsigned* mhz) {
+  if (type == nv::kClockSm) *mhz = 1980;
+  else if (type == nv::kClockMem) *mhz = 3201;
+  else return nv::kErrorNotSupported;
+  return nv::kSuccess;
+}
+nv::nvmlReturn_t Reasons(nv::nvmlDevice_t, unsigned long long* mask) {
+  *mask = nv::kClocksEventGpuIdle | nv::kClocksEventSwPowerCap | 0x400000000ull;
+  return nv::kSuccess;
+}
+// Only the four required entry points (an old or minimal NVML).
+runtime::NvmlApi Minimal() {
+  runtime::NvmlApi a;
+  a.library = "fake";
+  a.Init = &Init;
+  a.Shutdown = &Shutdown;
+  a.ErrorString = &ErrorString;
+  a.DeviceGetHandleByPciBusId = &ByBus;
+  return a;
+}
+runtime::NvmlApi Full() {
+  runtime::NvmlApi a = Minimal();
+  a.driver_version = "999.1";
+  a.DeviceGetName = &Name;
+  a.DeviceGetUtilizationRates = &Util;
+  a.DeviceGetMemoryInfo = &Mem;
+  a.DeviceGetTemperatureV = &TempV;
+  a.DeviceGetPowerUsage = &Power;
+  a.DeviceGetEnforcedPowerLimit = &Limit;
+  a.DeviceGetClockInfo = &Clock;
+  a.DeviceGetClocksEventReasons = &Reasons;
+  return a;
+}
+}  // namespace fake_nvml
+
+TEST(GpuReadingsTest, JsonCarriesEveryNvmlFieldOfTheFakeDevice) {
+  const runtime::NvmlApi api = fake_nvml::Full();
+  GpuReadings r;
+  r.nvml = true;
+  r.driver_version = api.driver_version;
+  r.devices.push_back(SampleGpu(api, "cuda:0", "0000:19:00.0"));
+  ASSERT_TRUE(r.devices[0].available) << r.devices[0].note;
+  const nlohmann::json j = nlohmann::json::parse(GpuReadingsJson(r));
+  EXPECT_EQ(j["available"], true) << j.dump();
+  EXPECT_FALSE(j.contains("note"));
+  EXPECT_EQ(j["driver_version"], "999.1");
+  ASSERT_EQ(j["devices"].size(), 1u);
+  const nlohmann::json& d = j["devices"][0];
+  EXPECT_EQ(d["device"], "cuda:0");
+  EXPECT_EQ(d["pci_bus_id"], "0000:19:00.0");
+  EXPECT_EQ(d["name"], "Fake \"H200\"");
+  EXPECT_EQ(d["utilization_gpu_pct"], 37);
+  EXPECT_EQ(d["utilization_memory_pct"], 5);
+  EXPECT_EQ(d["memory_used_bytes"].get<uint64_t>(), 1234567890ull);
+  EXPECT_EQ(d["memory_total_bytes"].get<uint64_t>(), 150000000000ull);
+  EXPECT_EQ(d["temperature_c"], 41);
+  EXPECT_DOUBLE_EQ(d["power_w"].get<double>(), 121.5);
+  EXPECT_DOUBLE_EQ(d["power_limit_w"].get<double>(), 700.0);
+  EXPECT_EQ(d["sm_clock_mhz"], 1980);
+  EXPECT_EQ(d["memory_clock_mhz"], 3201);
+  EXPECT_EQ(d["clocks_event_reasons_mask"].get<uint64_t>(), 0x400000005ull);
+  EXPECT_EQ(d["clocks_event_reasons"],
+            nlohmann::json({"gpu_idle", "sw_power_cap", "0x400000000"}));
+  EXPECT_FALSE(d.contains("note"));
+  EXPECT_EQ(d.size(), 14u) << d.dump();  // 11 reading fields + device, pci_bus_id, name
+}
+
+TEST(GpuReadingsTest, MissingQueriesAreLeftOutAndUnknownDevicesSayWhy) {
+  const runtime::NvmlApi api = fake_nvml::Minimal();
+  GpuReadings r;
+  r.nvml = true;
+  r.devices.push_back(SampleGpu(api, "cuda:0", "0000:19:00.0"));  // answers no query
+  r.devices.push_back(SampleGpu(api, "cuda:1", "0000:88:00.0"));  // not in NVML
+  EXPECT_TRUE(r.devices[0].available);
+  EXPECT_FALSE(r.devices[1].available);
+  const nlohmann::json j = nlohmann::json::parse(GpuReadingsJson(r));
+  EXPECT_FALSE(j.contains("driver_version")) << j.dump();
+  ASSERT_EQ(j["devices"].size(), 2u);
+  EXPECT_EQ(j["devices"][0], nlohmann::json({{"device", "cuda:0"}, {"pci_bus_id", "0000:19:00.0"}}));
+  const nlohmann::json& bad = j["devices"][1];
+  EXPECT_EQ(bad["device"], "cuda:1");
+  EXPECT_EQ(bad["pci_bus_id"], "0000:88:00.0");
+  EXPECT_FALSE(bad.contains("utilization_gpu_pct"));
+  ASSERT_TRUE(bad.contains("note"));
+  EXPECT_NE(bad["note"].get<std::string>().find("0000:88:00.0"), std::string::npos) << bad.dump();
+  EXPECT_NE(bad["note"].get<std::string>().find("Not Found"), std::string::npos) << bad.dump();
+}
+#endif  // GHOSTNV_HAVE_NVML
+
+TEST(GpuReadingsTest, WithoutNvmlTheReportSaysWhy) {
+  GpuReadings r;
+  r.note = "no NVML: cannot load libnvidia-ml.so.1 (test)";
+  GpuReading g;
+  g.device = "cuda:0";
+  g.note = r.note;
+  r.devices.push_back(g);
+  const nlohmann::json j = nlohmann::json::parse(GpuReadingsJson(r));
+  EXPECT_EQ(j["available"], false) << j.dump();
+  ASSERT_TRUE(j["note"].is_string());
+  EXPECT_FALSE(j["note"].get<std::string>().empty());
+#if GHOSTNV_HAVE_NVML
+  EXPECT_EQ(j["note"], r.note);
+  ASSERT_EQ(j["devices"].size(), 1u);
+  EXPECT_EQ(j["devices"][0], nlohmann::json({{"device", "cuda:0"}, {"note", r.note}}));
+#endif
+}
+
+TEST(GpuReadingsTest, SampleGpusNeverFailsWhateverThisMachineHas) {
+  // No GPU here (CI): the selector does not resolve or NVML is missing; on a GPU machine the
+  // device is read. Either way one entry per selector, and a note wherever there is no reading.
+  const GpuReadings r = SampleGpus({"cuda:0", "cuda:77"});
+  ASSERT_EQ(r.devices.size(), 2u);
+  EXPECT_EQ(r.nvml, r.note.empty());
+  for (const GpuReading& g : r.devices) EXPECT_NE(g.available, !g.note.empty()) << g.device << ": " << g.note;
+  EXPECT_FALSE(r.devices[1].available);  // no machine has 78 GPUs
+  const nlohmann::json j = nlohmann::json::parse(GpuReadingsJson(r));
+  EXPECT_EQ(j["devices"].size(), 2u) << j.dump();
+  // Cached handles: a second call answers the same way.
+  const GpuReadings again = SampleGpus({"cuda:0"});
+  EXPECT_EQ(again.devices[0].available, r.devices[0].available);
+  EXPECT_EQ(again.devices[0].note, r.devices[0].note);
+}
+
 }  // namespace
 }  // namespace ghostnv::sched

@@ -2,7 +2,8 @@
 //   H2D control (count, slots, strengths) and input rows
 //   rnn_frontend_f32       high-pass, pitch analysis, analysis + pitch-delayed frames
 //                          (lane_highpass, >= 128 rows: rnn_highpass_* one lane per row, then
-//                          rnn_frontend_hp for the rest)
+//                          rnn_frontend_hp for the rest; lane_pitch, >= 128 rows: rnn_pitch_lanes_*
+//                          every serial chain one lane per row, then rnn_frontend_pre)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
 //   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
@@ -31,6 +32,7 @@
 #include "kernels/cpu.h"
 #include "kernels/rnnoise_layout.cuh"
 #include "models/family.h"
+#include "models/rnnoise/rnnoise_family.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/gpu_ops.h"
@@ -43,6 +45,7 @@
 #include "runtime/sched/network_tc.h"
 #include "runtime/sched/rnnoise_kernels.h"
 #include "runtime/stream.h"
+#include "runtime/telemetry_hop_timer.h"
 
 namespace ghostnv::sched {
 namespace {
@@ -147,12 +150,16 @@ class CudaPlanImpl final : public CudaPlan {
     for (int c = 0; c < chunks; ++c) {
       ctl[c * (kCtlHeader + cap)] = std::clamp(n - c * cap, 0, cap);
       ctl[c * (kCtlHeader + cap) + 1] = 0;  // the frontend's row counter (rnnoise_pitch.cu)
+      ctl[c * (kCtlHeader + cap) + RNN_CTL_FLAGS] = ctl_flags_;
+      ctl[c * (kCtlHeader + cap) + RNN_CTL_PF_STRENGTH] = ctl_pf_strength_;
+      ctl[c * (kCtlHeader + cap) + RNN_CTL_PF_SLOPE] = ctl_pf_slope_;
     }
     const runtime::DriverApi& api = ctx_->api();
     if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
     CollectStageTimes();  // telemetry: the previous hop's events (complete by now)
     if (n > 0) {
-      if (CUresult r = MarkHopStart(); r != cu::kSuccess) return r;
+      // Telemetry's begin event; the marks are in one-chunk graphs only (Record()).
+      if (CUresult r = timer_.Begin(*stream_, prof_.empty() && chunks_[g] == 1); r != cu::kSuccess) return r;
       if (!prof_.empty()) {
         // Profiling plans launch the stages directly: an event recorded while a stream is
         // captured only orders the capture and never becomes a node of the graph (so a graph
@@ -162,7 +169,7 @@ class CudaPlanImpl final : public CudaPlan {
       } else if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) {
         return r;
       }
-      tel_pending_ = true;
+      tel_pending_ = !prof_.empty();
     }
     return done_->Record(*stream_);
   }
@@ -187,28 +194,22 @@ class CudaPlanImpl final : public CudaPlan {
                                                 "postprocess", "ifft", "synthesis", "d2h"};
 
  private:
-  // Telemetry (gpurt, 2026-11-29): a timing event before each hop's launch and the (timing)
-  // done event after it give the hop's GPU time ("device": copies + kernels + gaps); a profiling
-  // plan's stage events give h2d, kernels (their sum) and d2h. Read at the next Submit, when
-  // the caller has seen the hop complete: cuEventElapsedTime on completed events does not
-  // block (a hop not complete — the caller broke the contract — is skipped, never waited for).
-  absl::Status InitStageTimes() {
-    absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
-    if (!e.ok()) return e.status();
-    tel_start_.emplace(*std::move(e));
-    return absl::OkStatus();
-  }
-  CUresult MarkHopStart() { return tel_start_ ? tel_start_->Record(*stream_) : cu::kSuccess; }
+  // Telemetry (gpurt, 2026-11-29; gputel: in-graph marks): runtime::HopStageTimer gives every
+  // hop's GPU time ("device": begin event before the launch -> the timing done event), and for
+  // one-chunk graphs h2d / kernels / d2h from the event-record nodes Record() puts in them
+  // (chunked graphs overlap the stages: "device" only); a profiling plan's stage events give
+  // h2d, kernels (their sum) and d2h. Read at the next Submit, when the caller has seen the hop
+  // complete: cuEventElapsedTime on completed events does not block (a hop not complete — the
+  // caller broke the contract — is skipped, never waited for).
+  absl::Status InitStageTimes() { return timer_.Init(*ctx_); }
   void CollectStageTimes() {
+    timer_.Collect(*done_, stage_times_);
     if (!tel_pending_) return;
     tel_pending_ = false;
     const runtime::DriverApi& api = ctx_->api();
-    const auto ns = [](float ms) { return static_cast<uint64_t>(std::max(0.f, ms) * 1e6f); };
-    float ms = 0.f;
-    if (tel_start_ && api.EventElapsedTime(&ms, tel_start_->get(), done_->get()) == cu::kSuccess)
-      stage_times_.Record(runtime::Stage::kDevice, ns(ms));
+    const auto ns = runtime::HopStageTimer::Ns;
     if (prof_.size() < 3) return;
-    float kernels = 0.f;
+    float ms = 0.f, kernels = 0.f;
     for (size_t i = 1; i < prof_.size(); ++i) {
       if (api.EventElapsedTime(&ms, prof_[i - 1].get(), prof_[i].get()) != cu::kSuccess) return;
       if (i == 1) {
@@ -261,6 +262,24 @@ class CudaPlanImpl final : public CudaPlan {
   // rnnoise_pitch.cu of the plan's own (RnnoiseKernels holds the fused frontend).
   std::optional<runtime::Module> hp_module_;
   runtime::Kernel highpass_f32_, highpass_s16_, frontend_hp_;
+  // CudaPlanOptions::lane_pitch (same module): rnn_pitch_lanes_f32/_s16 + rnn_frontend_pre and
+  // their pitch scratch (RNN_PS_STRIDE floats per row).
+  bool lane_pitch_ = false;
+  // GHOSTNV_CUDA_PLAN_WARP_INNER=0: the frontends' pitch inner products one lane each (as before
+  // 2026-11-29 04:30) instead of one warp each (AVX2 order only; same bits either way).
+  bool warp_inner_ = true;
+  // The coarse cross-correlation three lags per thread (rnn_xcorr_lag3; same bits): on the H200
+  // (2026-11-29 05:18) the 64k-row frontend 3517 -> 3235 us, 83,200 -> 85,504 streams in real
+  // time. GHOSTNV_CUDA_PLAN_XCORR3=0 brings back one lag per thread.
+  bool xcorr3_ = true;
+  // GHOSTNV_CUDA_PLAN_LANE_PITCH=2 / 3: rnn_pitch_lanes_* only / rnn_frontend_pre only (wrong
+  // output; for timing the two kernels apart in a profiled benchmark).
+  int lane_pitch_mode_ = 0;
+  // The model's DSP switches for the control blocks' headers (RNN_CTL_FLAGS, and the pitch
+  // filter's strength and gain slope as float bits).
+  int ctl_flags_ = 0, ctl_pf_strength_ = 0, ctl_pf_slope_ = 0;
+  runtime::Kernel pitch_lanes_f32_, pitch_lanes_s16_, frontend_pre_;
+  DeviceBlock pscratch_;
   int frontend_grid_cap_ = 16;
   std::optional<TcNetwork> tc_;  // gpu-tc: the fused fp16 network (options.network == kFp16)
   runtime::DeviceDense input_dense_, vad_out_, denoise_out_;
@@ -277,9 +296,9 @@ class CudaPlanImpl final : public CudaPlan {
   std::vector<int> chunks_, chunk_cap_;  // per bucket
   std::vector<runtime::CapturedGraph> graphs_;
   std::vector<runtime::Event> prof_;  // timing events between stages (profiling plans only)
-  std::optional<runtime::Event> tel_start_;  // telemetry: recorded before each hop's launch
+  runtime::HopStageTimer timer_;  // telemetry: begin event, marks in one-chunk graphs
   runtime::StageHistograms stage_times_;
-  bool tel_pending_ = false;  // a hop's telemetry events are still to be read
+  bool tel_pending_ = false;  // profiling: a hop's stage events are still to be read
   std::vector<uint8_t> used_;
   std::vector<int> free_;  // free slots, the lowest last
   std::vector<uint32_t> mark_;
@@ -336,9 +355,24 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
                     gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b), y = f(y_, b * RNN_WINDOW);
   absl::Status st;
   CUresult r;
-  if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
+  if (lane_pitch_ && rows >= 128) {  // lane_pitch: every serial chain one lane per row, then the search
     CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
-    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_;
+    CUdeviceptr ps_p = f(pscratch_, b * RNN_PS_STRIDE);
+    // avx2 | 4: rnn_frontend_pre's inner products one lane each instead of one warp each (A/B).
+    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0);
+    void* pl_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p, &ps_p, &avx2};
+    const unsigned lane_grid = static_cast<unsigned>((rows + 32 * RNN_LANE_WARPS - 1) / (32 * RNN_LANE_WARPS));
+    r = cu::kSuccess;
+    if (lane_pitch_mode_ != 3)  // (modes 2 / 3: one of the two kernels only, for timing them apart)
+      r = (pcm16_ ? pitch_lanes_s16_ : pitch_lanes_f32_).Launch({lane_grid}, {32 * RNN_LANE_WARPS}, 0, s, pl_args);
+    if (!(st = check(r, "rnn_pitch_lanes")).ok()) return st;
+    void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2, &ps_p};
+    if (lane_pitch_mode_ != 2)
+      r = frontend_pre_.Launch({static_cast<unsigned>(std::min(rows, frontend_grid_cap_))}, {128}, 0, s, fe_args);
+    if (!(st = check(r, "rnn_frontend_pre")).ok() || !(st = stage()).ok()) return st;
+  } else if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
+    CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
+    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0);
     void* hp_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p};
     r = (pcm16_ ? highpass_s16_ : highpass_f32_)
             .Launch({static_cast<unsigned>((rows + 127) / 128)}, {128}, 0, s, hp_args);
@@ -347,7 +381,8 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
     r = frontend_hp_.Launch({static_cast<unsigned>(std::min(rows, frontend_grid_cap_))}, {128}, 0, s, fe_args);
     if (!(st = check(r, "rnn_frontend_hp")).ok() || !(st = stage()).ok()) return st;
   } else {
-    r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows, avx2_, s, pcm16_);
+    r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows,
+                    avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0), s, pcm16_);
     if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
   }
   r = ops.RealFftForward(fft_, frames, RNN_WINDOW, spec, RNN_SPEC_STRIDE, 2 * rows, s);
@@ -388,7 +423,13 @@ absl::Status CudaPlanImpl::Record(size_t g) {
     if (!(st = stage()).ok()) return st;
     st = check(api.MemcpyHtoDAsync(up_d_.ptr(), up_h_.data(), in_offset_ + rows * row_bytes, s.get()), "cuMemcpyHtoDAsync");
     if (!st.ok() || !(st = stage()).ok()) return st;
+    if (!(st = check(prof_.empty() ? timer_.MarkUploaded(s, /*capturing=*/true) : cu::kSuccess,
+                     "cuEventRecordWithFlags")).ok())
+      return st;
     if (!(st = RecordChunk(up_d_.ptr(), 0, rows, s, check, stage)).ok()) return st;
+    if (!(st = check(prof_.empty() ? timer_.MarkComputed(s, /*capturing=*/true) : cu::kSuccess,
+                     "cuEventRecordWithFlags")).ok())
+      return st;
     st = check(api.MemcpyDtoHAsync(down_h_.data(), down_d_.ptr(), out_offset_ + rows * row_bytes, s.get()),
                "cuMemcpyDtoHAsync");
     if (!st.ok()) return st;
@@ -455,6 +496,14 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     return absl::InvalidArgumentError(absl::StrCat(model->name, ": the CUDA plan runs only the rnnoise family"));
   model_ = model;
   const models::Model& m = *model_;
+  // The model's DSP switches (metadata.rnnoise; CreateFamily checked them), for the kernels
+  // through every control block's header (RNN_CTL_*, rnnoise_layout.cuh; 0 = RNNoise exactly).
+  absl::StatusOr<models::rnnoise::DspOptions> dsp = models::rnnoise::DspOptionsOf(m);
+  if (!dsp.ok()) return dsp.status();
+  const bool pf_custom = dsp->pitch_filter != 1.f || dsp->pitch_gain_slope != 0.f;
+  ctl_flags_ = (dsp->highpass ? 0 : RNN_CTL_NO_HIGHPASS) | (pf_custom ? RNN_CTL_PF_CUSTOM : 0);
+  std::memcpy(&ctl_pf_strength_, &dsp->pitch_filter, sizeof(int));
+  std::memcpy(&ctl_pf_slope_, &dsp->pitch_gain_slope, sizeof(int));
   const models::Layer &in = *m.FindLayer("input_dense"), &vg = *m.FindLayer("vad_gru"),
                       &ng = *m.FindLayer("noise_gru"), &dg = *m.FindLayer("denoise_gru"),
                       &dout = *m.FindLayer("denoise_output"), &vout = *m.FindLayer("vad_output");
@@ -498,7 +547,15 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   bool lane_hp = o.lane_highpass;
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
     lane_hp = e[0] == '1';
-  if (lane_hp) {
+  lane_pitch_ = o.lane_pitch;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_PITCH"); e != nullptr && e[0] >= '0' && e[0] <= '3') {
+    lane_pitch_ = e[0] != '0';
+    lane_pitch_mode_ = e[0] - '0';
+  }
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_WARP_INNER"); e != nullptr && e[0] == '0') warp_inner_ = false;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_XCORR3"); e != nullptr && (e[0] == '0' || e[0] == '1'))
+    xcorr3_ = e[0] == '1';
+  if (lane_hp || lane_pitch_) {
     const runtime::KernelSource* src = runtime::FindKernelProgram("rnnoise_pitch.cu");
     if (src == nullptr) return absl::InternalError("kernel program rnnoise_pitch.cu is not embedded");
     absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx_->device().Arch(), cache);
@@ -507,7 +564,9 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     if (!mod.ok()) return mod.status();
     hp_module_.emplace(*std::move(mod));
     for (auto [name, out] : {std::pair{"rnn_highpass_f32", &highpass_f32_}, std::pair{"rnn_highpass_s16", &highpass_s16_},
-                             std::pair{"rnn_frontend_hp", &frontend_hp_}}) {
+                             std::pair{"rnn_frontend_hp", &frontend_hp_}, std::pair{"rnn_pitch_lanes_f32", &pitch_lanes_f32_},
+                             std::pair{"rnn_pitch_lanes_s16", &pitch_lanes_s16_},
+                             std::pair{"rnn_frontend_pre", &frontend_pre_}}) {
       absl::StatusOr<runtime::Kernel> k = hp_module_->GetKernel(name);
       if (!k.ok()) return k.status();
       *out = *k;
@@ -562,7 +621,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
                 {&gains_, n * RNN_BANDS, Wipe::kOnFree},
                 {&vad_, n, Wipe::kOnFree},
                 {&y_, n * RNN_WINDOW, Wipe::kOnFree},
-                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree}};
+                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree},
+                {&pscratch_, lane_pitch_ ? n * RNN_PS_STRIDE : 0, Wipe::kNo}};
   for (auto& b : blocks) {
     absl::StatusOr<DeviceBlock> d = Alloc(*ctx_, b.floats, b.wipe);
     if (!d.ok()) return d.status();

@@ -87,6 +87,16 @@ struct CudaPlanOptions {
   // chunked hop got 1-3 % slower (docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1
   // overrides it (for measuring both in one binary).
   bool lane_highpass = false;
+  // true: in batches of >= 128 rows every serial float chain of the frontend (high-pass,
+  // PitchDownsample's low-pass, autocorrelation and whitening, the pitch searches' running
+  // energies, RemoveDoubling's energies) runs one lane per row, 32 rows per warp
+  // (rnn_pitch_lanes_*, into a pitch scratch of RNN_PS_STRIDE floats per row), then
+  // rnn_frontend_pre runs the cross-correlations and decisions one block per row. Same
+  // operations, same bits (sched_cuda_plan_highpass_host_test). Takes precedence over
+  // lane_highpass. Off by default: on the H200 (2026-11-29 04:27) the profiled frontend got
+  // 14 % slower and the chunked hop 36 % slower (more global traffic, latency-bound lane kernel;
+  // docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_PITCH=0|1 overrides it.
+  bool lane_pitch = false;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };
@@ -140,7 +150,10 @@ class CudaPlan {
   // device, outside_kernels; end_to_end is the caller's), recorded on the real-time path without
   // blocking: a hop's timing events are read when the next hop is submitted (it is complete by
   // then), never waited for. nullptr when the plan records none. The histograms may be read from
-  // any thread; what each plan can measure is described at its Create.
+  // any thread; what each plan can measure is described at its Create. CudaPlan::Create's plan:
+  // "device" for every hop; h2d / kernels / d2h for hops whose graph has one chunk (the real-time
+  // batch-1 case and small batches: event-record nodes inside the replayed graph), or for every
+  // hop with GHOSTNV_CUDA_PLAN_PROFILE=1 (stage by stage, no graph).
   virtual const runtime::StageHistograms* stage_times() const { return nullptr; }
 };
 

@@ -8,7 +8,8 @@
 //   --network: CudaPlanOptions::network of the batched plans (default fp32).
 //   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
 //   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
-//   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 in the environment selects the frontend (cuda_plan.h).
+//   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 and GHOSTNV_CUDA_PLAN_LANE_PITCH=0|1 in the environment
+//   select the frontend (cuda_plan.h).
 //
 // Real time: a plan with realtime=true (greatest stream priority), one session, Submit + Wait
 // timed on the host for every hop (p50/p99/max, µs). Throughput: one plan of max(batches)
@@ -256,8 +257,10 @@ int Main(int argc, char** argv) {
   const size_t hops_in_sig = sig.size() / hop;
 
   const char* lane_hp = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS");
-  std::printf("batched plans: network %s, lane_highpass %s%s\n", network == NetworkPrecision::kFp16 ? "fp16" : "fp32",
-              lane_hp != nullptr ? lane_hp : "default (0)", quick ? ", quick" : "");
+  const char* lane_pitch = std::getenv("GHOSTNV_CUDA_PLAN_LANE_PITCH");
+  std::printf("batched plans: network %s, lane_highpass %s, lane_pitch %s%s\n",
+              network == NetworkPrecision::kFp16 ? "fp16" : "fp32", lane_hp != nullptr ? lane_hp : "default",
+              lane_pitch != nullptr ? lane_pitch : "default", quick ? ", quick" : "");
   // CPU: one thread, one stream.
   if (!quick) {
     absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);

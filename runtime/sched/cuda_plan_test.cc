@@ -389,6 +389,31 @@ TEST_P(WholeModel, DefaultModelMatchesTheCpuFamily) {
 
 INSTANTIATE_TEST_SUITE_P(Sessions, WholeModel, ::testing::Values(1, 3, 37, 2500));
 
+// Our own models' DSP switches (metadata.rnnoise, models/rnnoise/rnnoise_family.h): no input
+// high-pass; the pitch filter at half strength with a gain slope; neither. The plan reads them
+// from the model and must match the CPU family built from the same model (>= 60 dB per session,
+// as the default model). 300 sessions take the lane kernels when lane_pitch is on.
+TEST(WholeModelDsp, SwitchesMatchTheCpuFamily) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> base = DefaultModel();
+  if (base == nullptr) base = RandomModel(false, kernels::MathMode::kExact);
+  for (const char* meta : {R"({"rnnoise": {"highpass": false}})",
+                           R"({"rnnoise": {"pitch_filter": 0.5, "pitch_filter_gain_slope": 3}})",
+                           R"({"rnnoise": {"highpass": false, "pitch_filter": false}})"}) {
+    SCOPED_TRACE(meta);
+    auto m = std::make_shared<models::Model>(*base);
+    m->metadata_json = meta;
+    RunWholeModel(m, 5, 200, 11);
+    RunWholeModel(m, 300, 16, 12);
+  }
+  // A malformed switch fails the plan as it fails the CPU family.
+  auto bad = std::make_shared<models::Model>(*base);
+  bad->metadata_json = R"({"rnnoise": {"highpass": 1}})";
+  CudaPlanOptions o;
+  o.kernel_cache_dir = GpuEnv()->cache_dir.path();
+  EXPECT_EQ(CudaPlan::Create(bad, o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(WholeModelRandom, BothGruVariantsAndMathModes) {
   GPU_TEST_OR_SKIP(env);
   for (bool reset_after : {false, true})
@@ -580,6 +605,84 @@ TEST_P(Chunked, PipelineMatchesOneChunk) {
 
 INSTANTIATE_TEST_SUITE_P(Rows, Chunked, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "pcm16" : "float"; });
+
+// CudaPlanOptions::lane_pitch (rnn_pitch_lanes_* then rnn_frontend_pre) against the fused
+// frontend, both on the device: the same output bit for bit (same operations in the same order;
+// the host twin of this check is sched_cuda_plan_highpass_host_test). Batches of >= 128 rows take
+// the lane path: partial warps and blocks (1000, 129 rows), rows reshuffled every hop, float and
+// 16-bit PCM rows, chunked (4 chunks) like the benchmark's plans.
+TEST_P(Chunked, LanePitchMatchesTheFusedFrontend) {
+  GPU_TEST_OR_SKIP(env);
+  const bool pcm16 = GetParam();
+  // The environment override would turn both plans the same way.
+  const char* env_lp = std::getenv("GHOSTNV_CUDA_PLAN_LANE_PITCH");
+  const std::string saved = env_lp != nullptr ? env_lp : "";
+  if (env_lp != nullptr) unsetenv("GHOSTNV_CUDA_PLAN_LANE_PITCH");
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) m = RandomModel(false, kernels::MathMode::kExact);
+  constexpr int kSessions = 2100, kHops = 12;
+  CudaPlanOptions o;
+  o.max_sessions = kSessions;
+  o.pcm16 = pcm16;
+  o.kernel_cache_dir = env->cache_dir.path();
+  o.batch_chunks = 4;
+  absl::StatusOr<std::unique_ptr<CudaPlan>> fused = CudaPlan::Create(m, o);
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  o.lane_pitch = true;
+  absl::StatusOr<std::unique_ptr<CudaPlan>> lane = CudaPlan::Create(m, o);
+  if (env_lp != nullptr) setenv("GHOSTNV_CUDA_PLAN_LANE_PITCH", saved.c_str(), 1);
+  ASSERT_TRUE(lane.ok()) << lane.status();
+  std::vector<int> slots;
+  for (int i = 0; i < kSessions; ++i) {
+    absl::StatusOr<int> a = (*fused)->AcquireSlot(), b = (*lane)->AcquireSlot();
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(*a, *b);
+    slots.push_back(*a);
+  }
+  const std::vector<float> sig = SyntheticSpeech(kHop * (kHops + 400), 91);
+  std::mt19937 rng(7);
+  const std::vector<float> strengths(kSessions, 1.f);
+  const int batches[] = {kSessions, 1000, 129, kSessions};
+  long long total = 0;
+  double ref = 0;
+  for (int t = 0; t < kHops; ++t) {
+    const int n = batches[t % 4];
+    std::shuffle(slots.begin(), slots.end(), rng);
+    for (int b = 0; b < n; ++b) {
+      const float* x = &sig[(static_cast<size_t>(slots[b]) * 37 % 400 + t) * kHop];
+      const float gain = slots[b] % 7 == 3 ? 6.f : 1.f;  // some rows clip in 16 bits
+      for (int i = 0; i < kHop; ++i) {
+        const float v = x[i] * gain;
+        if (pcm16) {
+          const auto q = static_cast<int16_t>(std::clamp(std::lrint(v * 32768.f), -32768L, 32767L));
+          (*fused)->input_rows16()[static_cast<size_t>(b) * kHop + i] = q;
+          (*lane)->input_rows16()[static_cast<size_t>(b) * kHop + i] = q;
+        } else {
+          (*fused)->input_rows()[static_cast<size_t>(b) * kHop + i] = v;
+          (*lane)->input_rows()[static_cast<size_t>(b) * kHop + i] = v;
+        }
+      }
+    }
+    ASSERT_EQ((*fused)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+    ASSERT_EQ((*lane)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+    ASSERT_EQ((*fused)->Wait(), cu::kSuccess);
+    ASSERT_EQ((*lane)->Wait(), cu::kSuccess);
+    for (size_t i = 0; i < static_cast<size_t>(n) * kHop; ++i) {
+      const double a = pcm16 ? (*fused)->output_rows16()[i] : (*fused)->output_rows()[i];
+      const double c = pcm16 ? (*lane)->output_rows16()[i] : (*lane)->output_rows()[i];
+      ASSERT_EQ(a, c) << "hop " << t << " batch " << n << " sample " << i;
+      ref += a * a;
+      ++total;
+    }
+    for (int b = 0; b < n; ++b) {
+      ASSERT_EQ((*lane)->info()[b].silent, (*fused)->info()[b].silent) << "hop " << t << " row " << b;
+      ASSERT_EQ((*lane)->info()[b].vad, (*fused)->info()[b].vad) << "hop " << t << " row " << b;
+    }
+  }
+  std::printf("lane_pitch plan (%s rows): %lld output samples bit-identical to the fused frontend's\n",
+              pcm16 ? "int16" : "float", total);
+  EXPECT_GT(ref, 0.0);
+}
 
 }  // namespace
 }  // namespace ghostnv::sched

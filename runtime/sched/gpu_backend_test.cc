@@ -22,6 +22,7 @@
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/scheduler.h"
 #include "runtime/sched/stream.h"
+#include "runtime/telemetry_test_util.h"
 
 namespace ghostnv::sched {
 namespace {
@@ -107,6 +108,9 @@ TEST(GpuBackendTest, RealtimeStreamMatchesTheCpu) {
       std::printf("  submit->done p50 %.1f us, p99 %.1f us over %llu hops on %s\n",
                   t.submit_to_done.p50_us, t.submit_to_done.p99_us,
                   static_cast<unsigned long long>(t.submit_to_done.count), t.device.c_str());
+      // Batch-1 hops replay a one-chunk graph: h2d / kernels / d2h from its event-record nodes.
+      EXPECT_EQ(runtime::StageTimesProblem(t.stages, t.gpu_hops, /*split=*/true), "");
+      std::printf("  stages %s\n", StagesJson(t).c_str());
     }
   }
 }
@@ -176,6 +180,22 @@ TEST(GpuBackendTest, LibraryOnCudaMatchesTheCpu) {
     EXPECT_NE(j["device"].get<std::string>(), "");
     EXPECT_EQ(j["fallback"]["events"], 0);
     EXPECT_GT(j["gpu"]["hops"].get<uint64_t>(), 0u);
+    // NVML readings of the device (a GPU machine has NVML; the entry says why when not).
+    const nlohmann::json& nv = j["gpu"]["nvml"];
+    std::printf("gpu.nvml: %s\n", nv.dump().c_str());
+    ASSERT_TRUE(nv.is_object()) << j.dump();
+    ASSERT_EQ(nv["devices"].size(), 1u) << nv.dump();
+    const nlohmann::json& dev = nv["devices"][0];
+    if (nv["available"] == true && !dev.contains("note")) {
+      EXPECT_EQ(dev["pci_bus_id"].get<std::string>().size(), 12u) << dev.dump();  // 0000:19:00.0
+      EXPECT_FALSE(dev["name"].get<std::string>().empty());
+      EXPECT_GT(dev["memory_total_bytes"].get<uint64_t>(), dev["memory_used_bytes"].get<uint64_t>());
+      EXPECT_GT(dev["memory_used_bytes"].get<uint64_t>(), 0u);  // this process holds some
+      EXPECT_LE(dev["utilization_gpu_pct"].get<int>(), 100);
+      EXPECT_GT(dev["sm_clock_mhz"].get<int>(), 0);
+    } else {
+      EXPECT_FALSE(dev["note"].get<std::string>().empty()) << nv.dump();
+    }
     ghostnv_destroy(gpu);
     ghostnv_destroy(cpu);
   }

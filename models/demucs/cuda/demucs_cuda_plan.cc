@@ -24,6 +24,7 @@
 #include "runtime/memory.h"
 #include "runtime/module.h"
 #include "runtime/stream.h"
+#include "runtime/telemetry_hop_timer.h"
 
 namespace ghostnv::models::demucs {
 namespace {
@@ -99,8 +100,10 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
     }
     ctl[0] = n;
     if (CUresult r = ctx_->api().CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
+    timer_.Collect(*done_, stage_times_);  // telemetry: the previous hop (complete by now)
     if (n > 0) {
       const size_t g = BucketIndex(n);
+      if (CUresult r = timer_.Begin(*stream_, /*marks=*/true); r != cu::kSuccess) return r;
       if (profile_) {
         if (CUresult r = Enqueue(buckets_[g], buckets_[g] <= split_max_); r != cu::kSuccess) return r;
       } else if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) {
@@ -112,6 +115,7 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
   }
   CUresult Query() const override { return done_->Query(); }
   CUresult Wait() override { return ctx_->api().EventSynchronize(done_->get()); }
+  const runtime::StageHistograms* stage_times() const override { return &stage_times_; }
 
   int BucketFor(int n) const override { return buckets_[BucketIndex(std::max(n, 1))]; }
   bool UsesSplitLstm(int bucket) const override { return bucket <= split_max_; }
@@ -178,6 +182,8 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
   std::vector<runtime::Event> prof_;       // profiling: one event before the hop, one per node
   std::vector<std::string> prof_names_;
   size_t prof_used_ = 0;
+  runtime::HopStageTimer timer_;  // telemetry (stage_times())
+  runtime::StageHistograms stage_times_;
 };
 
 CUresult DemucsCudaPlanImpl::Enqueue(int rows, bool split) {
@@ -204,9 +210,12 @@ CUresult DemucsCudaPlanImpl::Enqueue(int rows, bool split) {
           r != cu::kSuccess)
         return r;
       if (CUresult r = after("h2d"); r != cu::kSuccess) return r;
+      // Telemetry marks (graph capture when not profiling: event-record nodes).
+      if (CUresult r = timer_.MarkUploaded(s, !profile_); r != cu::kSuccess) return r;
       continue;
     }
     if (op.kind == DmxOp::kCopyOut) {
+      if (CUresult r = timer_.MarkComputed(s, !profile_); r != cu::kSuccess) return r;
       if (CUresult r = bufs_[static_cast<int>(DmxBuf::kPcmOut)].CopyToHostAsync(
               pin_out_.data(), static_cast<size_t>(rows) * s_.hop * 4, s);
           r != cu::kSuccess)
@@ -272,9 +281,11 @@ absl::Status DemucsCudaPlanImpl::Init(std::shared_ptr<const Model> model,
       *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
   if (!stream.ok()) return stream.status();
   stream_.emplace(*std::move(stream));
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
   if (!ev.ok()) return ev.status();
   done_.emplace(*std::move(ev));
+  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
 
   // Kernels: demucs.cu, dtln.cu (the small-batch split LSTM).
   const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir()

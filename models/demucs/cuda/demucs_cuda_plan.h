@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "models/ir.h"
 #include "runtime/cuda_abi.h"
+#include "runtime/telemetry_histogram.h"
 
 namespace ghostnv::models::demucs {
 
@@ -89,6 +90,10 @@ class DemucsCudaPlan {
   virtual int NodesPerHop(int bucket) const = 0;
   // Profiling plans: per node of the last hop (after Wait); else empty.
   virtual std::vector<DemucsNodeTime> NodeTimesUs() const { return {}; }
+  // Telemetry (issue 3; runtime/telemetry_hop_timer.h): every hop's h2d, kernels, d2h and
+  // device time from timing events inside the replayed graph (or between the profiled nodes),
+  // read at the next Submit without waiting. Any thread may read the histograms.
+  virtual const runtime::StageHistograms* stage_times() const { return nullptr; }
 };
 
 }  // namespace ghostnv::models::demucs

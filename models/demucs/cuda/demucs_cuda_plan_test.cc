@@ -29,6 +29,7 @@
 #include "models/family.h"
 #include "models/gnvm.h"
 #include "runtime/sched/cuda_backend.h"
+#include "runtime/telemetry_test_util.h"
 
 namespace ghostnv::models::demucs {
 namespace {
@@ -358,6 +359,11 @@ TEST(DemucsCudaPlan, BackendRealtimeFamilyMatchesCpu) {
     const double snr = SnrDb(yr, yg);
     printf("  backend (RealtimeCudaFamily) channel %d: SNR of the difference %.1f dB\n", c, snr);
     EXPECT_GE(snr, 60.0);
+    // Telemetry: h2d / kernels / d2h / device of every hop (event-record nodes in the graph).
+    const sched::BackendTelemetry t = (*fam)->telemetry();
+    EXPECT_EQ(t.gpu_hops, static_cast<uint64_t>((c + 1) * hops));
+    EXPECT_EQ(runtime::StageTimesProblem(t.stages, t.gpu_hops, /*split=*/true), "");
+    printf("  stages %s\n", sched::StagesJson(t).c_str());
   }
   EXPECT_EQ((*fam)->telemetry().fallback_events, 0u);
   EXPECT_FALSE(CreateDemucsBackendPlan(nullptr, po).ok());

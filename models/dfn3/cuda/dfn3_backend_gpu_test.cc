@@ -19,6 +19,7 @@
 #include "models/model_loader.h"
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/stream.h"
+#include "runtime/telemetry_test_util.h"
 
 namespace ghostnv::models::dfn3 {
 namespace {
@@ -80,6 +81,10 @@ TEST(Dfn3BackendGpu, RealtimeCudaFamilyMatchesTheCpuFamily) {
     }
     EXPECT_EQ((*fam)->telemetry().fallback_events, 0u);
     EXPECT_EQ((*fam)->telemetry().active, "cuda");
+    // Telemetry: h2d / kernels / d2h / device of every hop (event-record nodes in the graph).
+    const sched::BackendTelemetry t = (*fam)->telemetry();
+    EXPECT_EQ(runtime::StageTimesProblem(t.stages, t.gpu_hops, /*split=*/true), "");
+    std::printf("  stages %s\n", sched::StagesJson(t).c_str());
   }
 }
 

@@ -94,6 +94,8 @@ class Dfn3BackendPlan final : public sched::CudaPlan {
     if (r == cu::kSuccess) Collect();
     return r;
   }
+  // Telemetry: the plan's per-hop stage times (h2d, kernels, d2h, device).
+  const runtime::StageHistograms* stage_times() const override { return plan_->stage_times(); }
 
  private:
   void Collect() const {

@@ -19,6 +19,7 @@
 #include "runtime/memory.h"
 #include "runtime/module.h"
 #include "runtime/stream.h"
+#include "runtime/telemetry_hop_timer.h"
 
 namespace ghostnv::models::dfn3 {
 namespace {
@@ -98,6 +99,8 @@ class Dfn3CudaPlanImpl final : public Dfn3CudaPlan {
   CUresult Submit() override {
     const runtime::DriverApi& api = ctx_->api();
     if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
+    timer_.Collect(*done_, stage_times_);  // telemetry: the previous hop (complete by now)
+    if (CUresult r = timer_.Begin(*stream_, /*marks=*/true); r != cu::kSuccess) return r;
     if (graph_) {
       if (CUresult r = graph_->exec.Launch(*stream_); r != cu::kSuccess) return r;
     } else if (CUresult r = Enqueue(); r != cu::kSuccess) {
@@ -107,6 +110,7 @@ class Dfn3CudaPlanImpl final : public Dfn3CudaPlan {
   }
   CUresult Query() const override { return done_->Query(); }
   CUresult Wait() override { return ctx_->api().EventSynchronize(done_->get()); }
+  const runtime::StageHistograms* stage_times() const override { return &stage_times_; }
 
   absl::Status ResetRow(int row) override {
     if (row < 0 || row >= batch_) return absl::OutOfRangeError("dfn3 cuda plan: row out of range");
@@ -149,6 +153,8 @@ class Dfn3CudaPlanImpl final : public Dfn3CudaPlan {
     const size_t io = static_cast<size_t>(batch_) * kCudaIo * 4;
     if (CUresult r = pcm_in_.CopyFromHostAsync(pin_in_.data(), io, *stream_); r != cu::kSuccess)
       return r;
+    // Telemetry marks (inside the graph's capture: event-record nodes).
+    if (CUresult r = timer_.MarkUploaded(*stream_, use_graph_); r != cu::kSuccess) return r;
     DeviceExec x;
     x.kernels = kernels_;
     x.stream = &*stream_;
@@ -166,6 +172,7 @@ class Dfn3CudaPlanImpl final : public Dfn3CudaPlan {
     x.grid_cap = grid_cap_;
     EnqueueDfn3Hop(x, pack_, layout_, batch_);
     if (x.err != cu::kSuccess) return x.err;
+    if (CUresult r = timer_.MarkComputed(*stream_, use_graph_); r != cu::kSuccess) return r;
     return pcm_out_.CopyToHostAsync(pin_out_.data(), io, *stream_);
   }
 
@@ -185,6 +192,9 @@ class Dfn3CudaPlanImpl final : public Dfn3CudaPlan {
 
   int batch_ = 1, grid_cap_ = 1;
   bool concurrent_ = true;
+  bool use_graph_ = true;  // Enqueue runs inside the graph's capture (else launched directly)
+  runtime::HopStageTimer timer_;  // telemetry (stage_times())
+  runtime::StageHistograms stage_times_;
   std::string description_;
   std::shared_ptr<const Model> model_;
   Dfn3Pack pack_;
@@ -212,6 +222,7 @@ absl::Status Dfn3CudaPlanImpl::Init(std::shared_ptr<const Model> model,
   model_ = std::move(model);
   batch_ = o.batch;
   concurrent_ = o.concurrent_branches;
+  use_graph_ = o.use_graph;
   layout_ = MakeDfn3Layout(pack_.la);
 
   absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
@@ -230,9 +241,11 @@ absl::Status Dfn3CudaPlanImpl::Init(std::shared_ptr<const Model> model,
       *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
   if (!side.ok()) return side.status();
   side_.emplace(*std::move(side));
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
   if (!ev.ok()) return ev.status();
   done_.emplace(*std::move(ev));
+  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
   for (std::vector<runtime::Event>* v : {&fork_ev_, &join_ev_}) {
     for (int i = 0; i < 2; ++i) {
       absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);

@@ -35,6 +35,7 @@
 #include "models/dfn3/cuda/dfn3_cuda_hop.h"
 #include "models/ir.h"
 #include "runtime/cuda_abi.h"
+#include "runtime/telemetry_histogram.h"
 
 namespace ghostnv::models::dfn3 {
 
@@ -70,6 +71,10 @@ class Dfn3CudaPlan {
   // Setup path: zeroes a row's state (as a new session); reads floats of a row's arena (tests).
   virtual absl::Status ResetRow(int row) = 0;
   virtual absl::Status ReadArena(int row, int offset, int count, std::vector<float>* out) = 0;
+  // Telemetry (issue 3; runtime/telemetry_hop_timer.h): every hop's h2d, kernels, d2h and
+  // device time from timing events inside the replayed graph (or around the direct launches),
+  // read at the next Submit without waiting. Any thread may read the histograms.
+  virtual const runtime::StageHistograms* stage_times() const { return nullptr; }
 };
 
 }  // namespace ghostnv::models::dfn3

@@ -23,6 +23,7 @@
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/scheduler.h"
 #include "runtime/sched/stream.h"
+#include "runtime/telemetry_test_util.h"
 
 namespace ghostnv::models::dtln {
 namespace {
@@ -98,6 +99,9 @@ TEST(DtlnBackendGpu, CudaBackendMatchesTheCpuFamily) {
     std::printf("  submit->done p50 %.1f us, p99 %.1f us, max %.1f us over %llu hops\n",
                 t.submit_to_done.p50_us, t.submit_to_done.p99_us, t.submit_to_done.max_us,
                 static_cast<unsigned long long>(t.submit_to_done.count));
+    // Telemetry: h2d / kernels / d2h / device of every hop (event-record nodes in the graph).
+    EXPECT_EQ(runtime::StageTimesProblem(t.stages, t.gpu_hops, /*split=*/true), "");
+    std::printf("  stages %s\n", sched::StagesJson(t).c_str());
   }
 }
 

@@ -22,6 +22,7 @@
 #include "runtime/memory.h"
 #include "runtime/module.h"
 #include "runtime/stream.h"
+#include "runtime/telemetry_hop_timer.h"
 
 namespace ghostnv::models::dtln {
 namespace {
@@ -140,8 +141,10 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
     const runtime::DriverApi& api = ctx_->api();
     if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
     last_n_ = n;
+    timer_.Collect(*done_, stage_times_);  // telemetry: the previous hop (complete by now)
     if (n > 0) {
       const size_t g = BucketIndex(n);
+      if (CUresult r = timer_.Begin(*stream_, /*marks=*/true); r != cu::kSuccess) return r;
       if (!prof_.empty()) {  // profiling: the stages directly, with events between them
         if (CUresult r = Enqueue(buckets_[g], buckets_[g] <= split_max_); r != cu::kSuccess) return r;
       } else if (CUresult r = graphs_[g].exec.Launch(*stream_); r != cu::kSuccess) {
@@ -152,6 +155,7 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
   }
   CUresult Query() const override { return done_->Query(); }
   CUresult Wait() override { return ctx_->api().EventSynchronize(done_->get()); }
+  const runtime::StageHistograms* stage_times() const override { return &stage_times_; }
 
   absl::Status ReadProbe(DtlnProbe probe, int row, std::vector<float>* out) override {
     if (row < 0 || row >= last_n_) return absl::OutOfRangeError("dtln probe: row out of range");
@@ -263,6 +267,8 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
   std::vector<int> buckets_;
   std::vector<runtime::CapturedGraph> graphs_;
   std::vector<runtime::Event> prof_;  // profiling plans only: 9 stage boundaries
+  runtime::HopStageTimer timer_;      // telemetry (stage_times())
+  runtime::StageHistograms stage_times_;
 };
 
 CUresult DtlnCudaPlanImpl::Lstm(const DeviceLstm& l, CUdeviceptr x, int x_stride, size_t h_off,
@@ -303,6 +309,8 @@ CUresult DtlnCudaPlanImpl::Enqueue(int rows, bool split) {
       r != cu::kSuccess)
     return r;
   if (CUresult r = mark(1); r != cu::kSuccess) return r;
+  // Telemetry marks (graph capture when not profiling: event-record nodes).
+  if (CUresult r = timer_.MarkUploaded(s, prof_.empty()); r != cu::kSuccess) return r;
   int n = rows, fs = kFrame, ss = sstride_;
   {
     CUdeviceptr c = ctl_.ptr(), p = pcm_in_.ptr(), ib = in_buf_.ptr(), fr = frame_.ptr(),
@@ -384,6 +392,7 @@ CUresult DtlnCudaPlanImpl::Enqueue(int rows, bool split) {
     if (CUresult r = LaunchRows(ola_k_, rows, 128, args); r != cu::kSuccess) return r;
   }
   if (CUresult r = mark(7); r != cu::kSuccess) return r;
+  if (CUresult r = timer_.MarkComputed(s, prof_.empty()); r != cu::kSuccess) return r;
   if (CUresult r = pcm_out_.CopyToHostAsync(pin_out_.data(), static_cast<size_t>(rows) * kHop * 4, s);
       r != cu::kSuccess)
     return r;
@@ -421,9 +430,11 @@ absl::Status DtlnCudaPlanImpl::Init(std::shared_ptr<const Model> model, const Dt
       *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
   if (!stream.ok()) return stream.status();
   stream_.emplace(*std::move(stream));
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
+  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
+  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
   if (!ev.ok()) return ev.status();
   done_.emplace(*std::move(ev));
+  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
 
   // Kernels: dense + FFT through GpuOps; lstm.cu and dtln.cu loaded here.
   const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir()

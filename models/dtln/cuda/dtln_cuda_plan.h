@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "models/ir.h"
 #include "runtime/cuda_abi.h"
+#include "runtime/telemetry_histogram.h"
 
 namespace ghostnv::models::dtln {
 
@@ -108,6 +109,10 @@ class DtlnCudaPlan {
   virtual bool UsesSplitLstm(int bucket) const = 0;
   // Profiling plans (options.profile): the stages of the last hop (after Wait); else empty.
   virtual std::vector<DtlnStageTime> StageTimesUs() const { return {}; }
+  // Telemetry (issue 3; runtime/telemetry_hop_timer.h): every hop's h2d, kernels, d2h and
+  // device time from timing events inside the replayed graph (or between the profiled stages),
+  // read at the next Submit without waiting. Any thread may read the histograms.
+  virtual const runtime::StageHistograms* stage_times() const { return nullptr; }
 };
 
 }  // namespace ghostnv::models::dtln
