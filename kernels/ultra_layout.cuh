@@ -38,6 +38,10 @@
 #define ULTRA_MB_KERNEL_NS 150 // the hop's GPU time in ns (%globaltimer, block 0: from the
                               // request seen / kernel entry to just before the answer is
                               // published; telemetry's "kernels" stage; 0 in the host test)
+#define ULTRA_MB_RANK1 151    // persistent cluster kernel, rank 1's own SM cycles (plain words, may
+#define ULTRA_MB_RANK1_WORDS 6 // lag a hop): from the features in to: input_dense done, gru1's state
+                              // sent, all of gru1's state in, gru2's state sent; then how long the
+                              // GRU states were there before the features, and the hop's total
 #define ULTRA_MB_OUT 160      // ULTRA_HOP output samples
 #define ULTRA_MB_WORDS 256
 // The LL mailbox (persistent cluster kernel, UltraPlanOptions::ll_mailbox): request and answer
@@ -54,6 +58,16 @@
 #define ULTRA_FLAG_LL 1         // the LL mailbox
 #define ULTRA_FLAG_EARLY 2      // rank 0 sends the GRU states before its DFT, the features after
                                 // it; ranks 1.. run gru1's recurrent half in between
+#define ULTRA_FLAG_PRE2 4       // with ULTRA_FLAG_EARLY: ranks 1.. also run gru2's recurrent half
+                                // before the features arrive (session 7)
+#define ULTRA_FLAG_HALF_DENSE 8 // ranks 1..: input_dense with a half-warp per output (session 7)
+#define ULTRA_FLAG_BAND_SEND 16 // with ULTRA_FLAG_EARLY and ULTRA_NET_FAST_FFT: rank 0's band warps send
+                                // the features themselves (no barrier, no send loop; session 7)
+// Flags of every kernel (UltraNet::flags).
+#define ULTRA_NET_FAST_FFT 1    // both DFTs as one radix-6 step and a 32-point warp-shuffle FFT on
+                                // 6 warps (window / gains fused into the loads, the real split
+                                // fused into the band sums): 3 barriers instead of 9 each way
+                                // (2026-11-29 session 7; 0: the 7-stage Stockham FFT)
 #define ULTRA_CMD_HOP 1
 #define ULTRA_CMD_ZERO 2      // zero the slot's state (acquire/release wipe)
 #define ULTRA_CMD_STOP 3      // the persistent kernel returns
@@ -126,6 +140,8 @@ struct UltraNet {
   int max_slots;
   int math;         // GNV_MATH_*
   int smem_floats;  // persistent mode: dynamic shared memory for weights (0: all from L2)
+  int flags;        // ULTRA_NET_*
+  int pad_;
 };
 
 #endif  // GHOSTNV_KERNELS_ULTRA_LAYOUT_CUH_

@@ -17,9 +17,11 @@
 //                         at the end): block 0 runs the DSP and the output layers, blocks 1..7
 //                         each own a slice of both GRUs' units, weights in their shared memory,
 //                         states exchanged through distributed shared memory.
-// The CPU twin is models/ultra/ultra_family.cc (ProcessHop); the DFTs are direct sums with a
-// 384-entry twiddle table (each output split over a few threads), so the output differs from the
-// CPU's only by float rounding (checked >= 100 dB by runtime/sched/persistent/ultra_plan_test.cc).
+// The CPU twin is models/ultra/ultra_family.cc (ProcessHop); both DFTs are a 192-point complex
+// FFT of the even/odd sample pairs with a 384-entry twiddle table — by default (UltraNet::flags
+// ULTRA_NET_FAST_FFT) a radix-6 step in registers and a 32-point warp-shuffle FFT on 6 warps,
+// otherwise 7 Stockham stages — so the output differs from the CPU's only by float rounding
+// (checked >= 100 dB by runtime/sched/persistent/ultra_plan_test.cc and ultra_kernel_host_test.cc).
 // Block: ULTRA_THREADS threads (any multiple of 32 >= 256 works; the host launches 1024).
 // runtime/sched/persistent/ultra_kernel_host_test.cc compiles this file as C++ (with
 // GHOSTNV_ULTRA_HOST_TEST: ultra_hop_f32 only) and checks it against the CPU family without a GPU.
@@ -221,6 +223,62 @@ __device__ float2* ultra_fft192(float2* a, float2* b, float sign, const float* t
   return a;
 }
 
+// In the host test (cuda_host_shim.h) a warp shuffle is a block barrier, so every thread must
+// take part in the warp FFT; on the device only its 6 warps do.
+#ifdef GHOSTNV_ULTRA_HOST_TEST
+#define ULTRA_FFT_ALL_WARPS 1
+#else
+#define ULTRA_FFT_ALL_WARPS 0
+#endif
+
+// 5-bit bit reversal: the lane of ultra_fft192_warp -> its output's k2.
+__device__ __forceinline__ int ultra_brev5(int x) {
+  return ((x & 1) << 4) | ((x & 2) << 2) | (x & 4) | ((x & 8) >> 2) | ((x & 16) >> 4);
+}
+
+// The 192-point complex FFT of ULTRA_NET_FAST_FFT (unnormalised; sign -1 forward, +1 inverse),
+// one warp per k1 in [0, 6). With n = 32 m + j and k = k1 + 6 k2 (w_N = e^{sign 2 pi i / N}):
+//   Z[k] = sum_j w_32^{j k2} (w_192^{j k1} sum_m z[32 m + j] w_6^{m k1}).
+// Lane j passes v[m] = z[32 m + j]; the warp of k1 returns Z[k1 + 6 ultra_brev5(j)] in lane j.
+// The 6-point sums in registers, the 32-point DFT as five radix-2 decimation-in-frequency stages
+// of warp shuffles (lane j ends with output brev5(j)); twiddles from the 384-entry table. No
+// shared memory written, no barrier.
+__device__ __forceinline__ float2 ultra_fft192_warp(const float2 (&v)[6], int k1, int lane, float sign,
+                                                    const float* tb) {
+  float ax = 0.f, ay = 0.f;
+#pragma unroll
+  for (int m = 0; m < 6; ++m) {
+    const int idx = (64 * m * k1) % ULTRA_WINDOW;
+    const float c = tb[ULTRA_TB_COS + idx], sn = sign * tb[ULTRA_TB_SIN + idx];
+    ax += v[m].x * c - v[m].y * sn;
+    ay += v[m].x * sn + v[m].y * c;
+  }
+  {
+    const int idx = 2 * lane * k1;  // < ULTRA_WINDOW for k1 < 6
+    const float c = tb[ULTRA_TB_COS + idx], sn = sign * tb[ULTRA_TB_SIN + idx];
+    const float x = ax * c - ay * sn, y = ax * sn + ay * c;
+    ax = x;
+    ay = y;
+  }
+#pragma unroll
+  for (int h = 16; h >= 1; h >>= 1) {
+    const float px = __shfl_xor_sync(0xffffffffu, ax, h);
+    const float py = __shfl_xor_sync(0xffffffffu, ay, h);
+    if ((lane & h) != 0) {
+      // (partner - own) w_{2h}^{lane mod h}; table index (lane mod h) * 384 / (2h).
+      const int idx = (lane & (h - 1)) * (ULTRA_WINDOW / 2 / h);
+      const float c = tb[ULTRA_TB_COS + idx], sn = sign * tb[ULTRA_TB_SIN + idx];
+      const float dx = px - ax, dy = py - ay;
+      ax = dx * c - dy * sn;
+      ay = dx * sn + dy * c;
+    } else {
+      ax += px;
+      ay += py;
+    }
+  }
+  return make_float2(ax, ay);
+}
+
 // Copies the tables into shared memory (once per kernel). Ends with __syncthreads.
 __device__ void ultra_load_tables(const UltraNet& net, UltraSmem& sm) {
   for (int i = threadIdx.x; i < ULTRA_TB_FLOATS; i += blockDim.x) sm.tb[i] = ultra_ptr(net.tables)[i];
@@ -243,12 +301,76 @@ __device__ void ultra_state_in(const UltraNet& net, UltraSmem& sm, const float* 
   for (int i = t; i < u2; i += threads) sm.s2[i] = st[ULTRA_ST_GRU + u1 + i];
 }
 
+// ULTRA_NET_FAST_FFT, after the forward FFT (sm.fa) and a barrier: the warp of band b splits the
+// real spectrum's bins of the band's support out of the complex one (storing the bins it owns,
+// [centre b, centre b+1), into sm.xre / sm.xim) and returns the band energy in every lane
+// (the same sums in the same order as the Stockham path's band loop). No barrier.
+__device__ float ultra_band_energy(UltraSmem& sm, int b, int lane) {
+  constexpr int n = ULTRA_WINDOW / 2;
+  const float* tb = sm.tb;
+  const float2* z = sm.fa;
+  const int lo = b > 0 ? static_cast<int>(tb[ULTRA_TB_CENTRES + b - 1]) : 0;
+  const int own = static_cast<int>(tb[ULTRA_TB_CENTRES + b]);
+  const int hi = b + 1 < ULTRA_BANDS ? static_cast<int>(tb[ULTRA_TB_CENTRES + b + 1]) : ULTRA_BINS;
+  float e = 0.f;
+  for (int k = lo + lane; k < hi; k += 32) {
+    const float2 zk = z[k % n], zn = z[(n - k) % n];
+    const float ex = 0.5f * (zk.x + zn.x), ey = 0.5f * (zk.y - zn.y);
+    const float ox = 0.5f * (zk.y + zn.y), oy = -0.5f * (zk.x - zn.x);
+    const float c = tb[ULTRA_TB_COS + k], sn = tb[ULTRA_TB_SIN + k];
+    const float re = ex + (c * ox + sn * oy), im = ey + (c * oy - sn * ox);
+    if (k >= own) {  // each bin is stored by the one band that owns it
+      sm.xre[k] = re;
+      sm.xim[k] = im;
+    }
+    const int kb = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
+    const float f = tb[ULTRA_TB_BIN_FRAC + k];
+    float w = 0.f;
+    if (k == ULTRA_BINS - 1) w = b == ULTRA_BANDS - 1 ? 1.f : 0.f;
+    else if (kb == b) w = 1.f - f;
+    else if (kb == b - 1) w = f;
+    e += w * (re * re + im * im);
+  }
+  for (int off = 16; off > 0; off >>= 1) e += __shfl_xor_sync(0xffffffffu, e, off);
+  return e;
+}
+
 // Steps 1b-3, after ultra_state_in, the newest hop in sm.hist[ULTRA_WINDOW - ULTRA_HOP, ...) and
 // a barrier: the new input history out, analysis window, real DFT, band energies and the
 // features (sm.feat); the spectrum stays in sm.xre / sm.xim. All threads; ends in step.
-__device__ void ultra_frontend_rest(UltraSmem& sm, float* st) {
+// fast (ULTRA_NET_FAST_FFT): warps 0-5 window and transform (ultra_fft192_warp), threads from
+// 192 on store the history meanwhile; one warp per band then splits its bins out of the complex
+// spectrum and sums them (ultra_band_energy; the same features, bit for bit, from the same
+// spectrum). fast && !bands: returns after the FFT's barrier (the caller runs the bands).
+__device__ void ultra_frontend_rest(UltraSmem& sm, float* st, bool fast, bool bands = true) {
   const int t = threadIdx.x, threads = blockDim.x;
   const float* tb = sm.tb;
+  if (fast) {
+    const int warp = t >> 5, lane = t & 31;
+    if (ULTRA_FFT_ALL_WARPS || warp < 6) {
+      const int k1 = warp % 6;
+      float2 v[6];
+#pragma unroll
+      for (int m = 0; m < 6; ++m) {
+        const int n = 32 * m + lane;
+        v[m] = make_float2(sm.hist[2 * n] * tb[ULTRA_TB_ANALYSIS + 2 * n],
+                           sm.hist[2 * n + 1] * tb[ULTRA_TB_ANALYSIS + 2 * n + 1]);
+      }
+      const float2 z = ultra_fft192_warp(v, k1, lane, -1.f, tb);
+      if (warp < 6) sm.fa[k1 + 6 * ultra_brev5(lane)] = z;
+    }
+    const int hf = threads > 2 * 192 ? 192 : 0;
+    for (int i = t - hf; i >= 0 && i < ULTRA_WINDOW; i += threads - hf) st[ULTRA_ST_INPUT + i] = sm.hist[i];
+    __syncthreads();
+    if (t == 0) sm.ts[9] = clock64();
+    if (!bands) return;
+    for (int b = warp; b < ULTRA_BANDS; b += threads >> 5) {
+      const float e = ultra_band_energy(sm, b, lane);
+      if (lane == 0) sm.feat[b] = log10f(e + 1e-10f);
+    }
+    __syncthreads();
+    return;
+  }
   for (int i = t; i < ULTRA_WINDOW; i += threads) st[ULTRA_ST_INPUT + i] = sm.hist[i];
   for (int m = t; m < ULTRA_WINDOW / 2; m += threads)
     sm.fa[m] = make_float2(sm.hist[2 * m] * tb[ULTRA_TB_ANALYSIS + 2 * m],
@@ -300,7 +422,7 @@ __device__ void ultra_frontend(const UltraNet& net, UltraSmem& sm, float* st) {
   ultra_state_in(net, sm, st, 0);
   for (int i = threadIdx.x; i < ULTRA_HOP; i += blockDim.x) sm.hist[ULTRA_WINDOW - ULTRA_HOP + i] = sm.in[i];
   __syncthreads();
-  ultra_frontend_rest(sm, st);
+  ultra_frontend_rest(sm, st, (net.flags & ULTRA_NET_FAST_FFT) != 0);
 }
 
 // Step 4 on one block: the network from sm.feat and the states sm.s1 / sm.s2 (updated in place)
@@ -316,42 +438,93 @@ __device__ void ultra_network(const UltraNet& net, UltraSmem& sm) {
   ultra_dense(net.gain, net.math, sm.s2, sm.gains, sm);
 }
 
+// ULTRA_NET_FAST_FFT: the inverse real FFT's packed input is linear in the two gains a bin pair
+// (k, 192 - k) gets: v_k = g_k A_k + g_{192-k} B_k. Computes A_k (sm.fa) and B_k (sm.fb) from the
+// spectrum (sm.xre / sm.xim) with threads [first, blockDim.x), before the gains exist (the
+// cluster's rank 0 while ranks 1.. run the GRUs). No barrier.
+__device__ void ultra_backend_prep(UltraSmem& sm, int first) {
+  constexpr int n = ULTRA_WINDOW / 2;
+  const float* tb = sm.tb;
+  for (int k = static_cast<int>(threadIdx.x) - first; k >= 0 && k < n; k += static_cast<int>(blockDim.x) - first) {
+    const int kn = n - k;
+    const float c = tb[ULTRA_TB_COS + k], sn = tb[ULTRA_TB_SIN + k];
+    const float xr = sm.xre[k], xi = k == 0 ? 0.f : sm.xim[k];
+    const float yr = sm.xre[kn], yi = k == 0 ? 0.f : -sm.xim[kn];
+    sm.fa[k] = make_float2(xr * (1.f - sn) - c * xi, xi * (1.f - sn) + c * xr);
+    sm.fb[k] = make_float2(yr * (1.f + sn) + c * yi, yi * (1.f + sn) - c * yr);
+  }
+}
+
 // Steps 5-7: sm.gains applied to the spectrum, inverse DFT, synthesis window, overlap-add and
 // strength mix into sm.out; overlap, dry history and the GRU states (sm.s1 / sm.s2) out to st.
 // All threads; ends in step.
-__device__ void ultra_backend(const UltraNet& net, UltraSmem& sm, float* st) {
+// prepped (fast FFT): ultra_backend_prep ran already (and a barrier since).
+__device__ void ultra_backend(const UltraNet& net, UltraSmem& sm, float* st, bool prepped = false) {
   const int t = threadIdx.x, threads = blockDim.x;
   const float* tb = sm.tb;
   const int u1 = net.gru1.units, u2 = net.gru2.units;
-  // 5. per-bin gains applied to the spectrum.
-  for (int k = t; k < ULTRA_BINS; k += threads) {
-    const int b = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
-    const float f = tb[ULTRA_TB_BIN_FRAC + k];
-    const float g = k == ULTRA_BINS - 1 ? sm.gains[ULTRA_BANDS - 1]
-                                        : (1.f - f) * sm.gains[b] + f * sm.gains[b + 1];
-    sm.xre[k] *= g;
-    sm.xim[k] *= g;
-  }
-  __syncthreads();
-  // 6. inverse real FFT (unnormalised; Im(bin 0) and Im(bin N/2) ignored, as by
-  // audio::RealFft::Inverse): pack, 192-point inverse FFT, keep the synthesis tail.
-  {
-    constexpr int n = ULTRA_WINDOW / 2;
-    for (int k = t; k < n; k += threads) {
-      const float ax = sm.xre[k], ay = k == 0 ? 0.f : sm.xim[k];
-      const float bx = sm.xre[n - k], by = k == 0 ? 0.f : -sm.xim[n - k];
-      const float dx = ax - bx, dy = ay - by;
-      const float c = tb[ULTRA_TB_COS + k], sn = tb[ULTRA_TB_SIN + k];
-      sm.fa[k] = make_float2((ax + bx) - (c * dy + sn * dx), (ay + by) + (c * dx - sn * dy));
+  if ((net.flags & ULTRA_NET_FAST_FFT) != 0) {
+    if (!prepped) {
+      ultra_backend_prep(sm, 0);
+      __syncthreads();
+    }
+    // 5-6 fused: warps 0-5 pack the inverse real FFT's input with the per-bin gains
+    // (ultra_backend_prep) and transform it (ultra_fft192_warp); they keep the tail.
+    const int warp = t >> 5, lane = t & 31;
+    if (ULTRA_FFT_ALL_WARPS || warp < 6) {
+      constexpr int n = ULTRA_WINDOW / 2;
+      const int k1 = warp % 6;
+      float2 v[6];
+#pragma unroll
+      for (int m = 0; m < 6; ++m) {
+        const int k = 32 * m + lane, kn = n - k;  // kn in (0, 192]
+        const int b = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]), bn = static_cast<int>(tb[ULTRA_TB_BIN_BAND + kn]);
+        const float f = tb[ULTRA_TB_BIN_FRAC + k], fn = tb[ULTRA_TB_BIN_FRAC + kn];
+        const float g = (1.f - f) * sm.gains[b] + f * sm.gains[b + 1];
+        const float gn = kn == ULTRA_BINS - 1 ? sm.gains[ULTRA_BANDS - 1]
+                                              : (1.f - fn) * sm.gains[bn] + fn * sm.gains[bn + 1];
+        const float2 a = sm.fa[k], bb = sm.fb[k];
+        v[m] = make_float2(g * a.x + gn * bb.x, g * a.y + gn * bb.y);
+      }
+      const float2 z = ultra_fft192_warp(v, k1, lane, 1.f, tb);
+      const int q = k1 + 6 * ultra_brev5(lane);
+      if (warp < 6 && q >= n / 2) {
+        sm.y[2 * q - ULTRA_TAIL] = z.x;
+        sm.y[2 * q + 1 - ULTRA_TAIL] = z.y;
+      }
     }
     __syncthreads();
-    const float2* z = ultra_fft192(sm.fa, sm.fb, 1.f, tb);
-    for (int m = n / 2 + t; m < n; m += threads) {
-      sm.y[2 * m - ULTRA_TAIL] = z[m].x;
-      sm.y[2 * m + 1 - ULTRA_TAIL] = z[m].y;
+  } else {
+    // 5. per-bin gains applied to the spectrum.
+    for (int k = t; k < ULTRA_BINS; k += threads) {
+      const int b = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
+      const float f = tb[ULTRA_TB_BIN_FRAC + k];
+      const float g = k == ULTRA_BINS - 1 ? sm.gains[ULTRA_BANDS - 1]
+                                          : (1.f - f) * sm.gains[b] + f * sm.gains[b + 1];
+      sm.xre[k] *= g;
+      sm.xim[k] *= g;
     }
+    __syncthreads();
+    // 6. inverse real FFT (unnormalised; Im(bin 0) and Im(bin N/2) ignored, as by
+    // audio::RealFft::Inverse): pack, 192-point inverse FFT, keep the synthesis tail.
+    {
+      constexpr int n = ULTRA_WINDOW / 2;
+      for (int k = t; k < n; k += threads) {
+        const float ax = sm.xre[k], ay = k == 0 ? 0.f : sm.xim[k];
+        const float bx = sm.xre[n - k], by = k == 0 ? 0.f : -sm.xim[n - k];
+        const float dx = ax - bx, dy = ay - by;
+        const float c = tb[ULTRA_TB_COS + k], sn = tb[ULTRA_TB_SIN + k];
+        sm.fa[k] = make_float2((ax + bx) - (c * dy + sn * dx), (ay + by) + (c * dx - sn * dy));
+      }
+      __syncthreads();
+      const float2* z = ultra_fft192(sm.fa, sm.fb, 1.f, tb);
+      for (int m = n / 2 + t; m < n; m += threads) {
+        sm.y[2 * m - ULTRA_TAIL] = z[m].x;
+        sm.y[2 * m + 1 - ULTRA_TAIL] = z[m].y;
+      }
+    }
+    __syncthreads();
   }
-  __syncthreads();
   // 7. synthesis window, overlap-add, strength mix; state out.
   const float scale = 1.f / ULTRA_WINDOW;
   const float str = fminf(fmaxf(sm.strength, 0.f), 1.f);
@@ -398,6 +571,54 @@ __device__ unsigned long long ultra_cache(unsigned long long w, int floats, floa
 }
 
 #ifndef GHOSTNV_ULTRA_HOST_TEST  // the host test (cuda_host_shim.h) runs ultra_hop_f32 only
+// The mailbox of 2026-11-28 (single-block kernel; cluster kernel without ULTRA_FLAG_LL): thread 0
+// polls the request's first 16 bytes (sequence, command, slot, strength: one PCIe transaction a
+// poll) until the sequence differs from `last`, fences (the input words written before the
+// sequence are then visible), and stores the fields into sm.seq / cmd / slot / strength (and
+// sm.ts[0], sm.t_ns). Other threads return at once. No barrier.
+__device__ void ultra_poll_request(const int* mailbox, int last, UltraSmem& sm) {
+  if (threadIdx.x != 0) return;
+  int seq, cmd, slot, str;
+  do {
+    asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(seq), "=r"(cmd), "=r"(slot), "=r"(str)
+                 : "l"(mailbox + ULTRA_MB_REQ)
+                 : "memory");
+  } while (seq == last);
+  __threadfence_system();
+  sm.ts[0] = clock64();
+  sm.t_ns = ultra_ns();
+  sm.seq = seq;
+  sm.cmd = cmd;
+  sm.slot = slot;
+  sm.strength = __int_as_float(str);
+}
+
+// After ultra_poll_request and a barrier: threads 0 .. ULTRA_HOP / 4 - 1 read the input samples,
+// 16 bytes each, into sm.in (and, with to_hist, the newest hop of sm.hist); returns whether this
+// thread was one of them. No barrier.
+__device__ bool ultra_read_input(const int* mailbox, UltraSmem& sm, bool to_hist) {
+  if (threadIdx.x >= ULTRA_HOP / 4) return false;
+  const int i = 4 * threadIdx.x;
+  float4 v;
+  asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "l"(mailbox + ULTRA_MB_IN + i)
+               : "memory");
+  sm.in[i] = v.x;
+  sm.in[i + 1] = v.y;
+  sm.in[i + 2] = v.z;
+  sm.in[i + 3] = v.w;
+  if (to_hist) {
+    float* hi = &sm.hist[ULTRA_WINDOW - ULTRA_HOP + i];
+    hi[0] = v.x;
+    hi[1] = v.y;
+    hi[2] = v.z;
+    hi[3] = v.w;
+  }
+  return true;
+}
+
 extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
     ultra_persistent_f32(const UltraNet* net_g, int* mailbox, int start_seq) {
   __shared__ UltraSmem sm;
@@ -438,37 +659,10 @@ extern "C" __global__ void __launch_bounds__(ULTRA_THREADS, 1)
   // the host had at launch, never from what the mailbox holds now.
   int last = start_seq;
   for (;;) {
-    if (threadIdx.x == 0) {
-      // One 16-byte read per poll: sequence, command, slot, strength (one PCIe transaction).
-      int seq, cmd, slot, str;
-      do {
-        asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(seq), "=r"(cmd), "=r"(slot), "=r"(str)
-                     : "l"(mailbox + ULTRA_MB_REQ)
-                     : "memory");
-      } while (seq == last);
-      __threadfence_system();
-      sm.ts[0] = clock64();
-      sm.t_ns = ultra_ns();
-      sm.seq = seq;
-      sm.cmd = cmd;
-      sm.slot = slot;
-      sm.strength = __int_as_float(str);
-    }
+    ultra_poll_request(mailbox, last, sm);
     __syncthreads();
-    // The request is complete (thread 0 saw its sequence, written last): read the samples,
-    // 16 bytes per thread.
-    if (threadIdx.x < ULTRA_HOP / 4) {
-      float4 v;
-      asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
-                   : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                   : "l"(mailbox + ULTRA_MB_IN + 4 * threadIdx.x)
-                   : "memory");
-      sm.in[4 * threadIdx.x] = v.x;
-      sm.in[4 * threadIdx.x + 1] = v.y;
-      sm.in[4 * threadIdx.x + 2] = v.z;
-      sm.in[4 * threadIdx.x + 3] = v.w;
-    }
+    // The request is complete (thread 0 saw its sequence, written last): read the samples.
+    ultra_read_input(mailbox, sm, false);
     last = sm.seq;
     const int cmd = sm.cmd;
     __syncthreads();
@@ -761,10 +955,13 @@ __device__ void ultra_cl_cache(unsigned rank, UltraNet& net, UltraCl& cl, float*
   __syncthreads();
 }
 
-// y[o] = act(b[o] + sum_i x[i] wt[o * inputs + i]), one warp per output. No barrier.
+// y[o] = act(b[o] + sum_i x[i] wt[o * inputs + i]), one warp per output, warps from first_warp
+// on. No barrier.
 __device__ void ultra_cl_dense_t(const float* wt, unsigned long long b, int inputs, int units, int act, int math,
-                                 const float* x, float* y) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+                                 const float* x, float* y, int first_warp = 0) {
+  const int warp = static_cast<int>(threadIdx.x >> 5) - first_warp, lane = threadIdx.x & 31;
+  const int warps = static_cast<int>(blockDim.x >> 5) - first_warp;
+  if (warp < 0) return;
   for (int o = warp; o < units; o += warps) {
     const float* w = wt + static_cast<long long>(o) * inputs;
     float a = 0.f;
@@ -873,14 +1070,50 @@ __device__ void ultra_cl_gru_hpart(const UltraLayer& l, const UltraSlice& s, con
   }
 }
 
+// As ultra_cl_dense_t (all warps), one half-warp per output: two outputs per warp at once
+// (ULTRA_FLAG_HALF_DENSE: input_dense's 64 outputs in one round on 32 warps). No barrier.
+__device__ void ultra_cl_dense_t_half(const float* wt, unsigned long long b, int inputs, int units, int act, int math,
+                                      const float* x, float* y) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  const int half = lane >> 4, hl = lane & 15;
+  for (int base = 2 * warp; base < units; base += 2 * warps) {  // the same trip count for both halves
+    const int o = base + half;
+    float a = 0.f;
+    if (o < units) {
+      const float* w = wt + static_cast<long long>(o) * inputs;
+      for (int i = hl; i < inputs; i += 16) a = fmaf(x[i], w[i], a);
+    }
+    for (int off = 8; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
+    if (hl == 0 && o < units) y[o] = gnv_activate(act, math, ultra_at(b, o) + a);
+  }
+}
+
 // Rank 0 (early states): request words [from, to) only (features [0, ULTRA_BANDS), then the
 // states) with sequence seq to ranks 1... No barrier.
-__device__ void ultra_cl_send_part(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, int from, int to) {
+// Threads [first, blockDim.x) send (first > 0: the warps that the fast FFT leaves idle).
+__device__ void ultra_cl_send_part(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, int from, int to,
+                                   int first = 0) {
   const int u1 = net.gru1.units;
-  for (int j = from + static_cast<int>(threadIdx.x); j < to; j += blockDim.x) {
+  const int t = static_cast<int>(threadIdx.x) - first, threads = static_cast<int>(blockDim.x) - first;
+  for (int j = from + t; t >= 0 && j < to; j += threads) {
     const float v = j < ULTRA_BANDS ? sm.feat[j] : (j < ULTRA_BANDS + u1 ? sm.s1[j - ULTRA_BANDS] : sm.s2[j - ULTRA_BANDS - u1]);
     const unsigned long long w = ultra_ll(v, seq);
     for (unsigned r = 1; r < ULTRA_CLUSTER; ++r) ultra_st_remote_ll(&cl.req[j], r, w);
+  }
+}
+
+// Rank 0 (ULTRA_FLAG_BAND_SEND, after ultra_frontend_rest(..., fast, false)): the warp of band b
+// computes its feature (ultra_band_energy) and lanes 1..ULTRA_CLUSTER-1 send it with sequence seq
+// straight to their rank (no barrier, no separate send loop); lane 0 keeps it in sm.feat. No
+// barrier.
+__device__ void ultra_cl_bands_send(UltraSmem& sm, UltraCl& cl, unsigned seq) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int b = warp; b < ULTRA_BANDS; b += warps) {
+    const float f = log10f(ultra_band_energy(sm, b, lane) + 1e-10f);
+    if (lane == 0)
+      sm.feat[b] = f;
+    else if (lane < ULTRA_CLUSTER)
+      ultra_st_remote_ll(&cl.req[b], static_cast<unsigned>(lane), ultra_ll(f, seq));
   }
 }
 
@@ -897,10 +1130,18 @@ __device__ void ultra_cl_send_request(const UltraNet& net, UltraSmem& sm, UltraC
 }
 
 // Ranks 1..: one hop's work after waiting for request seq. Returns false for a stop request.
-__device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq,
-                                  bool early = false) {
+// diag (persistent kernel, rank 1): the mailbox, for its ULTRA_MB_RANK1 words.
+// flags: ULTRA_FLAG_EARLY, ULTRA_FLAG_PRE2, ULTRA_FLAG_HALF_DENSE.
+__device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& cl, unsigned seq, int flags = 0,
+                                  int* diag = nullptr) {
   const int u1 = net.gru1.units, u2 = net.gru2.units, m = ULTRA_BANDS + u1 + u2;
   const int t = threadIdx.x;
+  const bool early = (flags & ULTRA_FLAG_EARLY) != 0, pre2 = early && (flags & ULTRA_FLAG_PRE2) != 0;
+  // sm.gh: gru1's recurrent half [0, 3 n), gru2's [384, 384 + 3 n) (n <= ceil(ULTRA_MAX_UNITS / 7)
+  // = 37 units a rank).
+  float* pre2h = sm.gh + 384;
+  long long c[6] = {};
+  if (t == 0) c[0] = clock64();
   if (early) {
     // The states come first (rank 0 sends them before its DFT): gru1's recurrent half now.
     for (int j = ULTRA_BANDS + t; j < m; j += blockDim.x) {
@@ -911,7 +1152,9 @@ __device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& c
         sm.s2[j - ULTRA_BANDS - u1] = v;
     }
     __syncthreads();
+    if (t == 0) c[0] = clock64();
     ultra_cl_gru_hpart(net.gru1, cl.sl[0], sm.s1, sm.gh);
+    if (pre2) ultra_cl_gru_hpart(net.gru2, cl.sl[1], sm.s2, pre2h);
   }
   for (int j = t; j < (early ? ULTRA_BANDS : m); j += blockDim.x) {
     const float v = ultra_ll_value(ultra_ll_wait(&cl.req[j], seq));
@@ -923,16 +1166,37 @@ __device__ bool ultra_cl_gru_rank(const UltraNet& net, UltraSmem& sm, UltraCl& c
       sm.s2[j - ULTRA_BANDS - u1] = v;
   }
   __syncthreads();
+  if (t == 0) c[1] = clock64();
   if ((static_cast<unsigned>(reinterpret_cast<volatile unsigned long long*>(cl.req)[0] >> 32) & ULTRA_LL_STOP) != 0)
     return false;
-  ultra_cl_dense_t(ultra_ptr(cl.dense_t), net.dense_in.b, net.dense_in.inputs, net.dense_in.units,
-                   net.dense_in.act, net.math, sm.feat, cl.g2in + u1);
+  if ((flags & ULTRA_FLAG_HALF_DENSE) != 0)
+    ultra_cl_dense_t_half(ultra_ptr(cl.dense_t), net.dense_in.b, net.dense_in.inputs, net.dense_in.units,
+                          net.dense_in.act, net.math, sm.feat, cl.g2in + u1);
+  else
+    ultra_cl_dense_t(ultra_ptr(cl.dense_t), net.dense_in.b, net.dense_in.inputs, net.dense_in.units,
+                     net.dense_in.act, net.math, sm.feat, cl.g2in + u1);
   __syncthreads();
+  if (t == 0) c[2] = clock64();
   ultra_cl_gru(net.gru1, cl.sl[0], net.math, cl.g2in + u1, sm.s1, cl.h1, true, seq, sm, cl,
                early ? sm.gh : nullptr);
+  if (t == 0) c[3] = clock64();
+  // Every thread waits (also on a rank without gru2 units: the graph kernel's ranks return after
+  // this, and no block may return while words for it are in flight).
   for (int j = t; j < u1; j += blockDim.x) cl.g2in[j] = ultra_ll_value(ultra_ll_wait(&cl.h1[j], seq));
   __syncthreads();
-  ultra_cl_gru(net.gru2, cl.sl[1], net.math, cl.g2in, sm.s2, cl.h2, false, seq, sm, cl);
+  if (t == 0) c[4] = clock64();
+  ultra_cl_gru(net.gru2, cl.sl[1], net.math, cl.g2in, sm.s2, cl.h2, false, seq, sm, cl, pre2 ? pre2h : nullptr);
+  if (t == 0 && diag != nullptr) {
+    // Diagnostics (thread 0's view; its warp runs unit 0 of each slice).
+    volatile int* d = diag + ULTRA_MB_RANK1;
+    const long long c5 = clock64();
+    d[0] = static_cast<int>(c[2] - c[1]);
+    d[1] = static_cast<int>(c[3] - c[1]);
+    d[2] = static_cast<int>(c[4] - c[1]);
+    d[3] = static_cast<int>(c5 - c[1]);
+    d[4] = static_cast<int>(c[1] - c[0]);
+    d[5] = static_cast<int>(c5 - c[0]);
+  }
   return true;
 }
 
@@ -943,15 +1207,24 @@ __device__ void ultra_cl_rank0(const UltraNet& net, UltraSmem& sm, UltraCl& cl, 
   const int u1 = net.gru1.units, u2 = net.gru2.units;
   const int t = threadIdx.x;
   __syncthreads();  // the request was built from sm.s1 / sm.s2, which the new states overwrite
+  // The inverse FFT's gain-free part while ranks 1.. run the GRUs (threads clear of the waits
+  // below; the barrier after the gru1 wait orders it before ultra_backend(..., true)).
+  if ((net.flags & ULTRA_NET_FAST_FFT) != 0) ultra_backend_prep(sm, 256);
   ultra_cl_gru(net.gru1, cl.sl[0], net.math, nullptr, nullptr, cl.h1, true, seq, sm, cl);
   ultra_cl_gru(net.gru2, cl.sl[1], net.math, nullptr, nullptr, cl.h2, false, seq, sm, cl);
   for (int j = t; j < u1; j += blockDim.x) sm.s1[j] = ultra_ll_value(ultra_ll_wait(&cl.h1[j], seq));
   if (t == 0) sm.ts[12] = clock64();
+  // vad_output needs only gru1's state: the last warps run it while ranks 1.. run gru2 (and
+  // the first warps wait for gru2's state), off the critical path.
+  __syncthreads();
+  const int vad_warp = static_cast<int>(blockDim.x >> 5) - 1;
+  ultra_cl_dense_t(ultra_ptr(net.vad.w), net.vad.b, net.vad.inputs, net.vad.units, net.vad.act, net.math, sm.s1,
+                   &sm.vad, vad_warp);
+  // (Measured 2026-11-29, session 7: letting each gain warp wait for gru2's words itself, all 32
+  // warps polling, made this 1-3.5k cycles slower than three warps waiting and a barrier.)
   for (int j = t; j < u2; j += blockDim.x) sm.s2[j] = ultra_ll_value(ultra_ll_wait(&cl.h2[j], seq));
   __syncthreads();
   if (t == 0) sm.ts[13] = clock64();
-  ultra_cl_dense_t(ultra_ptr(net.vad.w), net.vad.b, net.vad.inputs, net.vad.units, net.vad.act, net.math, sm.s1,
-                   &sm.vad);
   ultra_cl_dense_t(ultra_ptr(cl.gain_t), net.gain.b, net.gain.inputs, net.gain.units, net.gain.act, net.math,
                    sm.s2, sm.gains);
   __syncthreads();
@@ -974,7 +1247,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
   ultra_cluster_sync();  // every block of the cluster runs, its words zeroed
   unsigned seq = 0;      // hops (and the stop) sent to ranks 1..; the same count on every rank
   if (rank != 0) {
-    while (ultra_cl_gru_rank(net, sm, cl, seq = ultra_ll_next(seq), early)) {
+    while (ultra_cl_gru_rank(net, sm, cl, seq = ultra_ll_next(seq), flags, rank == 1 ? mailbox : nullptr)) {
     }
     ultra_cluster_sync();  // nobody stores into a block that has returned
     return;
@@ -1004,22 +1277,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
       if (hop && slot != pre_slot) ultra_state_in(net, sm, st, 0);
       if (hop) pre_slot = slot;
     } else {
-      if (threadIdx.x == 0) {
-        int q, c, sl, str;
-        do {
-          asm volatile("ld.volatile.global.v4.s32 {%0, %1, %2, %3}, [%4];"
-                       : "=r"(q), "=r"(c), "=r"(sl), "=r"(str)
-                       : "l"(mailbox + ULTRA_MB_REQ)
-                       : "memory");
-        } while (q == last);
-        __threadfence_system();
-        sm.ts[0] = clock64();
-        sm.t_ns = ultra_ns();
-        sm.seq = q;
-        sm.cmd = c;
-        sm.slot = sl;
-        sm.strength = __int_as_float(str);
-      }
+      ultra_poll_request(mailbox, last, sm);
       __syncthreads();
       // The input samples (warp 0, over PCIe) and, for a hop, the slot's state (the other warps,
       // from L2) at the same time.
@@ -1028,27 +1286,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
       valid = slot >= 0 && slot < net.max_slots;
       hop = cmd == ULTRA_CMD_HOP && valid;
       st = valid ? reinterpret_cast<float*>(net.state) + static_cast<long long>(slot) * net.state_stride : nullptr;
-      if (threadIdx.x < ULTRA_HOP / 4) {
-        float4 v;
-        asm volatile("ld.volatile.global.v4.f32 {%0, %1, %2, %3}, [%4];"
-                     : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                     : "l"(mailbox + ULTRA_MB_IN + 4 * threadIdx.x)
-                     : "memory");
-        float* in = &sm.in[4 * threadIdx.x];
-        in[0] = v.x;
-        in[1] = v.y;
-        in[2] = v.z;
-        in[3] = v.w;
-        if (hop) {
-          float* hi = &sm.hist[ULTRA_WINDOW - ULTRA_HOP + 4 * threadIdx.x];
-          hi[0] = v.x;
-          hi[1] = v.y;
-          hi[2] = v.z;
-          hi[3] = v.w;
-        }
-      } else if (hop) {
-        ultra_state_in(net, sm, st, 32);
-      }
+      if (!ultra_read_input(mailbox, sm, hop) && hop) ultra_state_in(net, sm, st, 32);
     }
     last = sm.seq;
     __syncthreads();
@@ -1068,18 +1306,29 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
     if (hop) {
       seq = ultra_ll_next(seq);
       // Early states: ranks 1.. start gru1's recurrent half while this block runs the DFT.
-      if (early) ultra_cl_send_part(net, sm, cl, seq, ULTRA_BANDS, ULTRA_BANDS + net.gru1.units + net.gru2.units);
-      ultra_frontend_rest(sm, st);
-      if (threadIdx.x == 0) sm.ts[2] = clock64();
-      if (early) {
-        ultra_cl_send_part(net, sm, cl, seq, 0, ULTRA_BANDS);
-        if (threadIdx.x == 0) sm.ts[11] = clock64();
+      // With the fast FFT the states go from warps 8.. while warps 0-5 transform.
+      const bool fast = (net.flags & ULTRA_NET_FAST_FFT) != 0;
+      if (early)
+        ultra_cl_send_part(net, sm, cl, seq, ULTRA_BANDS, ULTRA_BANDS + net.gru1.units + net.gru2.units,
+                           fast ? 256 : 0);
+      // The features straight from the band warps (early states and the fast FFT).
+      const bool band_send = early && fast && (flags & ULTRA_FLAG_BAND_SEND) != 0;
+      ultra_frontend_rest(sm, st, fast, !band_send);
+      if (band_send) {
+        ultra_cl_bands_send(sm, cl, seq);
+        if (threadIdx.x == 0) sm.ts[2] = sm.ts[11] = clock64();  // thread 0's band sent
       } else {
-        ultra_cl_send_request(net, sm, cl, seq, false);
+        if (threadIdx.x == 0) sm.ts[2] = clock64();
+        if (early) {
+          ultra_cl_send_part(net, sm, cl, seq, 0, ULTRA_BANDS);
+          if (threadIdx.x == 0) sm.ts[11] = clock64();
+        } else {
+          ultra_cl_send_request(net, sm, cl, seq, false);
+        }
       }
       ultra_cl_rank0(net, sm, cl, seq);
       if (threadIdx.x == 0) sm.ts[3] = clock64();
-      ultra_backend(net, sm, st);
+      ultra_backend(net, sm, st, true);
     } else if (cmd == ULTRA_CMD_ZERO && valid) {
       for (int i = threadIdx.x; i < net.state_stride; i += blockDim.x) st[i] = 0.f;
       __syncthreads();
@@ -1174,7 +1423,7 @@ extern "C" __global__ void __cluster_dims__(ULTRA_CLUSTER, 1, 1) __launch_bounds
   if (hop) {
     ultra_cl_cache(0, net, cl, dyn);  // the output layers, while ranks 1.. work
     ultra_cl_rank0(net, sm, cl, seq);
-    ultra_backend(net, sm, st);
+    ultra_backend(net, sm, st, true);
     for (int i = threadIdx.x; i < ULTRA_HOP; i += blockDim.x)
       ans[ULTRA_MB_OUT - ULTRA_MB_DONE + i] = __float_as_int(sm.out[i]);
   } else if (cmd == ULTRA_CMD_ZERO && valid) {

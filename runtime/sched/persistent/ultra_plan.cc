@@ -35,7 +35,7 @@ using runtime::PinnedBlock;
 static_assert(ULTRA_HOP == ultra::kHop && ULTRA_WINDOW == ultra::kWindow &&
               ULTRA_BINS == ultra::kBins && ULTRA_BANDS == ultra::kBands &&
               ULTRA_TAIL == ultra::kWindow - ultra::kSynthesis);
-static_assert(sizeof(UltraLayer) == 48 && sizeof(UltraNet) == 5 * 48 + 32 && sizeof(UltraSlice) == 48);
+static_assert(sizeof(UltraLayer) == 48 && sizeof(UltraNet) == 5 * 48 + 40 && sizeof(UltraSlice) == 48);
 
 constexpr const char* kLayerNames[5] = {"input_dense", "gru1", "gru2", "gain_output", "vad_output"};
 
@@ -505,6 +505,7 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
   net.state_stride = (ULTRA_ST_GRU + net.gru1.units + net.gru2.units + 31) / 32 * 32;
   net.max_slots = max_;
   net.math = static_cast<int>(m.math);
+  net.flags = u.fast_fft ? ULTRA_NET_FAST_FFT : 0;
   absl::StatusOr<DeviceBlock> st = DeviceBlock::Allocate(
       *ctx_, static_cast<size_t>(max_) * net.state_stride * sizeof(float), Wipe::kOnFree);
   if (!st.ok()) return st.status();
@@ -574,7 +575,9 @@ absl::Status UltraPlanImpl::Init(std::shared_ptr<const models::Model> model, con
     CUdeviceptr mb_ptr = mailbox_.device_ptr();
     int start_seq = seq_;
     void* args[] = {&net_ptr, &mb_ptr, &start_seq};
-    int flags = (ll_ ? ULTRA_FLAG_LL : 0) | (u.early_states ? ULTRA_FLAG_EARLY : 0);
+    int flags = (ll_ ? ULTRA_FLAG_LL : 0) | (u.early_states ? ULTRA_FLAG_EARLY : 0) |
+                (u.gru2_early_parts ? ULTRA_FLAG_PRE2 : 0) | (u.half_warp_dense ? ULTRA_FLAG_HALF_DENSE : 0) |
+                (u.band_send ? ULTRA_FLAG_BAND_SEND : 0);
     void* cargs[] = {&net_ptr, &sl_ptr, &mb_ptr, &start_seq, &flags};
     if (CUresult r = kernel->Launch({cluster ? ULTRA_CLUSTER : 1u}, {ULTRA_THREADS}, static_cast<unsigned>(dyn_bytes),
                                     s, cluster ? cargs : args);

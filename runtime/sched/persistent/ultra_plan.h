@@ -25,14 +25,19 @@
 // Measured on an H200 (PCM in → PCM out, batch 1, docs/perf/gpu.md): 2026-11-29, cluster
 // persistent with the LL mailbox and early states 13.0 µs p50 / 17.9 µs p99 (the 2026-11-28
 // kernel 15.25 / 19.8 in the same run), cluster graph 28.5 / 42.9 µs; one block 29.4 / 30.4 and
-// 44.0 / 54.4 µs (the RNNoise CudaPlan graph: 129.9 µs). The persistent kernel is faster, but
-// while it runs every cuMemFree in the process blocks (the driver waits for the device to go
-// idle, which a resident kernel never does; measured: > 12 s, i.e. forever): another plan's
-// teardown, another library instance, a PyTorch cache flush (re-measured 2026-11-29: not
-// returned after 4 s). So the CUDA backend uses kGraph by default and kPersistent only when
-// asked (GHOSTNV_ULTRA_GPU_MODE=persistent), under the rule: no device memory is freed in the
-// process while a persistent plan lives (destroy it first). A persistent
-// plan's own destructor stops its kernel before it frees anything.
+// 44.0 / 54.4 µs (the RNNoise CudaPlan graph: 129.9 µs). Session 7 (warp-shuffle FFT, work off
+// rank 0's critical path): 12.08-12.64 µs p50, 13.2-15.9 µs p99 (session 6's kernel 14.1 in the
+// same runs); the default of these options as shipped was not measured before the report.
+// The persistent kernel is faster, but while it runs every cuMemFree in the process blocks (the
+// driver waits for the device to go idle, which a resident kernel never does; measured: > 12 s,
+// i.e. forever): another plan's teardown, another library instance, a PyTorch cache flush
+// (re-measured 2026-11-29: not returned after 4 s). So the CUDA backend uses kGraph by default
+// and kPersistent only when asked (GHOSTNV_ULTRA_GPU_MODE=persistent), under the rule: no device
+// memory is freed in the process while a persistent plan lives (destroy it first). A persistent
+// plan's own destructor stops its kernel before it frees anything. (Not tried yet, session 7:
+// runtime::DeviceBlock on the stream-ordered allocator — cuMemAllocAsync / cuMemFreeAsync on a
+// side stream do not wait for the device — would let this library's own plans free beside a
+// persistent kernel; a cuMemFree by any other code in the process would still block.)
 // Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 100 dB
 // SNR of the difference, both kernels; ultra_plan_test.cc).
 //
@@ -90,6 +95,20 @@ struct UltraPlanOptions {
   // (the features after it), so they run gru1's recurrent half (U h, which needs only the old
   // state) meanwhile (2026-11-29; false: states and features together after the features).
   bool early_states = true;
+  // Every kernel: both DFTs as a radix-6 step plus a 32-point warp-shuffle FFT on 6 warps, with
+  // the window, the per-bin gains and the real split fused into it (ULTRA_NET_FAST_FFT,
+  // 2026-11-29 session 7; false: the 7-stage Stockham FFT with a barrier per stage).
+  bool fast_fft = true;
+  // Persistent cluster kernel, ranks 1..: with early_states, gru2's recurrent half also runs
+  // before the features arrive (ULTRA_FLAG_PRE2; measured -0.9k cycles a hop), and input_dense
+  // uses a half-warp per output (ULTRA_FLAG_HALF_DENSE; -0.5k). 2026-11-29 session 7; false: the
+  // ranks as in session 6.
+  bool gru2_early_parts = true;
+  bool half_warp_dense = true;
+  // Persistent cluster kernel with early_states and fast_fft: rank 0's band warps send the
+  // features to ranks 1.. themselves (ULTRA_FLAG_BAND_SEND; session 7, not yet measured on a GPU;
+  // false: the features through shared memory, a barrier and a send loop).
+  bool band_send = true;
   // Longest a setup command (slot zeroing, stop) or Wait() may take.
   std::chrono::nanoseconds watchdog = std::chrono::seconds(2);
 };

@@ -55,7 +55,7 @@ Stats Summarize(std::vector<double> us) {
 }
 
 void Print(const char* what, const Stats& s, int hops) {
-  std::printf("| %-52s | %8.2f | %8.2f | %8.2f | %8.2f | %6d |\n", what, s.p50, s.p99, s.max, s.mean, hops);
+  std::printf("| %-58s | %8.2f | %8.2f | %8.2f | %8.2f | %6d |\n", what, s.p50, s.p99, s.max, s.mean, hops);
   std::fflush(stdout);
 }
 
@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("batch-1 real-time latency, PCM in -> PCM out as the host sees it (us)\n");
-  std::printf("| %-52s | %8s | %8s | %8s | %8s | %6s |\n", "path", "p50", "p99", "max", "mean", "hops");
-  std::printf("|%s|---:|---:|---:|---:|---:|\n", std::string(54, '-').c_str());
+  std::printf("| %-58s | %8s | %8s | %8s | %8s | %6s |\n", "path", "p50", "p99", "max", "mean", "hops");
+  std::printf("|%s|---:|---:|---:|---:|---:|\n", std::string(60, '-').c_str());
   ghostnv::sched::CudaPlanOptions o;
   o.max_sessions = 2;
   o.realtime = true;
@@ -164,19 +164,35 @@ int main(int argc, char** argv) {
     bool cluster;
     bool ll = true;     // persistent cluster kernel: the LL mailbox (2026-11-29)
     bool early = true;  // persistent cluster kernel: early states (2026-11-29)
+    bool fast = true;   // the warp-shuffle FFT (2026-11-29 session 7; false: Stockham)
+    bool pre2 = true;   // gru2's early parts on ranks 1.. (session 7)
+    bool half = true;   // half-warp input_dense on ranks 1.. (session 7)
+    bool band = true;   // rank 0's band warps send the features (session 7)
   } variants[] = {
-      // Old: the whole hop in one block (the fallback below sm_90).
-      {"ultra OLD one block: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, false},
-      {"ultra OLD one block: persistent, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false, false},
-      {"ultra OLD one block: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, false},
-      // New (sm_90+): the hop on a cluster of 8 blocks, GRU units spread over 7 of them.
-      {"ultra NEW cluster x8: persistent, weights in smem", ghostnv::sched::UltraPlanMode::kPersistent, true, true},
-      {"ultra NEW cluster x8: persistent, smem, LL, no early", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
+      // The whole hop in one block (the fallback below sm_90).
+      {"ultra one block: persistent, smem, warp FFT", ghostnv::sched::UltraPlanMode::kPersistent, true, false},
+      {"ultra one block: persistent, smem, Stockham FFT", ghostnv::sched::UltraPlanMode::kPersistent, true, false,
+       true, true, false},
+      {"ultra one block: graph replay, warp FFT", ghostnv::sched::UltraPlanMode::kGraph, false, false},
+      // sm_90+: the hop on a cluster of 8 blocks, GRU units spread over 7 of them.
+      {"ultra cluster x8: persistent, smem (default, session 7)", ghostnv::sched::UltraPlanMode::kPersistent, true,
+       true},
+      {"ultra cluster x8: persistent, L2 (session 7)", ghostnv::sched::UltraPlanMode::kPersistent, false, true},
+      {"ultra cluster x8: persistent, smem, features via smem", ghostnv::sched::UltraPlanMode::kPersistent, true,
+       true, true, true, true, true, true, false},
+      {"ultra cluster x8: persistent, smem, s6 ranks", ghostnv::sched::UltraPlanMode::kPersistent, true, true, true,
+       true, true, false, false, false},
+      {"ultra cluster x8: persistent, smem, s6 ranks + half dense", ghostnv::sched::UltraPlanMode::kPersistent, true,
+       true, true, true, true, false, true, false},
+      {"ultra cluster x8: persistent, smem, Stockham FFT, s6 ranks", ghostnv::sched::UltraPlanMode::kPersistent, true,
+       true, true, true, false, false, false, false},
+      {"ultra cluster x8: persistent, smem, no early states", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
        true, false},
-      {"ultra NEW cluster x8: persistent, smem, 11-28 kernel", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
+      {"ultra cluster x8: persistent, smem, 11-28 mailbox", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
        false, false},
-      {"ultra NEW cluster x8: persistent, weights in L2", ghostnv::sched::UltraPlanMode::kPersistent, false, true},
-      {"ultra NEW cluster x8: graph replay H2D+kernel+D2H", ghostnv::sched::UltraPlanMode::kGraph, false, true},
+      {"ultra cluster x8: graph replay (backend default)", ghostnv::sched::UltraPlanMode::kGraph, false, true},
+      {"ultra cluster x8: graph replay, Stockham FFT", ghostnv::sched::UltraPlanMode::kGraph, false, true, true, true,
+       false},
   };
   int rc = 0;
   for (const Variant& v : variants) {
@@ -186,17 +202,21 @@ int main(int argc, char** argv) {
     u.cluster = v.cluster;
     u.ll_mailbox = v.ll;
     u.early_states = v.early;
+    u.fast_fft = v.fast;
+    u.gru2_early_parts = v.pre2;
+    u.half_warp_dense = v.half;
+    u.band_send = v.band;
     const auto c0 = Clock::now();
     auto plan = ghostnv::sched::CreateUltraPlan(*ultra, o, u);
     const double create_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
     if (!plan.ok()) {
-      std::printf("| %-52s | skipped: %s |\n", v.name, std::string(plan.status().message()).c_str());
+      std::printf("| %-58s | skipped: %s |\n", v.name, std::string(plan.status().message()).c_str());
       rc = 2;
       continue;
     }
     bool ok = false;
     // 6 stage words, then the cluster kernel's ULTRA_MB_FINE words (0 for the single block).
-    std::vector<double> cycles(ULTRA_MB_FINE + ULTRA_MB_FINE_WORDS - ULTRA_MB_CYCLES, 0.0);
+    std::vector<double> cycles(ULTRA_MB_RANK1 + ULTRA_MB_RANK1_WORDS - ULTRA_MB_CYCLES, 0.0);
     const bool persistent = v.mode == ghostnv::sched::UltraPlanMode::kPersistent;
     const Stats s = RunPlan(**plan, hops, warm, &ok, persistent ? &cycles : nullptr);
     if (ok) Print(v.name, s, hops);
@@ -210,6 +230,10 @@ int main(int argc, char** argv) {
       std::printf("|   block 0 after the input read, mean SM cycles to: DFT %.0f, features %.0f, request sent %.0f, "
                   "gru1 state in %.0f, gru2 state in %.0f, output layers %.0f, synthesis %.0f\n",
                   f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+      const double* r = cycles.data() + (ULTRA_MB_RANK1 - ULTRA_MB_CYCLES);
+      std::printf("|   rank 1 (own SM cycles) after the features are in, to: input_dense %.0f, gru1 sent %.0f, gru1 state "
+                  "in %.0f, gru2 sent %.0f; states in before the features by %.0f; hop %.0f\n",
+                  r[0], r[1], r[2], r[3], r[4], r[5]);
     }
     if (ok) PrintStages(**plan);
     const auto d0 = Clock::now();

@@ -104,7 +104,8 @@ double SnrDb(const std::vector<float>& ref, const std::vector<float>& got) {
 // Skips (the caller returns) when there is no GPU; otherwise the plan or a failure.
 std::unique_ptr<CudaPlan> MakePlanOrSkip(std::shared_ptr<const models::Model> model, int slots,
                                          UltraPlanMode mode, std::string* skip, bool cluster = true,
-                                         bool ll_mailbox = true, bool early_states = true) {
+                                         bool ll_mailbox = true, bool early_states = true, bool fast_fft = true,
+                                         bool rank_tweaks = true) {
   absl::StatusOr<std::vector<runtime::DeviceInfo>> devs = runtime::ListDevices();
   if (!devs.ok() || devs->empty()) {
     *skip = "no GPU: " + (devs.ok() ? std::string("no CUDA device") : std::string(devs.status().message()));
@@ -118,6 +119,10 @@ std::unique_ptr<CudaPlan> MakePlanOrSkip(std::shared_ptr<const models::Model> mo
   u.cluster = cluster;
   u.ll_mailbox = ll_mailbox;
   u.early_states = early_states;
+  u.fast_fft = fast_fft;
+  u.gru2_early_parts = rank_tweaks;
+  u.half_warp_dense = rank_tweaks;
+  u.band_send = rank_tweaks;
   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CreateUltraPlan(std::move(model), o, u);
   if (!plan.ok() && absl::IsUnavailable(plan.status()) &&
       std::string(plan.status().message()).find("NVRTC") != std::string::npos) {
@@ -151,6 +156,10 @@ struct Case {
   // Persistent cluster kernel: the LL mailbox and early states (false, false: the 2026-11-28 kernel).
   bool ll_mailbox = true;
   bool early_states = true;
+  // The warp-shuffle FFT of 2026-11-29 session 7 (false: the 7-stage Stockham FFT).
+  bool fast_fft = true;
+  // UltraPlanOptions::gru2_early_parts, half_warp_dense and band_send (persistent cluster kernel).
+  bool rank_tweaks = true;
 };
 
 class WholeHop : public ::testing::TestWithParam<Case> {};
@@ -174,7 +183,7 @@ TEST_P(WholeHop, MatchesTheCpuFamily) {
   constexpr int kSlots = 3;
   std::string skip;
   std::unique_ptr<CudaPlan> plan = MakePlanOrSkip(model, kSlots, c.mode, &skip, c.cluster, c.ll_mailbox,
-                                                  c.early_states);
+                                                  c.early_states, c.fast_fft, c.rank_tweaks);
   if (!skip.empty()) GTEST_SKIP() << skip;
   ASSERT_NE(plan, nullptr);
   ASSERT_EQ(plan->hop_size(), ultra::kHop);
@@ -271,7 +280,21 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"cluster_graph_shipped", UltraPlanMode::kGraph, 0, true},
                       Case{"cluster_graph_random_reset_after", UltraPlanMode::kGraph, 1, true},
                       Case{"cluster_graph_random_keras_approx", UltraPlanMode::kGraph, 2, true},
-                      Case{"cluster_graph_random_odd_widths", UltraPlanMode::kGraph, 3, true}),
+                      Case{"cluster_graph_random_odd_widths", UltraPlanMode::kGraph, 3, true},
+                      // The Stockham FFT (UltraPlanOptions::fast_fft = false) on each kernel.
+                      Case{"persistent_stockham_shipped", UltraPlanMode::kPersistent, 0, false, true, true, false},
+                      Case{"cluster_persistent_stockham_shipped", UltraPlanMode::kPersistent, 0, true, true, true, false},
+                      Case{"cluster_persistent_stockham_keras_approx", UltraPlanMode::kPersistent, 2, true, true, true,
+                           false},
+                      Case{"cluster_graph_stockham_odd_widths", UltraPlanMode::kGraph, 3, true, true, true, false},
+                      // Session 6's ranks and feature send (no gru2 early parts, one warp per input_dense
+                      // output, features through shared memory).
+                      Case{"cluster_persistent_s6_ranks_shipped", UltraPlanMode::kPersistent, 0, true, true, true, true,
+                           false},
+                      Case{"cluster_persistent_s6_ranks_keras_approx", UltraPlanMode::kPersistent, 2, true, true, true,
+                           true, false},
+                      Case{"cluster_persistent_s6_ranks_odd_widths", UltraPlanMode::kPersistent, 3, true, true, true,
+                           true, false}),
     [](const ::testing::TestParamInfo<Case>& i) { return std::string(i.param.name); });
 
 TEST(UltraPlanGpu, StrengthZeroIsTheInputDelayedAndBadArgumentsAreRejected) {
