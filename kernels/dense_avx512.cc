@@ -19,23 +19,7 @@
 namespace ghostnv::kernels {
 namespace {
 
-// Issues the stream's next line (into L2) and advances it. Addresses are handled as integers:
-// they never leave [next, end), which the caller's buffer spans.
-struct Pf {
-  uintptr_t next = 0, end = 0;
-  explicit Pf(const PrefetchStream* s)
-      : next(s != nullptr ? reinterpret_cast<uintptr_t>(s->next) : 0),
-        end(s != nullptr ? reinterpret_cast<uintptr_t>(s->end) : 0) {}
-  inline void Step() {
-    if (next < end) {
-      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
-      next = end - next > 64 ? next + 64 : end;
-    }
-  }
-  void Save(PrefetchStream* s) const {
-    if (s != nullptr) s->next = reinterpret_cast<const char*>(next);
-  }
-};
+using Pf = avx2::PrefetchCursor;
 
 // Lanes [0, n) of a 16-lane mask, n in [0, 16].
 inline __mmask16 LaneMask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }

@@ -4,6 +4,7 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -130,6 +131,182 @@ void GruPacked::Step(const float* x, float* state, float* scratch) const {
   } else {
     GruStep(p_, x, state, scratch);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GruSplit
+
+namespace {
+
+// The split layout (gru_packed.h): the zero-padded [rows][n3p] matrix, row-major.
+void PackSplit(const float* m, int rows, int n3, int n3p, float* out) {
+  for (int j = 0; j < rows; ++j)
+    for (int c = 0; c < n3p; ++c)
+      *out++ = c < n3 ? m[static_cast<size_t>(j) * static_cast<size_t>(n3) + c] : 0.f;
+}
+
+}  // namespace
+
+bool GruSplit::Supported(const GruParams& p) {
+  return p.reset_after && p.units > 0 && p.inputs >= 0 && p.recurrent != nullptr &&
+         (p.inputs == 0 || p.weights != nullptr);
+}
+
+GruSplit::GruSplit(const GruParams& p) : p_(p) {
+  if (!Supported(p)) return;
+  const int n3 = 3 * p.units;
+  n3p_ = (n3 + 15) / 16 * 16;
+  const size_t wn = static_cast<size_t>(p.inputs) * static_cast<size_t>(n3p_);
+  const size_t rn = static_cast<size_t>(p.units) * static_cast<size_t>(n3p_);
+  buf_.assign(wn + rn + 16, 0.f);
+  // 64-byte alignment: every packed row of 16·k floats starts a cache line.
+  const uintptr_t base = reinterpret_cast<uintptr_t>(buf_.data());
+  float* w = buf_.data() + ((64 - base % 64) % 64) / sizeof(float);
+  if (p.inputs > 0) PackSplit(p.weights, p.inputs, n3, n3p_, w);
+  PackSplit(p.recurrent, p.units, n3, n3p_, w + wn);
+  w_ = w;
+  r_ = w + wn;
+  bw_.assign(static_cast<size_t>(n3p_), 0.f);
+  br_.assign(static_cast<size_t>(n3p_), 0.f);
+  for (int c = 0; c < n3; ++c) {
+    bw_[static_cast<size_t>(c)] = p.bias != nullptr ? p.bias[c] : 0.f;
+    br_[static_cast<size_t>(c)] = p.recurrent_bias != nullptr ? p.recurrent_bias[c] : 0.f;
+  }
+}
+
+GruSplit& GruSplit::operator=(GruSplit&& o) noexcept {
+  if (this != &o) {
+    p_ = o.p_;
+    n3p_ = o.n3p_;
+    buf_ = std::move(o.buf_);  // the heap block moves with it: w_ and r_ stay valid
+    bw_ = std::move(o.bw_);
+    br_ = std::move(o.br_);
+    w_ = o.w_;
+    r_ = o.r_;
+    o.w_ = o.r_ = nullptr;
+    o.n3p_ = 0;
+  }
+  return *this;
+}
+
+GruSplit::Carry GruSplit::NewCarry(bool ready_at_zero) const {
+  Carry c;
+  c.rh.assign(static_cast<size_t>(n3p_), 0.f);
+  ResetCarry(c, ready_at_zero);
+  return c;
+}
+
+void GruSplit::ResetCarry(Carry& c, bool ready_at_zero) const {
+  // b_r + R·0 sums to b_r exactly (every product is a zero), so a zero state's rh is b_r.
+  std::copy(br_.begin(), br_.end(), c.rh.begin());
+  c.ready = ready_at_zero;
+  c.pending = false;
+}
+
+PrefetchStream GruSplit::NextStream(const Carry& c) const {
+  // W's rows are read only where x is not zero, which is not known yet; R's all are when the
+  // step has to read it (h has no zeros in practice).
+  if (w_ == nullptr || (c.ready && !c.pending)) return {};
+  const size_t rn = static_cast<size_t>(p_.units) * static_cast<size_t>(n3p_);
+  const char* b = reinterpret_cast<const char*>(r_);
+  return {b, b + sizeof(float) * rn};
+}
+
+void GruSplitPass_ref(const float* packed, int rows, int n3p, const float* v, const float* init,
+                      float* out) {
+  for (int c = 0; c < n3p; ++c) out[c] = init[c];
+  for (int j = 0; j < rows; ++j) {
+    if (v[j] == 0.f) continue;  // adds exactly 0 to every sum: skipped, as the SIMD passes do
+    const float* row = packed + static_cast<size_t>(j) * static_cast<size_t>(n3p);
+    for (int c = 0; c < n3p; ++c) out[c] += v[j] * row[c];
+  }
+}
+
+void GruSplitFinish_ref(const GruParams& p, const float* s, const float* rh, float* state,
+                        float* scratch) {
+  const size_t u = static_cast<size_t>(p.units);
+  for (size_t i = 0; i < 2 * u; ++i) scratch[i] = s[i] + rh[i];
+  Activate_ref(Activation::kSigmoid, p.math, scratch, 2 * u);
+  for (size_t i = 0; i < u; ++i) scratch[2 * u + i] = s[2 * u + i] + scratch[u + i] * rh[2 * u + i];
+  Activate_ref(p.activation, p.math, scratch + 2 * u, u);
+  for (size_t i = 0; i < u; ++i) {
+    const float z = scratch[i];
+    state[i] = z * state[i] + (1.f - z) * scratch[2 * u + i];
+  }
+}
+
+namespace {
+
+void Pass(bool avx512, bool avx2, const float* m, int rows, int n3p, const float* v,
+          const float* init, float* out, bool self, PrefetchStream* pf) {
+  if (avx512) {
+    GruSplitPass_avx512(m, rows, n3p, v, init, out, self, pf);
+  } else if (avx2) {
+    GruSplitPass_avx2(m, rows, n3p, v, init, out, self, pf);
+  } else {
+    GruSplitPass_ref(m, rows, n3p, v, init, out);
+  }
+}
+
+}  // namespace
+
+void GruSplit::RunAhead(const float* h, Carry& c, PrefetchStream* pf) const {
+  if (w_ == nullptr) return;
+  const bool avx512 = Avx512Active();
+  const bool avx2 = !avx512 && ActiveSimd() == SimdLevel::kAvx2;
+  Pass(avx512, avx2, r_, p_.units, n3p_, h, br_.data(), c.rh.data(), false, pf);
+  c.ready = true;
+  c.pending = false;
+}
+
+bool GruSplit::Step(const float* x, float* state, Carry& c, float* scratch, PrefetchStream* pf,
+                    const Ahead* with, bool defer) const {
+  if (w_ == nullptr) {  // unsupported shape: the plain step (its carry stays unused)
+    GruStep(p_, x, state, scratch);
+    return false;
+  }
+  if (c.pending) RunAhead(state, c);  // the caller never ran it: h is still the one it needs
+  const bool avx512 = Avx512Active();
+  const bool avx2 = !avx512 && ActiveSimd() == SimdLevel::kAvx2;
+  float* s = scratch;
+  float* tmp = scratch + n3p_;
+  const bool fuse = with != nullptr && with->gru != nullptr && with->carry != nullptr &&
+                    with->carry != &c && with->carry->pending;
+  if (fuse && (avx512 || avx2)) {
+    const GruSplit& g = *with->gru;
+    const GruSplitPassArgs wa{w_, p_.inputs, x, bw_.data(), s};
+    const GruSplitPassArgs rb{g.r_, g.p_.units, with->h, g.br_.data(), with->carry->rh.data()};
+    if (g.n3p_ == n3p_) {
+      if (avx512) {
+        GruSplitPass2_avx512(n3p_, wa, rb);
+      } else {
+        GruSplitPass2_avx2(n3p_, wa, rb);
+      }
+      with->carry->ready = true;
+      with->carry->pending = false;
+    } else {
+      Pass(avx512, avx2, w_, p_.inputs, n3p_, x, bw_.data(), s, true, nullptr);
+      g.RunAhead(with->h, *with->carry);
+    }
+  } else {
+    if (fuse) with->gru->RunAhead(with->h, *with->carry);
+    Pass(avx512, avx2, w_, p_.inputs, n3p_, x, bw_.data(), s, true, nullptr);
+  }
+  const bool cold = !c.ready;
+  if (cold) Pass(avx512, avx2, r_, p_.units, n3p_, state, br_.data(), c.rh.data(), true, nullptr);
+  if (avx512 || avx2) {
+    GruSplitFinish_avx2(p_, s, c.rh.data(), state, tmp);
+  } else {
+    GruSplitFinish_ref(p_, s, c.rh.data(), state, tmp);
+  }
+  c.ready = false;
+  if (!cold) return false;
+  // R was just read: the next step's recurrent half, from L2, now (while the caller's next
+  // weights stream in) or fused into the caller's next Step.
+  c.pending = true;
+  if (defer) return true;
+  RunAhead(state, c, pf);
+  return false;
 }
 
 }  // namespace ghostnv::kernels

@@ -127,4 +127,138 @@ void GruPackedStepHalf_avx2(const GruParams& p, const uint16_t* packed, const fl
   Step(p, packed, x, state, scratch);
 }
 
+// ---------------------------------------------------------------------------------------------
+// GruSplit: passes over the split layout, and the gates.
+
+namespace {
+
+// Rows of a [rows][n3p] matrix whose v[j] is not zero (a zero row adds exactly 0 to every sum,
+// so it is neither read nor multiplied), up to 4 at a time: every out vector is loaded once,
+// gets one FMA per row (rows in order) and is stored back; out stays in L1. self: the next
+// chunk's rows are prefetched (they come from memory), one line per vector per row; else pf
+// (the caller's stream) advances one line per vector.
+class RowStream {
+ public:
+  RowStream(const float* m, int rows, int n3p, const float* v, float* out, bool self,
+            avx2::PrefetchCursor* pf)
+      : m_(m), rows_(rows), n3p_(n3p), v_(v), out_(out), self_(self), pf_(pf) {
+    nc_ = Gather(cur_);
+    nn_ = Gather(nxt_);
+  }
+  // Processes one chunk; false when none was left.
+  bool Next() {
+    switch (nc_) {
+      case 0: return false;
+      case 1: Chunk<1>(); break;
+      case 2: Chunk<2>(); break;
+      case 3: Chunk<3>(); break;
+      default: Chunk<4>(); break;
+    }
+    for (int q = 0; q < nn_; ++q) cur_[q] = nxt_[q];
+    nc_ = nn_;
+    nn_ = Gather(nxt_);
+    return true;
+  }
+
+ private:
+  int Gather(int* r) {
+    int k = 0;
+    while (k < 4 && j_ < rows_) {  // branch-free: ReLU zeros fall at random
+      r[k] = j_;
+      k += v_[j_] != 0.f ? 1 : 0;
+      ++j_;
+    }
+    return k;
+  }
+  template <int K>
+  void Chunk() {
+    const float* w[K];
+    __m256 x[K];
+    for (int q = 0; q < K; ++q) {
+      w[q] = m_ + static_cast<size_t>(cur_[q]) * static_cast<size_t>(n3p_);
+      x[q] = _mm256_set1_ps(v_[cur_[q]]);
+    }
+    const char* pre[4];
+    for (int q = 0; q < nn_; ++q)
+      pre[q] = reinterpret_cast<const char*>(m_ + static_cast<size_t>(nxt_[q]) *
+                                                      static_cast<size_t>(n3p_));
+    for (int c = 0; c < n3p_; c += 8) {
+      __m256 acc = _mm256_loadu_ps(out_ + c);
+#pragma GCC unroll 4
+      for (int q = 0; q < K; ++q) acc = _mm256_fmadd_ps(x[q], _mm256_loadu_ps(w[q] + c), acc);
+      _mm256_storeu_ps(out_ + c, acc);
+      if ((c * 4) % 64 == 0) {  // once per cache line of a row
+        if (self_) {
+          for (int q = 0; q < nn_; ++q) _mm_prefetch(pre[q] + 4 * c, _MM_HINT_T0);
+        } else if (pf_ != nullptr) {
+          pf_->Step();
+        }
+      }
+    }
+  }
+
+  const float* m_;
+  int rows_, n3p_;
+  const float* v_;
+  float* out_;
+  bool self_;
+  avx2::PrefetchCursor* pf_;
+  int j_ = 0, nc_ = 0, nn_ = 0;
+  int cur_[4] = {}, nxt_[4] = {};
+};
+
+}  // namespace
+
+void GruSplitPass_avx2(const float* packed, int rows, int n3p, const float* v,
+                       const float* init, float* out, bool prefetch_self, PrefetchStream* pf) {
+  avx2::PrefetchCursor cur(pf);
+  for (int c = 0; c < n3p; ++c) out[c] = init[c];
+  RowStream s(packed, rows, n3p, v, out, prefetch_self, pf != nullptr ? &cur : nullptr);
+  while (s.Next()) {
+  }
+  cur.Save(pf);
+}
+
+void GruSplitPass2_avx2(int n3p, const GruSplitPassArgs& a, const GruSplitPassArgs& b) {
+  for (int c = 0; c < n3p; ++c) {
+    a.out[c] = a.init[c];
+    b.out[c] = b.init[c];
+  }
+  RowStream sa(a.packed, a.rows, n3p, a.v, a.out, true, nullptr);
+  RowStream sb(b.packed, b.rows, n3p, b.v, b.out, false, nullptr);
+  bool more = true;
+  while (more) more = sa.Next() | sb.Next();  // both advance every round
+}
+
+void GruSplitFinish_avx2(const GruParams& p, const float* s, const float* rh, float* state,
+                         float* scratch) {
+  // The same operations as GruSplitFinish_ref, 8 lanes at a time (this file is compiled with
+  // -ffp-contract=off: the scalar tails round exactly like the vector lanes).
+  const int u = p.units;
+  int i = 0;
+  for (; i + 8 <= 2 * u; i += 8)
+    _mm256_storeu_ps(scratch + i, _mm256_add_ps(_mm256_loadu_ps(s + i), _mm256_loadu_ps(rh + i)));
+  for (; i < 2 * u; ++i) scratch[i] = s[i] + rh[i];
+  avx2::ActivateAny(Activation::kSigmoid, p.math, scratch, static_cast<size_t>(2 * u));
+  float* c = scratch + 2 * u;
+  for (i = 0; i + 8 <= u; i += 8) {
+    const __m256 prod =
+        _mm256_mul_ps(_mm256_loadu_ps(scratch + u + i), _mm256_loadu_ps(rh + 2 * u + i));
+    _mm256_storeu_ps(c + i, _mm256_add_ps(_mm256_loadu_ps(s + 2 * u + i), prod));
+  }
+  for (; i < u; ++i) c[i] = s[2 * u + i] + scratch[u + i] * rh[2 * u + i];
+  avx2::ActivateAny(p.activation, p.math, c, static_cast<size_t>(u));
+  const __m256 one = _mm256_set1_ps(1.f);
+  for (i = 0; i + 8 <= u; i += 8) {
+    const __m256 z = _mm256_loadu_ps(scratch + i);
+    const __m256 keep = _mm256_mul_ps(z, _mm256_loadu_ps(state + i));
+    const __m256 take = _mm256_mul_ps(_mm256_sub_ps(one, z), _mm256_loadu_ps(c + i));
+    _mm256_storeu_ps(state + i, _mm256_add_ps(keep, take));
+  }
+  for (; i < u; ++i) {
+    const float z = scratch[i];
+    state[i] = z * state[i] + (1.f - z) * c[i];
+  }
+}
+
 }  // namespace ghostnv::kernels

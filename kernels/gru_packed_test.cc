@@ -5,15 +5,20 @@
 // GruStep exactly, since they run it. Weight layout bugs show up as mismatches in single columns,
 // so every element is compared. Weights on the binary16 grid are stored as halves (lossless):
 // the same equality must hold. Where AVX-512 runs, its step must equal the AVX2 step on the
-// same packed copy bit for bit (fp32 and halves).
+// same packed copy bit for bit (fp32 and halves). GruSplit: against a double-precision GRU at
+// odd sizes in both carry phases (bit-identical to each other), its passes against each other
+// and the scalar pass (with zero input rows), deferred look-aheads against immediate ones.
 
 #include "kernels/gru_packed.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -261,6 +266,255 @@ TEST(GruPacked, Avx512EqualsAvx2PackedBitForBit) {
         }
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GruSplit
+
+// A reset_after GRU step in double precision (independent of every float path).
+void GruStepDouble(const GruParams& p, const std::vector<double>& x, std::vector<double>& h) {
+  const size_t u = static_cast<size_t>(p.units), n3 = 3 * u;
+  std::vector<double> gx(n3), gh(n3);
+  for (size_t c = 0; c < n3; ++c) {
+    gx[c] = p.bias != nullptr ? p.bias[c] : 0.0;
+    gh[c] = p.recurrent_bias != nullptr ? p.recurrent_bias[c] : 0.0;
+    for (size_t j = 0; j < x.size(); ++j) gx[c] += x[j] * p.weights[j * n3 + c];
+    for (size_t j = 0; j < u; ++j) gh[c] += h[j] * p.recurrent[j * n3 + c];
+  }
+  for (size_t i = 0; i < u; ++i) {
+    const double z = 1.0 / (1.0 + std::exp(-(gx[i] + gh[i])));
+    const double r = 1.0 / (1.0 + std::exp(-(gx[u + i] + gh[u + i])));
+    const double c = std::tanh(gx[2 * u + i] + r * gh[2 * u + i]);
+    h[i] = z * h[i] + (1.0 - z) * c;
+  }
+}
+
+// Steps of GruSplit (the active path) against the double reference, from a zero state, with
+// both carry phases; the two phases must agree bit for bit (rh depends on h alone).
+TEST(GruSplit, CloseToDoubleReferenceInBothPhases) {
+  const int shapes[][2] = {{0, 1},   {1, 1},    {7, 5},   {3, 7},    {13, 8},  {9, 22},
+                           {17, 64}, {113, 40}, {40, 113}, {5, 171}, {256, 256}};
+  uint32_t seed = 500;
+  for (const auto& sh : shapes) {
+    const Net n = MakeNet(sh[0], sh[1], true, ++seed);
+    ASSERT_TRUE(GruSplit::Supported(n.p));
+    const GruSplit g(n.p);
+    const size_t u = static_cast<size_t>(sh[1]);
+    GruSplit::Carry c0 = g.NewCarry(false), c1 = g.NewCarry(true);
+    std::vector<float> h0(u, 0.f), h1(u, 0.f), scratch(g.ScratchFloats());
+    std::vector<double> hd(u, 0.0);
+    TestRng rng(seed * 3);
+    for (int t = 0; t < 12; ++t) {
+      const std::vector<float> x = rng.Uniform(static_cast<size_t>(sh[0]), -2.f, 2.f);
+      ASSERT_EQ(c0.ready, t % 2 == 1);
+      ASSERT_EQ(c1.ready, t % 2 == 0);
+      g.Step(x.data(), h0.data(), c0, scratch.data());
+      g.Step(x.data(), h1.data(), c1, scratch.data());
+      GruStepDouble(n.p, std::vector<double>(x.begin(), x.end()), hd);
+      for (size_t i = 0; i < u; ++i) {
+        ASSERT_EQ(h0[i], h1[i]) << "inputs=" << sh[0] << " units=" << sh[1] << " step=" << t
+                                << " unit=" << i;
+        // Float sums of (inputs + units) products: the error grows with their count.
+        ASSERT_NEAR(h0[i], hd[i], 2e-6 + 1e-7 * (sh[0] + sh[1]))
+            << "inputs=" << sh[0] << " units=" << sh[1] << " step=" << t << " unit=" << i;
+      }
+    }
+  }
+}
+
+// The SIMD passes against each other (bit for bit) and against the scalar pass (rounding),
+// at widths that leave 1, 2, 3 and 4 vectors in the last column block; the scalar override
+// runs GruSplitPass_ref / GruSplitFinish_ref exactly.
+TEST(GruSplit, PassesAgree) {
+  GHOSTNV_SKIP_WITHOUT_SIMD_STEP();
+  uint32_t seed = 600;
+  for (int units : {1, 5, 16, 21, 37, 256}) {
+    for (int inputs : {0, 1, 7, 113}) {
+      const Net n = MakeNet(inputs, units, true, ++seed);
+      const GruSplit g(n.p);
+      const int n3p = g.n3p();
+      ASSERT_EQ(n3p % 16, 0);
+      ASSERT_GE(n3p, 3 * units);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(g.packed_w()) % 64, 0u);
+      TestRng rng(seed);
+      // x with ReLU-like zeros (rows the passes skip), h without.
+      std::vector<float> x = rng.Uniform(static_cast<size_t>(inputs), -2.f, 2.f);
+      for (size_t j = 0; j < x.size(); j += 3) x[j] = 0.f;
+      const std::vector<float> h = rng.Uniform(static_cast<size_t>(units), -1.f, 1.f);
+      const std::vector<float> init = rng.Uniform(static_cast<size_t>(n3p), -1.f, 1.f);
+      for (int m = 0; m < 2; ++m) {
+        const float* packed = m == 0 ? g.packed_w() : g.packed_r();
+        const int rows = m == 0 ? inputs : units;
+        const float* v = m == 0 ? x.data() : h.data();
+        std::vector<float> ref(static_cast<size_t>(n3p)), a2 = ref, a5 = ref;
+        GruSplitPass_ref(packed, rows, n3p, v, init.data(), ref.data());
+        GruSplitPass_avx2(packed, rows, n3p, v, init.data(), a2.data(), true, nullptr);
+        // Column c of the padded matrix is weight (j, c) of W or R, zero past 3·units.
+        for (int c = 0; c < n3p; ++c) {
+          double want = init[static_cast<size_t>(c)];
+          if (c < 3 * units) {
+            const float* mat = m == 0 ? n.w.data() : n.r.data();
+            for (int j = 0; j < rows; ++j)
+              want += static_cast<double>(v[j]) * mat[static_cast<size_t>(j) * 3 * units + c];
+          }
+          ASSERT_NEAR(ref[static_cast<size_t>(c)], want, 1e-4) << "c=" << c;
+          ASSERT_NEAR(a2[static_cast<size_t>(c)], want, 1e-4) << "c=" << c;
+        }
+        if (Avx512Active()) {
+          std::vector<char> lines(4096);
+          PrefetchStream pf{lines.data(), lines.data() + lines.size()};
+          GruSplitPass_avx512(packed, rows, n3p, v, init.data(), a5.data(), false, &pf);
+          ASSERT_EQ(a2, a5) << "inputs=" << inputs << " units=" << units;
+          // One line per 16 columns of every chunk of up to 4 nonzero rows, never past the end.
+          size_t nonzero = 0;
+          for (int j = 0; j < rows; ++j) nonzero += v[j] != 0.f;
+          const size_t issued = (nonzero + 3) / 4 * static_cast<size_t>(n3p / 16);
+          ASSERT_EQ(pf.next, lines.data() + std::min(lines.size(), 64 * issued));
+        }
+      }
+      // Scalar override: Step is exactly the reference passes and gates.
+      const GruSplit::Carry start = g.NewCarry(false);
+      GruSplit::Carry c = start;
+      std::vector<float> h1 = h, h2 = h, scratch(g.ScratchFloats());
+      ForceScalar(true);
+      g.Step(x.data(), h1.data(), c, scratch.data());
+      ForceScalar(false);
+      std::vector<float> s(static_cast<size_t>(n3p)), rh = s, tmp = s;
+      std::vector<float> bw(static_cast<size_t>(n3p), 0.f), br = bw;
+      for (int i = 0; i < 3 * units; ++i) {
+        bw[static_cast<size_t>(i)] = n.p.bias != nullptr ? n.p.bias[i] : 0.f;
+        br[static_cast<size_t>(i)] = n.p.recurrent_bias != nullptr ? n.p.recurrent_bias[i] : 0.f;
+      }
+      ASSERT_EQ(start.rh, br);
+      GruSplitPass_ref(g.packed_w(), inputs, n3p, x.data(), bw.data(), s.data());
+      GruSplitPass_ref(g.packed_r(), units, n3p, h2.data(), br.data(), rh.data());
+      GruSplitFinish_ref(n.p, s.data(), rh.data(), h2.data(), tmp.data());
+      ASSERT_EQ(h1, h2);
+      GruSplitPass_ref(g.packed_r(), units, n3p, h2.data(), br.data(), rh.data());
+      ASSERT_TRUE(c.ready);
+      ASSERT_EQ(c.rh, rh);
+    }
+  }
+}
+
+// Against GruStep (one running sum per column): rounding only. Unsupported shapes
+// (reset_after = false) run GruStep itself.
+TEST(GruSplit, CloseToGruStepAndFallsBack) {
+  const Net n = MakeNet(256, 256, true, 701);
+  const GruSplit g(n.p);
+  GruSplit::Carry c = g.NewCarry();
+  TestRng rng(702);
+  std::vector<float> s1 = rng.Uniform(256, -1.f, 1.f), s2 = s1;
+  std::vector<float> scratch1(GruScratchFloats(256)), scratch2(g.ScratchFloats());
+  for (int t = 0; t < 20; ++t) {
+    const std::vector<float> x = rng.Uniform(256, -2.f, 2.f);
+    GruStep_ref(n.p, x.data(), s1.data(), scratch1.data());
+    g.Step(x.data(), s2.data(), c, scratch2.data());
+    for (size_t i = 0; i < 256; ++i) ASSERT_NEAR(s1[i], s2[i], 2e-5f) << "step " << t;
+  }
+  const Net b = MakeNet(16, 16, false, 703);
+  EXPECT_FALSE(GruSplit::Supported(b.p));
+  const GruSplit gb(b.p);
+  GruSplit::Carry cb = gb.NewCarry();
+  EXPECT_EQ(gb.NextStream(cb).next, nullptr);
+  std::vector<float> h1(16, 0.25f), h2 = h1, sc1(GruScratchFloats(16)), sc2(gb.ScratchFloats());
+  const std::vector<float> x = rng.Uniform(16, -1.f, 1.f);
+  GruStep(b.p, x.data(), h1.data(), sc1.data());
+  gb.Step(x.data(), h2.data(), cb, sc2.data());
+  EXPECT_EQ(h1, h2);
+}
+
+// NextStream covers R when the next step reads it (the carry is not ready), else nothing;
+// W then R are one contiguous buffer.
+TEST(GruSplit, NextStream) {
+  const Net n = MakeNet(7, 21, true, 801);
+  const GruSplit g(n.p);
+  const size_t w = 7 * static_cast<size_t>(g.n3p()) * sizeof(float);
+  const size_t r = 21 * static_cast<size_t>(g.n3p()) * sizeof(float);
+  GruSplit::Carry cold = g.NewCarry(false);
+  const GruSplit::Carry warm = g.NewCarry(true);
+  const PrefetchStream a = g.NextStream(cold), b = g.NextStream(warm);
+  EXPECT_EQ(a.next, reinterpret_cast<const char*>(g.packed_r()));
+  EXPECT_EQ(static_cast<size_t>(a.end - a.next), r);
+  EXPECT_EQ(b.next, nullptr);
+  EXPECT_EQ(b.end, nullptr);
+  EXPECT_EQ(reinterpret_cast<const char*>(g.packed_r()),
+            reinterpret_cast<const char*>(g.packed_w()) + w);
+  // A deferred look-ahead still pending: the next step reads R (it runs that pass first).
+  std::vector<float> h(21, 0.f), scratch(g.ScratchFloats());
+  const std::vector<float> x(7, 0.5f);
+  EXPECT_TRUE(g.Step(x.data(), h.data(), cold, scratch.data(), nullptr, nullptr, true));
+  EXPECT_TRUE(cold.pending);
+  EXPECT_FALSE(cold.ready);
+  EXPECT_EQ(g.NextStream(cold).next, a.next);
+}
+
+// Deferred look-aheads run fused into the next stream's step (or, never handed on, by the
+// stream's own next step) give the same states, bit for bit, as running them at once: a chain
+// A -> B -> C like DeepFilterNet3's GRUs (B's input is A's state), for equal and unequal shapes.
+TEST(GruSplit, DeferredLookAheadSameResult) {
+  const int shapes[][4] = {{256, 256, 256, 256}, {13, 24, 24, 24}, {7, 21, 33, 16}};
+  uint32_t seed = 900;
+  for (const auto& sh : shapes) {
+    const Net na = MakeNet(sh[0], sh[1], true, ++seed);
+    const Net nb = MakeNet(sh[1], sh[2], true, ++seed);
+    const Net nc = MakeNet(sh[2], sh[3], true, ++seed);
+    const GruSplit ga(na.p), gb(nb.p), gc(nc.p);
+    const GruSplit* g[3] = {&ga, &gb, &gc};
+    for (int mode = 0; mode < 3; ++mode) {  // 0: at once; 1: fused into the next step; 2: left
+      GruSplit::Carry c1[3], c2[3];
+      std::vector<float> h1[3], h2[3];
+      for (int k = 0; k < 3; ++k) {
+        c1[k] = g[k]->NewCarry(k == 1);
+        c2[k] = g[k]->NewCarry(k == 1);
+        h1[k].assign(static_cast<size_t>(g[k]->params().units), 0.f);
+        h2[k] = h1[k];
+      }
+      size_t most = 0;
+      for (const GruSplit* q : g) most = std::max(most, q->ScratchFloats());
+      std::vector<float> scratch(most);
+      TestRng rng(seed + static_cast<uint32_t>(mode));
+      int pending = -1;
+      for (int t = 0; t < 9; ++t) {
+        std::vector<float> x = rng.Uniform(static_cast<size_t>(sh[0]), -2.f, 2.f);
+        for (size_t j = 0; j < x.size(); j += 2) x[j] = std::max(0.f, x[j]);  // ReLU-like zeros
+        const float* in1[3] = {x.data(), h1[0].data(), h1[1].data()};
+        const float* in2[3] = {x.data(), h2[0].data(), h2[1].data()};
+        for (int k = 0; k < 3; ++k) {
+          g[k]->Step(in1[k], h1[k].data(), c1[k], scratch.data());
+          GruSplit::Ahead with;
+          if (mode == 1 && pending >= 0) {
+            with = {g[pending], h2[pending].data(), &c2[pending]};
+            pending = -1;
+          }
+          if (g[k]->Step(in2[k], h2[k].data(), c2[k], scratch.data(), nullptr, &with, mode != 0))
+            pending = k;
+          ASSERT_EQ(h1[k], h2[k]) << "mode " << mode << " step " << t << " gru " << k;
+        }
+      }
+    }
+  }
+}
+
+// Moving a GruSplit (e.g. into a growing vector) keeps its packed views valid; the moved-from
+// object is empty.
+TEST(GruSplit, MoveKeepsPackedViews) {
+  const Net n = MakeNet(9, 24, true, 950);
+  GruSplit a(n.p);
+  const float* w = a.packed_w();
+  std::vector<GruSplit> v;
+  v.push_back(std::move(a));
+  for (int k = 0; k < 5; ++k) v.emplace_back(n.p);  // reallocates: moves v[0]
+  EXPECT_EQ(v[0].packed_w(), w);
+  EXPECT_EQ(a.packed_w(), nullptr);  // NOLINT(bugprone-use-after-move): checking the state
+  GruSplit::Carry c0 = v[0].NewCarry(), c1 = v[3].NewCarry();
+  std::vector<float> h0(24, 0.f), h1 = h0, scratch(v[0].ScratchFloats());
+  const std::vector<float> x(9, 0.25f);
+  for (int t = 0; t < 4; ++t) {
+    v[0].Step(x.data(), h0.data(), c0, scratch.data());
+    v[3].Step(x.data(), h1.data(), c1, scratch.data());
+    ASSERT_EQ(h0, h1);
   }
 }
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 
 #include "kernels/activations.h"
+#include "kernels/dense.h"
 
 namespace ghostnv::kernels::avx2 {
 namespace {
@@ -363,6 +364,27 @@ inline void Gemv(float* out, int cols, Segment s1, Segment s2 = {}) {
   const int c = 8 * nv;
   if (c < cols) GemvTail(out + c, cols - c, Offset(s1, c), Offset(s2, c));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A PrefetchStream (dense.h) being issued: Step() prefetches its next line into L2 and
+// advances. Addresses are handled as integers: they never leave [next, end), which the
+// caller's buffer spans. Save() writes the position back.
+
+struct PrefetchCursor {
+  uintptr_t next = 0, end = 0;
+  explicit PrefetchCursor(const PrefetchStream* s)
+      : next(s != nullptr ? reinterpret_cast<uintptr_t>(s->next) : 0),
+        end(s != nullptr ? reinterpret_cast<uintptr_t>(s->end) : 0) {}
+  inline void Step() {
+    if (next < end) {
+      _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+      next = end - next > 64 ? next + 64 : end;
+    }
+  }
+  void Save(PrefetchStream* s) const {
+    if (s != nullptr) s->next = reinterpret_cast<const char*>(next);
+  }
+};
 
 }  // namespace
 }  // namespace ghostnv::kernels::avx2

@@ -90,7 +90,8 @@ __attribute__((visibility("default"))) void gnv_dfn3_close(void* p) {
 
 // Zeroes the networks' states (not the family channel's).
 __attribute__((visibility("default"))) void gnv_dfn3_reset(void* p) {
-  static_cast<Handle*>(p)->state.Zero();
+  Handle& h = *static_cast<Handle*>(p);
+  h.net.ResetState(h.state);
 }
 
 __attribute__((visibility("default"))) void gnv_dfn3_encoder(void* p, const float* feat_erb,
@@ -152,7 +153,7 @@ __attribute__((visibility("default"))) void gnv_dfn3_run_networks(void* p, const
                                                                   const float* spec,
                                                                   long count) {
   Handle& h = *static_cast<Handle*>(p);
-  h.state.Zero();
+  h.net.ResetState(h.state);
   float lsnr = 0.f, alpha = 0.f, m[d::kErb];
   Networks::EncOut o{h.e0.data(), h.e1.data(), h.e2.data(), h.e3.data(),
                      h.c0.data(), h.emb.data(), &lsnr};

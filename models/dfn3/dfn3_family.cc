@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audio/fft.h"
+#include "kernels/cpu.h"
 #include "nlohmann/json.hpp"
 
 namespace ghostnv::models::dfn3 {
@@ -145,12 +146,6 @@ void Grouped(const GroupedParams& p, const float* x, float* y, kernels::Prefetch
   kernels::DenseGroups(p.group, p.groups, x, y, pf);
 }
 
-// Points pf at g's packed weights unless it already streams them.
-void StreamGru(const kernels::GruPacked& g, kernels::PrefetchStream& pf) {
-  const char* end = g.packed_bytes() + g.packed_size();
-  if (g.packed_bytes() != nullptr && pf.end != end) pf = {g.packed_bytes(), end};
-}
-
 // y[f][c] += relu(w[c] x[f][c] + b[c])  (the decoder's per-channel skip convolutions)
 void AddAffineRelu(const float* w, const float* b, const float* x, int f, float* y,
                    kernels::PrefetchStream* pf) {
@@ -245,7 +240,57 @@ void Networks::State::Zero() {
   for (std::vector<float>* v : {&erb_hist, &spec_hist, &enc_h, &erb_h0, &erb_h1, &df_h0,
                                 &df_h1, &c0_hist})
     Wipe(*v);
+  for (kernels::GruSplit::Carry& c : carry) {
+    Wipe(c.rh);
+    c.ready = false;
+    c.pending = false;
+  }
+  pending = -1;
   c0_slot = 0;
+}
+
+void Networks::ResetState(State& s) const {
+  s.Zero();
+  // Zero states: rh = b_r exactly; GRUs 1 and 3 start ready (they read only W in the first hop),
+  // 0, 2 and 4 read R first, so the hops alternate 3 and 2 R reads.
+  if (split != nullptr)
+    for (size_t i = 0; i < s.carry.size() && i < split->size(); ++i)
+      (*split)[i].ResetCarry(s.carry[i], /*ready_at_zero=*/i % 2 == 1);
+}
+
+// GRU i (the order of `grus`) on x, state h. With `split`, a GRU that read R leaves its
+// look-ahead pass (R again, from L2) pending, and the next GRU's step runs it fused with its
+// own W pass from memory (State::pending). Not df.gru1: the next GRU after it is the next
+// hop's, after the DSP and the encoder's convolutions, whose prefetch stream would evict R.
+void Networks::Gru(int i, const float* x, float* h, State& s, Work& w) const {
+  const size_t k = static_cast<size_t>(i);
+  if (split == nullptr) {
+    (*grus)[k].Step(x, h, w.gru.data());
+    return;
+  }
+  kernels::GruSplit::Ahead with;
+  if (s.pending >= 0) {
+    const size_t p = static_cast<size_t>(s.pending);
+    std::vector<float>* states[] = {&s.enc_h, &s.erb_h0, &s.erb_h1, &s.df_h0, &s.df_h1};
+    with = {&(*split)[p], states[p]->data(), &s.carry[p]};
+    s.pending = -1;
+  }
+  if ((*split)[k].Step(x, h, s.carry[k], w.gru.data(), &w.pf, &with, /*defer=*/i != 4))
+    s.pending = i;
+}
+
+// Points w.pf at the weights GRU i's next step surely reads from memory (GruSplit: R when it
+// is not ready; nothing else), unless it streams them already; at nothing if there are none.
+void Networks::StreamGru(int i, const State& s, Work& w) const {
+  const size_t k = static_cast<size_t>(i);
+  kernels::PrefetchStream next;
+  if (split != nullptr) {
+    next = (*split)[k].NextStream(s.carry[k]);
+  } else {
+    const kernels::GruPacked& g = (*grus)[k];
+    if (g.packed_bytes() != nullptr) next = {g.packed_bytes(), g.packed_bytes() + g.packed_size()};
+  }
+  if (w.pf.end != next.end) w.pf = next;
 }
 
 Networks::State Networks::NewState() const {
@@ -255,6 +300,9 @@ Networks::State Networks::NewState() const {
   for (std::vector<float>* v : {&s.enc_h, &s.erb_h0, &s.erb_h1, &s.df_h0, &s.df_h1})
     v->assign(kHidden, 0.f);
   s.c0_hist.assign(static_cast<size_t>(2) * kConvpTaps * (kCh / 2) * kDf, 0.f);
+  if (split != nullptr)
+    for (const kernels::GruSplit& g : *split) s.carry.push_back(g.NewCarry());
+  ResetState(s);
   return s;
 }
 
@@ -266,7 +314,10 @@ Networks::Work Networks::NewWork() const {
   w.c.assign(map, 0.f);
   w.flat.assign(4 * kEmb, 0.f);
   w.pad.assign(static_cast<size_t>(kErb + 2) * kCh, 0.f);
-  w.gru.assign(kernels::GruScratchFloats(kHidden), 0.f);
+  size_t gru = kernels::GruScratchFloats(kHidden);
+  if (split != nullptr)
+    for (const kernels::GruSplit& g : *split) gru = std::max(gru, g.ScratchFloats());
+  w.gru.assign(gru, 0.f);
   w.col.assign(static_cast<size_t>(kDf) * 3 * 3 * 2, 0.f);
   return w;
 }
@@ -275,7 +326,7 @@ void Networks::RunEncoder(const float* feat_erb, const float* feat_spec, State& 
                           const EncOut& o) const {
   // ERB path: causal 3x3 conv over the last three frames (histories oldest first).
   const float* ef[3] = {s.erb_hist.data(), s.erb_hist.data() + kErb, feat_erb};
-  StreamGru((*grus)[0], w.pf);  // continues the stream the DF decoder started
+  StreamGru(0, s, w);  // continues the stream the DF decoder started
   ConvDense(erb_conv0_d, ef, kErb, w.col.data(), o.e0, &w.pf);
   std::memmove(s.erb_hist.data(), s.erb_hist.data() + kErb, sizeof(float) * kErb);
   std::memcpy(s.erb_hist.data() + kErb, feat_erb, sizeof(float) * kErb);
@@ -305,8 +356,8 @@ void Networks::RunEncoder(const float* feat_erb, const float* feat_spec, State& 
   for (int i = 0; i < kEmb; ++i) emb_in[i] += o.e3[i];  // e3 [8][64] flattened the same way
   float* g = w.flat.data() + kEmb;
   Grouped(enc_emb_in, emb_in, g, &w.pf);
-  (*grus)[0].Step(g, s.enc_h.data(), w.gru.data());
-  StreamGru((*grus)[1], w.pf);
+  StreamGru(1, s, w);  // from here (GruSplit's L2 pass included) erb.gru0 streams in
+  Gru(0, g, s.enc_h.data(), s, w);
   Grouped(enc_emb_out, s.enc_h.data(), o.emb, &w.pf);
   kernels::Dense(lsnr, o.emb, o.lsnr);
   o.lsnr[0] = o.lsnr[0] * lsnr_scale + lsnr_offset;
@@ -316,11 +367,12 @@ void Networks::RunErbDecoder(const float* emb, const float* e3, const float* e2,
                              const float* e1, const float* e0, State& s, Work& w,
                              float* m) const {
   float* g = w.flat.data();
-  StreamGru((*grus)[1], w.pf);
+  StreamGru(1, s, w);
   Grouped(erb_emb_in, emb, g, &w.pf);
-  (*grus)[1].Step(g, s.erb_h0.data(), w.gru.data());
-  (*grus)[2].Step(s.erb_h0.data(), s.erb_h1.data(), w.gru.data());
-  StreamGru((*grus)[3], w.pf);  // df.gru0 streams in behind the ERB decoder's convolutions
+  StreamGru(2, s, w);
+  Gru(1, g, s.erb_h0.data(), s, w);
+  StreamGru(3, s, w);  // df.gru0 streams in behind erb.gru1 and the ERB decoder's convolutions
+  Gru(2, s.erb_h0.data(), s.erb_h1.data(), s, w);
   float* y = w.b.data();  // [8][64]
   Grouped(erb_emb_out, s.erb_h1.data(), y, &w.pf);
   AddAffineRelu(erb_p_w[3], erb_p_b[3], e3, 8, y, &w.pf);
@@ -343,11 +395,12 @@ void Networks::RunErbDecoder(const float* emb, const float* e3, const float* e2,
 void Networks::RunDfDecoder(const float* emb, const float* c0, State& s, Work& w, float* coefs,
                             float* alpha) const {
   float* g = w.flat.data();
-  StreamGru((*grus)[3], w.pf);
+  StreamGru(3, s, w);
   Grouped(df_emb_in, emb, g, &w.pf);
-  (*grus)[3].Step(g, s.df_h0.data(), w.gru.data());
-  (*grus)[4].Step(s.df_h0.data(), s.df_h1.data(), w.gru.data());
-  StreamGru((*grus)[0], w.pf);  // the next hop's encoder GRU
+  StreamGru(4, s, w);
+  Gru(3, g, s.df_h0.data(), s, w);
+  StreamGru(0, s, w);  // the next hop's encoder GRU
+  Gru(4, s.df_h0.data(), s.df_h1.data(), s, w);
   float* c = w.flat.data() + kEmb;
   Grouped(df_skip, emb, c, &w.pf);
   for (int i = 0; i < kHidden; ++i) c[i] += s.df_h1[static_cast<size_t>(i)];
@@ -470,9 +523,19 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
       }
   n.convp_ring = ring;
   auto grus = std::make_shared<std::vector<kernels::GruPacked>>();
+  auto split = std::make_shared<std::vector<kernels::GruSplit>>();
+  bool all_split = kernels::ActiveSimd() == kernels::SimdLevel::kAvx2;
   for (const kernels::GruParams* g : {&n.enc_gru, &n.erb_gru[0], &n.erb_gru[1], &n.df_gru[0],
-                                      &n.df_gru[1]})
-    grus->emplace_back(*g, /*keep_float=*/kernels::Avx512Active());
+                                      &n.df_gru[1]}) {
+    grus->emplace_back(*g);  // packs lossless halves only
+    all_split = all_split && !grus->back().half_storage() && kernels::GruSplit::Supported(*g);
+  }
+  if (all_split) {
+    for (const kernels::GruParams* g : {&n.enc_gru, &n.erb_gru[0], &n.erb_gru[1], &n.df_gru[0],
+                                        &n.df_gru[1]})
+      split->emplace_back(*g);
+    n.split = split;
+  }
   n.grus = grus;
   n.convp_pw_t = pt;
 
@@ -530,6 +593,7 @@ class Channel final : public ChannelState {
       : fft(kFft),
         state(net.NewState()),
         work(net.NewWork()),
+        carry0(state.carry),
         in_buf(kFft, 0.f),
         dry(static_cast<size_t>(kFft - kHop + net.lookahead * kHop + kHop), 0.f),
         ola(kFft, 0.f),
@@ -555,6 +619,11 @@ class Channel final : public ChannelState {
 
   void Reset() override {
     state.Zero();
+    for (size_t i = 0; i < carry0.size(); ++i) {  // the phases NewState set (no allocation)
+      std::copy(carry0[i].rh.begin(), carry0[i].rh.end(), state.carry[i].rh.begin());
+      state.carry[i].ready = carry0[i].ready;
+      state.carry[i].pending = carry0[i].pending;
+    }
     for (std::vector<float>* v :
          {&work.a, &work.b, &work.c, &work.flat, &work.pad, &work.gru, &work.col, &in_buf, &dry,
           &ola, &frame, &feat_erb, &feat_spec, &e0, &e1, &e2, &e3, &c0, &emb, &m, &coefs, &misc})
@@ -574,6 +643,7 @@ class Channel final : public ChannelState {
   audio::RealFft fft;
   Networks::State state;
   Networks::Work work;
+  std::vector<kernels::GruSplit::Carry> carry0;  // state.carry after NewState (b_r, phases)
   std::vector<float> in_buf, dry, ola, frame, erb_norm, spec_norm, feat_erb, feat_spec;
   std::vector<float> e0, e1, e2, e3, c0, emb, m, coefs, misc;
   std::vector<cfloat> ring, y;  // ring: kRing spectra, oldest first

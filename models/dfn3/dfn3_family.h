@@ -119,11 +119,19 @@ struct Networks {
   std::vector<int> erb_widths;
   float norm_alpha = 0.99f;
   // The five GRUs (kernels/gru_packed.h): weights that are all binary16 values (fp16 files) are
-  // kept as packed halves, half the bytes per hop, bit-identical results; fp32 weights are
-  // packed too when the AVX-512 kernels run (kernels::Avx512Active(): one sequential stream
-  // per GRU, prefetched by the layers before it, see Work::pf), else they run GruStep.
+  // kept as packed halves, half the bytes per hop, bit-identical results; fp32 weights run
+  // GruStep here, or `split` below on the SIMD paths.
   // Order: enc_gru, erb_gru[0..1], df_gru[0..1].
   std::shared_ptr<const std::vector<kernels::GruPacked>> grus;
+  // fp32 weights on the SIMD paths (ActiveSimd() is AVX2, with AVX-512 or not): the five GRUs
+  // run as kernels::GruSplit instead (gru_packed.h), which reads ~40 % fewer bytes per hop:
+  // every other hop a GRU computes its next recurrent half while R is in L2 (per two hops W,
+  // R, W from memory instead of W, R, W, R), that L2 pass runs fused with the next GRU's W
+  // pass (Gru(), State::pending), and W rows whose input is a ReLU zero are skipped (enc,
+  // erb.gru0 and df.gru0 read ReLU outputs: 28-43 % zeros on speech). The GRUs alternate in
+  // phase (ResetState) so that every hop reads about the same number of bytes. Empty when
+  // `grus` runs them (fp16 files: lossless halves; GHOSTNV_SIMD=scalar: GruStep_ref).
+  std::shared_ptr<const std::vector<kernels::GruSplit>> split;
   int lookahead = 2;  // frames (max(conv_lookahead, df_lookahead))
 
   // Per-channel recurrent and history state of the three networks.
@@ -133,18 +141,30 @@ struct Networks {
     std::vector<float> enc_h, erb_h0, erb_h1, df_h0, df_h1;  // GRU states [256]
     std::vector<float> c0_hist;    // [2 groups][5 slots][32 ch][96 bins]: c0 of frames t-4..t
     int c0_slot = 0;               // the slot the next frame's c0 goes to (a ring, no copies)
+    // Per GRU (same order as `grus`), when `split` runs them: b_r + R·h, one step ahead.
+    std::vector<kernels::GruSplit::Carry> carry;
+    int pending = -1;  // the GRU whose look-ahead pass waits for the next GRU step, or -1
+    // Zeroes everything (every carry not ready: the next steps recompute it). ResetState also
+    // zeroes and then sets the carries' alternating phases.
     void Zero();
   };
   // Scratch for the Run* calls (one per channel).
   struct Work {
     std::vector<float> a, b, c, flat, pad, gru, col;  // col: im2col rows [96][18]
-    // The next GRU's packed weights, prefetched into L2 by the dense layers that run before
-    // it (encoder convs: the encoder GRU; ERB decoder convs: df.gru0; DF decoder tail: the
-    // next hop's encoder GRU), so that their arithmetic hides part of the GRU's L3 traffic.
+    // The weights the next GRU surely reads from memory (StreamGru: GruSplit's R when it is
+    // not ready, the packed halves of an fp16 file), prefetched into L2 by the layers that run
+    // before it (encoder convs: the encoder GRU; ERB decoder convs: df.gru0; DF decoder tail:
+    // the next hop's encoder GRU) and by df.gru1's L2 look-ahead pass, so that their arithmetic
+    // hides part of the GRU's L3 traffic.
     kernels::PrefetchStream pf;
   };
   State NewState() const;
   Work NewWork() const;
+  void ResetState(State& s) const;
+  // GRU i (order of `grus`) one step on x, state h; StreamGru points w.pf at the bytes GRU
+  // i's next step reads from memory (unless it already streams them).
+  void Gru(int i, const float* x, float* h, State& s, Work& w) const;
+  void StreamGru(int i, const State& s, Work& w) const;
 
   struct EncOut {
     float* e0;   // [32][64]
