@@ -90,7 +90,7 @@ def metadata(ck: dict) -> dict:
     cfg = ck.get("config", {})
     corpus = ck.get("corpus", {})
     s = ck.get("net") or cfg.get("net", {})
-    return {
+    m = {
         "trained_by": "GhostNV tools/train (PyTorch), train_ultra.py",
         "architecture": f"ultra: 32 log band energies (2 ms hop, 8 ms asymmetric analysis "
                         f"window) -> dense {s.get('dense')} tanh -> GRU {s.get('gru1')} -> "
@@ -114,6 +114,14 @@ def metadata(ck: dict) -> dict:
         "date": datetime.date.today().isoformat(),
         "licence_of_data": "see models/README.md (Ultra-low-latency model)",
     }
+    if cfg.get("e2e"):
+        # an end-to-end fine-tuning (ultra_e2e.py) of the train_ultra.py model described above
+        e = {k: v for k, v in cfg["e2e"].items() if k != "comment"}
+        m["fine_tuning"] = {"script": "tools/train/ultra_e2e.py", "steps": ck.get("step"),
+                            "data": ck.get("e2e_data"), "config": e}
+    if ck.get("soup"):
+        m["weight_average"] = ck["soup"]   # average_checkpoints.py
+    return m
 
 
 def export_onnx(net: UltraNet, path: pathlib.Path) -> None:

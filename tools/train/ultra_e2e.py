@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""End-to-end fine-tuning of the ultra-low-latency model (family "ultra") on the GPU.
+
+The ultra family's DSP (models/ultra/ultra_family.cc) is differentiable and cheap, so this
+trainer runs all of it in PyTorch instead of reading features precomputed by the C++ shim:
+
+  batch of (noisy, clean) mixed on the device (enhanced_train.GpuMixer, from the Opus pack of
+  enhanced_opuspack.py: shared training split + Debian voices and noises, held-out ones dropped)
+  -> 384-sample analysis frames every 96 samples (asymmetric window), FFT, 32 triangular band
+     energies, log10 features (exactly the C++ features, up to float rounding)
+  -> UltraNet -> 32 band gains -> per-bin gains -> inverse FFT, synthesis window, overlap-add
+  -> the output waveform (delayed by 96 samples, as the C++ family).
+
+Loss (all optional by weight, see configs/ultra_e2e*.json):
+  * gain_weight: RNNoise's gain loss against the band targets sqrt(E_clean/E_noisy) <= 1 (what
+    train_ultra.py optimises), bands above the speech's real bandwidth don't-care;
+  * spec_weight: a PESQ-like spectral loss on the output vs the clean speech: power-law
+    compressed magnitudes (|.|^0.3) of a 32 ms STFT, bins below 8 kHz weighted 1 (PESQ-WB and
+    the harness's 16 kHz copies), above it spec_hf_weight; errors where the output is louder
+    than the target (residual noise) weighted 1 + spec_noise_asym; items' bins above their real
+    bandwidth don't count;
+  * sisdr_weight: -SI-SDR below 8 kHz (keeps the harness's headline metric);
+  * vad_weight: BCE of the VAD output against the clean frame's level (within 20 dB of the
+    item's loudest hops: 1, 35 dB below: 0).
+Snapshots are written every snapshot_every seconds, so an interrupted run still returns models.
+
+    python3 tools/train/ultra_e2e.py --config tools/train/configs/ultra_e2e.json \
+        --pack build-enhanced/h200b/pack --init tools/train/work/ultra/last.pt \
+        --sndfile-dir build-enhanced/h200b/lib --work-dir $OUT/ultra_a
+
+Writes work_dir/last.pt (train_ultra.py's checkpoint format: export_ultra.py takes it),
+work_dir/snap_<step>.pt and work_dir/log.jsonl.
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import enhanced_train as et  # noqa: E402  (the Opus pack loader and the GPU mixer)
+from ultra_model import UltraNet  # noqa: E402
+
+SR = 48000
+HOP, WIN, SYN = 96, 384, 192
+BINS = WIN // 2 + 1
+CENTERS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16,
+           18, 22, 26, 30, 35, 41, 48, 56, 66, 77, 90, 104, 122, 142, 165, 192]
+NB = len(CENTERS)
+
+
+def windows():
+    """The family's window pair (ultra_family.cc WindowPair), float64 -> float32."""
+    rise, tail = WIN - HOP, WIN - SYN
+    i = np.arange(WIN)
+    a = np.where(i < rise, np.sin(np.pi * (i + 0.5) / (2.0 * rise)),
+                 np.sin(np.pi * (i - tail + 0.5) / SYN))
+    h = np.sin(np.pi * (i - tail + 0.5) / SYN) ** 2
+    s = np.where(i >= tail, h / a, 0.0)
+    return a.astype(np.float32), s.astype(np.float32)
+
+
+def band_matrices():
+    """W [BINS, NB]: E = |X|^2 @ W (BandEnergies); I [NB, BINS]: per-bin gains = g @ I."""
+    W = np.zeros((BINS, NB), np.float32)
+    I = np.zeros((NB, BINS), np.float32)
+    for b in range(NB - 1):
+        lo, width = CENTERS[b], CENTERS[b + 1] - CENTERS[b]
+        for j in range(width):
+            frac = np.float32(j) / np.float32(width)
+            W[lo + j, b] += 1 - frac
+            W[lo + j, b + 1] += frac
+            I[b, lo + j] = 1 - frac
+            I[b + 1, lo + j] = frac
+    W[BINS - 1, NB - 1] += 1
+    I[NB - 1, BINS - 1] = 1
+    return W, I
+
+
+class UltraDsp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        a, s = windows()
+        W, I = band_matrices()
+        self.register_buffer("wa", torch.from_numpy(a))
+        self.register_buffer("ws", torch.from_numpy(s))
+        self.register_buffer("W", torch.from_numpy(W))
+        self.register_buffer("I", torch.from_numpy(I))
+
+    def analyse(self, x):
+        """x [B, L] (L multiple of HOP) -> spectra [B, T, BINS], band energies [B, T, NB]."""
+        xp = F.pad(x, (WIN - HOP, 0))
+        fr = xp.unfold(1, WIN, HOP) * self.wa
+        X = torch.fft.rfft(fr)
+        E = (X.real ** 2 + X.imag ** 2) @ self.W
+        return X, E
+
+    def synthesise(self, X, g):
+        """X [B, T, BINS], band gains g [B, T, NB] -> output [B, T * HOP] (96-sample delay)."""
+        Y = X * (g @ self.I)
+        y = torch.fft.irfft(Y, n=WIN)[..., WIN - SYN:] * self.ws[WIN - SYN:]
+        head, tail = y[..., :HOP], y[..., HOP:]
+        tail = F.pad(tail, (0, 0, 1, 0))[:, :-1]     # the previous hop's second half
+        return (head + tail).reshape(y.shape[0], -1)
+
+
+def gain_targets(Ex, Ey, bw):
+    """min(1, sqrt(Ey/Ex)); -1 where both are below 1e-9 or the band lies above bw [B]."""
+    t = torch.clamp(torch.sqrt((Ey + 1e-12) / (Ex + 1e-12)), max=1.0)
+    dc = (Ey < 1e-9) & (Ex < 1e-9)
+    cen = torch.tensor(CENTERS, device=Ex.device, dtype=torch.float32) * (SR / WIN)
+    above = cen[None, None, :] > bw[:, None, None]
+    return torch.where(dc | above, torch.full_like(t, -1.0), t)
+
+
+def bce(p, t):
+    p = p.clamp(1e-6, 1 - 1e-6)
+    return -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
+
+
+def gain_loss(g, t):
+    m = (t >= 0).float()
+    tt = t.clamp(min=0)
+    d = torch.sqrt(g.clamp(min=1e-12)) - torch.sqrt(tt)
+    per = 10 * d ** 4 + d ** 2 + 0.01 * bce(g, tt)
+    return (per * m).sum() / m.sum().clamp(min=1)
+
+
+def spec_loss(y, s, x, bw, n_fft, hop, hf_weight, asym, c=0.3):
+    """y output, s clean target, x noisy input (its std sets each item's scale), all [B, L]."""
+    sd = x.std(dim=-1, keepdim=True).clamp(min=1e-5)
+    y, s = y / sd, s / sd
+    w = torch.hann_window(n_fft, device=y.device)
+    Y = torch.stft(y, n_fft, hop, n_fft, w, return_complex=True)
+    S = torch.stft(s, n_fft, hop, n_fft, w, return_complex=True)
+    cY = (Y.real ** 2 + Y.imag ** 2 + 1e-12) ** (c / 2)
+    cS = (S.real ** 2 + S.imag ** 2 + 1e-12) ** (c / 2)
+    d = cY - cS
+    f = torch.fft.rfftfreq(n_fft, 1 / SR).to(y.device)
+    fw = torch.where(f <= 8000.0, torch.ones_like(f), torch.full_like(f, hf_weight))
+    m = fw[None, :] * (f[None, :] <= bw[:, None]).float()          # [B, F]
+    e = d ** 2 * (1 + asym * (d > 0).float())
+    return (e * m[:, :, None]).sum() / (m.sum() * e.shape[-1]).clamp(min=1)
+
+
+def vad_targets(clean):
+    """Per hop: the clean analysis hop's level relative to the item's loudest hops."""
+    B, L = clean.shape
+    e = clean.reshape(B, -1, HOP).pow(2).mean(-1)
+    top = torch.quantile(e, 0.95, dim=1, keepdim=True).clamp(min=1e-10)
+    r = 10 * torch.log10(e / top + 1e-12)
+    return torch.where(r > -20, torch.ones_like(r),
+                       torch.where(r < -35, torch.zeros_like(r), torch.full_like(r, 0.5)))
+
+
+def lr_at(cfg, frac):
+    warm = cfg.get("warmup_frac", 0.03)
+    if frac < warm:
+        return cfg["lr"] * max(0.05, frac / warm)
+    p = min(1.0, (frac - warm) / (1 - warm))
+    lf = cfg.get("lr_final", 0.05)
+    return cfg["lr"] * (lf + (1 - lf) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--pack", required=True, help="enhanced_opuspack.py folder (or .npz pack)")
+    ap.add_argument("--init", required=True, help="train_ultra.py checkpoint to start from")
+    ap.add_argument("--work-dir", required=True)
+    ap.add_argument("--sndfile-dir")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--max-seconds", type=float, help="overrides the config's max_seconds")
+    ap.add_argument("--steps", type=int, help="stop after N steps (smoke runs)")
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--segment", type=float)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="override a config key (e.g. --set spec_noise_asym=2)")
+    a = ap.parse_args(argv)
+    cfg = json.loads(pathlib.Path(a.config).read_text())
+    for kv in a.set:
+        k, v = kv.split("=", 1)
+        cfg[k] = json.loads(v)
+    work = pathlib.Path(a.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    dev = torch.device(a.device)
+    if dev.type == "cpu":
+        torch.set_num_threads(cfg.get("threads", 1))
+    torch.manual_seed(cfg["seed"])
+    torch.backends.cudnn.benchmark = True
+    if pathlib.Path(a.pack).is_dir():
+        speech, noise = et.load_opus_pack(a.pack, dev, a.sndfile_dir, cfg.get("decode_jobs"))
+    else:
+        speech, noise = et.load_pack(a.pack, dev)
+    mixer = et.GpuMixer(speech, noise, cfg["aug"], dev)
+    data_desc = {"pack": pathlib.Path(a.pack).name, "speech_sources": len(speech),
+                 "speech_s": round(mixer.s_pool.numel() / SR), "noise_sources": len(noise),
+                 "noise_s": round(mixer.n_pool.numel() / SR)}
+    ck = torch.load(a.init, map_location="cpu", weights_only=False)
+    net_sizes = ck.get("net") or ck.get("config", {}).get("net", {})
+    net = UltraNet(**net_sizes)
+    net.load_state_dict(ck["model"])
+    net.to(dev).train()
+    dsp = UltraDsp().to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
+    B = a.batch_size or cfg["batch_size"]
+    L = int((a.segment or cfg["segment_seconds"]) * SR) // HOP * HOP
+    cfg["batch_size"], cfg["segment_seconds"] = B, L / SR   # what ran (checkpoint metadata)
+    max_s = a.max_seconds if a.max_seconds is not None else cfg.get("max_seconds", 1e9)
+    print(f"ultra_e2e: {len(speech)} speech ({mixer.s_pool.numel() / SR:.0f} s), {len(noise)} "
+          f"noise ({mixer.n_pool.numel() / SR:.0f} s), batch {B} x {L}, device {dev}, "
+          f"load {time.time() - t0:.1f} s, config {json.dumps({k: v for k, v in cfg.items() if k != 'aug'})}",
+          flush=True)
+    wg, ws_, wsi, wv = (cfg.get("gain_weight", 1.0), cfg.get("spec_weight", 0.0),
+                        cfg.get("sisdr_weight", 0.0), cfg.get("vad_weight", 0.05))
+    n_fft, s_hop = cfg.get("spec_fft", 1536), cfg.get("spec_hop", 384)
+    log = open(work / "log.jsonl", "a")
+    t_train = time.time()
+    budget = max_s - (t_train - t0)
+    snap_every = cfg.get("snapshot_every", 1e9)
+    next_snap = snap_every
+    step, acc, n_acc = 0, {}, 0
+
+    def save(path):
+        sd = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        tmp = str(path) + ".tmp"
+        torch.save({"model": sd, "net": net.sizes, "step": step, "epoch": ck.get("epoch"),
+                    "corpus": ck.get("corpus"), "mix": ck.get("mix"),
+                    "data_root": ck.get("data_root"), "e2e_data": data_desc,
+                    "config": {**(ck.get("config") or {}), "net": net.sizes, "e2e": cfg}}, tmp)
+        os.replace(tmp, path)
+
+    while True:
+        el = time.time() - t_train
+        if el > budget or (a.steps and step >= a.steps):
+            break
+        if el > next_snap:
+            save(work / f"snap_{step:06d}.pt")
+            next_snap += snap_every
+        lr = lr_at(cfg, el / budget if budget < 1e8 else step / max(1, a.steps or 1))
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        with torch.no_grad():
+            noisy, clean = mixer.batch(B, L, cfg["seed"] * 1000003 + step)
+            noisy, clean = noisy[:, 0], clean[:, 0]
+            bw = mixer.last_bw
+            Xc, Ey = dsp.analyse(clean)
+        X, Ex = dsp.analyse(noisy)
+        feats = torch.log10(Ex + 1e-10)
+        g, vad, _ = net(feats)
+        losses = {}
+        if wg:
+            losses["gain"] = gain_loss(g, gain_targets(Ex, Ey, bw))
+        if wv:
+            losses["vad"] = bce(vad[..., 0], vad_targets(clean)).mean()
+        if ws_ or wsi:
+            y = dsp.synthesise(X, g)[:, HOP:]
+            s = clean[:, :-HOP]
+            if ws_:
+                losses["spec"] = spec_loss(y, s, noisy[:, :-HOP], bw, n_fft, s_hop, cfg.get("spec_hf_weight", 0.2),
+                                           cfg.get("spec_noise_asym", 1.0))
+            if wsi:
+                lim = torch.full((B,), 8000.0, device=dev)
+                ref = et.band_limit(s, lim)
+                live = ref.pow(2).mean(-1) > 1e-10
+                sd_ = et.si_sdr(et.band_limit(y, lim), ref).clamp(max=50.0)
+                losses["sisdr"] = -(sd_ * live).sum() / live.sum().clamp(min=1)
+        loss = sum({"gain": wg, "vad": wv, "spec": ws_, "sisdr": wsi}[k] * v
+                   for k, v in losses.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("grad_clip", 1.0))
+        opt.step()
+        step += 1
+        for k, v in losses.items():
+            acc[k] = acc.get(k, 0.0) + v.detach()
+        n_acc += 1
+        if step % cfg.get("log_every", 100) == 0:
+            rec = {"step": step, "lr": round(lr, 7), "wall_s": round(time.time() - t0, 1),
+                   **{k: round(float(v) / n_acc, 5) for k, v in acc.items()}}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(json.dumps(rec), flush=True)
+            acc, n_acc = {}, 0
+    save(work / "last.pt")
+    print(f"ultra_e2e: done, step {step}, {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
