@@ -7,7 +7,8 @@
 // the same equality must hold. Where AVX-512 runs, its step must equal the AVX2 step on the
 // same packed copy bit for bit (fp32 and halves). GruSplit: against a double-precision GRU at
 // odd sizes in both carry phases (bit-identical to each other), its passes against each other
-// and the scalar pass (with zero input rows), deferred look-aheads against immediate ones.
+// and the scalar pass (with zero input rows), the fused two-matrix pass and the caller's
+// prefetch stream at both widths, deferred look-aheads against immediate ones.
 
 #include "kernels/gru_packed.h"
 
@@ -394,6 +395,63 @@ TEST(GruSplit, PassesAgree) {
       GruSplitPass_ref(g.packed_r(), units, n3p, h2.data(), br.data(), rh.data());
       ASSERT_TRUE(c.ready);
       ASSERT_EQ(c.rh, rh);
+    }
+  }
+}
+
+// The fused two-matrix pass at both widths against two single passes (bit for bit), and the
+// caller's prefetch stream advanced alike at both widths: one line per 16 columns of every
+// chunk of up to 4 nonzero rows, never past its end (a short stream stops there).
+TEST(GruSplit, FusedPassAndPrefetchAgreeAtBothWidths) {
+  GHOSTNV_SKIP_WITHOUT_SIMD_STEP();
+  uint32_t seed = 650;
+  for (int units : {1, 5, 16, 21, 37, 256}) {
+    for (int inputs : {0, 1, 7, 113}) {
+      const Net n = MakeNet(inputs, units, true, ++seed);
+      const GruSplit g(n.p);
+      const int n3p = g.n3p();
+      const size_t cols = static_cast<size_t>(n3p);
+      TestRng rng(seed);
+      std::vector<float> x = rng.Uniform(static_cast<size_t>(inputs), -2.f, 2.f);
+      for (size_t j = 1; j < x.size(); j += 3) x[j] = 0.f;  // skipped rows
+      std::vector<float> h = rng.Uniform(static_cast<size_t>(units), -1.f, 1.f);
+      if (units > 2) h[2] = 0.f;
+      const std::vector<float> ia = rng.Uniform(cols, -1.f, 1.f), ib = rng.Uniform(cols, -1.f, 1.f);
+      std::vector<float> wa(cols), wb(cols);
+      GruSplitPass_avx2(g.packed_w(), inputs, n3p, x.data(), ia.data(), wa.data(), true, nullptr);
+      GruSplitPass_avx2(g.packed_r(), units, n3p, h.data(), ib.data(), wb.data(), false, nullptr);
+      for (int width : {8, 16}) {
+        if (width == 16 && !Avx512Active()) continue;
+        std::vector<float> oa(cols, -9.f), ob(cols, -9.f);
+        const GruSplitPassArgs a{g.packed_w(), inputs, x.data(), ia.data(), oa.data()};
+        const GruSplitPassArgs b{g.packed_r(), units, h.data(), ib.data(), ob.data()};
+        if (width == 8) {
+          GruSplitPass2_avx2(n3p, a, b);
+        } else {
+          GruSplitPass2_avx512(n3p, a, b);
+        }
+        ASSERT_EQ(oa, wa) << "width=" << width << " inputs=" << inputs << " units=" << units;
+        ASSERT_EQ(ob, wb) << "width=" << width << " inputs=" << inputs << " units=" << units;
+        size_t nonzero = 0;
+        for (float f : x) nonzero += f != 0.f;
+        const size_t issued = (nonzero + 3) / 4 * static_cast<size_t>(n3p / 16);
+        for (size_t len : {size_t{4096}, size_t{64 * 3 + 5}}) {
+          std::vector<char> lines(len);
+          PrefetchStream pf{lines.data(), lines.data() + lines.size()};
+          std::vector<float> o(cols, -9.f);
+          if (width == 8) {
+            GruSplitPass_avx2(g.packed_w(), inputs, n3p, x.data(), ia.data(), o.data(), false, &pf);
+          } else {
+            GruSplitPass_avx512(g.packed_w(), inputs, n3p, x.data(), ia.data(), o.data(), false,
+                                &pf);
+          }
+          ASSERT_EQ(o, wa) << "width=" << width << " inputs=" << inputs << " units=" << units;
+          // 64 bytes a line; the last one may be shorter (it ends the stream).
+          const size_t want = std::min(lines.size(), 64 * issued);
+          ASSERT_EQ(static_cast<size_t>(pf.next - lines.data()), want)
+              << "width=" << width << " inputs=" << inputs << " units=" << units;
+        }
+      }
     }
   }
 }

@@ -8,8 +8,11 @@
 //   RNN_ST_MEMID (int bits)    next cepstral memory row
 //   RNN_ST_LAST_PERIOD (int)   pitch period of the previous hop
 //   RNN_ST_PERIOD (int)        this hop's pitch period (frontend -> features)
+//   RNN_ST_PITCH_HEAD (int)    ring position of the pitch history's oldest sample
 //   [RNN_ST_ANALYSIS, +480)    previous high-passed hop (analysis window's first half)
-//   [RNN_ST_PITCH, +1728)      high-passed history for the pitch search
+//   [RNN_ST_PITCH, +1728)      high-passed history for the pitch search, a ring: sample i of the
+//                              history (0 = oldest) at RNN_ST_PITCH + (head + i) % RNN_PITCH_BUF;
+//                              a hop overwrites the 480 oldest and advances head by 480
 //   [RNN_ST_CEPS, +8*22)       cepstral memory
 //   [RNN_ST_SYNTH, +480)       overlap-add tail
 //   [RNN_ST_HISTORY, +480)     previous raw input hop (the dry signal for strength < 1)
@@ -37,6 +40,7 @@
 #define RNN_ST_MEMID 3
 #define RNN_ST_LAST_PERIOD 4
 #define RNN_ST_PERIOD 5
+#define RNN_ST_PITCH_HEAD 6
 #define RNN_ST_ANALYSIS 8
 #define RNN_ST_PITCH (RNN_ST_ANALYSIS + RNN_HOP)
 #define RNN_ST_CEPS (RNN_ST_PITCH + RNN_PITCH_BUF)
@@ -54,20 +58,11 @@
 #define RNN_CTL_FLAGS 2
 #define RNN_CTL_PF_STRENGTH 3
 #define RNN_CTL_PF_SLOPE 4
+// ctl[RNN_CTL_LOW_CUT]: metadata.rnnoise.low_cut_hz as bins (DspOptions::low_cut_bins): the
+// postprocess zeroes the output spectrum's bins below it in every hop, silent ones included.
+#define RNN_CTL_LOW_CUT 5
 #define RNN_CTL_NO_HIGHPASS 1
 #define RNN_CTL_PF_CUSTOM 2
-
-// Per-row pitch scratch written by rnn_pitch_lanes_* for rnn_frontend_pre (the lane-per-row
-// split frontend, CudaPlanOptions::lane_pitch): the whitened low-passed signal lp (864), the two
-// pitch searches' running energies (coarse 147, fine 294) and RemoveDoubling's delayed-window
-// energies stored reversed (RNN_PS_YY + a = yy_lag[384 - a], so RNN_PS_YY + 384 = xx).
-#define RNN_PS_LP 0
-#define RNN_PS_SYYC 864
-#define RNN_PS_SYYF 1024
-#define RNN_PS_YY 1344
-#define RNN_PS_STRIDE 1760
-// Warps (of 32 rows each) per block of rnn_pitch_lanes_* (block.x = 32 * RNN_LANE_WARPS).
-#define RNN_LANE_WARPS 2
 
 // Per-row band data written by the features kernel for the postprocess kernel.
 #define RNN_BD_EX 0

@@ -11,45 +11,51 @@
 // order of kernels/xcorr_avx2.cc (avx2 == 1: FMA, 32 interleaved partial sums, its horizontal
 // sum). The host passes the level its CPU kernels use (kernels::ActiveSimd()), so the GPU takes
 // exactly the pitch decisions the CPU path of the same machine takes. With the AVX2 order the
-// 480-element inner products (fine search, RemoveDoubling) run one warp each (rnn_inner480_warp:
-// the AVX2 code's 32 partial sums are the 32 lanes); avx2 | 4 keeps them on one lane each.
+// 480- and 240-element inner products (xx, the coarse search's last three lags, the fine
+// search, RemoveDoubling) run one warp each (rnn_inner_warp: the AVX2 code's 32 partial sums are
+// the 32 lanes); avx2 | 4 keeps them on one lane each.
 //
 //   rnn_frontend_f32: for row b < ctl[0] (slot s = ctl[16 + b]):
-//     in[b] (RNN_HOP floats) -> high-pass -> state[s] updated (RNN_ST_HP, ANALYSIS, PITCH,
-//     LAST_GAIN, LAST_PERIOD, PERIOD);
+//     in[b] (RNN_HOP floats) -> high-pass -> state[s] updated (RNN_ST_HP, ANALYSIS, the PITCH
+//     ring and its PITCH_HEAD, LAST_GAIN, LAST_PERIOD, PERIOD);
 //     frames[2b]   = window * [previous hop | this hop]           (RNN_WINDOW floats)
 //     frames[2b+1] = window * pitch history delayed by the period  (RNN_WINDOW floats)
 //   rnn_frontend_s16: the same with 16-bit PCM input rows (x / 32768).
-//   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (any >= 97 works; 128 gives
-//   8 blocks, i.e. 8 sessions, per SM: 64 registers, 21 KB of shared memory each).
+//   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (each of the 4 warps runs its
+//   own chains; the launch bounds assume 128).
 //
 // Critical path (the block is latency-bound: serial float chains that must keep the CPU's
 // order): every chain runs on its own warp next to the parallel work, and whatever does not
 // depend on a decision is computed ahead — the autocorrelation's terms on the old pitch history
-// during the high-pass, both searches' running energies (FindBestPitch's syy) before their scans,
-// the fine search only on its ~10 live lags (the scan skips the others, which are 0), and
-// RemoveDoubling's +-1 lag correlations for every candidate together with the candidates.
+// during the high-pass; the squares of the whitened signal once, in parallel, so that the
+// energy chains (both searches' initial and running energies, RemoveDoubling's yy_lag) only add;
+// those chains side by side with the coarse cross-correlation; the coarse scan as a warp-wide
+// exact top-2 (rnn_coarse_best); the fine search only on its ~10 live lags (the scan skips the
+// others, which are 0); RemoveDoubling's +-1 lag correlations for every candidate together with
+// the candidates when a block has one row. The pitch history is a ring in the state (a hop
+// writes its 480 new samples, not the whole 1728-sample buffer).
 #include "gpu_common.cuh"
 #include "rnnoise_layout.cuh"
 
 #define RNN_LP_LEN (RNN_PITCH_BUF / 2)  // 864
 #define RNN_LP_OLD ((RNN_PITCH_BUF - RNN_HOP) / 2)  // 624: lp0 + 5 + i that only read the history
 #define RNN_AC_SPLIT (RNN_LP_OLD - 4)               // 620: autocorrelation terms known before the hop
-// Resident blocks per SM the frontend kernels are built for (__launch_bounds__): what 21.7 KB of
-// shared memory per block allows (sm_90: 228 KB per SM -> 10 blocks of 128 threads at <= 48
-// registers; sm_80: 164 KB -> 7; sm_86/89: 100 KB -> 4; sm_75: 64 KB -> 2). Block b takes
+// Resident blocks per SM the frontend kernels are built for (__launch_bounds__): what 14.8 KB of
+// shared memory per block and the registers allow (sm_90: 228 KB per SM -> 12 blocks of 128
+// threads at <= 40 registers — 13 would leave 32 registers and spill in the hot loops; sm_80:
+// 164 KB -> 10; sm_86/89: 100 KB -> 6; sm_75: 64 KB -> 4). Block b takes
 // row b first, then the next row not yet taken (an atomic counter in ctl[1], which the host
 // zeroes with every hop; rows past count end the loop): with static striding a grid larger
 // than what is resident (the host sizes it at 16 blocks per SM) runs its rows in two rounds of
 // whole blocks, and a block that finishes early idles.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
-#define RNN_FRONTEND_BLOCKS_PER_SM 2
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 800
-#define RNN_FRONTEND_BLOCKS_PER_SM 7
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
 #define RNN_FRONTEND_BLOCKS_PER_SM 4
-#else
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 800
 #define RNN_FRONTEND_BLOCKS_PER_SM 10
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define RNN_FRONTEND_BLOCKS_PER_SM 6
+#else
+#define RNN_FRONTEND_BLOCKS_PER_SM 12
 #endif
 
 // RemoveDoubling's second candidate multiplier per sub-multiple k.
@@ -108,24 +114,13 @@ __device__ float rnn_inner(const float* x, const float* y, int n, int avx2) {
   return __fadd_rn(__fadd_rn(s[0], s[2]), __fadd_rn(s[1], s[3]));
 }
 
-// Lag k of kernels::PitchXcorr(x, y, out, len, lags): the AVX2 version sums the lags of whole
-// groups of 8 with one FMA per step in index order, and the last lags % 8 as inner products.
-__device__ float rnn_xcorr_lag(const float* x, const float* y, int len, int k, int lags, int avx2) {
-  if (avx2 && k < lags / 8 * 8) {
-    float s = 0.f;
-#pragma unroll 8
-    for (int i = 0; i < len; ++i) s = __fmaf_rn(x[i], y[i + k], s);
-    return s;
-  }
-  return rnn_inner(x, y + k, len, avx2);
-}
-
 __device__ __forceinline__ float rnn_maxf(float a, float b) { return a < b ? b : a; }  // std::max
 
-// Lags k0, k0 + 1, k0 + 2 of kernels::PitchXcorr for k0 + 2 < lags / 8 * 8: with either order
-// each of them is one sequential chain over i (AVX2: one FMA per step; scalar: multiply, add),
-// so one thread runs the three chains side by side, loading x[i] once and sliding y[i + k]
-// through registers (the same operations per lag as rnn_xcorr_lag, so the same bits).
+// Lags k0, k0 + 1, k0 + 2 of kernels::PitchXcorr: the AVX2 version sums the lags of whole
+// groups of 8 (k0 + 2 < lags / 8 * 8) with one FMA per step in index order, and the last
+// lags % 8 as inner products (rnn_inner); the scalar version every lag as rnn_inner, i.e. one
+// multiply-add chain. Either way each lag here is one sequential chain over i, so one thread
+// runs the three side by side, loading x[i] once and sliding y[i + k] through registers.
 __device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, int len, int k0, int avx2, float* out) {
   float s0 = 0.f, s1 = 0.f, s2 = 0.f;
   float y0 = y[k0], y1 = y[k0 + 1];
@@ -155,45 +150,39 @@ __device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, i
   out[k0 + 2] = s2;
 }
 
-// rnn_inner(x, y, 480, avx2 = 1) computed by a whole warp (every lane calls it; the result is
-// in lane 0): lane l holds the AVX2 code's partial sum l (elements 32q + l, q in order: 480 has
-// no tails), and the shuffles add them in the AVX2 code's order — (a0 + a1) + (a2 + a3) per lane
-// of 8, then lanes l + 4, then (s0 + s2) + (s1 + s3). Same sums, so the same bits; ~55 warp
-// instructions instead of ~1500 for one lane. Host shim (tests): the one-lane version.
-__device__ __forceinline__ float rnn_inner480_warp(const float* x, const float* y, int lane) {
-#ifdef __CUDACC_RTC__
+// rnn_inner(x, y, n, avx2 = 1) computed by a whole warp, for n = 32 m or 32 m + 8 j (every lane
+// calls it; the result is in lane 0): lane l holds the AVX2 code's partial sum l (elements
+// 32q + l, q in order; then the whole 8-blocks past the last 32-block go to a0, i.e. lanes 0-7,
+// in order — n = 240: elements 224 + l, then 232 + l), and the shuffles add them in the AVX2
+// code's order — (a0 + a1) + (a2 + a3) per lane of 8, then lanes l + 4, then (s0 + s2) +
+// (s1 + s3). Same sums, so the same bits; ~55 warp instructions instead of ~1500 on one lane.
+__device__ __forceinline__ float rnn_inner_warp_shfl(const float* x, const float* y, int n, int lane) {
+  const int whole = n / 32 * 32;
   float a = 0.f;
-#pragma unroll
-  for (int q = 0; q < 15; ++q) a = __fmaf_rn(x[32 * q + lane], y[32 * q + lane], a);
+#pragma unroll 5
+  for (int i = 0; i < whole; i += 32) a = __fmaf_rn(x[i + lane], y[i + lane], a);
+  for (int i = whole; i + 8 <= n; i += 8)
+    if (lane < 8) a = __fmaf_rn(x[i + lane], y[i + lane], a);
   a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 8));   // lanes 0-7: a0 + a1; 16-23: a2 + a3
   a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 16));  // lanes 0-7: t = (a0 + a1) + (a2 + a3)
   a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 4));   // lanes 0-3: s = t[l] + t[l + 4]
   a = __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 2));   // s0 + s2, s1 + s3
   return __fadd_rn(a, __shfl_down_sync(0xffffffffu, a, 1));
+}
+// Host shim (tests): the one-lane order, the same sums (the shim's shuffles are slow; the
+// shuffle version is checked against it on the host by HostWarp.InnerProductIsTheAvx2Order).
+__device__ __forceinline__ float rnn_inner_warp(const float* x, const float* y, int n, int lane) {
+#ifdef __CUDACC_RTC__
+  return rnn_inner_warp_shfl(x, y, n, lane);
 #else
   (void)lane;
-  return rnn_inner(x, y, 480, 1);
+  return rnn_inner(x, y, n, 1);
 #endif
 }
 
-// audio::pitch FindBestPitch, split in two so that the scan's serial chain is short:
-// rnn_syy_track writes the running energy the CPU loop holds at step i (syy[0] = syy0,
-// syy[i + 1] = max(1, syy[i] + (y[i + len]^2 - y[i]^2)), the CPU's operations in its order; it
-// depends only on y, so another thread computes it ahead), and rnn_best_step is one step of
-// the scan (the CPU's comparisons, in index order). Indices whose xcorr is not > 0 change
-// nothing, so a scan may skip them (the fine search visits only its ~10 computed lags).
-// syy0: 1 + sum_{j<len} y[j]^2 summed in index order (rnn_energy1).
-__device__ void rnn_syy_track(const float* y, int len, int max_pitch, float syy0, float* syy) {
-  float v = syy0;
-  syy[0] = v;
-#pragma unroll 4
-  for (int i = 0; i + 1 < max_pitch; ++i) {
-    v = __fadd_rn(v, __fsub_rn(__fmul_rn(y[i + len], y[i + len]), __fmul_rn(y[i], y[i])));
-    v = rnn_maxf(1.f, v);
-    syy[i + 1] = v;
-  }
-}
-
+// FindBestPitch's scan state and step (the CPU's comparisons, in index order). Indices whose
+// xcorr is not > 0 change nothing, so a scan may skip them (the fine search visits only its ~10
+// computed lags).
 struct RnnBest {
   float num0, num1, den0, den1;
   int b0, b1;
@@ -229,22 +218,177 @@ __device__ __forceinline__ void rnn_best_step(RnnBest& r, float xcorr, float syy
   }
 }
 
-__device__ float rnn_energy1(const float* y, int len) {
-  float syy = 1.f;
-#pragma unroll 8
-  for (int j = 0; j < len; ++j) syy = __fadd_rn(syy, __fmul_rn(y[j], y[j]));
-  return syy;
+// The coarse search's scan (rnn_best_step over i < n in order, n <= 160) by a whole warp (every
+// lane calls it; every lane gets best[0..1]). Element i is live when xc[i] > 0; with c2_i =
+// (xc[i] 1e-12)^2 and d_i = syy[i] the scan lets i displace j when fl(c2_i d_j) > fl(c2_j d_i).
+// In exact arithmetic that relation is the order of c2/d (ties: the earlier index stays), so the
+// scan would end with the two greatest live elements (T1, T2) of the order (key, then lower
+// index). Every comparison the scan makes that can decide whether T1 and T2 enter and stay has
+// T1 or T2 on one side, and the products of two floats are exact in double: so the warp picks
+// T1, T2 in double, then checks that for every live j the rounded comparison of j against T1
+// and T2 (both ways) says what the exact one says. When it does, (T1, T2) is what the scan
+// returns; otherwise (near-ties, non-finite values) lane 0 runs the scan itself. Fewer than two
+// live elements: the scan's own leftovers ((i, 0) for one live i, (0, 1) for none). Returns
+// whether lane 0 had to scan (for tests).
+__device__ __forceinline__ float rnn_c2(float xc) {
+  const float c = __fmul_rn(xc, 1e-12f);
+  return __fmul_rn(c, c);
+}
+__device__ __forceinline__ bool rnn_beats_exact(float ca, float da, int a, float cb, float db, int b) {
+  const double p = static_cast<double>(ca) * static_cast<double>(db), q = static_cast<double>(cb) * static_cast<double>(da);
+  return p > q || (p == q && a < b);
+}
+__device__ __forceinline__ bool rnn_gt_exact(float ca, float da, float cb, float db) {  // c2_a / d_a > c2_b / d_b
+  return static_cast<double>(ca) * static_cast<double>(db) > static_cast<double>(cb) * static_cast<double>(da);
+}
+__device__ __forceinline__ void rnn_top2_insert(const float* xc, const float* syy, int i, int& t1, int& t2) {
+  if (i < 0 || i == t1 || i == t2) return;
+  const float ci = rnn_c2(xc[i]), di = syy[i];
+  if (t1 < 0 || rnn_beats_exact(ci, di, i, rnn_c2(xc[t1]), syy[t1], t1)) {
+    t2 = t1;
+    t1 = i;
+  } else if (t2 < 0 || rnn_beats_exact(ci, di, i, rnn_c2(xc[t2]), syy[t2], t2)) {
+    t2 = i;
+  }
+}
+__device__ bool rnn_coarse_best(const float* xc, const float* syy, int n, int lane, int* best) {
+  int t1 = -1, t2 = -1;
+  for (int i = lane; i < n; i += 32)
+    if (xc[i] > 0.f) rnn_top2_insert(xc, syy, i, t1, t2);
+#pragma unroll
+  for (int m = 16; m >= 1; m >>= 1) {
+    const int u1 = __shfl_xor_sync(0xffffffffu, t1, m), u2 = __shfl_xor_sync(0xffffffffu, t2, m);
+    rnn_top2_insert(xc, syy, u1, t1, t2);
+    rnn_top2_insert(xc, syy, u2, t1, t2);
+  }
+  bool bad = false;
+  if (t2 >= 0) {
+    const float c1 = rnn_c2(xc[t1]), d1 = syy[t1], c2 = rnn_c2(xc[t2]), d2 = syy[t2];
+    for (int j = lane; j < n; j += 32) {
+      if (!(xc[j] > 0.f)) continue;
+      const float cj = rnn_c2(xc[j]), dj = syy[j];
+      bad = bad || !isfinite(cj) || !isfinite(dj);
+      if (j != t1) {
+        bad = bad || ((__fmul_rn(cj, d1) > __fmul_rn(c1, dj)) != rnn_gt_exact(cj, dj, c1, d1));
+        bad = bad || ((__fmul_rn(c1, dj) > __fmul_rn(cj, d1)) != rnn_gt_exact(c1, d1, cj, dj));
+      }
+      if (j != t2) {
+        bad = bad || ((__fmul_rn(cj, d2) > __fmul_rn(c2, dj)) != rnn_gt_exact(cj, dj, c2, d2));
+        bad = bad || ((__fmul_rn(c2, dj) > __fmul_rn(cj, d2)) != rnn_gt_exact(c2, d2, cj, dj));
+      }
+    }
+  }
+  const bool scan = __any_sync(0xffffffffu, bad);
+  if (scan) {
+    if (lane == 0) {
+      RnnBest r;
+      rnn_best_init(r);
+      for (int i = 0; i < n; ++i) rnn_best_step(r, xc[i], syy[i], i);
+      t1 = r.b0;
+      t2 = r.b1;
+    }
+  } else if (t1 < 0) {
+    t1 = 0;
+    t2 = 1;
+  } else if (t2 < 0) {
+    t2 = 0;
+  }
+  if (lane == 0) {
+    best[0] = t1;
+    best[1] = t2;
+  }
+  return scan;
+}
+
+// The frontend's call: on the host shim (tests) lane 0 runs the scan itself (the shim's warp
+// exchanges are slow; HostCoarseBest checks rnn_coarse_best against the scan directly).
+__device__ __forceinline__ void rnn_coarse_best_call(const float* xc, const float* syy, int n, int lane, int* best) {
+#ifdef __CUDACC_RTC__
+  rnn_coarse_best(xc, syy, n, lane, best);
+#else
+  if (lane == 0) {
+    RnnBest r;
+    rnn_best_init(r);
+    for (int i = 0; i < n; ++i) rnn_best_step(r, xc[i], syy[i], i);
+    best[0] = r.b0;
+    best[1] = r.b1;
+  }
+#endif
 }
 
 __device__ __forceinline__ float rnn_pitch_gain(float xy, float xx, float yy) {
   return __fdiv_rn(xy, __fsqrt_rn(__fadd_rn(1.f, __fmul_rn(xx, yy))));
 }
 
-// PitchDownsample's low-pass at decimated index i of a pitch buffer p (the CPU's operations).
+// Sample i (0 = oldest) of the pitch history ring st + RNN_ST_PITCH whose sample 0 sits at
+// base (< RNN_PITCH_BUF), for i < RNN_PITCH_BUF.
+__device__ __forceinline__ float rnn_ring(const float* ring, int base, int i) {
+  int p = base + i;
+  if (p >= RNN_PITCH_BUF) p -= RNN_PITCH_BUF;
+  return ring[p];
+}
+
+// PitchDownsample's low-pass at decimated index i of the pitch buffer whose samples [0, 1248)
+// are the ring's from base on (the CPU's operations).
+__device__ __forceinline__ float rnn_lowpass_ring(const float* ring, int base, int i) {
+  if (i == 0) return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, rnn_ring(ring, base, 1)), rnn_ring(ring, base, 0)));
+  return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(rnn_ring(ring, base, 2 * i - 1), rnn_ring(ring, base, 2 * i + 1))),
+                                  rnn_ring(ring, base, 2 * i)));
+}
+// The same on a pitch buffer p in shared memory (i > 0).
 __device__ __forceinline__ float rnn_lowpass(const float* p, int i) {
-  if (i == 0) return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, p[1]), p[0]));
   return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(p[2 * i - 1], p[2 * i + 1])), p[2 * i]));
 }
+
+// PitchDownsample's whitening filter from the low-passed signal's autocorrelation ac[0..4]:
+// lag window, 4th-order Levinson recursion, bandwidth expansion (0.9^k) and the 0.8
+// pre-emphasis folded in: fir[0..4] (the CPU's operations in its order).
+__device__ __forceinline__ void rnn_lpc_fir(const float* ac, float* fir) {
+  float a[5];
+  a[0] = __fmul_rn(ac[0], 1.0001f);
+#pragma unroll
+  for (int i = 1; i <= 4; ++i) {
+    const float w = __fmul_rn(.008f, static_cast<float>(i));
+    a[i] = __fsub_rn(ac[i], __fmul_rn(__fmul_rn(ac[i], w), w));
+  }
+  float lpc[4] = {0.f, 0.f, 0.f, 0.f};
+  float err = a[0];
+  if (a[0] != 0.f) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      float acc = 0.f;
+#pragma unroll
+      for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
+      acc = __fadd_rn(acc, a[i + 1]);
+      const float k = __fdiv_rn(-acc, err);
+      lpc[i] = k;
+#pragma unroll
+      for (int j = 0; j < (i + 1) >> 1; ++j) {
+        const float p = lpc[j], q = lpc[i - 1 - j];
+        lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
+        lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
+      }
+      err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
+      if (err < __fmul_rn(.001f, a[0])) break;
+    }
+  }
+  float bw = 1.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    bw = __fmul_rn(bw, .9f);
+    lpc[i] = __fmul_rn(lpc[i], bw);
+  }
+  const float c1 = .8f;
+  fir[0] = __fadd_rn(lpc[0], .8f);
+  fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
+  fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
+  fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
+  fir[4] = __fmul_rn(c1, lpc[3]);
+}
+
+// 16-bit PCM rows (rnn_frontend_s16) become floats x / 32768 (exact: a power-of-two scale).
+__device__ __forceinline__ float rnn_pcm_in(float v) { return v; }
+__device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
 
 // RemoveDoubling's last step: the period from the correlations at best_t - 1, best_t,
 // best_t + 1 (the CPU's operations); stored as the state's last and current period.
@@ -259,35 +403,37 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
   return period;
 }
 
-// 16-bit PCM rows (rnn_frontend_s16) become floats x / 32768 (exact: a power-of-two scale).
-__device__ __forceinline__ float rnn_pcm_in(float v) { return v; }
-__device__ __forceinline__ float rnn_pcm_in(short v) { return __fmul_rn(static_cast<float>(v), 1.f / 32768.f); }
-
 // HP = true (rnn_frontend_hp): the high-pass already ran (rnn_highpass_*, one lane per row)
 // and left this hop's filtered samples in frames[2b+1][0, RNN_HOP) (the pitch frame, written
 // by this kernel only at the end of the row); `in` is not read and the state's high-pass
 // memory is not touched. Same operations otherwise, so the same bits.
-// PRE = true (rnn_frontend_pre, needs HP): rnn_pitch_lanes_* also computed PitchDownsample
-// (lp) and every serial energy chain (both searches' running energies, xx, yy_lag) one lane
-// per row into the pitch scratch ps (RNN_PS_*); this kernel loads them and runs only the
-// block-parallel part (cross-correlations) and the decisions. Same values, so the same bits.
-template <bool HP, typename T, bool PRE = false>
+template <bool HP, typename T>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
-                                             int avx2, const float* __restrict__ ps = nullptr) {
-  __shared__ float xs[RNN_HOP];
-  __shared__ float pb[RNN_PITCH_BUF];
-  __shared__ float lp0[RNN_LP_LEN + 5];  // 5 zeros, then the unwhitened low-passed signal
-  __shared__ float lp[RNN_LP_LEN];
+                                             int avx2) {
+  // Shared memory is what limits the resident rows (blocks) per SM, so the big arrays are reused:
+  // pa: the pitch buffer pb (the history, then this hop, high-passed in place) until the
+  //     low-pass has read it; then the whitened low-passed signal lp [0, 864) and its squares sq.
+  // pc: lp0 (5 zeros, then the unwhitened low-passed signal) until the whitening filter has
+  //     read it; then the two searches' running energies syy_c, syy_f and yy_lag.
+  // The pitch-delayed frame is read from the state's ring at the end.
+  __shared__ float pa[RNN_PITCH_BUF];
+  __shared__ float pc[RNN_LP_LEN + 5];
   __shared__ float x4[RNN_PITCH_FRAME / 4];
   __shared__ float y4[(RNN_PITCH_FRAME + RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4];
   __shared__ float xc[(RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2];
+  float* const pb = pa;
+  float* const lp = pa;
+  float* const sq = pa + RNN_LP_LEN;
+  float* const lp0 = pc;
+  float* const syy_c = pc;         // 147 floats
+  float* const syy_f = pc + 148;   // 294
+  float* const yy_lag = pc + 448;  // RNN_PITCH_MAX / 2 + 1 = 385
   __shared__ float ac[5];
   __shared__ float fir[5];
   __shared__ float ips[40];
   __shared__ float ipm[16], ipp[16];  // correlations at lag - 1 / + 1 of RemoveDoubling's candidates
-  __shared__ float yy_lag[RNN_PITCH_MAX / 2 + 1];
   __shared__ float rd_xy[16], rd_yy[16], rd_g[16];  // RemoveDoubling's candidate k
   __shared__ int rd_t[16], rd_ok[16];
   __shared__ int best[2];
@@ -295,15 +441,18 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   __shared__ int t0s;
   __shared__ int prev_period_s;  // last hop's period / 2 and pitch gain (state, read ahead)
   __shared__ float prev_gain_s;
-  __shared__ float syy0f;
 
-  const int avx2_in = avx2;  // bit 0: the summation order; bit 2: see wcoop; bit 3: rnn_xcorr_lag3
+  const int avx2_in = avx2;  // bit 0: the summation order; bit 2: see wcoop (bit 3, once rnn_xcorr_lag3's switch, is ignored)
   avx2 &= 1;
   const int count = ctl[0];
   const int tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31, warps = static_cast<int>(blockDim.x) >> 5;
   const int len = RNN_PITCH_FRAME;                             // 960
   const int max_pitch = RNN_PITCH_MAX - 3 * RNN_PITCH_MIN;    // 588
   const int grid = static_cast<int>(gridDim.x);
+  // With the AVX2 order the 480- and 240-element inner products run one warp each
+  // (rnn_inner_warp); avx2 bit 2 keeps them on one lane each (for A/B runs).
+  const bool wcoop = avx2 && !(avx2_in & 4);
   // Latency mode (every block has at most one row): RemoveDoubling's +-1 lag correlations are
   // computed speculatively for every candidate, next to the candidates (one serial phase less).
   // Throughput mode (blocks loop over rows, the SMs are busy): only the chosen lag's two, after
@@ -325,26 +474,19 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     const T* inr = in + static_cast<long long>(b) * in_stride;
     float* fx = frames + static_cast<long long>(2 * b) * RNN_WINDOW;
     float* fp = fx + RNN_WINDOW;
+    float* ring = st + RNN_ST_PITCH;
+    const int head = sti[RNN_ST_PITCH_HEAD];  // the oldest sample's ring position: this hop overwrites [head, +480)
+    const int base = head + RNN_HOP < RNN_PITCH_BUF ? head + RNN_HOP : head + RNN_HOP - RNN_PITCH_BUF;
 
-    // Phase 0: the input, the pitch history shifted by a hop (read before anything writes it
-    // back), and PitchDownsample's low-pass of the part of it that does not depend on this hop
-    // (lp0 + 5 + i for i < RNN_LP_OLD reads pb[2i - 1 .. 2i + 1] < RNN_PITCH_BUF - RNN_HOP),
-    // computed from the same values as below.
-    const float* hist = st + RNN_ST_PITCH + RNN_HOP;
+    // Phase 0: the input (into the pitch buffer's tail), the pitch history (the ring's 1248
+    // newest samples, read before anything writes the ring), and PitchDownsample's low-pass of
+    // the part that does not depend on this hop (lp0 + 5 + i for i < RNN_LP_OLD reads history
+    // samples 2i - 1 .. 2i + 1 < RNN_PITCH_BUF - RNN_HOP), from the same values.
+    float* xs = pb + RNN_PITCH_BUF - RNN_HOP;
     for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
-    for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = hist[i];
-    if (PRE) {  // lp, the running energies (syy_c at lp0, syy_f at lp0 + 160), yy_lag and xx
-      const float* psr = ps + static_cast<long long>(b) * RNN_PS_STRIDE;
-      for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) lp[i] = psr[RNN_PS_LP + i];
-      for (int i = tid; i < (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4; i += blockDim.x) lp0[i] = psr[RNN_PS_SYYC + i];
-      for (int i = tid; i < (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2; i += blockDim.x)
-        lp0[160 + i] = psr[RNN_PS_SYYF + i];
-      for (int i = tid; i <= RNN_PITCH_MAX / 2; i += blockDim.x) yy_lag[i] = psr[RNN_PS_YY + RNN_PITCH_MAX / 2 - i];
-      if (tid == 2) ips[0] = psr[RNN_PS_YY + RNN_PITCH_MAX / 2];
-    } else {
-      for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass(hist, i);
-      if (tid < 5) lp0[tid] = 0.f;
-    }
+    for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = rnn_ring(ring, base, i);
+    for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass_ring(ring, base, i);
+    if (tid < 5) lp0[tid] = 0.f;
     // The analysis frame's first half (the previous hop) and what RemoveDoubling reads from the
     // state, loaded now rather than on the serial path.
     for (int i = tid; i < RNN_HOP; i += blockDim.x) fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
@@ -359,9 +501,9 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     }
     __syncthreads();
     // Phase 1: the high-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}) on
-    // thread 0, a serial chain; meanwhile warp 1's lanes 0-4 start the autocorrelation lags on
-    // the old part (the CPU's bulk loop sums j in index order; its first RNN_AC_SPLIT terms,
-    // o[j] o[j + k] with j + k < RNN_LP_OLD, are known already).
+    // thread 0, a serial chain, in place; meanwhile warp 1's lanes 0-4 start the
+    // autocorrelation lags on the old part (the CPU's bulk loop sums j in index order; its first
+    // RNN_AC_SPLIT terms, o[j] o[j + k] with j + k < RNN_LP_OLD, are known already).
     const float* o = lp0 + 5;
     float ac_bulk = 0.f;  // warp 1, lanes 0-4: lag tid - 32, carried to the second half below
     if (!HP && tid == 0) {
@@ -371,166 +513,149 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
           const float x = xs[i];
           const float y = __fadd_rn(x, m0);
           m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
-          m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+          m1 = __fsub_rn(x, __fmul_rn(0.99600f, y));  // (b[1] = 1: 1 * x == x)
           xs[i] = y;
         }
         st[RNN_ST_HP] = m0;
         st[RNN_ST_HP + 1] = m1;
       }
-    } else if (!PRE && tid >= 32 && tid < 37) {
+    } else if (tid >= 32 && tid < 37) {
       const int k = tid - 32;
 #pragma unroll 8
       for (int j = 0; j < RNN_AC_SPLIT; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
     }
     __syncthreads();
+    // Phase 2: this hop into the analysis frame, the state (analysis half, the ring's oldest
+    // 480 samples) and the rest of PitchDownsample's low-pass.
     for (int i = tid; i < RNN_HOP; i += blockDim.x) {
-      pb[RNN_PITCH_BUF - RNN_HOP + i] = xs[i];
-      fx[RNN_HOP + i] = __fmul_rn(xs[i], window[RNN_HOP + i]);
+      const float v = xs[i];
+      fx[RNN_HOP + i] = __fmul_rn(v, window[RNN_HOP + i]);
+      st[RNN_ST_ANALYSIS + i] = v;
+      ring[head + i < RNN_PITCH_BUF ? head + i : head + i - RNN_PITCH_BUF] = v;
+    }
+    if (tid == 0) sti[RNN_ST_PITCH_HEAD] = base;  // every thread read head in phase 0
+    for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
+    __syncthreads();
+    if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
+      const int k = tid - 32, fast = RNN_LP_LEN - 4;
+#pragma unroll 8
+      for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
+      float tail = 0.f;
+      for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
+      ac[k] = __fadd_rn(ac_bulk, tail);
     }
     __syncthreads();
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) st[RNN_ST_ANALYSIS + i] = xs[i];
-    for (int i = tid; i < RNN_PITCH_BUF; i += blockDim.x) st[RNN_ST_PITCH + i] = pb[i];
-
-    // PitchDownsample: low-pass and decimate by 2 (the rest, which reads this hop).
-    if (!PRE) {  // (rnn_frontend_pre: lp came from the scratch; the next barrier orders it)
-      for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
-      __syncthreads();
-      if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
-        const int k = tid - 32, fast = RNN_LP_LEN - 4;
-#pragma unroll 8
-        for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
-        float tail = 0.f;
-        for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
-        ac[k] = __fadd_rn(ac_bulk, tail);
-      }
-      __syncthreads();
-      if (tid == 0) {
-        float a[5];
-        a[0] = __fmul_rn(ac[0], 1.0001f);
-        for (int i = 1; i <= 4; ++i) {
-          const float w = __fmul_rn(.008f, static_cast<float>(i));
-          a[i] = __fsub_rn(ac[i], __fmul_rn(__fmul_rn(ac[i], w), w));
-        }
-        float lpc[4] = {0.f, 0.f, 0.f, 0.f};
-        float err = a[0];
-        if (a[0] != 0.f) {
-          for (int i = 0; i < 4; ++i) {
-            float acc = 0.f;
-            for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
-            acc = __fadd_rn(acc, a[i + 1]);
-            const float k = __fdiv_rn(-acc, err);
-            lpc[i] = k;
-            for (int j = 0; j < (i + 1) >> 1; ++j) {
-              const float p = lpc[j], q = lpc[i - 1 - j];
-              lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
-              lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
-            }
-            err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
-            if (err < __fmul_rn(.001f, a[0])) break;
-          }
-        }
-        float bw = 1.f;
-        for (int i = 0; i < 4; ++i) {
-          bw = __fmul_rn(bw, .9f);
-          lpc[i] = __fmul_rn(lpc[i], bw);
-        }
-        const float c1 = .8f;
-        fir[0] = __fadd_rn(lpc[0], .8f);
-        fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
-        fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
-        fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
-        fir[4] = __fmul_rn(c1, lpc[3]);
-      }
-      __syncthreads();
-      for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
-        float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
-        v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
-        v = __fadd_rn(v, __fmul_rn(fir[2], o[i - 3]));
-        v = __fadd_rn(v, __fmul_rn(fir[3], o[i - 4]));
-        lp[i] = __fadd_rn(v, __fmul_rn(fir[4], o[i - 5]));
-      }
-    }  // !PRE
+    if (tid == 0) rnn_lpc_fir(ac, fir);
+    __syncthreads();
+    for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
+      float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
+      v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
+      v = __fadd_rn(v, __fmul_rn(fir[2], o[i - 3]));
+      v = __fadd_rn(v, __fmul_rn(fir[3], o[i - 4]));
+      lp[i] = __fadd_rn(v, __fmul_rn(fir[4], o[i - 5]));
+    }
     __syncthreads();
 
-    // PitchSearch(lp + kMaxPeriod / 2, lp, 960, 588): coarse at 4x decimation.
+    // PitchSearch(lp + kMaxPeriod / 2, lp, 960, 588): coarse at 4x decimation. The squares
+    // sq[j] = lp[j]^2 (the CPU's products) are computed once, in parallel: every energy chain
+    // below sums them, so the serial chains only add.
     const float* xlp = lp + RNN_PITCH_MAX / 2;
+    for (int j = tid; j < RNN_LP_LEN; j += blockDim.x) sq[j] = __fmul_rn(lp[j], lp[j]);
     for (int j = tid; j < len >> 2; j += blockDim.x) x4[j] = xlp[2 * j];
     for (int j = tid; j < (len + max_pitch) >> 2; j += blockDim.x) y4[j] = lp[2 * j];
     __syncthreads();
-    // Every serial chain runs on its own warp, next to the parallel work (divergent lanes of
-    // one warp would run one after the other).
-    // Phase 1: the coarse cross-correlation on warps 0-1; warp 2: the coarse search's initial
-    // energy and its running energies (rnn_syy_track); warp 3: the fine search's initial energy.
     const int maxp = RNN_PITCH_MAX / 2, minp = RNN_PITCH_MIN / 2, n = RNN_PITCH_FRAME / 2;
     const float* x = lp + maxp;
-    float* syy_c = lp0;        // lp0 is dead once lp is built: the two searches' running
-    float* syy_f = lp0 + 160;  // energies (147 and 294 floats) live there
-    // avx2 bit 3 (GHOSTNV_CUDA_PLAN_XCORR3=1): three lags per thread (rnn_xcorr_lag3) for the
-    // 144 lags below the AVX2 tail, one each for the last 3: 51 threads, one round.
-    const int whole3 = (max_pitch >> 2) / 8 * 8;  // 144
-    if (avx2_in & 8) {
-      if (tid < whole3 / 3) {
-        rnn_xcorr_lag3(x4, y4, len >> 2, 3 * tid, avx2, xc);
-      } else if (tid < whole3 / 3 + (max_pitch >> 2) - whole3) {
-        const int k = whole3 + tid - whole3 / 3;
-        xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
-      } else if (!PRE && tid == 64) {
-        rnn_syy_track(y4, len >> 2, max_pitch >> 2, rnn_energy1(y4, len >> 2), syy_c);
-      } else if (!PRE && tid == 96) {
-        syy0f = rnn_energy1(lp, len >> 1);
+    // Phase 3, every serial chain on its own warp next to the parallel work (divergent lanes of
+    // one warp would run one after the other):
+    //   warp 0: coarse cross-correlation lags 0-95, three per lane (rnn_xcorr_lag3: each lag
+    //           one sequential chain, as the CPU sums it), then the coarse search's initial
+    //           energy (1 + sum of y4^2 in order) and running energies (FindBestPitch's syy:
+    //           syy[i + 1] = max(1, syy[i] + (y[i + len]^2 - y[i]^2)));
+    //   warp 1: lags 96-143 (and with the scalar order 144-146) three per lane, the AVX2 order's
+    //           last three lags as inner products (one warp each), and xx = <x, x>;
+    //   warp 2: the fine search's initial and running energies (len 480, 293 steps);
+    //   warp 3: RemoveDoubling's delayed-window energies yy_lag (xx from warp 1's own sum:
+    //           computed again here, the same call) — they depend only on lp.
+    if (warp == 0) {
+      rnn_xcorr_lag3(x4, y4, len >> 2, 3 * lane, avx2, xc);
+      if (lane == 0) {
+        float v = 1.f;
+#pragma unroll 8
+        for (int j = 0; j < len >> 2; ++j) v = __fadd_rn(v, sq[2 * j]);
+        syy_c[0] = v;
+#pragma unroll 4
+        for (int i = 0; i + 1 < max_pitch >> 2; ++i) {
+          v = rnn_maxf(1.f, __fadd_rn(v, __fsub_rn(sq[2 * (i + (len >> 2))], sq[2 * i])));
+          syy_c[i + 1] = v;
+        }
       }
-    } else if (PRE) {  // the energies are loaded: every warp on the cross-correlation
-      for (int k = tid; k < max_pitch >> 2; k += blockDim.x)
-        xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
-    } else if (tid < 64) {
-      for (int k = tid; k < max_pitch >> 2; k += 64)
-        xc[k] = rnn_xcorr_lag(x4, y4, len >> 2, k, max_pitch >> 2, avx2);
-    } else if (tid == 64) {
-      rnn_syy_track(y4, len >> 2, max_pitch >> 2, rnn_energy1(y4, len >> 2), syy_c);
-    } else if (tid == 96) {
-      syy0f = rnn_energy1(lp, len >> 1);
+    } else if (warp == 1) {
+      if (lane < (avx2 ? 16 : 17)) rnn_xcorr_lag3(x4, y4, len >> 2, 96 + 3 * lane, avx2, xc);
+      if (avx2) {
+        for (int k = 144; k < max_pitch >> 2; ++k) {
+          if (wcoop) {
+            const float v = rnn_inner_warp(x4, y4 + k, len >> 2, lane);
+            if (lane == 0) xc[k] = v;
+          } else if (lane == 16 + k - 144) {
+            xc[k] = rnn_inner(x4, y4 + k, len >> 2, 1);
+          }
+        }
+      }
+    } else if (warp == 2) {
+      if (lane == 0) {
+        float v = 1.f;
+#pragma unroll 8
+        for (int j = 0; j < len >> 1; ++j) v = __fadd_rn(v, sq[j]);
+        syy_f[0] = v;
+#pragma unroll 4
+        for (int i = 0; i + 1 < max_pitch >> 1; ++i) {
+          v = rnn_maxf(1.f, __fadd_rn(v, __fsub_rn(sq[i + (len >> 1)], sq[i])));
+          syy_f[i + 1] = v;
+        }
+      }
+    } else if (warp == 3) {
+      float xx = 0.f;
+      if (wcoop) {
+        xx = rnn_inner_warp(x, x, n, lane);
+      } else if (lane == 0) {
+        xx = rnn_inner(x, x, n, avx2);
+      }
+      if (lane == 0) {
+        ips[0] = xx;
+        float yy = xx;
+        yy_lag[0] = xx;
+#pragma unroll 4
+        for (int i = 1; i <= maxp; ++i) {
+          yy = __fsub_rn(__fadd_rn(yy, sq[maxp - i]), sq[maxp + n - i]);
+          yy_lag[i] = rnn_maxf(0.f, yy);
+        }
+      }
     }
     __syncthreads();
-    // Phase 2: thread 0 scans the coarse correlation and lists the fine search's lags (within 2
-    // of twice a coarse candidate, increasing: the only ones the CPU computes, all others are 0);
-    // warp 1: the fine search's running energies; warp 2: RemoveDoubling's xx and delayed-window
-    // energies yy_lag (decimated domain, x = lp + 384); they depend only on lp.
-    if (tid == 0) {
-      RnnBest r;
-      rnn_best_init(r);
-#pragma unroll 4
-      for (int i = 0; i < max_pitch >> 2; ++i) rnn_best_step(r, xc[i], syy_c[i], i);
-      best[0] = r.b0;
-      best[1] = r.b1;
-      const int lo = r.b0 < r.b1 ? r.b0 : r.b1, hi = r.b0 < r.b1 ? r.b1 : r.b0;
-      int m = 0;
-      for (int i = 2 * lo - 2 < 0 ? 0 : 2 * lo - 2; i <= 2 * lo + 2 && i < max_pitch >> 1; ++i) fine_lag[m++] = i;
-      for (int i = 2 * hi - 2 < 2 * lo + 3 ? 2 * lo + 3 : 2 * hi - 2; i <= 2 * hi + 2 && i < max_pitch >> 1; ++i)
-        fine_lag[m++] = i;
-      fine_n = m;
-    } else if (!PRE && tid == 32) {
-      rnn_syy_track(lp, len >> 1, max_pitch >> 1, syy0f, syy_f);
-    } else if (!PRE && tid == 64) {
-      const float xx = rnn_inner(x, x, n, avx2);
-      ips[0] = xx;
-      float yy = xx;
-      yy_lag[0] = xx;
-#pragma unroll 4
-      for (int i = 1; i <= maxp; ++i) {
-        yy = __fsub_rn(__fadd_rn(yy, __fmul_rn(x[-i], x[-i])), __fmul_rn(x[n - i], x[n - i]));
-        yy_lag[i] = rnn_maxf(0.f, yy);
+    // Phase 4: warp 0 finds the coarse search's two best lags (rnn_coarse_best: the scan's
+    // result, in parallel) and lists the fine search's lags (within 2 of twice a coarse
+    // candidate, increasing: the only ones the CPU computes, all others are 0).
+    if (warp == 0) {
+      rnn_coarse_best_call(xc, syy_c, max_pitch >> 2, lane, best);
+      __syncwarp();
+      if (lane == 0) {
+        const int lo = best[0] < best[1] ? best[0] : best[1], hi = best[0] < best[1] ? best[1] : best[0];
+        int m = 0;
+        for (int i = 2 * lo - 2 < 0 ? 0 : 2 * lo - 2; i <= 2 * lo + 2 && i < max_pitch >> 1; ++i) fine_lag[m++] = i;
+        for (int i = 2 * hi - 2 < 2 * lo + 3 ? 2 * lo + 3 : 2 * hi - 2; i <= 2 * hi + 2 && i < max_pitch >> 1; ++i)
+          fine_lag[m++] = i;
+        fine_n = m;
       }
     }
     __syncthreads();
     const int b0 = best[0], b1 = best[1];
-    // Phase 3: the fine search's lags, one thread each (at most 10); with the AVX2 order: one
-    // warp each (rnn_inner480_warp; so are RemoveDoubling's inner products below).
-    const bool wcoop = avx2 && !(avx2_in & 4);  // (avx2 bit 2: one lane each, for A/B runs)
-    const int warp = tid >> 5, lane = tid & 31, warps = static_cast<int>(blockDim.x) >> 5;
+    // Phase 5: the fine search's lags, one thread each (at most 10); with the AVX2 order: one
+    // warp each (rnn_inner_warp; so are RemoveDoubling's inner products below).
     if (wcoop) {
       for (int q = warp; q < fine_n; q += warps) {
         const int i = fine_lag[q];
-        const float v = rnn_inner480_warp(xlp, lp + i, lane);
+        const float v = rnn_inner_warp(xlp, lp + i, len >> 1, lane);
         if (lane == 0) xc[i] = rnn_maxf(-1.f, v);
       }
     } else if (tid < fine_n) {
@@ -583,12 +708,12 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       for (int w = warp; w < items; w += warps) {
         if (w < 29) {
           const int lag = rd_lag(w + 1);
-          const float v = lag >= 0 ? rnn_inner480_warp(x, x - lag, lane) : 0.f;
+          const float v = lag >= 0 ? rnn_inner_warp(x, x - lag, n, lane) : 0.f;
           if (lane == 0) ips[w + 1] = v;
         } else {
           const int j = (w - 29) % 15 + 1, side = w - 29 < 15 ? -1 : 1;
           const int t1 = j == 1 ? t0 : (2 * t0 + j) / (2 * j);
-          const float v = t1 >= minp ? rnn_inner480_warp(x, x - (t1 + side), lane) : 0.f;
+          const float v = t1 >= minp ? rnn_inner_warp(x, x - (t1 + side), n, lane) : 0.f;
           if (lane == 0) (side < 0 ? ipm : ipp)[j] = v;
         }
       }
@@ -672,7 +797,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     if (!speculate) {
       if (wcoop) {  // warps 0 and 1
         if (warp < 2) {
-          const float v = rnn_inner480_warp(x, x - (rd_t[0] + (warp == 0 ? -1 : 1)), lane);
+          const float v = rnn_inner_warp(x, x - (rd_t[0] + (warp == 0 ? -1 : 1)), n, lane);
           if (lane == 0) (warp == 0 ? ipm : ipp)[0] = v;
         }
       } else if (tid < 2) {  // lanes of one warp: the two inner products issue as one
@@ -683,12 +808,14 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       if (tid == 0) t0s = rnn_final_period(ipm[0], rd_xy[0], ipp[0], rd_t[0], sti);
       __syncthreads();
     }
-    // The window one pitch period in the past.
-    const float* src = pb + RNN_PITCH_BUF - RNN_WINDOW - t0s;
-    for (int i = tid; i < RNN_WINDOW; i += blockDim.x) fp[i] = __fmul_rn(src[i], window[i]);
+    // The window one pitch period in the past, from the ring (written in phase 2; the barriers
+    // since order it): pitch buffer sample j is the ring's base + j.
+    const int src = RNN_PITCH_BUF - RNN_WINDOW - t0s;
+    for (int i = tid; i < RNN_WINDOW; i += blockDim.x) fp[i] = __fmul_rn(rnn_ring(ring, base, src + i), window[i]);
     __syncthreads();  // shared buffers are reused by the next row
   }
 }
+
 
 extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
 rnn_frontend_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
@@ -752,7 +879,7 @@ __device__ __forceinline__ void rnn_highpass(const T* __restrict__ in, int in_st
         const float x = t[lane][i];
         const float y = __fadd_rn(x, m0);
         m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
-        m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
+        m1 = __fsub_rn(x, __fmul_rn(0.99600f, y));  // (b[1] = 1: 1 * x == x)
         t[lane][i] = y;
       }
     }
@@ -779,335 +906,4 @@ extern "C" __global__ void __launch_bounds__(128)
 rnn_highpass_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, float* __restrict__ frames) {
   rnn_highpass(in, in_stride, ctl, state, state_stride, frames);
-}
-
-// rnn_frontend_pre: rnn_frontend after rnn_pitch_lanes_* (ps = its pitch scratch, RNN_PS_STRIDE
-// floats per row b; `in` is not read). Same launch as rnn_frontend_f32.
-extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
-rnn_frontend_pre(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
-                 float* __restrict__ state, int state_stride, const float* __restrict__ window,
-                 float* __restrict__ frames, int avx2, const float* __restrict__ ps) {
-  rnn_frontend<true, float, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2, ps);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The lane-per-row frontend (CudaPlanOptions::lane_pitch): every serial float chain of a row —
-// the high-pass, PitchDownsample's low-pass, autocorrelation, LPC and whitening filter, the
-// coarse and fine searches' initial and running energies, RemoveDoubling's xx and yy_lag — on one
-// lane, 32 rows per warp, so that one warp instruction advances 32 rows' chains instead of one
-// (rnn_frontend runs each on a single lane of a 128-thread block per row: the kernel was
-// issue-bound on them). Same operations in the same order as rnn_frontend, so the same bits.
-//   rnn_pitch_lanes_f32/_s16: rows b < ctl[0] (slot s = ctl[16 + b]): in[b] -> high-pass ->
-//     frames[2b+1][0, RNN_HOP) (for rnn_frontend_pre), state[s] RNN_ST_HP updated; the pitch
-//     history state[s][RNN_ST_PITCH + RNN_HOP, +1248) is read (rnn_frontend_pre shifts it);
-//     ps[b] = lp, syy_c, syy_f, yy_lag reversed (RNN_PS_*).
-//   Launch: block.x = 32 * RNN_LANE_WARPS (64), grid.x = ceil(rows / 64). Then rnn_frontend_pre.
-// Every global access goes through a 32 x 32 shared tile per warp (rows x positions, rotated
-// so that a row and a column both touch 32 banks): the warp loads or stores one row's 32
-// consecutive floats per instruction (coalesced), and each lane reads its own row's column.
-// Control flow is the same on every lane (rows past the count run on zeros and store nothing).
-// RNN_LANE_WARPS (rnnoise_layout.cuh): 2 warps of 4 tiles each = 32 KiB of shared memory per block.
-#ifdef __CUDACC_RTC__
-#define RNN_WARP_SYNC() __syncwarp()
-#else
-#define RNN_WARP_SYNC() __syncthreads()  // host shim (tests): the block's barrier (uniform control flow)
-#endif
-
-__device__ __forceinline__ int rnn_tix(int r, int c) { return (r << 5) | ((c + r) & 31); }
-
-// PitchDownsample's low-pass at m from the pitch buffer values p[2m-1], p[2m], p[2m+1] (rnn_lowpass).
-__device__ __forceinline__ float rnn_lowpass3(int m, float pm1, float p0, float p1) {
-  if (m == 0) return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, p1), p0));
-  return __fmul_rn(.5f, __fadd_rn(__fmul_rn(.5f, __fadd_rn(pm1, p1)), p0));
-}
-
-template <typename T>
-__device__ __forceinline__ void rnn_pitch_lanes(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
-                                                float* __restrict__ state, int state_stride,
-                                                float* __restrict__ frames, float* __restrict__ ps, int avx2) {
-  __shared__ float tiles[RNN_LANE_WARPS][4][32 * 32];
-  __shared__ long long st_off[RNN_LANE_WARPS][32];
-  const int count = ctl[0];
-  avx2 &= 1;  // (bits 2, 3 are rnn_frontend's)
-  if (static_cast<int>(blockIdx.x) * RNN_LANE_WARPS * 32 >= count) return;  // the whole block
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int base = (static_cast<int>(blockIdx.x) * RNN_LANE_WARPS + warp) * 32;  // the warp's first row
-  const bool live = base + lane < count;
-  long long* so = st_off[warp];
-  so[lane] = live ? static_cast<long long>(ctl[16 + base + lane]) * state_stride : 0;
-  float* ta = tiles[warp][0];
-  float* tb = tiles[warp][1];
-  float* tc = tiles[warp][2];
-  float* td = tiles[warp][3];
-  const auto fr = [&](int j) { return frames + static_cast<long long>(2 * (base + j) + 1) * RNN_WINDOW; };
-  const auto pr = [&](int j) { return ps + static_cast<long long>(base + j) * RNN_PS_STRIDE; };
-  // Tile loads/stores: row j of the tile <-> row base + j, positions [c0, c0 + 32) (n: end of the data).
-  const auto load_pb = [&](float* t, int c0) {  // the pitch buffer: history (state), then this hop (frames)
-    for (int j = 0; j < 32; ++j) {
-      float v = 0.f;
-      if (base + j < count)
-        v = c0 < RNN_PITCH_BUF - RNN_HOP ? state[so[j] + RNN_ST_PITCH + RNN_HOP + c0 + lane] : fr(j)[c0 - (RNN_PITCH_BUF - RNN_HOP) + lane];
-      t[rnn_tix(j, lane)] = v;
-    }
-  };
-  const auto load_ps = [&](float* t, int off) {
-    for (int j = 0; j < 32; ++j) t[rnn_tix(j, lane)] = base + j < count ? pr(j)[off + lane] : 0.f;
-  };
-  const auto store_ps = [&](const float* t, int off, int n) {  // positions off + lane < off + n
-    for (int j = 0; j < 32; ++j)
-      if (base + j < count && lane < n) pr(j)[off + lane] = t[rnn_tix(j, lane)];
-  };
-  RNN_WARP_SYNC();
-
-  // 1. The high-pass (rnn_highpass's operations), this hop -> frames[2b+1][0, RNN_HOP).
-  float* st = state + so[lane];
-  const bool hp_on = !(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS);  // (off: a copy, the state unused)
-  float m0 = 0.f, m1 = 0.f;
-  if (live && hp_on) {
-    m0 = st[RNN_ST_HP];
-    m1 = st[RNN_ST_HP + 1];
-  }
-  for (int c0 = 0; c0 < RNN_HOP; c0 += 32) {
-    for (int j = 0; j < 32; ++j)
-      ta[rnn_tix(j, lane)] = base + j < count ? rnn_pcm_in(in[static_cast<long long>(base + j) * in_stride + c0 + lane]) : 0.f;
-    RNN_WARP_SYNC();
-    if (hp_on) {
-#pragma unroll 8
-      for (int i = 0; i < 32; ++i) {
-        const float x = ta[rnn_tix(lane, i)];
-        const float y = __fadd_rn(x, m0);
-        m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
-        m1 = __fsub_rn(__fmul_rn(1.f, x), __fmul_rn(0.99600f, y));
-        ta[rnn_tix(lane, i)] = y;
-      }
-    }
-    RNN_WARP_SYNC();
-    for (int j = 0; j < 32; ++j)
-      if (base + j < count) fr(j)[c0 + lane] = ta[rnn_tix(j, lane)];
-    RNN_WARP_SYNC();
-  }
-  if (live && hp_on) {
-    st[RNN_ST_HP] = m0;
-    st[RNN_ST_HP + 1] = m1;
-  }
-
-  // 2. Low-pass o[m] (m < 864, from the pitch buffer in 54 chunks of 32 samples = 16 outputs)
-  // and the autocorrelation: o[j] o[j + k] added to lag k's bulk (j < 860) or tail (the rest)
-  // when o[j + k] is produced, i.e. in j order as rnn_frontend sums them.
-  constexpr int kFast = RNN_LP_LEN - 4;
-  float bulk[5], tail[5], w[5];
-#pragma unroll
-  for (int k = 0; k < 5; ++k) bulk[k] = tail[k] = w[k] = 0.f;
-  float carry = 0.f;  // p[32c - 1]
-  for (int c = 0; c < RNN_PITCH_BUF / 32; ++c) {
-    load_pb(ta, 32 * c);
-    RNN_WARP_SYNC();
-    if (c > 0 && c < RNN_PITCH_BUF / 32 - 1) {  // 16 <= m < 848: every lag's term is a bulk term
-#pragma unroll
-      for (int t = 0; t < 16; ++t) {
-        const float o = rnn_lowpass3(1, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
-                                     ta[rnn_tix(lane, 2 * t + 1)]);
-        bulk[0] = __fadd_rn(bulk[0], __fmul_rn(o, o));
-#pragma unroll
-        for (int k = 1; k < 5; ++k) bulk[k] = __fadd_rn(bulk[k], __fmul_rn(w[k], o));
-        w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
-      }
-    } else {
-#pragma unroll
-      for (int t = 0; t < 16; ++t) {
-        const int m = 16 * c + t;
-        const float o = rnn_lowpass3(m, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
-                                     ta[rnn_tix(lane, 2 * t + 1)]);
-#pragma unroll
-        for (int k = 0; k < 5; ++k) {
-          if (m < k) continue;
-          const float prod = __fmul_rn(k == 0 ? o : w[k], o);
-          if (m - k < kFast) bulk[k] = __fadd_rn(bulk[k], prod);
-          else tail[k] = __fadd_rn(tail[k], prod);
-        }
-        w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
-      }
-    }
-    carry = ta[rnn_tix(lane, 31)];
-    RNN_WARP_SYNC();
-  }
-  // LPC (rnn_frontend's thread 0, per lane).
-  float fir[5];
-  {
-    float a[5];
-    a[0] = __fmul_rn(__fadd_rn(bulk[0], tail[0]), 1.0001f);
-    for (int i = 1; i <= 4; ++i) {
-      const float aci = __fadd_rn(bulk[i], tail[i]);
-      const float wi = __fmul_rn(.008f, static_cast<float>(i));
-      a[i] = __fsub_rn(aci, __fmul_rn(__fmul_rn(aci, wi), wi));
-    }
-    float lpc[4] = {0.f, 0.f, 0.f, 0.f};
-    float err = a[0];
-    if (a[0] != 0.f) {
-      for (int i = 0; i < 4; ++i) {
-        float acc = 0.f;
-        for (int j = 0; j < i; ++j) acc = __fadd_rn(acc, __fmul_rn(lpc[j], a[i - j]));
-        acc = __fadd_rn(acc, a[i + 1]);
-        const float k = __fdiv_rn(-acc, err);
-        lpc[i] = k;
-        for (int j = 0; j < (i + 1) >> 1; ++j) {
-          const float p = lpc[j], q = lpc[i - 1 - j];
-          lpc[j] = __fadd_rn(p, __fmul_rn(k, q));
-          lpc[i - 1 - j] = __fadd_rn(q, __fmul_rn(k, p));
-        }
-        err = __fsub_rn(err, __fmul_rn(__fmul_rn(k, k), err));
-        if (err < __fmul_rn(.001f, a[0])) break;
-      }
-    }
-    float bw = 1.f;
-    for (int i = 0; i < 4; ++i) {
-      bw = __fmul_rn(bw, .9f);
-      lpc[i] = __fmul_rn(lpc[i], bw);
-    }
-    const float c1 = .8f;
-    fir[0] = __fadd_rn(lpc[0], .8f);
-    fir[1] = __fadd_rn(lpc[1], __fmul_rn(c1, lpc[0]));
-    fir[2] = __fadd_rn(lpc[2], __fmul_rn(c1, lpc[1]));
-    fir[3] = __fadd_rn(lpc[3], __fmul_rn(c1, lpc[2]));
-    fir[4] = __fmul_rn(c1, lpc[3]);
-  }
-
-  // 3. The whitening filter: the low-pass again (same operations, same values), lp[m] into the
-  // scratch (tile tb, flushed every 32 outputs), and both searches' initial energies (1 + the sum
-  // of squares of lp[2j], j < 240, and of lp[j], j < 480, in index order).
-  float ec = 1.f, ef = 1.f;
-#pragma unroll
-  for (int k = 0; k < 5; ++k) w[k] = 0.f;
-  float w5 = 0.f;
-  carry = 0.f;
-  for (int c = 0; c < RNN_PITCH_BUF / 32; ++c) {
-    load_pb(ta, 32 * c);
-    RNN_WARP_SYNC();
-    const int h = 16 * (c & 1);
-#pragma unroll
-    for (int t = 0; t < 16; ++t) {
-      const int m = 16 * c + t;
-      const float o = rnn_lowpass3(m, t == 0 ? carry : ta[rnn_tix(lane, 2 * t - 1)], ta[rnn_tix(lane, 2 * t)],
-                                   ta[rnn_tix(lane, 2 * t + 1)]);
-      float v = __fadd_rn(o, __fmul_rn(fir[0], w[1]));
-      v = __fadd_rn(v, __fmul_rn(fir[1], w[2]));
-      v = __fadd_rn(v, __fmul_rn(fir[2], w[3]));
-      v = __fadd_rn(v, __fmul_rn(fir[3], w[4]));
-      v = __fadd_rn(v, __fmul_rn(fir[4], w5));
-      w5 = w[4], w[4] = w[3], w[3] = w[2], w[2] = w[1], w[1] = o;
-      tb[rnn_tix(lane, h + t)] = v;
-      if (m < RNN_PITCH_FRAME / 2) {
-        const float v2 = __fmul_rn(v, v);
-        ef = __fadd_rn(ef, v2);
-        if ((t & 1) == 0) ec = __fadd_rn(ec, v2);
-      }
-    }
-    carry = ta[rnn_tix(lane, 31)];
-    RNN_WARP_SYNC();
-    if (c & 1) {
-      store_ps(tb, RNN_PS_LP + 32 * (c >> 1), 32);
-      RNN_WARP_SYNC();
-    }
-  }
-
-  // 4. xx = rnn_inner(x, x, 480) with x = lp + 384 (32 partial sums, element e to sum e % 32, in
-  // block order: x's first 96 elements are lp[384, 480), read first), and the running energies:
-  // coarse syy_c[i] (steps i < 146 at p = 2i), fine syy_f[i] (steps i < 293 at p = i), each step
-  // lp[p + 480]^2 - lp[p]^2 (rnn_syy_track). Tile tc / td collect syy_f / syy_c.
-  float acc[32];
-#pragma unroll
-  for (int l = 0; l < 32; ++l) acc[l] = 0.f;
-  float sx = 0.f;
-  const auto xx_block = [&](const float* t) {
-#pragma unroll
-    for (int l = 0; l < 32; ++l) {
-      const float v = t[rnn_tix(lane, l)];
-      if (avx2) acc[l] = __fmaf_rn(v, v, acc[l]);
-      else sx = __fadd_rn(sx, __fmul_rn(v, v));
-    }
-  };
-  for (int c0 = RNN_PITCH_MAX / 2; c0 < RNN_PITCH_FRAME / 2; c0 += 32) {
-    load_ps(ta, RNN_PS_LP + c0);
-    RNN_WARP_SYNC();
-    xx_block(ta);
-    RNN_WARP_SYNC();
-  }
-  constexpr int kCoarse = (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4 - 1;  // 146 steps
-  constexpr int kFine = (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2 - 1;    // 293 steps
-  float vc = ec, vf = ef;
-  for (int c0 = 0; c0 < RNN_PITCH_MAX / 2; c0 += 32) {
-    load_ps(ta, RNN_PS_LP + c0);
-    load_ps(tb, RNN_PS_LP + RNN_PITCH_FRAME / 2 + c0);
-    RNN_WARP_SYNC();
-    if (c0 <= kFine) {
-#pragma unroll
-      for (int t = 0; t < 32; ++t) {
-        const int p = c0 + t;
-        const float y0 = ta[rnn_tix(lane, t)], y1 = tb[rnn_tix(lane, t)];
-        const float d = __fsub_rn(__fmul_rn(y1, y1), __fmul_rn(y0, y0));
-        if (p <= kFine) {
-          tc[rnn_tix(lane, t)] = vf;
-          if (p < kFine) vf = rnn_maxf(1.f, __fadd_rn(vf, d));
-        }
-        if ((t & 1) == 0 && p / 2 <= kCoarse) {
-          td[rnn_tix(lane, ((c0 >> 1) & 31) + (t >> 1))] = vc;
-          if (p / 2 < kCoarse) vc = rnn_maxf(1.f, __fadd_rn(vc, d));
-        }
-      }
-    }
-    xx_block(tb);
-    RNN_WARP_SYNC();
-    if (c0 <= kFine) {
-      store_ps(tc, RNN_PS_SYYF + c0, kFine + 1 - c0);
-      if (((c0 >> 5) & 1) || c0 + 32 > kFine) {
-        const int i0 = (c0 >> 1) & ~31;
-        store_ps(td, RNN_PS_SYYC + i0, kCoarse + 1 - i0);
-      }
-      RNN_WARP_SYNC();
-    }
-  }
-  float xx = sx;
-  if (avx2) {  // rnn_inner's final sums (whole = n = 480: no tails)
-    float t8[8], s4[4];
-#pragma unroll
-    for (int l = 0; l < 8; ++l) t8[l] = __fadd_rn(acc[l], acc[8 + l]);
-#pragma unroll
-    for (int l = 0; l < 8; ++l) t8[l] = __fadd_rn(t8[l], __fadd_rn(acc[16 + l], acc[24 + l]));
-#pragma unroll
-    for (int l = 0; l < 4; ++l) s4[l] = __fadd_rn(t8[l], t8[l + 4]);
-    xx = __fadd_rn(__fadd_rn(s4[0], s4[2]), __fadd_rn(s4[1], s4[3]));
-  }
-
-  // 5. yy_lag[i] (i = 1..384: + lp[384 - i]^2 - lp[864 - i]^2, then max(0, .)), stored at
-  // RNN_PS_YY + 384 - i, chunks of a = 384 - i in decreasing order; yy_lag[0] = xx.
-  if (live) pr(lane)[RNN_PS_YY + RNN_PITCH_MAX / 2] = xx;
-  float yy = xx;
-  for (int c0 = RNN_PITCH_MAX / 2 - 32; c0 >= 0; c0 -= 32) {
-    load_ps(ta, RNN_PS_LP + c0);
-    load_ps(tb, RNN_PS_LP + RNN_PITCH_FRAME / 2 + c0);
-    RNN_WARP_SYNC();
-#pragma unroll
-    for (int t = 31; t >= 0; --t) {
-      const float xa = ta[rnn_tix(lane, t)], xb = tb[rnn_tix(lane, t)];
-      yy = __fsub_rn(__fadd_rn(yy, __fmul_rn(xa, xa)), __fmul_rn(xb, xb));
-      tc[rnn_tix(lane, t)] = rnn_maxf(0.f, yy);
-    }
-    RNN_WARP_SYNC();
-    store_ps(tc, RNN_PS_YY + c0, 32);
-    RNN_WARP_SYNC();
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(32 * RNN_LANE_WARPS)
-rnn_pitch_lanes_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
-                    float* __restrict__ state, int state_stride, float* __restrict__ frames,
-                    float* __restrict__ ps, int avx2) {
-  rnn_pitch_lanes(in, in_stride, ctl, state, state_stride, frames, ps, avx2);
-}
-
-extern "C" __global__ void __launch_bounds__(32 * RNN_LANE_WARPS)
-rnn_pitch_lanes_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
-                    float* __restrict__ state, int state_stride, float* __restrict__ frames,
-                    float* __restrict__ ps, int avx2) {
-  rnn_pitch_lanes(in, in_stride, ctl, state, state_stride, frames, ps, avx2);
 }

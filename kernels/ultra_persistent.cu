@@ -301,6 +301,18 @@ __device__ void ultra_state_in(const UltraNet& net, UltraSmem& sm, const float* 
   for (int i = t; i < u2; i += threads) sm.s2[i] = st[ULTRA_ST_GRU + u1 + i];
 }
 
+// The triangular weight of bin k in band b (ultra::BandEnergies' fractions from the tables: bin k
+// lies in band kb = ULTRA_TB_BIN_BAND[k] at fraction f, weighing 1 - f for band kb and f for
+// band kb + 1; the last bin belongs to the last band alone). Both band-energy paths use it.
+__device__ __forceinline__ float ultra_band_weight(const float* tb, int k, int b) {
+  if (k == ULTRA_BINS - 1) return b == ULTRA_BANDS - 1 ? 1.f : 0.f;
+  const int kb = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
+  const float f = tb[ULTRA_TB_BIN_FRAC + k];
+  if (kb == b) return 1.f - f;
+  if (kb == b - 1) return f;
+  return 0.f;
+}
+
 // ULTRA_NET_FAST_FFT, after the forward FFT (sm.fa) and a barrier: the warp of band b splits the
 // real spectrum's bins of the band's support out of the complex one (storing the bins it owns,
 // [centre b, centre b+1), into sm.xre / sm.xim) and returns the band energy in every lane
@@ -323,13 +335,7 @@ __device__ float ultra_band_energy(UltraSmem& sm, int b, int lane) {
       sm.xre[k] = re;
       sm.xim[k] = im;
     }
-    const int kb = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
-    const float f = tb[ULTRA_TB_BIN_FRAC + k];
-    float w = 0.f;
-    if (k == ULTRA_BINS - 1) w = b == ULTRA_BANDS - 1 ? 1.f : 0.f;
-    else if (kb == b) w = 1.f - f;
-    else if (kb == b - 1) w = f;
-    e += w * (re * re + im * im);
+    e += ultra_band_weight(tb, k, b) * (re * re + im * im);
   }
   for (int off = 16; off > 0; off >>= 1) e += __shfl_xor_sync(0xffffffffu, e, off);
   return e;
@@ -401,13 +407,7 @@ __device__ void ultra_frontend_rest(UltraSmem& sm, float* st, bool fast, bool ba
       const int hi = b + 1 < ULTRA_BANDS ? static_cast<int>(tb[ULTRA_TB_CENTRES + b + 1]) : ULTRA_BINS;
       float e = 0.f;
       for (int k = lo + lane; k < hi; k += 32) {
-        const int kb = static_cast<int>(tb[ULTRA_TB_BIN_BAND + k]);
-        const float f = tb[ULTRA_TB_BIN_FRAC + k];
-        float w = 0.f;
-        if (k == ULTRA_BINS - 1) w = b == ULTRA_BANDS - 1 ? 1.f : 0.f;
-        else if (kb == b) w = 1.f - f;
-        else if (kb == b - 1) w = f;
-        e += w * sm.pw[k];
+        e += ultra_band_weight(tb, k, b) * sm.pw[k];
       }
       for (int off = 16; off > 0; off >>= 1) e += __shfl_xor_sync(0xffffffffu, e, off);
       if (lane == 0) sm.feat[b] = log10f(e + 1e-10f);

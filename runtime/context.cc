@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/park_gate.h"
 
 namespace ghostnv::runtime {
 
@@ -58,6 +59,7 @@ absl::Status Context::MakeCurrent() const {
 
 absl::Status Context::Synchronize() const {
   if (absl::Status st = MakeCurrent(); !st.ok()) return st;
+  ParkScope park;  // a resident kernel would never let it return (park_gate.h)
   if (cu::CUresult r = api_->CtxSynchronize(); r != cu::kSuccess)
     return CuError(*api_, r, "cuCtxSynchronize", absl::StrCat("waiting for ", device_.Describe()));
   return absl::OkStatus();

@@ -107,6 +107,11 @@ absl::Status BindAll(const Resolver& res, DriverApi& a) {
   bind("cuGraphLaunch", &a.GraphLaunch);
   bind("cuGraphExecDestroy", &a.GraphExecDestroy);
   bind("cuGraphDestroy", &a.GraphDestroy);
+  // Optional (null when the driver lacks them): the stream-ordered allocator, measured beside a
+  // persistent kernel by the coexistence probe (ultra_plan_benchmark.cc).
+  std::string optional_err;
+  (void)Bind(res, "cuMemAllocAsync", &a.MemAllocAsync, &optional_err);
+  (void)Bind(res, "cuMemFreeAsync", &a.MemFreeAsync, &optional_err);
   if (!ok) {
     return absl::UnavailableError(
         absl::StrCat("CUDA driver ", a.library, " lacks an entry point GhostNV needs: ", err));

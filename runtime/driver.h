@@ -112,6 +112,9 @@ struct DriverApi {
   CUresult (*MemsetD32Async)(CUdeviceptr dst, unsigned value, size_t count,
                              cu::CUstream stream) = nullptr;
   CUresult (*MemGetInfo)(size_t* free_bytes, size_t* total_bytes) = nullptr;
+  // Stream-ordered allocation (CUDA 11.2+); optional: null when the driver lacks them.
+  CUresult (*MemAllocAsync)(CUdeviceptr* ptr, size_t bytes, cu::CUstream stream) = nullptr;
+  CUresult (*MemFreeAsync)(CUdeviceptr ptr, cu::CUstream stream) = nullptr;
   // Graphs (stream capture).
   CUresult (*StreamBeginCapture)(cu::CUstream stream, int mode) = nullptr;
   CUresult (*StreamEndCapture)(cu::CUstream stream, cu::CUgraph* graph) = nullptr;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/park_gate.h"
 
 namespace ghostnv::runtime {
 
@@ -45,6 +46,8 @@ DeviceBlock::~DeviceBlock() { Free(); }
 
 void DeviceBlock::Free() {
   if (ptr_ != 0 && api_ != nullptr) {
+    // cuMemFree waits for the device to go idle: resident kernels step aside (park_gate.h).
+    ParkScope park;
     if (wipe_ == Wipe::kOnFree) api_->MemsetD8(ptr_, 0, bytes_);
     api_->MemFree(ptr_);
   }
@@ -107,6 +110,7 @@ PinnedBlock::~PinnedBlock() { Free(); }
 void PinnedBlock::Free() {
   if (host_ != nullptr && api_ != nullptr) {
     if (wipe_ == Wipe::kOnFree) explicit_bzero(host_, bytes_);
+    ParkScope park;  // cuMemFreeHost synchronises like cuMemFree (park_gate.h)
     api_->MemFreeHost(host_);
   }
   host_ = nullptr;

@@ -8,6 +8,8 @@
 // Module is move-only and unloads its image in the destructor; a Kernel is a plain handle that is
 // valid while its Module lives. Kernel::Launch returns the raw CUresult (no allocation, no
 // Status) so the real-time path can call it; the launch is asynchronous.
+// Load, GetKernel, GetGlobal, SetMaxDynamicSharedBytes and the unload pass through the park gate
+// (park_gate.h): beside a running persistent kernel they would wait for it forever. Setup only.
 #pragma once
 
 #include <string>
@@ -74,6 +76,7 @@ class Module {
   const std::string& label() const { return label_; }
 
  private:
+  void Unload();  // through the park gate (park_gate.h)
   Module(const DriverApi* api, cu::CUmodule m, std::string label)
       : api_(api), module_(m), label_(std::move(label)) {}
   const DriverApi* api_ = nullptr;

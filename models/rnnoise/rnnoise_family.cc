@@ -234,6 +234,7 @@ class RnnoiseFamily final : public Family {
       bands::InterpolateBandGains(g, gf);
       for (int i = 0; i < kBins; ++i) X[i] *= gf[i];
     }
+    for (int i = 0; i < dsp_.low_cut_bins; ++i) X[i] = 0;
 
     // Inverse FFT, synthesis window, overlap-add with the previous hop's tail.
     const std::vector<float>& w = Window();
@@ -361,6 +362,13 @@ absl::StatusOr<DspOptions> DspOptionsOf(const Model& m) {
           m.name, ": metadata.rnnoise.pitch_filter_gain_slope must be a number in [0, 1000]"));
     dsp.pitch_gain_slope = static_cast<float>(k.get<double>());
   }
+  if (r.contains("low_cut_hz")) {
+    const nlohmann::json& f = r["low_cut_hz"];
+    if (!f.is_number() || !(f.get<double>() >= 0.0) || !(f.get<double>() <= 1000.0))
+      return absl::InvalidArgumentError(
+          absl::StrCat(m.name, ": metadata.rnnoise.low_cut_hz must be a number in [0, 1000]"));
+    dsp.low_cut_bins = static_cast<int>(std::ceil(f.get<double>() / 50.0));
+  }
   return dsp;
 }
 
@@ -387,12 +395,15 @@ struct FeatureExtractor::Impl {
   audio::Biquad hp_noisy{kHighpassB, kHighpassA};
   audio::Biquad hp_clean{kHighpassB, kHighpassA};
   bool highpass = true;
+  float last_in[kHop] = {};
 };
 
 FeatureExtractor::FeatureExtractor(const DspOptions& dsp) : impl_(std::make_unique<Impl>()) {
   impl_->highpass = dsp.highpass;
 }
 FeatureExtractor::~FeatureExtractor() = default;
+int FeatureExtractor::last_period() const { return impl_->noisy.last_period; }
+const float* FeatureExtractor::last_input() const { return impl_->last_in; }
 
 bool FeatureExtractor::Process(const float* noisy, const float* clean, float* features,
                                float* gains, float* vad) {
@@ -406,6 +417,7 @@ bool FeatureExtractor::Process(const float* noisy, const float* clean, float* fe
   }
   cfloat X[kBins], P[kBins], Y[kBins];
   float Ex[kBands], Ep[kBands], Exp[kBands], Ey[kBands];
+  std::copy(xn, xn + kHop, impl_->last_in);
   const bool silent = impl_->noisy.Features(xn, X, P, Ex, Ep, Exp, features);
   impl_->clean.Analyse(xc, Y, Ey);
 

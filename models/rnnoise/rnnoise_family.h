@@ -41,11 +41,16 @@ constexpr int kFeatures = 42;  // kBands + 3 * 6 delta cepstra + pitch period + 
 //   metadata.rnnoise.pitch_filter_gain_slope (number in [0, 1000], default 0 = off): k > 0
 //                                  scales band i's pitch-filter coefficient by
 //                                  min(1, k * (1 - g[i])), g = the network's band gain.
+//   metadata.rnnoise.low_cut_hz    (number in [0, 1000], default 0 = off): the output spectrum's
+//                                  bins below this frequency (bin k is k * 50 Hz) are set to 0
+//                                  in every hop, silent ones included — a zero-phase rumble cut
+//                                  for models that run without the input high-pass.
 // Features (and the pitch analysis) are computed from the (possibly high-passed) input either way.
 struct DspOptions {
   bool highpass = true;
   float pitch_filter = 1.f;      // strength; 0 = off
   float pitch_gain_slope = 0.f;  // metadata.rnnoise.pitch_filter_gain_slope; 0 = off
+  int low_cut_bins = 0;          // ceil(metadata.rnnoise.low_cut_hz / 50): bins zeroed per hop
 };
 
 // The DSP switches of `model` (defaults when its metadata has no `rnnoise` object); an
@@ -74,6 +79,13 @@ class FeatureExtractor {
   ~FeatureExtractor();
   // noisy/clean: kHop samples each. Returns false for a silent frame (features all zero).
   bool Process(const float* noisy, const float* clean, float* features, float* gains, float* vad);
+  // The pitch period (in samples, kMinPeriod..kMaxPeriod) of the last Process call's noisy frame:
+  // the spectrum P the pitch filter mixes in is the window ending `period` samples before the
+  // frame's end (training code rebuilds P, Ep and Exp from it).
+  int last_period() const;
+  // The last Process call's noisy hop as the analysis saw it (high-passed unless
+  // DspOptions::highpass is false): kHop samples, valid until the next call.
+  const float* last_input() const;
 
  private:
   struct Impl;

@@ -312,6 +312,59 @@ TEST(DspOptions, PitchFilterStrengthInterpolatesAndZeroSkipsIt) {
   for (float v : half) ASSERT_TRUE(std::isfinite(v));
 }
 
+TEST(DspOptions, LowCutParsing) {
+  auto m = RandomModel();
+  auto bins = [&](const char* json) {
+    auto d = DspOptionsOf(*WithMetadata(m, json));
+    EXPECT_TRUE(d.ok()) << json << " " << d.status();
+    return d.ok() ? d->low_cut_bins : -1;
+  };
+  EXPECT_EQ(bins("{}"), 0);
+  EXPECT_EQ(bins(R"({"rnnoise":{"low_cut_hz":0}})"), 0);
+  EXPECT_EQ(bins(R"({"rnnoise":{"low_cut_hz":40}})"), 1);   // bin 0 (DC) only
+  EXPECT_EQ(bins(R"({"rnnoise":{"low_cut_hz":50}})"), 1);   // bin 1 is at 50 Hz: kept
+  EXPECT_EQ(bins(R"({"rnnoise":{"low_cut_hz":60.5}})"), 2);
+  EXPECT_EQ(bins(R"({"rnnoise":{"low_cut_hz":1000}})"), 20);
+  for (const char* bad : {R"({"rnnoise":{"low_cut_hz":-1}})", R"({"rnnoise":{"low_cut_hz":1001}})",
+                          R"({"rnnoise":{"low_cut_hz":"40"}})", R"({"rnnoise":{"low_cut_hz":true}})"}) {
+    EXPECT_FALSE(DspOptionsOf(*WithMetadata(m, bad)).ok()) << bad;
+    EXPECT_FALSE(CreateRnnoiseFamily(WithMetadata(m, bad)).ok()) << bad;
+  }
+}
+
+// Power of x[from, to) at frequency f (Hz, 48 kHz), by a direct double-precision correlation.
+double ToneDb(const std::vector<float>& x, size_t from, size_t to, double f) {
+  double re = 0, im = 0;
+  for (size_t i = from; i < to; ++i) {
+    const double ph = 2 * M_PI * f * double(i) / 48000.0;
+    re += x[i] * std::cos(ph);
+    im += x[i] * std::sin(ph);
+  }
+  return 10 * std::log10((re * re + im * im) / double(to - from) + 1e-30);
+}
+
+TEST(DspOptions, LowCutRemovesTheLowestBinsOnly) {
+  // 30 Hz rumble + DC + a 1 kHz tone over speech-like noise, through a model without the
+  // high-pass: low_cut_hz 300 (bins 0..5) must take the rumble down by > 30 dB in every hop
+  // (silent or not) and leave 1 kHz within 1 dB; the cut changes nothing else of the output.
+  auto m = RandomModel(24, 24, 48, 96, false, 21);
+  auto x = NoisySpeechLike(kHop * 120, 22);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] += 0.02f + 0.2f * std::sin(2 * M_PI * 30.0 * i / 48000.0) + 0.1f * std::sin(2 * M_PI * 1000.0 * i / 48000.0);
+  auto plain = CreateRnnoiseFamily(WithMetadata(m, R"({"rnnoise":{"highpass":false}})"));
+  auto cut = CreateRnnoiseFamily(WithMetadata(m, R"({"rnnoise":{"highpass":false,"low_cut_hz":300}})"));
+  ASSERT_TRUE(plain.ok() && cut.ok());
+  auto yp = RunAll(**plain, x, 1.f), yc = RunAll(**cut, x, 1.f);
+  const size_t a = kHop * 10, b = x.size() - kHop;
+  EXPECT_LT(ToneDb(yc, a, b, 30.0), ToneDb(yp, a, b, 30.0) - 30.0);
+  EXPECT_LT(ToneDb(yc, a, b, 0.0), ToneDb(yp, a, b, 0.0) - 30.0);
+  EXPECT_NEAR(ToneDb(yc, a, b, 1000.0), ToneDb(yp, a, b, 1000.0), 1.0);
+  for (float v : yc) ASSERT_TRUE(std::isfinite(v));
+  // Silence: still silence (the cut never adds anything).
+  std::vector<float> z(kHop * 8, 0.f);
+  for (float v : RunAll(**cut, z, 1.f)) ASSERT_EQ(v, 0.f);
+}
+
 TEST(FeatureExtractor, NoHighpassEqualsDefaultOnPrefilteredInput) {
   auto x = NoisySpeechLike(kHop * 40, 13);
   for (float& v : x) v -= 0.03f;
@@ -331,6 +384,36 @@ TEST(FeatureExtractor, NoHighpassEqualsDefaultOnPrefilteredInput) {
   }
   EXPECT_LT(max_diff, 2e-3);
   EXPECT_GT(max_raw_diff, 0.05);  // without the filter the DC offset shows in the features
+}
+
+// last_input(): the analysed hop (the raw input without the high-pass, the high-passed one with
+// it, against a double-precision reference); last_period(): the period of a pulse train.
+TEST(FeatureExtractor, LastInputAndPeriod) {
+  auto x = NoisySpeechLike(kHop * 30, 17);
+  for (float& v : x) v += 0.02f;
+  auto hp = HighpassReference(x);
+  FeatureExtractor def, raw(DspOptions{false, 1.f, 0.f});
+  float f[kFeatures], g[kBands], v;
+  double max_hp_diff = 0, peak = 0;
+  for (size_t i = 0; i + kHop <= x.size(); i += kHop) {
+    raw.Process(&x[i], &x[i], f, g, &v);
+    for (int k = 0; k < kHop; ++k) ASSERT_EQ(raw.last_input()[k], x[i + k]) << i + k;
+    def.Process(&x[i], &x[i], f, g, &v);
+    for (int k = 0; k < kHop; ++k) {
+      max_hp_diff = std::max(max_hp_diff, double(std::fabs(def.last_input()[k] - hp[i + k])));
+      peak = std::max(peak, double(std::fabs(hp[i + k])));
+    }
+  }
+  EXPECT_LT(max_hp_diff, 1e-3 * peak);  // float filter vs double reference; the DC is 0.02
+  std::vector<float> pulses(kHop * 20, 0.f);
+  for (size_t i = 0; i < pulses.size(); i += 200) pulses[i] = 0.5f;  // 240 Hz
+  FeatureExtractor fx(DspOptions{false, 1.f, 0.f});
+  for (size_t i = 0, hop = 0; i + kHop <= pulses.size(); i += kHop, ++hop) {
+    fx.Process(&pulses[i], &pulses[i], f, g, &v);
+    if (hop >= 6) {
+      EXPECT_NEAR(fx.last_period(), 200, 2) << hop;
+    }
+  }
 }
 
 }  // namespace

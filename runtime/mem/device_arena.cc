@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/mem/secure_wipe.h"
+#include "runtime/park_gate.h"
 
 namespace ghostnv::mem {
 namespace {
@@ -113,8 +114,11 @@ void DeviceArena::Destroy() noexcept {
     if (host_ != nullptr) {
       SecureWipe(host_.get(), dirty_);
     } else if (api_ != nullptr && base_ != 0) {
-      // On the legacy default stream: wait for it before cuMemFree hands the memory back.
+      // On the legacy default stream: wait for it before cuMemFree hands the memory back. One
+      // park of the resident kernels for the wipe and the free (runtime/park_gate.h).
+      runtime::ParkScope park;
       if (api_->MemsetD8(base_, 0, dirty_) == cu::kSuccess) api_->StreamSynchronize(nullptr);
+      block_.reset();  // cuMemFree (nested scope: no second park)
     }
   }
   block_.reset();  // cuMemFree

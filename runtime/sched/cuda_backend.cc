@@ -269,17 +269,21 @@ CudaPlanFactory DefaultCudaPlanFactory() {
   return [](std::shared_ptr<const models::Model> model,
             const CudaPlanOptions& o) -> absl::StatusOr<std::unique_ptr<CudaPlan>> {
 #if GHOSTNV_HAVE_ULTRA_PLAN
-    // Family "ultra" (2 ms hops): the fused real-time kernel (runtime/sched/persistent/), one
-    // replayed graph per hop (batch 1, which is what the real-time family submits).
-    // GHOSTNV_ULTRA_GPU_MODE=persistent selects the persistent kernel instead: ~11 µs faster
-    // per hop on an H200, but while it runs every cuMemFree in the process blocks (the driver
-    // waits for the device to idle), so it is only safe in a process that frees no device memory
-    // while streaming (docs/gpu-pipeline.md, "ultra on the real-time path").
+    // Family "ultra" (2 ms hops): the fused real-time kernel (runtime/sched/persistent/). By
+    // default (UltraPlanMode::kAuto) the persistent kernel: 11.4 µs per hop PCM -> PCM on an
+    // H200 against 26.6 µs for graph replay. Since session 8 the driver calls that wait for the
+    // device (cuMemFree, cuMemFreeHost, cuModuleUnload, ... of other plans and sessions) pass
+    // through runtime/park_gate.h, which parks the resident kernel around them, so other
+    // sessions can come and go beside it. Graph replay when the persistent kernel cannot start
+    // or the process already has MaxPersistentUltraPlans() of them; GHOSTNV_ULTRA_GPU_MODE=graph
+    // forces graph replay (e.g. a process where other CUDA code frees device memory: its frees
+    // do not pass through the gate and would block), =persistent forces the persistent kernel.
     if (model != nullptr && model->family == "ultra") {
       UltraPlanOptions u;
-      u.mode = UltraPlanMode::kGraph;
+      u.mode = UltraPlanMode::kAuto;
       const char* mode = std::getenv("GHOSTNV_ULTRA_GPU_MODE");
       if (mode != nullptr && std::strcmp(mode, "persistent") == 0) u.mode = UltraPlanMode::kPersistent;
+      if (mode != nullptr && std::strcmp(mode, "graph") == 0) u.mode = UltraPlanMode::kGraph;
       return CreateUltraPlan(std::move(model), o, u);
     }
 #endif

@@ -166,8 +166,9 @@ class RealtimeCudaFamily : public BackendFamily {
 
 // The CudaPlan factory the backend uses; tests substitute fakes. The default one builds
 // CudaPlan::Create's RNNoise plan, and for family "ultra" the fused one-kernel ultra plan
-// (runtime/sched/persistent/ultra_plan.h; graph replay, or the persistent kernel with
-// GHOSTNV_ULTRA_GPU_MODE=persistent), and for family "dtln" DtlnCudaPlan through its adapter
+// (runtime/sched/persistent/ultra_plan.h; the persistent kernel, parked around other plans'
+// waiting driver calls by runtime/park_gate.h, or graph replay when it cannot start or with
+// GHOSTNV_ULTRA_GPU_MODE=graph), and for family "dtln" DtlnCudaPlan through its adapter
 // (models/dtln/cuda/dtln_backend_plan.h). A family with neither fails at Create (Unavailable /
 // InvalidArgument), which MakeBackendFamily turns into the CPU for `auto`.
 using CudaPlanFactory = std::function<absl::StatusOr<std::unique_ptr<CudaPlan>>(

@@ -6,7 +6,10 @@
 // A launch runs `threads` std::threads as the block's threads (grid of one block: the kernels
 // loop over their rows), __syncthreads is a std::barrier, __shared__ variables become function
 // statics (one block at a time), and the explicitly rounded intrinsics map to the same IEEE
-// operations on the host (__fmaf_rn -> std::fma). Compile the including file with
+// operations on the host (__fmaf_rn -> std::fma). The warp intrinsics the kernels use
+// (__shfl_down_sync, __shfl_xor_sync, __any_sync with a full mask, __syncwarp) exchange values
+// through per-warp slots and a per-warp std::barrier: every lane of the warp must call them
+// together (as the full mask requires on the device), and a block's size must be a multiple of 32. Compile the including file with
 // -ffp-contract=off (the default of -std=c++20) so that plain float expressions round like
 // the device code's.
 //
@@ -19,7 +22,9 @@
 #include <barrier>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -30,44 +35,61 @@ struct Dim3 {
 inline thread_local Dim3 thread_idx, block_idx;
 inline Dim3 block_dim, grid_dim;
 inline std::barrier<>* barrier = nullptr;
+// Per warp of the running block: a barrier of its 32 threads and one exchange slot per lane.
+struct Warp {
+  std::barrier<> bar{32};
+  unsigned long long slot[32] = {};
+};
+inline std::vector<std::unique_ptr<Warp>>* warps = nullptr;
 
-// Runs fn as one block of `threads` threads (gridDim = 1).
-inline void Launch(int threads, const std::function<void()>& fn) {
+inline void RunBlock(int threads, unsigned b, const std::function<void()>& fn) {
   std::barrier<> bar(threads);
+  std::vector<std::unique_ptr<Warp>> ws;
+  for (int w = 0; w < (threads + 31) / 32; ++w) ws.push_back(std::make_unique<Warp>());
   barrier = &bar;
-  block_dim = {static_cast<unsigned>(threads), 1, 1};
-  grid_dim = {1, 1, 1};
+  warps = &ws;
   std::vector<std::thread> pool;
   pool.reserve(threads);
   for (int t = 0; t < threads; ++t)
-    pool.emplace_back([t, &fn] {
+    pool.emplace_back([t, b, &fn] {
       thread_idx = {static_cast<unsigned>(t), 0, 0};
-      block_idx = {0, 0, 0};
+      block_idx = {b, 0, 0};
       fn();
     });
   for (std::thread& t : pool) t.join();
   barrier = nullptr;
+  warps = nullptr;
+}
+
+// Runs fn as one block of `threads` threads (gridDim = 1).
+inline void Launch(int threads, const std::function<void()>& fn) {
+  block_dim = {static_cast<unsigned>(threads), 1, 1};
+  grid_dim = {1, 1, 1};
+  RunBlock(threads, 0, fn);
 }
 
 // Runs fn as a grid of `blocks` blocks of `threads` threads, one block after the other
 // (gridDim.x = blocks), so kernels whose blocks loop over rows take their multi-block paths.
 inline void LaunchGrid(int blocks, int threads, const std::function<void()>& fn) {
-  for (int b = 0; b < blocks; ++b) {
-    std::barrier<> bar(threads);
-    barrier = &bar;
-    block_dim = {static_cast<unsigned>(threads), 1, 1};
-    grid_dim = {static_cast<unsigned>(blocks), 1, 1};
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([t, b, &fn] {
-        thread_idx = {static_cast<unsigned>(t), 0, 0};
-        block_idx = {static_cast<unsigned>(b), 0, 0};
-        fn();
-      });
-    for (std::thread& t : pool) t.join();
-    barrier = nullptr;
-  }
+  block_dim = {static_cast<unsigned>(threads), 1, 1};
+  grid_dim = {static_cast<unsigned>(blocks), 1, 1};
+  for (int b = 0; b < blocks; ++b) RunBlock(threads, static_cast<unsigned>(b), fn);
+}
+
+// Lane `src` of the calling thread's warp gets v's value from every lane (all 32 call it).
+template <class T>
+T WarpExchange(T v, int src_lane) {
+  static_assert(sizeof(T) <= sizeof(unsigned long long));
+  Warp& w = *(*warps)[thread_idx.x / 32];
+  const unsigned lane = thread_idx.x % 32;
+  unsigned long long bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  w.slot[lane] = bits;
+  w.bar.arrive_and_wait();
+  T r;
+  std::memcpy(&r, &w.slot[src_lane], sizeof(T));
+  w.bar.arrive_and_wait();
+  return r;
 }
 }  // namespace cuda_host
 
@@ -100,4 +122,20 @@ struct float2 {
   float x, y;
 };
 inline float2 make_float2(float a, float b) { return {a, b}; }
+template <class T>
+T __shfl_down_sync(unsigned, T v, int d) {  // lanes past 31 keep their own value, as on the device
+  const int lane = static_cast<int>(::cuda_host::thread_idx.x % 32);
+  return ::cuda_host::WarpExchange(v, lane + d < 32 ? lane + d : lane);
+}
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int m) {
+  return ::cuda_host::WarpExchange(v, static_cast<int>(::cuda_host::thread_idx.x % 32) ^ m);
+}
+inline bool __any_sync(unsigned, bool p) {
+  bool any = p;
+  for (int m = 16; m >= 1; m >>= 1) any = __shfl_xor_sync(0xffffffffu, any ? 1 : 0, m) != 0 || any;
+  return any;
+}
+inline void __syncwarp() { (*::cuda_host::warps)[::cuda_host::thread_idx.x / 32]->bar.arrive_and_wait(); }
 using std::abs;
+using std::isfinite;

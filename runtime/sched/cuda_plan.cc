@@ -2,14 +2,15 @@
 //   H2D control (count, slots, strengths) and input rows
 //   rnn_frontend_f32       high-pass, pitch analysis, analysis + pitch-delayed frames
 //                          (lane_highpass, >= 128 rows: rnn_highpass_* one lane per row, then
-//                          rnn_frontend_hp for the rest; lane_pitch, >= 128 rows: rnn_pitch_lanes_*
-//                          every serial chain one lane per row, then rnn_frontend_pre)
+//                          rnn_frontend_hp for the rest)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
 //   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
 //   rnn_postprocess_f32    pitch filter, gain smoothing, per-bin gains, GRU states scattered
 //   rfft_inverse_f32       the filtered spectra
 //   rnn_synthesis_f32      synthesis window, overlap-add, strength mix
+// (fused_spectra, the default: rnn_spec_features_f32 = both forward FFTs + features, and after
+// the network rnn_post_synthesis_* = postprocess + inverse FFT + synthesis; kernels/rnnoise_features.cu.)
 //   D2H output rows and per-row info, then an event.
 // Large buckets run this as a pipeline of row chunks (CudaPlanOptions::batch_chunks): the H2D
 // copies on one stream, the chunks' kernels on up to four compute streams (chunk c on c % K),
@@ -150,9 +151,8 @@ class CudaPlanImpl final : public CudaPlan {
     for (int c = 0; c < chunks; ++c) {
       ctl[c * (kCtlHeader + cap)] = std::clamp(n - c * cap, 0, cap);
       ctl[c * (kCtlHeader + cap) + 1] = 0;  // the frontend's row counter (rnnoise_pitch.cu)
-      ctl[c * (kCtlHeader + cap) + RNN_CTL_FLAGS] = ctl_flags_;
-      ctl[c * (kCtlHeader + cap) + RNN_CTL_PF_STRENGTH] = ctl_pf_strength_;
-      ctl[c * (kCtlHeader + cap) + RNN_CTL_PF_SLOPE] = ctl_pf_slope_;
+      std::copy_n(&dsp_header_[RNN_CTL_FLAGS], RNN_CTL_LOW_CUT + 1 - RNN_CTL_FLAGS,
+                  &ctl[c * (kCtlHeader + cap) + RNN_CTL_FLAGS]);
     }
     const runtime::DriverApi& api = ctx_->api();
     if (CUresult r = api.CtxSetCurrent(ctx_->get()); r != cu::kSuccess) return r;
@@ -184,14 +184,17 @@ class CudaPlanImpl final : public CudaPlan {
   // Stage names and GPU times of the last hop (profiling plans only; see cuda_plan_profile.h).
   std::vector<CudaPlanStage> StageTimes() const {
     std::vector<CudaPlanStage> out;
-    for (size_t i = 1; i < prof_.size(); ++i) {
+    for (size_t i = 1; i < prof_.size() && i <= stage_names_.size(); ++i) {
       absl::StatusOr<float> ms = runtime::Event::ElapsedMs(prof_[i - 1], prof_[i]);
-      out.push_back({kStageNames[i - 1], ms.ok() ? *ms * 1000.f : -1.f});
+      out.push_back({stage_names_[i - 1], ms.ok() ? *ms * 1000.f : -1.f});
     }
     return out;
   }
   static constexpr const char* kStageNames[] = {"h2d", "frontend", "fft", "features", "network",
                                                 "postprocess", "ifft", "synthesis", "d2h"};
+  // fused_spectra: the fused kernels' stages (cuda_plan_profile.h).
+  static constexpr const char* kFusedStageNames[] = {"h2d",     "frontend",        "fft+features",
+                                                     "network", "post+ifft+synth", "d2h"};
 
  private:
   // Telemetry (gpurt, 2026-11-29; gputel: in-graph marks): runtime::HopStageTimer gives every
@@ -237,6 +240,9 @@ class CudaPlanImpl final : public CudaPlan {
   // The kernels of rows [r0, r0 + rows) on stream s; ctl = their control block.
   absl::Status RecordChunk(CUdeviceptr ctl, int r0, int rows, const runtime::Stream& s, const Check& check,
                            const std::function<absl::Status()>& stage);
+  // fused_spectra: RecordChunk after the frontend (fft+features, network, post+ifft+synth).
+  absl::Status RecordFusedChunk(CUdeviceptr ctl, int r0, int rows, const runtime::Stream& s, const Check& check,
+                                const std::function<absl::Status()>& stage);
   // The network for `rows` rows starting at the chunk's pointers (row r at base + r * stride);
   // ctl = the chunk's control block (ctl[0] = rows used). Launches only, on stream s.
   absl::Status RecordNetwork(CUdeviceptr ctl, CUdeviceptr net_a, CUdeviceptr net_b, CUdeviceptr net_c,
@@ -262,29 +268,24 @@ class CudaPlanImpl final : public CudaPlan {
   // rnnoise_pitch.cu of the plan's own (RnnoiseKernels holds the fused frontend).
   std::optional<runtime::Module> hp_module_;
   runtime::Kernel highpass_f32_, highpass_s16_, frontend_hp_;
-  // CudaPlanOptions::lane_pitch (same module): rnn_pitch_lanes_f32/_s16 + rnn_frontend_pre and
-  // their pitch scratch (RNN_PS_STRIDE floats per row).
-  bool lane_pitch_ = false;
   // GHOSTNV_CUDA_PLAN_WARP_INNER=0: the frontends' pitch inner products one lane each (as before
   // 2026-11-29 04:30) instead of one warp each (AVX2 order only; same bits either way).
   bool warp_inner_ = true;
-  // The coarse cross-correlation three lags per thread (rnn_xcorr_lag3; same bits): on the H200
-  // (2026-11-29 05:18) the 64k-row frontend 3517 -> 3235 us, 83,200 -> 85,504 streams in real
-  // time. GHOSTNV_CUDA_PLAN_XCORR3=0 brings back one lag per thread.
-  bool xcorr3_ = true;
-  // GHOSTNV_CUDA_PLAN_LANE_PITCH=2 / 3: rnn_pitch_lanes_* only / rnn_frontend_pre only (wrong
-  // output; for timing the two kernels apart in a profiled benchmark).
-  int lane_pitch_mode_ = 0;
   // The model's DSP switches for the control blocks' headers (RNN_CTL_FLAGS, and the pitch
   // filter's strength and gain slope as float bits).
-  int ctl_flags_ = 0, ctl_pf_strength_ = 0, ctl_pf_slope_ = 0;
-  runtime::Kernel pitch_lanes_f32_, pitch_lanes_s16_, frontend_pre_;
-  DeviceBlock pscratch_;
+  int dsp_header_[kCtlHeader] = {};  // WriteRnnoiseDspHeader's words (the rest unused)
   int frontend_grid_cap_ = 16;
   std::optional<TcNetwork> tc_;  // gpu-tc: the fused fp16 network (options.network == kFp16)
   runtime::DeviceDense input_dense_, vad_out_, denoise_out_;
   runtime::DeviceGru vad_gru_, noise_gru_, denoise_gru_;
   runtime::DeviceFftPlan fft_;
+  // CudaPlanOptions::fused_spectra (gpufeat): rnn_spec_features_f32 and rnn_post_synthesis_* from
+  // a module of rnnoise_features.cu of the plan's own; grid = SMs * 8 (see Init).
+  bool fused_ = false;
+  std::optional<runtime::Module> feat_module_;
+  runtime::Kernel spec_features_, post_synth_f32_, post_synth_s16_;
+  int fused_grid_cap_ = 8;
+  std::vector<const char*> stage_names_;  // profiling: the names of the stages Record marks
   // Everything that goes up per hop is one block (one copy): [ctl: count, pad, slots][strengths]
   // [input rows]; everything that comes back is one block: [info][output rows]. The same layout
   // on the device and in pinned host memory; a hop copies the headers and its rows.
@@ -355,24 +356,9 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
                     gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b), y = f(y_, b * RNN_WINDOW);
   absl::Status st;
   CUresult r;
-  if (lane_pitch_ && rows >= 128) {  // lane_pitch: every serial chain one lane per row, then the search
+  if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
     CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
-    CUdeviceptr ps_p = f(pscratch_, b * RNN_PS_STRIDE);
-    // avx2 | 4: rnn_frontend_pre's inner products one lane each instead of one warp each (A/B).
-    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0);
-    void* pl_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p, &ps_p, &avx2};
-    const unsigned lane_grid = static_cast<unsigned>((rows + 32 * RNN_LANE_WARPS - 1) / (32 * RNN_LANE_WARPS));
-    r = cu::kSuccess;
-    if (lane_pitch_mode_ != 3)  // (modes 2 / 3: one of the two kernels only, for timing them apart)
-      r = (pcm16_ ? pitch_lanes_s16_ : pitch_lanes_f32_).Launch({lane_grid}, {32 * RNN_LANE_WARPS}, 0, s, pl_args);
-    if (!(st = check(r, "rnn_pitch_lanes")).ok()) return st;
-    void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2, &ps_p};
-    if (lane_pitch_mode_ != 2)
-      r = frontend_pre_.Launch({static_cast<unsigned>(std::min(rows, frontend_grid_cap_))}, {128}, 0, s, fe_args);
-    if (!(st = check(r, "rnn_frontend_pre")).ok() || !(st = stage()).ok()) return st;
-  } else if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
-    CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
-    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0);
+    int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4);
     void* hp_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p};
     r = (pcm16_ ? highpass_s16_ : highpass_f32_)
             .Launch({static_cast<unsigned>((rows + 127) / 128)}, {128}, 0, s, hp_args);
@@ -382,9 +368,10 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
     if (!(st = check(r, "rnn_frontend_hp")).ok() || !(st = stage()).ok()) return st;
   } else {
     r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows,
-                    avx2_ | (warp_inner_ ? 0 : 4) | (xcorr3_ ? 8 : 0), s, pcm16_);
+                    avx2_ | (warp_inner_ ? 0 : 4), s, pcm16_);
     if (!(st = check(r, "rnn_frontend_f32")).ok() || !(st = stage()).ok()) return st;
   }
+  if (fused_) return RecordFusedChunk(ctl, r0, rows, s, check, stage);
   r = ops.RealFftForward(fft_, frames, RNN_WINDOW, spec, RNN_SPEC_STRIDE, 2 * rows, s);
   if (!(st = check(r, "rfft_forward_f32")).ok() || !(st = stage()).ok()) return st;
   r = rk.Features(spec, ctl, state_.ptr(), state_stride_, dct_.ptr(), bands, net_a, a_stride_, net_b, b_stride_, net_c,
@@ -400,6 +387,37 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
   r = rk.Synthesis(y, RNN_WINDOW, in, RNN_HOP, ctl, str, state_.ptr(), state_stride_, window_.ptr(), out, RNN_HOP, rows,
                    s, pcm16_);
   if (!(st = check(r, "rnn_synthesis_f32")).ok() || !(st = stage()).ok()) return st;
+  return absl::OkStatus();
+}
+
+absl::Status CudaPlanImpl::RecordFusedChunk(CUdeviceptr ctl, int r0, int rows, const runtime::Stream& s,
+                                            const Check& check, const std::function<absl::Status()>& stage) {
+  const long long b = r0;
+  const auto f = [](const DeviceBlock& blk, long long floats) { return blk.ptr() + floats * 4; };
+  CUdeviceptr ctl_p = ctl, state = state_.ptr(), tw = fft_.twiddles.ptr(), dct = dct_.ptr(), window = window_.ptr();
+  CUdeviceptr frames = f(frames_, 2 * b * RNN_WINDOW), spec = f(spec_, 2 * b * RNN_SPEC_STRIDE),
+              bands = f(bands_, b * RNN_BD_STRIDE), net_a = f(net_a_, b * a_stride_), net_b = f(net_b_, b * b_stride_),
+              net_c = f(net_c_, b * c_stride_), gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b);
+  CUdeviceptr str = up_d_.ptr() + str_offset_ + b * 4;
+  CUdeviceptr in = up_d_.ptr() + in_offset_ + b * RNN_HOP * static_cast<long long>(sample_bytes_);
+  CUdeviceptr info = down_d_.ptr() + b * static_cast<long long>(sizeof(CudaHopInfo));
+  CUdeviceptr out = down_d_.ptr() + out_offset_ + b * RNN_HOP * static_cast<long long>(sample_bytes_);
+  int state_stride = state_stride_, a_stride = a_stride_, b_stride = b_stride_, c_stride = c_stride_;
+  int u0 = u0_, u1 = u1_, u2 = u2_, u3 = u3_, hop = RNN_HOP;
+  const unsigned grid = static_cast<unsigned>(std::max(1, std::min(rows, fused_grid_cap_)));
+  absl::Status st;
+  void* fa[] = {&frames, &ctl_p, &state, &state_stride, &tw, &dct, &spec, &bands, &net_a, &a_stride,
+                &net_b,  &b_stride, &net_c, &c_stride, &u0, &u1, &u2, &u3};
+  if (!(st = check(spec_features_.Launch({grid}, {128}, 0, s, fa), "rnn_spec_features_f32")).ok() ||
+      !(st = stage()).ok())
+    return st;
+  if (!(st = RecordNetwork(ctl, net_a, net_b, net_c, gains, vad, rows, s, check)).ok() || !(st = stage()).ok())
+    return st;
+  void* pa[] = {&spec,  &ctl_p,    &state, &state_stride, &bands, &gains, &vad, &net_a, &a_stride, &net_b,
+                &b_stride, &net_c, &c_stride, &u0,       &u1,    &u2,    &u3,  &info,  &tw,       &in,
+                &hop,   &str,      &window, &out,         &hop};
+  CUresult r = (pcm16_ ? post_synth_s16_ : post_synth_f32_).Launch({grid}, {128}, 0, s, pa);
+  if (!(st = check(r, "rnn_post_synthesis")).ok() || !(st = stage()).ok()) return st;
   return absl::OkStatus();
 }
 
@@ -498,12 +516,7 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   const models::Model& m = *model_;
   // The model's DSP switches (metadata.rnnoise; CreateFamily checked them), for the kernels
   // through every control block's header (RNN_CTL_*, rnnoise_layout.cuh; 0 = RNNoise exactly).
-  absl::StatusOr<models::rnnoise::DspOptions> dsp = models::rnnoise::DspOptionsOf(m);
-  if (!dsp.ok()) return dsp.status();
-  const bool pf_custom = dsp->pitch_filter != 1.f || dsp->pitch_gain_slope != 0.f;
-  ctl_flags_ = (dsp->highpass ? 0 : RNN_CTL_NO_HIGHPASS) | (pf_custom ? RNN_CTL_PF_CUSTOM : 0);
-  std::memcpy(&ctl_pf_strength_, &dsp->pitch_filter, sizeof(int));
-  std::memcpy(&ctl_pf_slope_, &dsp->pitch_gain_slope, sizeof(int));
+  if (absl::Status st = WriteRnnoiseDspHeader(m, dsp_header_); !st.ok()) return st;
   const models::Layer &in = *m.FindLayer("input_dense"), &vg = *m.FindLayer("vad_gru"),
                       &ng = *m.FindLayer("noise_gru"), &dg = *m.FindLayer("denoise_gru"),
                       &dout = *m.FindLayer("denoise_output"), &vout = *m.FindLayer("vad_output");
@@ -547,15 +560,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   bool lane_hp = o.lane_highpass;
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
     lane_hp = e[0] == '1';
-  lane_pitch_ = o.lane_pitch;
-  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_PITCH"); e != nullptr && e[0] >= '0' && e[0] <= '3') {
-    lane_pitch_ = e[0] != '0';
-    lane_pitch_mode_ = e[0] - '0';
-  }
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_WARP_INNER"); e != nullptr && e[0] == '0') warp_inner_ = false;
-  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_XCORR3"); e != nullptr && (e[0] == '0' || e[0] == '1'))
-    xcorr3_ = e[0] == '1';
-  if (lane_hp || lane_pitch_) {
+  if (lane_hp) {
     const runtime::KernelSource* src = runtime::FindKernelProgram("rnnoise_pitch.cu");
     if (src == nullptr) return absl::InternalError("kernel program rnnoise_pitch.cu is not embedded");
     absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx_->device().Arch(), cache);
@@ -564,9 +570,7 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     if (!mod.ok()) return mod.status();
     hp_module_.emplace(*std::move(mod));
     for (auto [name, out] : {std::pair{"rnn_highpass_f32", &highpass_f32_}, std::pair{"rnn_highpass_s16", &highpass_s16_},
-                             std::pair{"rnn_frontend_hp", &frontend_hp_}, std::pair{"rnn_pitch_lanes_f32", &pitch_lanes_f32_},
-                             std::pair{"rnn_pitch_lanes_s16", &pitch_lanes_s16_},
-                             std::pair{"rnn_frontend_pre", &frontend_pre_}}) {
+                             std::pair{"rnn_frontend_hp", &frontend_hp_}}) {
       absl::StatusOr<runtime::Kernel> k = hp_module_->GetKernel(name);
       if (!k.ok()) return k.status();
       *out = *k;
@@ -595,6 +599,33 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   absl::StatusOr<runtime::DeviceFftPlan> fft = runtime::MakeFftPlan(*ctx_, s, RNN_WINDOW);
   if (!fft.ok()) return fft.status();
   fft_ = *std::move(fft);
+  fused_ = o.fused_spectra;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_FUSED"); e != nullptr && (e[0] == '0' || e[0] == '1'))
+    fused_ = e[0] == '1';
+  if (fused_) {  // (a second module of rnnoise_features.cu: RnnoiseKernels holds the split kernels)
+    const runtime::KernelSource* src = runtime::FindKernelProgram("rnnoise_features.cu");
+    if (src == nullptr) return absl::InternalError("kernel program rnnoise_features.cu is not embedded");
+    absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx_->device().Arch(), cache);
+    if (!built.ok()) return built.status();
+    absl::StatusOr<runtime::Module> mod = runtime::Module::Load(*ctx_, built->image, "rnnoise_features.cu");
+    if (!mod.ok()) return mod.status();
+    feat_module_.emplace(*std::move(mod));
+    for (auto [name, out] : {std::pair{"rnn_spec_features_f32", &spec_features_},
+                             std::pair{"rnn_post_synthesis_f32", &post_synth_f32_},
+                             std::pair{"rnn_post_synthesis_s16", &post_synth_s16_}}) {
+      absl::StatusOr<runtime::Kernel> k = feat_module_->GetKernel(name);
+      if (!k.ok()) return k.status();
+      *out = *k;
+    }
+    // Blocks per SM: 8 (both kernels' __launch_bounds__; 64 registers, 21 / 16 KB of shared
+    // memory) unless GHOSTNV_CUDA_PLAN_FUSED_BLOCKS=1..32 says otherwise (benchmark A/B).
+    int per_sm = 8;
+    if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_FUSED_BLOCKS"); e != nullptr)
+      per_sm = std::clamp(std::atoi(e), 1, 32);
+    fused_grid_cap_ = std::max(1, ctx_->device().multiprocessors) * per_sm;
+  }
+  if (fused_) stage_names_.assign(std::begin(kFusedStageNames), std::end(kFusedStageNames));
+  else stage_names_.assign(std::begin(kStageNames), std::end(kStageNames));
 
   const size_t n = static_cast<size_t>(max_);
   // Control blocks of up to kMaxChunks chunks (each chunk's cap rounded up to kChunkAlign rows).
@@ -620,9 +651,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
                 {&net_c_, n * c_stride_, Wipe::kOnFree},
                 {&gains_, n * RNN_BANDS, Wipe::kOnFree},
                 {&vad_, n, Wipe::kOnFree},
-                {&y_, n * RNN_WINDOW, Wipe::kOnFree},
-                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree},
-                {&pscratch_, lane_pitch_ ? n * RNN_PS_STRIDE : 0, Wipe::kNo}};
+                {&y_, fused_ ? 0 : n * RNN_WINDOW, Wipe::kOnFree},  // (the fused kernels keep y on chip)
+                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree}};
   for (auto& b : blocks) {
     absl::StatusOr<DeviceBlock> d = Alloc(*ctx_, b.floats, b.wipe);
     if (!d.ok()) return d.status();
@@ -650,7 +680,7 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   if (absl::Status st = s.Synchronize(); !st.ok()) return st;
 
   if (const char* prof = std::getenv("GHOSTNV_CUDA_PLAN_PROFILE"); prof != nullptr && prof[0] == '1') {
-    for (size_t i = 0; i <= std::size(kStageNames); ++i) {
+    for (size_t i = 0; i <= stage_names_.size(); ++i) {
       absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
       if (!e.ok()) return e.status();
       prof_.push_back(*std::move(e));
@@ -711,6 +741,17 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
 std::vector<CudaPlanStage> CudaPlanStageTimes(const CudaPlan& plan) {
   const auto* impl = dynamic_cast<const CudaPlanImpl*>(&plan);
   return impl != nullptr ? impl->StageTimes() : std::vector<CudaPlanStage>{};
+}
+
+absl::Status WriteRnnoiseDspHeader(const models::Model& m, int* ctl) {
+  absl::StatusOr<models::rnnoise::DspOptions> dsp = models::rnnoise::DspOptionsOf(m);
+  if (!dsp.ok()) return dsp.status();
+  const bool pf_custom = dsp->pitch_filter != 1.f || dsp->pitch_gain_slope != 0.f;
+  ctl[RNN_CTL_FLAGS] = (dsp->highpass ? 0 : RNN_CTL_NO_HIGHPASS) | (pf_custom ? RNN_CTL_PF_CUSTOM : 0);
+  std::memcpy(&ctl[RNN_CTL_PF_STRENGTH], &dsp->pitch_filter, sizeof(int));
+  std::memcpy(&ctl[RNN_CTL_PF_SLOPE], &dsp->pitch_gain_slope, sizeof(int));
+  ctl[RNN_CTL_LOW_CUT] = dsp->low_cut_bins;  // (postprocess: output bins below it zeroed)
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<CudaPlan>> CudaPlan::Create(std::shared_ptr<const models::Model> model,

@@ -28,6 +28,12 @@ if(GHOSTNV_BUILD_TESTS)
                SOURCES ${_ghostnv_cp_dir}/rnnoise_kernels_host_test.cc ${_ghostnv_cp_dir}/cuda_host_shim.h
                LIBS ghostnv_cuda_plan LABELS unit)
   target_compile_options(sched_rnnoise_kernels_host_test PRIVATE -Wno-unknown-pragmas -ffp-contract=off)
+  # The fused kernels (CudaPlanOptions::fused_spectra) on host threads against their split twins
+  # and a double DFT, and the pipeline through them against ProcessHop (no device needed).
+  ghostnv_test(sched_cuda_plan_fused_host_test
+               SOURCES ${_ghostnv_cp_dir}/cuda_plan_fused_host_test.cc ${_ghostnv_cp_dir}/cuda_host_shim.h
+               LIBS ghostnv_cuda_plan LABELS unit)
+  target_compile_options(sched_cuda_plan_fused_host_test PRIVATE -Wno-unknown-pragmas -ffp-contract=off)
   # CPU side (no device needed): argument and model checks, the no-driver path.
   ghostnv_test(sched_cuda_plan_unit_test SOURCES ${_ghostnv_cp_dir}/cuda_plan_unit_test.cc
                LIBS ghostnv_cuda_plan LABELS unit)

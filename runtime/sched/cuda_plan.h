@@ -41,7 +41,8 @@
 // input_rows16()/output_rows16() (16-bit PCM rows; non-pure virtuals, fakes need no change).
 // 2026-11-28 19:00 CudaPlanOptions::batch_chunks (copy/compute overlap inside a hop; no change
 // to the calling contract). 2026-11-29 01:40 stage_times() (telemetry: per-stage histograms;
-// non-pure virtual returning nullptr, fakes need no change).
+// non-pure virtual returning nullptr, fakes need no change). 2026-11-29 session 8
+// CudaPlanOptions::fused_spectra (default on; no change to the calling contract).
 #pragma once
 
 #include <cstdint>
@@ -87,16 +88,14 @@ struct CudaPlanOptions {
   // chunked hop got 1-3 % slower (docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1
   // overrides it (for measuring both in one binary).
   bool lane_highpass = false;
-  // true: in batches of >= 128 rows every serial float chain of the frontend (high-pass,
-  // PitchDownsample's low-pass, autocorrelation and whitening, the pitch searches' running
-  // energies, RemoveDoubling's energies) runs one lane per row, 32 rows per warp
-  // (rnn_pitch_lanes_*, into a pitch scratch of RNN_PS_STRIDE floats per row), then
-  // rnn_frontend_pre runs the cross-correlations and decisions one block per row. Same
-  // operations, same bits (sched_cuda_plan_highpass_host_test). Takes precedence over
-  // lane_highpass. Off by default: on the H200 (2026-11-29 04:27) the profiled frontend got
-  // 14 % slower and the chunked hop 36 % slower (more global traffic, latency-bound lane kernel;
-  // docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_PITCH=0|1 overrides it.
-  bool lane_pitch = false;
+  // true (default): after the frontend, two fused kernels per chunk instead of six —
+  // rnn_spec_features_f32 (both frames' forward FFTs in shared memory + band energies, features,
+  // silence gate, net rows) and, after the network, rnn_post_synthesis_* (pitch filter, gains,
+  // inverse FFT, synthesis window, overlap-add, strength mix, PCM out); kernels/rnnoise_features.cu.
+  // Not bit-identical to the split kernels (another FFT, band sums added in 4-bin chunks): both
+  // are >= 60 dB from the CPU (cuda_plan_test.cc). Profiled stages: h2d, frontend, fft+features,
+  // network, post+ifft+synth, d2h. GHOSTNV_CUDA_PLAN_FUSED=0|1 overrides it.
+  bool fused_spectra = true;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };
@@ -106,6 +105,12 @@ struct CudaHopInfo {
   float vad;       // the network's voice probability (0 when the hop was silent)
   uint8_t silent;  // 1: the frame was below the silence floor; the network did not run
 };
+
+// Writes `m`'s DSP switches (metadata.rnnoise, models::rnnoise::DspOptionsOf) into the
+// control-block header words the kernels read (RNN_CTL_FLAGS, _PF_STRENGTH, _PF_SLOPE, _LOW_CUT
+// of kernels/rnnoise_layout.cuh; all 0 = RNNoise exactly). `ctl` holds at least 16 ints; the
+// other words are left alone. InvalidArgument when the metadata is malformed.
+absl::Status WriteRnnoiseDspHeader(const models::Model& m, int* ctl);
 
 // One RNNoise-family model uploaded to one GPU; runs one hop for many sessions at once.
 class CudaPlan {

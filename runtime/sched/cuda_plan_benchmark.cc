@@ -6,10 +6,13 @@
 //   ghostnv_cuda_plan_benchmark [--model path.gnvm] [--batches 1024,4096,16384,65536]
 //                               [--iters 2000] [--csv out.csv] [--network fp32|fp16] [--quick]
 //   --network: CudaPlanOptions::network of the batched plans (default fp32).
+//   --search n: at most n plans in the deadline search (default 6); 0 = no chunk sweep and no
+//   search (throughput, stages and the PCIe bound only).
 //   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
 //   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
-//   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 and GHOSTNV_CUDA_PLAN_LANE_PITCH=0|1 in the environment
-//   select the frontend (cuda_plan.h).
+//   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 in the environment selects the frontend's high-pass
+//   (cuda_plan.h); GHOSTNV_CUDA_PLAN_FUSED=0|1 the split or the fused
+//   kernels after it (CudaPlanOptions::fused_spectra; the stage names show which ran).
 //
 // Real time: a plan with realtime=true (greatest stream priority), one session, Submit + Wait
 // timed on the host for every hop (p50/p99/max, µs). Throughput: one plan of max(batches)
@@ -199,7 +202,21 @@ std::vector<StageCost> StageCosts(const models::Model& m, int sample_bytes) {
       // frame, input row, overlap tail + dry history read and written, output row
       {"synthesis", f * (960 + 4 * 480) + 2 * 480 * s, 480 * 6.0},
       {"d2h", 480 * s + 8, 0},
+      // CudaPlanOptions::fused_spectra's stages: both frames read, X (481 bins) and P (400) written,
+      // then what features moves without the spectra
+      {"fft+features", f * (2 * 960 + 2 * 481 + 2 * 400 + 2 * 8 * 22 + 68 + 42 * 2 + gru_units),
+       2 * fft + 2 * 4 * 481 + 22 * 22 * 2 + 500},
+      // X and P read; gains, band data, last gains, GRU states; overlap tail + dry history read and
+      // written; input row read, output row written
+      {"post+ifft+synth", f * (2 * 481 + 2 * 400 + 22 + 68 + 2 * 24 + 2 * gru_units + 4 * 480) + 2 * 480 * s,
+       481 * 12.0 + fft + 480 * 6.0},
   };
+}
+
+const StageCost* CostOf(const std::vector<StageCost>& costs, const char* name) {
+  for (const StageCost& c : costs)
+    if (std::strcmp(c.name, name) == 0) return &c;
+  return nullptr;
 }
 
 int Main(int argc, char** argv) {
@@ -207,7 +224,10 @@ int Main(int argc, char** argv) {
   std::vector<int> batches = {1024, 4096, 16384, 65536};
   int iters = 2000;
   bool quick = false;
+  int search = 6;  // deadline-search attempts (plans of the candidate size); 0: no chunk sweep, no search
   NetworkPrecision network = NetworkPrecision::kFp32;
+  // Line-buffered: a run cut short by a time limit keeps every line printed so far.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -219,6 +239,8 @@ int Main(int argc, char** argv) {
       iters = std::max(10, std::atoi(next().c_str()));
     } else if (a == "--quick") {
       quick = true;
+    } else if (a == "--search") {
+      search = std::clamp(std::atoi(next().c_str()), 0, 12);
     } else if (a == "--network") {
       const std::string v = next();
       if (v != "fp16" && v != "fp32") {
@@ -234,7 +256,7 @@ int Main(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f] "
-                   "[--network fp32|fp16] [--quick]\n";
+                   "[--network fp32|fp16] [--quick] [--search attempts]\n";
       return 2;
     }
   }
@@ -257,10 +279,11 @@ int Main(int argc, char** argv) {
   const size_t hops_in_sig = sig.size() / hop;
 
   const char* lane_hp = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS");
-  const char* lane_pitch = std::getenv("GHOSTNV_CUDA_PLAN_LANE_PITCH");
-  std::printf("batched plans: network %s, lane_highpass %s, lane_pitch %s%s\n",
+  const char* fused = std::getenv("GHOSTNV_CUDA_PLAN_FUSED");
+  std::printf("batched plans: network %s, lane_highpass %s, fused_spectra %s%s\n",
               network == NetworkPrecision::kFp16 ? "fp16" : "fp32", lane_hp != nullptr ? lane_hp : "default",
-              lane_pitch != nullptr ? lane_pitch : "default", quick ? ", quick" : "");
+              fused != nullptr ? fused : "default",
+              quick ? ", quick" : "");
   // CPU: one thread, one stream.
   if (!quick) {
     absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
@@ -395,13 +418,14 @@ int Main(int argc, char** argv) {
           const CudaPlanStage& st = stages[i];
           absl::StrAppend(&line, " ", st.name, " ", static_cast<int>(st.us + 0.5f));
           total += st.us;
-          if (i < costs.size() && st.us > 0) {
+          const StageCost* cost = CostOf(costs, st.name);
+          if (cost != nullptr && st.us > 0) {
             const double sec = st.us * 1e-6;
-            const double gbs = costs[i].bytes * batch / sec / 1e9, gfs = costs[i].flops * batch / sec / 1e9;
+            const double gbs = cost->bytes * batch / sec / 1e9, gfs = cost->flops * batch / sec / 1e9;
             // Profiled stages run one at a time: the copies against one direction alone.
             const double ceil = (i == 0 ? links->h2d : i + 1 == stages.size() ? links->d2h : links->dtod);
             char buf[160];
-            std::snprintf(buf, sizeof(buf), "  %-11s %7.0f us %8.1f GB/s (%5.1f %% of %.0f) %9.1f GFLOP/s\n", st.name,
+            std::snprintf(buf, sizeof(buf), "  %-15s %7.0f us %8.1f GB/s (%5.1f %% of %.0f) %9.1f GFLOP/s\n", st.name,
                           st.us, gbs, 100 * gbs / ceil, ceil, gfs);
             rates += buf;
           }
@@ -435,6 +459,7 @@ int Main(int argc, char** argv) {
               links->h2d, links->d2h, links->h2d_duplex, links->d2h_duplex, links->dtod);
   std::printf("pcie bound (pcm16, 96 KB/s per stream per direction, both directions at once): %.0f streams\n", bound);
 
+  if (search == 0) return 0;  // (--search 0: the stages and the hop only)
   // The copy/compute pipeline: chunk count at the largest batch (16-bit PCM).
   int best_chunks = 0;
   double best_us = 1e30;
@@ -467,7 +492,7 @@ int Main(int argc, char** argv) {
   int best_ok = 0, lowest_miss = 1 << 21;
   Timing best_t;
   int b = static_cast<int>(std::min(1e6, max_b * 10000.0 / best_us * 0.98)) / 256 * 256;
-  for (int attempt = 0; attempt < 6 && b >= 256; ++attempt) {
+  for (int attempt = 0; attempt < search && b >= 256; ++attempt) {
     setenv("GHOSTNV_CUDA_PLAN_COMPUTE_STREAMS", std::to_string(best_streams).c_str(), 1);
     absl::StatusOr<std::unique_ptr<CudaPlan>> plan = make_plan(b, true, best_chunks);
     unsetenv("GHOSTNV_CUDA_PLAN_COMPUTE_STREAMS");

@@ -6,12 +6,13 @@
 // (rnnoise_kernels_host_test.cc) — at odd row counts (1, 5, 7, 113, 129: partial warps and
 // blocks), with permuted slots, float and 16-bit PCM rows, over many hops (the high-pass memory
 // and the pitch history carry over), and rows past the count untouched.
-// CudaPlanOptions::lane_pitch the same way: rnn_pitch_lanes_f32/_s16 (every serial chain one
-// lane per row, into the pitch scratch) then rnn_frontend_pre, against the fused frontend, with
-// the scalar and the AVX2 summation orders (avx2 = 0 / 1) both.
+// Both summation orders (avx2 = 0 / 1) and the one-lane inner products (avx2 | 4) in the split
+// path. The pitch history is a ring (RNN_ST_PITCH_HEAD): read in order, its newest hop is the
+// (high-passed) input.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -46,13 +47,12 @@ float Sample(int row, long long t, std::mt19937& rng) {
   return x;
 }
 
-// lane_pitch = false: rnn_highpass_* + rnn_frontend_hp; true: rnn_pitch_lanes_* + rnn_frontend_pre.
-// ctl_flags: the control block's RNN_CTL_FLAGS (the model's DSP switches). b_bits: OR'ed into
-// the split path's avx2 argument (4: inner products one lane each, 8: rnn_xcorr_lag3).
-void RunCase(int rows, bool pcm16, bool lane_pitch = false, int avx2_override = -1, int ctl_flags = 0,
-             int b_bits = 0) {
-  SCOPED_TRACE(::testing::Message() << rows << " rows, " << (pcm16 ? "pcm16" : "float")
-                                    << (lane_pitch ? ", lane pitch" : ", lane high-pass") << ", flags " << ctl_flags);
+// rnn_highpass_* + rnn_frontend_hp against rnn_frontend_*. ctl_flags: the control block's
+// RNN_CTL_FLAGS (the model's DSP switches). b_bits: OR'ed into the split path's avx2 argument
+// (4: inner products one lane each).
+void RunCase(int rows, bool pcm16, int avx2_override = -1, int ctl_flags = 0, int b_bits = 0) {
+  SCOPED_TRACE(::testing::Message() << rows << " rows, " << (pcm16 ? "pcm16" : "float") << ", flags " << ctl_flags
+                                    << ", bits " << b_bits);
   const int slots = rows + 3, hops = 10;
   const int avx2 =
       avx2_override >= 0 ? avx2_override : kernels::ActiveSimd() == kernels::SimdLevel::kAvx2 ? 1 : 0;
@@ -70,8 +70,6 @@ void RunCase(int rows, bool pcm16, bool lane_pitch = false, int avx2_override = 
   std::vector<int16_t> in_s(in_f.size());
   std::mt19937 rng(rows * 2 + pcm16);
   const int blocks = (rows + 127) / 128, fe_blocks = std::min(rows, 3);
-  const int lane_blocks = (rows + 32 * RNN_LANE_WARPS - 1) / (32 * RNN_LANE_WARPS);
-  std::vector<float> ps(size_t(rows + 1) * RNN_PS_STRIDE, 5.f);
   for (int t = 0; t < hops; ++t) {
     for (int b = 0; b <= rows; ++b)
       for (int i = 0; i < kHop; ++i) {
@@ -83,46 +81,38 @@ void RunCase(int rows, bool pcm16, bool lane_pitch = false, int avx2_override = 
       cuda_host::LaunchGrid(fe_blocks, 128, [&] {
         rnn_frontend_s16(in_s.data(), kHop, ctl.data(), st_a.data(), kStride, w.data(), fr_a.data(), avx2);
       });
-      if (lane_pitch)
-        cuda_host::LaunchGrid(lane_blocks, 32 * RNN_LANE_WARPS, [&] {
-          rnn_pitch_lanes_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data(), ps.data(), avx2);
-        });
-      else
-        cuda_host::LaunchGrid(blocks, 128,
-                              [&] { rnn_highpass_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
+      cuda_host::LaunchGrid(blocks, 128,
+                            [&] { rnn_highpass_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
     } else {
       cuda_host::LaunchGrid(fe_blocks, 128, [&] {
         rnn_frontend_f32(in_f.data(), kHop, ctl.data(), st_a.data(), kStride, w.data(), fr_a.data(), avx2);
       });
-      if (lane_pitch)
-        cuda_host::LaunchGrid(lane_blocks, 32 * RNN_LANE_WARPS, [&] {
-          rnn_pitch_lanes_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data(), ps.data(), avx2);
-        });
-      else
-        cuda_host::LaunchGrid(blocks, 128,
-                              [&] { rnn_highpass_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
+      cuda_host::LaunchGrid(blocks, 128,
+                            [&] { rnn_highpass_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
     }
-    // rnn_frontend_hp / _pre do not read `in` (any valid pointer).
-    if (lane_pitch) {
-      for (size_t i = size_t(rows) * RNN_PS_STRIDE; i < ps.size(); ++i) ASSERT_EQ(ps[i], 5.f) << "scratch past the count";
-      cuda_host::LaunchGrid(fe_blocks, 128, [&] {
-        rnn_frontend_pre(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), avx2 | b_bits,
-                         ps.data());
-      });
-    } else {
-      cuda_host::LaunchGrid(fe_blocks, 128, [&] {
-        rnn_frontend_hp(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), avx2 | b_bits);
-      });
-    }
+    // rnn_frontend_hp does not read `in` (any valid pointer).
+    cuda_host::LaunchGrid(fe_blocks, 128, [&] {
+      rnn_frontend_hp(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), avx2 | b_bits);
+    });
     ASSERT_EQ(fr_a, fr_b) << "hop " << t;
     ASSERT_EQ(st_a, st_b) << "hop " << t;
-    if (ctl_flags & RNN_CTL_NO_HIGHPASS) {  // the raw hop is the pitch history's newest part
-      for (int b = 0; b < rows; ++b) {
-        const float* st = &st_b[size_t(ctl[16 + b]) * kStride];
+    // The ring's head moved by a hop; its newest hop is the analysis half (the high-passed input)
+    // and, without the high-pass, the raw input.
+    for (int b = 0; b < rows; ++b) {
+      const float* st = &st_b[size_t(ctl[16 + b]) * kStride];
+      int head;
+      std::memcpy(&head, &st[RNN_ST_PITCH_HEAD], sizeof head);
+      ASSERT_EQ(head, (t + 1) * kHop % RNN_PITCH_BUF) << "row " << b;
+      for (int i = 0; i < kHop; ++i) {
+        const float v = st[RNN_ST_PITCH + (head + RNN_PITCH_BUF - kHop + i) % RNN_PITCH_BUF];
+        ASSERT_EQ(v, st[RNN_ST_ANALYSIS + i]) << "row " << b;
+        if (ctl_flags & RNN_CTL_NO_HIGHPASS) {
+          ASSERT_EQ(v, in_f[size_t(b) * kHop + i]) << "row " << b;
+        }
+      }
+      if (ctl_flags & RNN_CTL_NO_HIGHPASS) {
         ASSERT_EQ(st[RNN_ST_HP], 0.f);
         ASSERT_EQ(st[RNN_ST_HP + 1], 0.f);
-        for (int i = 0; i < kHop; i += 37)
-          ASSERT_EQ(st[RNN_ST_PITCH + RNN_PITCH_BUF - kHop + i], in_f[size_t(b) * kHop + i]) << "row " << b;
       }
     }
     for (size_t i = size_t(2 * rows) * RNN_WINDOW; i < fr_b.size(); ++i) ASSERT_EQ(fr_b[i], 7.f) << "past the count";
@@ -139,29 +129,20 @@ TEST(HostLaneHighpass, SplitFrontendMatchesTheFusedOneBitForBit) {
   for (int rows : {5, 113}) RunCase(rows, true);
 }
 
-TEST(HostLanePitch, LaneChainsThenSearchMatchTheFusedFrontendBitForBit) {
+// Both summation orders, and the inner products one lane each (avx2 | 4, the A/B switch
+// GHOSTNV_CUDA_PLAN_WARP_INNER=0) in the split path.
+TEST(HostLaneHighpass, BothSummationOrdersAndOneLaneInnerProducts) {
   for (int avx2 : {1, 0}) {
-    SCOPED_TRACE(::testing::Message() << "avx2 " << avx2);
-    for (int rows : {1, 7, 65}) RunCase(rows, false, true, avx2);
-    for (int rows : {5, 33}) RunCase(rows, true, true, avx2);
+    RunCase(7, false, avx2);
+    RunCase(33, true, avx2, 0, 4);
   }
 }
 
 // A model without the input high-pass (metadata.rnnoise.highpass = false -> RNN_CTL_NO_HIGHPASS):
-// all three frontends use the raw hop, leave the high-pass state alone, and agree bit for bit.
-// GHOSTNV_CUDA_PLAN_XCORR3 (three coarse lags per thread) and GHOSTNV_CUDA_PLAN_WARP_INNER=0
-// (inner products one lane each) in the split frontends: the fused frontend's bits.
-TEST(HostLanePitch, XcorrThreeLagsAndOneLaneInnerProducts) {
-  for (int avx2 : {1, 0}) {
-    RunCase(7, false, false, avx2, 0, 8);
-    RunCase(33, true, true, avx2, 0, 8 | 4);
-  }
-}
-
-TEST(HostLanePitch, NoHighpassFlagInEveryFrontend) {
-  RunCase(65, false, true, 1, RNN_CTL_NO_HIGHPASS);
-  RunCase(7, true, true, 0, RNN_CTL_NO_HIGHPASS);
-  RunCase(33, true, false, -1, RNN_CTL_NO_HIGHPASS);
+// both frontends use the raw hop, leave the high-pass state alone, and agree bit for bit.
+TEST(HostLaneHighpass, NoHighpassFlag) {
+  RunCase(65, false, 1, RNN_CTL_NO_HIGHPASS);
+  RunCase(7, true, 0, RNN_CTL_NO_HIGHPASS);
 }
 
 }  // namespace

@@ -20,7 +20,10 @@
 namespace ghostnv::sched {
 
 struct CudaPlanStage {
-  const char* name;  // "h2d", "frontend", "fft", "features", "network", "postprocess", ...
+  // "h2d", "frontend", "fft", "features", "network", "postprocess", "ifft", "synthesis", "d2h";
+  // with CudaPlanOptions::fused_spectra (the default): "h2d", "frontend", "fft+features",
+  // "network", "post+ifft+synth", "d2h".
+  const char* name;
   float us;
 };
 

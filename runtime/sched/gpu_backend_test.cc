@@ -156,6 +156,13 @@ TEST(GpuBackendTest, SchedulerMatchesTheCpu) {
   std::printf("scheduler: %llu ticks, mean batch %.1f, submit->done p50 %.1f us p99 %.1f us\n",
               static_cast<unsigned long long>(st.ticks), st.mean_batch, st.submit_to_done.p50_us,
               st.submit_to_done.p99_us);
+  // Stage times of the scheduler's ticks (session 8): the plan's device time every tick (and
+  // h2d / kernels / d2h where its graph is one chunk), end_to_end = submit->done.
+  EXPECT_EQ(runtime::StageTimesProblem(st.stages, st.ticks, /*split=*/false), "");
+  EXPECT_EQ(st.stages[static_cast<size_t>(runtime::Stage::kEndToEnd)].count, st.ticks);
+  BackendTelemetry t;
+  t.stages = st.stages;
+  std::printf("  scheduler stages %s\n", StagesJson(t).c_str());
 }
 
 TEST(GpuBackendTest, LibraryOnCudaMatchesTheCpu) {

@@ -8,6 +8,8 @@
 //    reproduces models::Family::ProcessHop (only the band sums round differently): >= 100 dB.
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdio>
 #include <cmath>
 #include <complex>
 #include <cstring>
@@ -26,6 +28,7 @@
 #include "kernels/gru.h"
 #include "models/family.h"
 #include "models/model_loader.h"
+#include "runtime/sched/cuda_plan.h"
 
 // Last: the shim's macros (threadIdx, __shared__, ...) must not reach other headers.
 #include "runtime/sched/cuda_host_shim.h"
@@ -126,9 +129,107 @@ TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
       ASSERT_EQ(st[RNN_ST_LAST_GAIN], gain);
       ASSERT_EQ(std::memcmp(&frames[2 * b * RNN_WINDOW], frame, sizeof frame), 0);
       ASSERT_EQ(std::memcmp(&frames[(2 * b + 1) * RNN_WINDOW], pframe, sizeof pframe), 0);
+      // The pitch history ring, read from its head, is the CPU's pitch buffer.
+      int head;
+      std::memcpy(&head, &st[RNN_ST_PITCH_HEAD], 4);
+      ASSERT_EQ(head, (t + 1) * kHop % pitch::kBuf);
+      for (int i = 0; i < pitch::kBuf; ++i)
+        ASSERT_EQ(st[RNN_ST_PITCH + (head + i) % pitch::kBuf], cpu[b].pitch_buf[i]) << "pitch history " << i;
     }
   }
   kernels::ForceScalar(false);
+}
+
+// rnn_inner_warp_shfl (one warp, the device's inner products of 240 and 480 floats) gives the
+// AVX2 order's bits (rnn_inner(.., 1), itself the CPU's kernels::InnerProduct_avx2 order).
+TEST(HostWarp, InnerProductIsTheAvx2Order) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<float> x(480), y(480 + 8);
+  for (int trial = 0; trial < 20; ++trial) {
+    for (float& v : x) v = g(rng) * (trial % 3 == 0 ? 1e4f : 1.f);
+    for (float& v : y) v = g(rng);
+    for (int n : {240, 480}) {
+      float got[32];
+      cuda_host::Launch(32, [&] {
+        got[threadIdx.x] = rnn_inner_warp_shfl(x.data(), y.data() + trial % 8, n, static_cast<int>(threadIdx.x));
+      });
+      const float want = rnn_inner(x.data(), y.data() + trial % 8, n, 1);
+      ASSERT_EQ(std::memcmp(&got[0], &want, 4), 0) << "n " << n << " trial " << trial << ": " << got[0] << " vs " << want;
+    }
+  }
+}
+
+// rnn_coarse_best (one warp: the exact top two in double, the rounded comparisons against them
+// checked, else the scan on lane 0) against FindBestPitch's sequential scan (rnn_best_step, the
+// CPU's comparisons), on inputs made to break a parallel reduction: many exactly equal keys (the
+// earlier index must win), keys one rounding apart, products that round to the same float,
+// fewer than two live elements, non-positive, NaN and infinite correlations, huge energies.
+TEST(HostCoarseBest, MatchesTheSequentialScan) {
+  constexpr int kN = (RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4;  // 147
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::uniform_int_distribution<int> pick(0, 7);
+  std::vector<float> xc(kN), syy(kN);
+  int scans[8] = {};
+  for (int trial = 0; trial < 400; ++trial) {
+    const int kind = trial % 8;
+    for (int i = 0; i < kN; ++i) {
+      float x = 0.f, d = 1.f;
+      switch (kind) {
+        case 0:  // random
+          x = (u(rng) - 0.3f) * 1e9f;
+          d = 1.f + u(rng) * 1e12f;
+          break;
+        case 1:  // few distinct values: many exact ties of c2 / syy (and equal products)
+          x = static_cast<float>(pick(rng) - 2) * 3e8f;
+          d = static_cast<float>(1 + pick(rng) % 3) * 4e12f;
+          break;
+        case 2: {  // keys one ulp apart: c2 and syy scaled together
+          const float s = 1.f + static_cast<float>(pick(rng)) * 1.1920929e-7f;
+          x = 5e8f * std::sqrt(s);
+          d = 7e12f * s;
+          break;
+        }
+        case 3:  // nothing live, or one live element
+          x = (i == (trial / 8) % kN && trial % 16 < 8) ? 2e8f : -u(rng) * 1e8f;
+          d = 1.f + u(rng) * 1e6f;
+          break;
+        case 4:  // two live elements with equal keys
+          x = (i == 3 || i == 90) ? 1e9f : 0.f;
+          d = 2e12f;
+          break;
+        case 5:  // NaN, infinite and denormal correlations, infinite energy
+          x = pick(rng) == 0 ? NAN : pick(rng) == 1 ? INFINITY : pick(rng) == 2 ? 1e-40f : u(rng) * 1e9f;
+          d = pick(rng) == 0 ? INFINITY : 1.f + u(rng) * 1e12f;
+          break;
+        case 6:  // energies at the floor (syy = 1), tiny correlations
+          x = u(rng) * 1e3f;
+          d = 1.f;
+          break;
+        default:  // speech-like: a few peaks over a floor
+          x = (i % 37 == 5 || i % 41 == 9) ? 1e9f * (1.f + u(rng) * 1e-6f) : (u(rng) - 0.5f) * 1e8f;
+          d = 3e12f + static_cast<float>(i) * 1e9f;
+      }
+      xc[i] = x;
+      syy[i] = d;
+    }
+    RnnBest r;
+    rnn_best_init(r);
+    for (int i = 0; i < kN; ++i) rnn_best_step(r, xc[i], syy[i], i);
+    int got[2] = {-7, -7};
+    std::atomic<int> scanned{0};
+    cuda_host::Launch(32, [&] {
+      if (rnn_coarse_best(xc.data(), syy.data(), kN, static_cast<int>(threadIdx.x), got)) scanned = 1;
+    });
+    scans[kind] += scanned;
+    ASSERT_EQ(got[0], r.b0) << "trial " << trial << " (kind " << kind << ")";
+    ASSERT_EQ(got[1], r.b1) << "trial " << trial << " (kind " << kind << ")";
+  }
+  // Both paths ran: random keys need no scan, the non-finite ones always do.
+  EXPECT_LT(scans[0], 5);
+  EXPECT_EQ(scans[5], 50);
+  for (int k = 0; k < 8; ++k) std::printf("coarse best, kind %d: %d of 50 scanned\n", k, scans[k]);
 }
 
 INSTANTIATE_TEST_SUITE_P(SumOrder, HostFrontend, ::testing::Values(false, true),
@@ -164,6 +265,8 @@ TEST(HostPipeline, DefaultModelMatchesProcessHop) {
     }
   std::vector<int> ctl(17, 0);
   ctl[0] = 1;
+  // The model's DSP switches (metadata.rnnoise), as CudaPlan puts them in every control block.
+  ASSERT_TRUE(WriteRnnoiseDspHeader(m, ctl.data()).ok());
   const float strength = 0.9f;
   audio::RealFft fft(RNN_WINDOW);
   std::vector<float> scratch(kernels::GruScratchFloats(std::max({u1, u2, u3})));
@@ -318,6 +421,7 @@ TEST_P(HostBatch, HighSlotsShuffledRowsAndSilentRuns) {
     }
   std::vector<int> ctl(16 + R, 0);
   ctl[0] = R;
+  ASSERT_TRUE(WriteRnnoiseDspHeader(m, ctl.data()).ok());  // the model's metadata.rnnoise
   audio::RealFft fft(RNN_WINDOW);
   const DoubleDft ddft;
   std::vector<float> scratch(kernels::GruScratchFloats(std::max({u1, u2, u3})));

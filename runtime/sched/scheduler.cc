@@ -232,6 +232,9 @@ SchedulerStats Scheduler::stats() const {
   s.fallback_events = c.fallback_events.load(std::memory_order_relaxed);
   s.submit_to_done = Summarize(c.submit_to_done);
   s.push_to_done = Summarize(c.push_to_done);
+  // The plan's histograms are lock-free (written by the scheduler thread's Submit).
+  s.stages = PlanStageSummaries(*c.plan);
+  s.stages[static_cast<size_t>(runtime::Stage::kEndToEnd)] = s.submit_to_done;
   return s;
 }
 
@@ -384,6 +387,7 @@ BackendTelemetry BatchedCudaFamily::telemetry() const {
   t.cpu_hops = st.cpu_hops;
   t.warmup_hops = st.warmup_hops;
   t.submit_to_done = st.submit_to_done;
+  t.stages = st.stages;
   t.active = st.failed ? "cpu" : "cuda";
   if (st.failed) {
     t.fallback_events = st.fallback_events;

@@ -16,10 +16,13 @@
 //   session->reset();                                                      // leave
 //
 // Deadlines and counters: every hop is stamped at Push(); the scheduler records submit→done per
-// tick and push→done per hop (histograms; the plan does not expose H2D/kernel/D2H splits, so
-// those two are what is measured) and counts hops whose push→done exceeded
+// tick and push→done per hop (histograms) and counts hops whose push→done exceeded
 // SchedulerOptions::deadline (a 10 ms hop by default) — a measure of whether batches are kept
-// small enough, not an error.
+// small enough, not an error. Per-stage times (telemetry, SchedulerStats::stages — "stages" of
+// ghostnv_info_json() / `--report json` for sessions the scheduler serves): h2d / kernels / d2h /
+// device / outside_kernels as the plan records them per tick (CudaPlan::stage_times(): the
+// event-record nodes of its replayed graphs, runtime/telemetry_hop_timer.h; empty stages where
+// the plan measures none), and end_to_end = the scheduler's submit→done per tick.
 //
 // CPU fallback: if Submit or Wait fails (any driver error; runtime::IsStickyError tells whether
 // the context is lost), or the scheduler is destroyed while sessions live, the scheduler marks
@@ -34,6 +37,7 @@
 // Push() wakes the scheduler thread (a futex wake: a syscall, no lock). stats() any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -66,6 +70,9 @@ struct SchedulerStats {
   bool failed = false;
   std::string failure;           // why, when failed
   LatencySummary submit_to_done, push_to_done;
+  // Per tick, indexed by runtime::Stage (see the banner): the plan's stages, end_to_end =
+  // submit_to_done.
+  std::array<LatencySummary, runtime::kStageCount> stages{};
 };
 
 class BatchSession;

@@ -316,5 +316,58 @@ TEST(BatchedCudaFamilyTest, StreamsShareOneScheduler) {
   EXPECT_GT(tel.gpu_hops, 0u);
 }
 
+// Stage times for sessions the scheduler serves: a plan that records h2d / kernels / d2h per
+// Submit (as CudaPlan's event-record nodes do) shows them in SchedulerStats::stages and in the
+// family's telemetry (StagesJson, the "stages" of --report json), with end_to_end = the
+// scheduler's submit→done per tick.
+class StagedFakePlan : public FakePlan {
+ public:
+  using FakePlan::FakePlan;
+  cu::CUresult Submit(const int* slots, const float* strengths, int n) override {
+    if (n > 0) {
+      stages_.Record(runtime::Stage::kH2D, 1000 + 10 * static_cast<uint64_t>(n));
+      stages_.Record(runtime::Stage::kKernels, 20000);
+      stages_.Record(runtime::Stage::kD2H, 3000);
+    }
+    return FakePlan::Submit(slots, strengths, n);
+  }
+  const runtime::StageHistograms* stage_times() const override { return &stages_; }
+
+ private:
+  runtime::StageHistograms stages_;
+};
+
+TEST(SchedulerTest, StageTimesOfThePlanAreReported) {
+  auto cpu = std::make_shared<EchoFamily>();
+  std::shared_ptr<Scheduler> sched = *Scheduler::Create(std::make_unique<StagedFakePlan>(cpu, 4), cpu, {});
+  {
+    const SchedulerStats st = sched->stats();  // nothing yet: every stage empty
+    for (const LatencySummary& l : st.stages) EXPECT_EQ(l.count, 0u);
+  }
+  auto fam = std::make_shared<BatchedCudaFamily>(sched, cpu);
+  auto ch = fam->NewChannel();
+  ASSERT_NE(ch, nullptr);
+  std::vector<float> in = RandomHops(37, 5), out(in.size());
+  for (int h = 0; h < 37; ++h) fam->ProcessHop(*ch, in.data() + size_t(h) * kHop, out.data() + size_t(h) * kHop, 1.f);
+  EXPECT_EQ(out, CpuReference(*cpu, in, 1.f));
+  const SchedulerStats st = sched->stats();
+  ASSERT_GT(st.ticks, 0u);
+  const auto stage = [&](const std::array<LatencySummary, runtime::kStageCount>& a, runtime::Stage s) {
+    return a[static_cast<size_t>(s)];
+  };
+  EXPECT_EQ(stage(st.stages, runtime::Stage::kH2D).count, st.ticks);
+  EXPECT_NEAR(stage(st.stages, runtime::Stage::kKernels).p50_us, 20.0, 20.0 / 16);
+  EXPECT_NEAR(stage(st.stages, runtime::Stage::kD2H).max_us, 3.0, 1e-9);
+  EXPECT_EQ(stage(st.stages, runtime::Stage::kDevice).count, 0u);
+  EXPECT_EQ(stage(st.stages, runtime::Stage::kEndToEnd).count, st.submit_to_done.count);
+  EXPECT_EQ(stage(st.stages, runtime::Stage::kEndToEnd).count, st.ticks);
+  const BackendTelemetry t = fam->telemetry();
+  EXPECT_EQ(stage(t.stages, runtime::Stage::kKernels).count, st.ticks);
+  const std::string j = StagesJson(t);
+  EXPECT_NE(j.find("\"kernels\": {\"count\": " + std::to_string(st.ticks) + ", \"p50_us\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"device\": {\"count\": 0}"), std::string::npos) << j;
+  ch.reset();
+}
+
 }  // namespace
 }  // namespace ghostnv::sched

@@ -64,13 +64,15 @@ def main(argv=None):
     ap.add_argument("--negate-output", action="store_true",
                     help="negate the output layer (last decoder's transposed conv): an exact "
                     "sign flip of the output (the H200 run's output came out inverted)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="config override as in enhanced_train.py (e.g. --set model.hidden=64)")
     a = ap.parse_args(argv)
     import json
     import torch
     torch.set_num_threads(1)
     import export_demucs
-    from enhanced_train import build_model
-    cfg = json.loads(pathlib.Path(a.config).read_text())
+    from enhanced_train import apply_overrides, build_model
+    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
     model = build_model(cfg)
     sd = torch.load(a.checkpoint, map_location="cpu", weights_only=False)
     if isinstance(sd, dict) and "model" in sd and "step" in sd:

@@ -12,10 +12,17 @@ never enter), decoded once onto the device; every batch is mixed there from a pe
     rt60; the target is the reverberant speech), clipping of the mixture (p_clip), a 44.1 kHz
     round trip (p_441: band limit at 22.05 kHz, mixture and target), noise-only items.
 Loss: L1 on the waveform + multi-resolution STFT loss (spectral convergence + log magnitude),
-as in Defossez et al. 2020, with resolutions scaled to 48 kHz.
+as in Defossez et al. 2020, with resolutions scaled to 48 kHz; optionally (config weights) a
+compressed complex spectral loss (cspec_weight), -SI-SDR below 8 kHz (sisdr_weight) and
+ultra_e2e's PESQ-like compressed-magnitude loss with residual noise weighted more
+(pesq_weight, pesq_noise_asym, pesq_hf_weight; session 8).
+Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
+starts a wider network (e.g. --set model.hidden=64) from a narrower one's weights with the same
+output (widen_state_dict).
 
     python3 tools/train/enhanced_train.py --config tools/train/configs/enhanced.json \
-        --pack build-enhanced/h200/pack.npz [--resume] [--steps N] [--work-dir DIR]
+        --pack build-enhanced/h200/pack.npz [--resume] [--steps N] [--work-dir DIR] \
+        [--set KEY=JSON ...] [--widen-from NARROW_MODEL.pt]
 
 Writes work_dir/last.pt (model, optimiser, step; --resume continues from it), work_dir/model.pt
 (the model's state dict alone, weights_only-loadable) and work_dir/log.jsonl. Stops after
@@ -36,6 +43,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import train_common  # noqa: E402
+
 SR = 48000
 
 
@@ -49,6 +59,65 @@ def build_model(cfg):
                   max_hidden=m.get("max_hidden", 10000), normalize=True, glu=True,
                   rescale=m.get("rescale", 0.1), floor=m.get("floor", 1e-3),
                   sample_rate=SR)
+
+
+def widen_state_dict(small, big_model):
+    """A function-preserving initialisation of a wider Demucs (e.g. hidden 48 -> 64) from a
+    narrower one's state dict: every old unit keeps its weights, the new units keep big_model's
+    random initialisation (so they are alive from the start), and every weight *from* a new unit
+    into an old or new consumer is zero, so the wider network computes exactly the narrow one's
+    output until training moves those weights. The GLU layers' doubled outputs ([a; b] halves)
+    are mapped half by half; LSTM tensors must have equal shapes (max_hidden caps both)."""
+    big = {k: v.detach().clone() for k, v in big_model.state_dict().items()}
+    glu_out = set()
+    for i in range(len(big_model.encoder)):
+        glu_out.add(f"encoder.{i}.2")
+        glu_out.add(f"decoder.{i}.0")
+
+    def out_index(n_small, n_big, glu):
+        if not glu:
+            return torch.arange(n_small)
+        h, hb = n_small // 2, n_big // 2
+        return torch.cat([torch.arange(h), hb + torch.arange(h)])
+
+    for k, vs in small.items():
+        vs = vs.float()
+        vb = big[k]
+        if vs.shape == vb.shape:
+            big[k] = vs.clone()
+            continue
+        if k.startswith("lstm"):
+            raise ValueError(f"{k}: LSTM shapes differ ({tuple(vs.shape)} vs {tuple(vb.shape)})")
+        layer = k.rsplit(".", 1)[0]
+        transposed = layer.startswith("decoder") and layer.endswith(".2")   # ConvTranspose1d
+        o_dim = 1 if transposed and vs.dim() > 1 else 0
+        oi = out_index(vs.shape[o_dim], vb.shape[o_dim], layer in glu_out)
+        if vs.dim() == 1:                                       # bias: old outputs only
+            vb[oi] = vs
+            continue
+        i_dim = 1 - o_dim
+        n_in_small = vs.shape[i_dim]
+        # consumers: zero weight from the new inputs, then the old block
+        sl = [slice(None)] * vb.dim()
+        sl[o_dim] = oi
+        sl[i_dim] = slice(n_in_small, None)
+        vb[tuple(sl)] = 0.0
+        sl[i_dim] = slice(0, n_in_small)
+        vb[tuple(sl)] = vs
+        # new outputs: their weights from new inputs random, from old inputs random (alive)
+    return big
+
+
+def apply_overrides(cfg, sets):
+    """--set KEY=JSON overrides; dotted keys reach nested entries (model.hidden, aug.snr_db)."""
+    for kv in sets or []:
+        k, v = kv.split("=", 1)
+        d = cfg
+        parts = k.split(".")
+        for q in parts[:-1]:
+            d = d.setdefault(q, {})
+        d[parts[-1]] = json.loads(v)
+    return cfg
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -381,17 +450,18 @@ def main(argv=None):
     ap.add_argument("--segment", type=float, help="overrides segment_seconds (smoke runs)")
     ap.add_argument("--sndfile-dir", help="folder holding libsndfile.so.1 (Opus packs)")
     ap.add_argument("--init-from", help="overrides the config's init_from")
+    ap.add_argument("--widen-from", help="a narrower model's state dict (e.g. hidden 48) to "
+                    "initialise this config's wider model from (widen_state_dict)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="override a config key; dotted keys reach nested ones "
+                    "(--set model.hidden=64 --set aug.snr_db=[-5,25])")
     a = ap.parse_args(argv)
-    cfg = json.loads(pathlib.Path(a.config).read_text())
+    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
     work = pathlib.Path(a.work_dir or cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     max_min = a.max_minutes if a.max_minutes is not None else cfg.get("max_minutes", 1e9)
     t0 = time.time()
-    dev = torch.device(a.device)
-    if dev.type == "cpu":
-        torch.set_num_threads(cfg.get("threads", 1))
-    torch.manual_seed(cfg["seed"])
-    torch.backends.cudnn.benchmark = True
+    dev = train_common.setup_torch(a.device, cfg)   # device, CPU threads, seed, cuDNN
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     # the pack first: the Opus decoder pool forks before CUDA is initialised
@@ -419,6 +489,14 @@ def main(argv=None):
                 ct.bias.neg_()
         print(f"enhanced_train: initialised from {cfg['init_from']}"
               f"{' (output negated)' if cfg.get('init_negate_output') else ''}", flush=True)
+    if a.widen_from:
+        cfg["widen_from"] = a.widen_from
+    if cfg.get("widen_from") and not (a.resume and last.exists()):
+        sd = torch.load(cfg["widen_from"], map_location="cpu", weights_only=True)
+        model.load_state_dict(widen_state_dict(sd, model.cpu()))
+        model.to(dev)
+        print(f"enhanced_train: widened from {cfg['widen_from']} "
+              f"(hidden {cfg['model']['hidden']})", flush=True)
     if a.resume and last.exists():
         ck = torch.load(last, map_location=dev, weights_only=False)
         model.load_state_dict(ck["model"])
@@ -442,6 +520,11 @@ def main(argv=None):
     sisdr_hz = cfg.get("sisdr_band_hz", 8000.0)
     w_cspec = cfg.get("cspec_weight", 0.0)
     cspec_res = tuple(cfg.get("cspec_resolution", [1024, 240, 960]))
+    w_pesq = cfg.get("pesq_weight", 0.0)
+    if w_pesq:
+        # ultra_e2e's PESQ-like loss (compressed magnitudes, < 8 kHz weighted 1, residual
+        # noise weighted 1 + pesq_noise_asym), imported here so there is one copy of it
+        from ultra_e2e import spec_loss as pesq_like_loss
     by_time = cfg.get("schedule") == "time"
     ema_decay = cfg.get("ema", 0.0)
     ema = None
@@ -482,6 +565,12 @@ def main(argv=None):
                 noisy.std(dim=-1).clamp(min=1e-5)
             lc = compressed_spec_loss(est[:, 0] / sdv, clean[:, 0] / sdv, *cspec_res, bw=bw)
             loss = loss + w_cspec * lc
+        if w_pesq:
+            lp = pesq_like_loss(est[:, 0], clean[:, 0], noisy[:, 0],
+                                bw if bw is not None else torch.full((B,), SR / 2, device=dev),
+                                cfg.get("pesq_fft", 1536), cfg.get("pesq_hop", 384),
+                                cfg.get("pesq_hf_weight", 0.2), cfg.get("pesq_noise_asym", 1.0))
+            loss = loss + w_pesq * lp
         if w_sisdr:
             # SI-SDR below sisdr_band_hz (the eval scores 16 kHz copies), speech items only
             lim = torch.full((B,), sisdr_hz, device=dev)
@@ -510,6 +599,7 @@ def main(argv=None):
             rec = {"step": step, "loss": float(acc) / max(1, n_acc), "l1": float(l1.detach()),
                    **({"sisdr": -float(ls.detach())} if w_sisdr else {}),
                    **({"cspec": float(lc.detach())} if w_cspec else {}),
+                   **({"pesq": float(lp.detach())} if w_pesq else {}),
                    "sc": float(sc.detach()),
                    "mag": float(mag.detach()), "lr": lr, "wall_s": round(time.time() - t0, 1),
                    "steps_per_s": round(cfg.get("log_every", 200) / (time.time() - t_last), 2)}

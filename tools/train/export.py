@@ -114,7 +114,35 @@ def checkpoint_metadata(ck: dict) -> dict:
         "final_val_loss": last.get("val"),
         "date": datetime.date.today().isoformat(),
         "licence_of_data": "see models/README.md (Default model)",
+        **e2e_metadata(ck),
     }
+
+
+def e2e_metadata(ck: dict) -> dict:
+    """What rnnoise_e2e.py (end-to-end fine-tuning) and average_checkpoints.py added, if any."""
+    e2e = (ck.get("config") or {}).get("e2e")
+    if not e2e:
+        return {}
+    keys = ("seed", "batch_size", "segment_seconds", "max_seconds", "lr", "gain_weight",
+            "sisdr_weight", "spec_weight", "spec_noise_asym", "vad_weight", "hi_snr_frac",
+            "hi_snr_db", "dsp")
+    out = {"e2e_finetune": {"script": "tools/train/rnnoise_e2e.py", "steps": ck.get("step"),
+                            "data": ck.get("e2e_data"),
+                            **{k: e2e[k] for k in keys if k in e2e}}}
+    if ck.get("soup"):
+        out["weight_average"] = ck["soup"]
+    return out
+
+
+def checkpoint_dsp(ck: dict) -> dict:
+    """The DSP switches an rnnoise_e2e.py checkpoint was trained with (metadata.rnnoise)."""
+    dsp = ((ck.get("config") or {}).get("e2e") or {}).get("dsp") or {}
+    out = {}
+    if dsp.get("highpass") is False:
+        out["highpass"] = False
+    if "pitch_filter" in dsp and float(dsp["pitch_filter"]) != 1.0:
+        out["pitch_filter"] = float(dsp["pitch_filter"])
+    return out
 
 
 def export(ck: dict, out: pathlib.Path, name: str = "ghostnv-default", precision: str = "f32",
@@ -140,20 +168,36 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="f32", choices=["f32", "f16", "i8"])
     ap.add_argument("--no-highpass", action="store_true",
                     help="metadata.rnnoise.highpass = false: no input DC high-pass at inference")
-    ap.add_argument("--pitch-filter", type=float, default=1.0,
+    ap.add_argument("--pitch-filter", type=float, default=None,
                     help="metadata.rnnoise.pitch_filter strength in [0, 1] (1 = RNNoise's)")
+    ap.add_argument("--highpass", action="store_true",
+                    help="keep the input high-pass even if the checkpoint was trained without")
+    ap.add_argument("--low-cut-hz", type=float, default=None,
+                    help="metadata.rnnoise.low_cut_hz in [0, 1000]: output bins below it zeroed "
+                         "(bin k = k * 50 Hz; 40 = the DC bin only)")
     ap.add_argument("--gain-bias", type=float, default=0.0,
                     help="added to denoise_output's bias after training (> 0: higher gains)")
     args = ap.parse_args(argv)
     ck = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     extra = {}
-    dsp = {}
+    # rnnoise_e2e.py checkpoints carry the DSP switches they were trained with; flags override.
+    dsp = checkpoint_dsp(ck)
     if args.no_highpass:
         dsp["highpass"] = False
-    if args.pitch_filter != 1.0:
+    if args.highpass:
+        dsp.pop("highpass", None)
+    if args.pitch_filter is not None:
         if not 0.0 <= args.pitch_filter <= 1.0:
             ap.error("--pitch-filter must be in [0, 1]")
-        dsp["pitch_filter"] = args.pitch_filter
+        dsp.pop("pitch_filter", None)
+        if args.pitch_filter != 1.0:
+            dsp["pitch_filter"] = args.pitch_filter
+    if args.low_cut_hz is not None:
+        if not 0.0 <= args.low_cut_hz <= 1000.0:
+            ap.error("--low-cut-hz must be in [0, 1000]")
+        dsp.pop("low_cut_hz", None)
+        if args.low_cut_hz > 0:
+            dsp["low_cut_hz"] = args.low_cut_hz
     if dsp:
         extra["rnnoise"] = dsp
     if args.gain_bias:

@@ -3,6 +3,8 @@
 // part of the library's ABI; training support only (allocates, not real-time).
 //
 //   long n = gnv_extract_features(noisy, clean, n_samples, features, gains, vad, silent);
+//   long n = gnv_extract_features_pitch(noisy, clean, n_samples, features, gains, vad, silent,
+//                                       periods, input, highpass);  // + pitch periods, input
 //   int rc = gnv_denoise_buffer("default.gnvm", in, out, n_samples, 1.0f);
 //   long n = gnv_run_network("default.gnvm", features, n_frames, gains, vad);
 //
@@ -45,6 +47,10 @@ __attribute__((visibility("default"))) long gnv_extract_features_dsp(
     const float* noisy, const float* clean, long n_samples, float* features, float* gains,
     float* vad, unsigned char* silent, int highpass);
 
+__attribute__((visibility("default"))) long gnv_extract_features_pitch(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains,
+    float* vad, unsigned char* silent, int* periods, float* input, int highpass);
+
 __attribute__((visibility("default"))) long gnv_extract_features(
     const float* noisy, const float* clean, long n_samples, float* features, float* gains,
     float* vad, unsigned char* silent) {
@@ -55,6 +61,17 @@ __attribute__((visibility("default"))) long gnv_extract_features(
 __attribute__((visibility("default"))) long gnv_extract_features_dsp(
     const float* noisy, const float* clean, long n_samples, float* features, float* gains,
     float* vad, unsigned char* silent, int highpass) {
+  return gnv_extract_features_pitch(noisy, clean, n_samples, features, gains, vad, silent,
+                                    nullptr, nullptr, highpass);
+}
+
+// As gnv_extract_features_dsp, plus periods [n] (may be null): the pitch period of each frame
+// (FeatureExtractor::last_period), and input [n_samples] (may be null): the noisy signal as the
+// family's analysis sees it (high-passed when `highpass`), from which tools/train/rnnoise_e2e.py
+// rebuilds the spectra X, P and Ex, Ep, Exp of the family's DSP.
+__attribute__((visibility("default"))) long gnv_extract_features_pitch(
+    const float* noisy, const float* clean, long n_samples, float* features, float* gains,
+    float* vad, unsigned char* silent, int* periods, float* input, int highpass) {
   if (n_samples < 0 || n_samples % rnnoise::kHop != 0)
     return Fail(-1, "n_samples must be a non-negative multiple of 480");
   if (n_samples > 0 && (!noisy || !clean || !features || !gains || !vad || !silent))
@@ -68,6 +85,8 @@ __attribute__((visibility("default"))) long gnv_extract_features_dsp(
                                    features + i * rnnoise::kFeatures, gains + i * rnnoise::kBands,
                                    vad + i);
     silent[i] = voiced ? 0 : 1;
+    if (periods) periods[i] = fx.last_period();
+    if (input) std::copy(fx.last_input(), fx.last_input() + rnnoise::kHop, input + i * rnnoise::kHop);
   }
   return frames;
 }

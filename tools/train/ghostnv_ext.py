@@ -7,6 +7,7 @@ The shared library is looked for in, in order: the `lib_dir` argument (scripts p
 
   ext = GhostnvExt.open(lib_dir=None)
   features, gains, vad, silent = ext.extract_features(noisy, clean)   # 48 kHz float32 arrays
+  features, gains, vad, silent, periods, x = ext.extract_features(noisy, clean, periods=True)
   denoised = ext.denoise("models/weights/default.gnvm", noisy)         # time-aligned with noisy
   gains, vad = ext.run_network("models/weights/default.gnvm", features)
 """
@@ -28,6 +29,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 _f32p = np.ctypeslib.ndpointer(dtype=np.float32, flags="C_CONTIGUOUS")
 _u8p = np.ctypeslib.ndpointer(dtype=np.uint8, flags="C_CONTIGUOUS")
+_i32p = np.ctypeslib.ndpointer(dtype=np.int32, flags="C_CONTIGUOUS")
 
 
 def find_library(lib_dir: Optional[str] = None) -> pathlib.Path:
@@ -62,6 +64,9 @@ class GhostnvExt:
         lib.gnv_extract_features_dsp.restype = ctypes.c_long
         lib.gnv_extract_features_dsp.argtypes = [_f32p, _f32p, ctypes.c_long, _f32p, _f32p,
                                                  _f32p, _u8p, ctypes.c_int]
+        lib.gnv_extract_features_pitch.restype = ctypes.c_long
+        lib.gnv_extract_features_pitch.argtypes = [_f32p, _f32p, ctypes.c_long, _f32p, _f32p,
+                                                   _f32p, _u8p, _i32p, _f32p, ctypes.c_int]
         lib.gnv_denoise_buffer.restype = ctypes.c_long
         lib.gnv_denoise_buffer.argtypes = [ctypes.c_char_p, _f32p, _f32p, ctypes.c_long,
                                            ctypes.c_float, ctypes.c_void_p]
@@ -76,8 +81,11 @@ class GhostnvExt:
     def _error(self, what: str, rc: int) -> RuntimeError:
         return RuntimeError(f"{what} failed ({rc}): {self.lib.gnv_last_error().decode()}")
 
-    def extract_features(self, noisy: np.ndarray, clean: np.ndarray, highpass: bool = True):
-        """highpass: the model's metadata.rnnoise.highpass (False: no input DC high-pass)."""
+    def extract_features(self, noisy: np.ndarray, clean: np.ndarray, highpass: bool = True,
+                         periods: bool = False):
+        """highpass: the model's metadata.rnnoise.highpass (False: no input DC high-pass).
+        periods: also return each frame's pitch period (int32 [n], samples) and the input as
+        the family's analysis sees it (high-passed or not, float32 like noisy)."""
         noisy = np.ascontiguousarray(noisy, dtype=np.float32)
         clean = np.ascontiguousarray(clean, dtype=np.float32)
         if noisy.shape != clean.shape or noisy.ndim != 1 or len(noisy) % HOP:
@@ -87,10 +95,14 @@ class GhostnvExt:
         gains = np.zeros((n, NB_BANDS), np.float32)
         vad = np.zeros(n, np.float32)
         silent = np.zeros(n, np.uint8)
-        rc = self.lib.gnv_extract_features_dsp(noisy, clean, len(noisy), features, gains, vad,
-                                               silent, 1 if highpass else 0)
+        per = np.zeros(n, np.int32)
+        x = np.zeros_like(noisy)
+        rc = self.lib.gnv_extract_features_pitch(noisy, clean, len(noisy), features, gains, vad,
+                                                 silent, per, x, 1 if highpass else 0)
         if rc != n:
             raise self._error("gnv_extract_features", rc)
+        if periods:
+            return features, gains, vad, silent.astype(bool), per, x
         return features, gains, vad, silent.astype(bool)
 
     def denoise(self, model_path, x: np.ndarray, strength: float = 1.0,

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import enhanced_train as et  # noqa: E402  (the Opus pack loader and the GPU mixer)
+import train_common  # noqa: E402
 from ultra_model import UltraNet  # noqa: E402
 
 SR = 48000
@@ -191,11 +192,7 @@ def main(argv=None):
     work = pathlib.Path(a.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    dev = torch.device(a.device)
-    if dev.type == "cpu":
-        torch.set_num_threads(cfg.get("threads", 1))
-    torch.manual_seed(cfg["seed"])
-    torch.backends.cudnn.benchmark = True
+    dev = train_common.setup_torch(a.device, cfg)
     if pathlib.Path(a.pack).is_dir():
         speech, noise = et.load_opus_pack(a.pack, dev, a.sndfile_dir, cfg.get("decode_jobs"))
     else:

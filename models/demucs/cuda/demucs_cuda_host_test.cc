@@ -191,15 +191,6 @@ class HostPlan {
   std::vector<long> hops_;
 };
 
-double SnrDb(const std::vector<float>& ref, const std::vector<float>& got) {
-  double e = 0, d = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    e += static_cast<double>(ref[i]) * ref[i];
-    d += (static_cast<double>(ref[i]) - got[i]) * (static_cast<double>(ref[i]) - got[i]);
-  }
-  return 10 * std::log10((e + 1e-30) / (d + 1e-30));
-}
-
 struct Case {
   const char* name;
   DemucsShape shape;

@@ -23,6 +23,7 @@
 #include "runtime/kernel_sources.h"
 #include "runtime/memory.h"
 #include "runtime/module.h"
+#include "runtime/sched/plan_setup.h"
 #include "runtime/stream.h"
 #include "runtime/telemetry_hop_timer.h"
 
@@ -52,21 +53,19 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
   std::string device_description() const override { return description_; }
 
   absl::StatusOr<int> AcquireSlot() override {
-    for (int s = 0; s < max_; ++s) {
-      if (!used_[s]) {  // zeroed at Create and by ReleaseSlot
-        used_[s] = 1;
-        hops_[s] = 0;
-        return s;
-      }
+    const int s = slots_.Acquire();  // its buffers are zeroed at Create and by ReleaseSlot
+    if (s >= 0) {
+      hops_[s] = 0;
+      return s;
     }
     return absl::ResourceExhaustedError(
         absl::StrCat("demucs cuda plan: all ", max_, " slots are in use"));
   }
 
   void ReleaseSlot(int slot) override {
-    if (slot < 0 || slot >= max_ || !used_[slot]) return;
+    if (!slots_.InUse(slot)) return;
     (void)ZeroSlot(slot);
-    used_[slot] = 0;
+    slots_.Release(slot);
     hops_[slot] = 0;
   }
 
@@ -76,17 +75,8 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
   CUresult Submit(const int* slots, const float* strengths, int n) override {
     if (n < 0 || n > max_ || (n > 0 && (slots == nullptr || strengths == nullptr)))
       return cu::kErrorInvalidValue;
-    ++stamp_;
-    if (stamp_ == 0) {
-      std::fill(seen_.begin(), seen_.end(), 0u);
-      stamp_ = 1;
-    }
+    if (!slots_.CheckBatch(slots, n)) return cu::kErrorInvalidValue;
     int32_t* ctl = pin_ctl_.as<int32_t>();
-    for (int i = 0; i < n; ++i) {
-      const int s = slots[i];
-      if (s < 0 || s >= max_ || !used_[s] || seen_[s] == stamp_) return cu::kErrorInvalidValue;
-      seen_[s] = stamp_;
-    }
     for (int i = 0; i < n; ++i) {
       const int s = slots[i];
       int32_t* row = ctl + kDmxCtlHead + kDmxCtlRow * i;
@@ -174,10 +164,8 @@ class DemucsCudaPlanImpl final : public DemucsCudaPlan {
   runtime::PinnedBlock pin_in_, pin_out_, pin_ctl_;
   std::vector<int> buckets_;
   std::vector<runtime::CapturedGraph> graphs_;
-  std::vector<char> used_;
+  sched::SlotTable slots_;
   std::vector<long long> hops_;
-  std::vector<uint32_t> seen_;
-  uint32_t stamp_ = 0;
   bool profile_ = false;
   std::vector<runtime::Event> prof_;       // profiling: one event before the hop, one per node
   std::vector<std::string> prof_names_;
@@ -258,54 +246,33 @@ absl::Status DemucsCudaPlanImpl::Init(std::shared_ptr<const Model> model,
   if (!net.ok()) return net.status();
   max_ = o.max_sessions;
   split_max_ = o.split_max_batch < 0 ? kAutoSplitMax : o.split_max_batch;
-  used_.assign(max_, 0);
+  slots_.Reset(max_);
   hops_.assign(max_, 0);
-  seen_.assign(max_, 0u);
 
   absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
   if (!dev.ok()) return dev.status();
   DmxScheduleOptions so;
   so.max_sessions = max_;
   so.max_threads = 256;
-  so.grid_cap = std::max(1, dev->multiprocessors) * 16;
+  so.grid_cap = sched::PlanGridCap(*dev);
   absl::StatusOr<DmxSchedule> sched = BuildDemucsSchedule(*net, so);
   if (!sched.ok()) return sched.status();
   s_ = *std::move(sched);
   model_ = std::move(model);  // the schedule copied the weights; keep the model anyway
-  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
-  absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
-  if (!ctx.ok()) return ctx.status();
-  ctx_.emplace(*std::move(ctx));
-  if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
-  absl::StatusOr<Stream> stream = Stream::Create(
-      *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
-  if (!stream.ok()) return stream.status();
-  stream_.emplace(*std::move(stream));
-  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
-  if (!ev.ok()) return ev.status();
-  done_.emplace(*std::move(ev));
-  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
+  description_ = sched::PlanDeviceDescription(*dev);
+  // Context (current), stream, done event (timing: telemetry), telemetry timer.
+  if (absl::Status st = sched::OpenPlanDevice(*dev, o.realtime, {&ctx_, &stream_, &done_, &timer_});
+      !st.ok())
+    return st;
 
   // Kernels: demucs.cu, dtln.cu (the small-batch split LSTM).
-  const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir()
-                                                             : o.kernel_cache_dir);
+  const runtime::CubinCache cache = sched::PlanKernelCache(o.kernel_cache_dir);
   const int arch = dev->Arch();
   for (const char* prog : {"demucs.cu", "dtln.cu"}) {
-    const runtime::KernelSource* src = runtime::FindKernelProgram(prog);
-    if (src == nullptr) return absl::InternalError(absl::StrCat("kernel program ", prog, " is not embedded"));
-    absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, arch, cache);
-    if (!built.ok()) return built.status();
-    absl::StatusOr<runtime::Module> m = runtime::Module::Load(*ctx_, built->image, prog);
+    absl::StatusOr<runtime::Module> m = sched::LoadPlanProgram(*ctx_, prog, arch, cache);
     if (!m.ok()) return m.status();
-    size_t bytes = 0;
-    absl::StatusOr<CUdeviceptr> tab = m->GetGlobal("ghostnv_tansig_table", &bytes);
-    if (tab.ok() && bytes == kernels::kTansigTableSize * sizeof(float)) {
-      if (CUresult r = ctx_->api().MemcpyHtoDAsync(*tab, kernels::TansigTable(), bytes, stream_->get());
-          r != cu::kSuccess)
-        return absl::InternalError(absl::StrCat("demucs cuda plan: filling the tansig table: CUresult ", r));
-      if (absl::Status st = stream_->Synchronize(); !st.ok()) return st;
-    }
+    if (absl::Status st = sched::UploadTansigTable(*ctx_, *m, *stream_, "demucs cuda plan"); !st.ok())
+      return st;
     modules_.push_back(*std::move(m));
   }
   // Every kernel any bucket uses.

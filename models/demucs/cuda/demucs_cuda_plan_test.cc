@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "models/cuda_test_util.h"
 #include "models/demucs/cuda/demucs_backend_plan.h"
 #include "models/demucs/cuda/demucs_cuda_plan.h"
 #include "models/demucs/cuda/demucs_test_model.h"
@@ -34,15 +35,10 @@
 namespace ghostnv::models::demucs {
 namespace {
 
+// A plan, or nullptr with *skip set without a GPU (models/cuda_test_util.h).
 std::unique_ptr<DemucsCudaPlan> MakePlan(std::shared_ptr<const Model> m, const DemucsCudaPlanOptions& o,
                                          std::string* skip) {
-  absl::StatusOr<std::unique_ptr<DemucsCudaPlan>> p = DemucsCudaPlan::Create(std::move(m), o);
-  if (!p.ok()) {
-    if (absl::IsUnavailable(p.status())) *skip = "no GPU: " + std::string(p.status().message());
-    else ADD_FAILURE() << p.status();
-    return nullptr;
-  }
-  return *std::move(p);
+  return models::testing::PlanOrSkip(DemucsCudaPlan::Create(std::move(m), o), skip);
 }
 
 #define PLAN_OR_SKIP(plan, model, opts)                                           \
@@ -66,15 +62,6 @@ std::vector<float> Signal(size_t n, int sample_rate, unsigned seed, float gain) 
     x[i] = gain * static_cast<float>(0.3 * env * v + 0.05 * nd(rng));
   }
   return x;
-}
-
-double SnrDb(const std::vector<float>& ref, const std::vector<float>& got) {
-  double e = 0, d = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    e += static_cast<double>(ref[i]) * ref[i];
-    d += (static_cast<double>(ref[i]) - got[i]) * (static_cast<double>(ref[i]) - got[i]);
-  }
-  return 10 * std::log10((e + 1e-30) / (d + 1e-30));
 }
 
 struct Named {

@@ -4,6 +4,7 @@
 //
 //   DemucsShape sh; sh.depth = 5; sh.hidden = 48;            // dns48's shape
 //   std::shared_ptr<Model> m = MakeRandomDemucs(sh, /*seed=*/1);
+//   EXPECT_GE(SnrDb(cpu_out, gpu_out), 60.0);                // the tests' comparison
 #pragma once
 
 #include <algorithm>
@@ -125,6 +126,17 @@ inline std::shared_ptr<Model> MakeRandomDemucs(const DemucsShape& sh, unsigned s
       R"(, "floor": 0.001, "resample_lookahead": )", sh.lookahead, R"(, "resample_buffer": )",
       std::min(hop, sh.resample_buffer_cap), "}}");
   return std::shared_ptr<Model>(h, &h->model);
+}
+
+// SNR of got against ref in dB: energy of ref over the energy of the difference, over ref's
+// length (got at least as long); 1e-30 keeps silence and exact equality finite.
+inline double SnrDb(const std::vector<float>& ref, const std::vector<float>& got) {
+  double e = 0, d = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    e += static_cast<double>(ref[i]) * ref[i];
+    d += (static_cast<double>(ref[i]) - got[i]) * (static_cast<double>(ref[i]) - got[i]);
+  }
+  return 10 * std::log10((e + 1e-30) / (d + 1e-30));
 }
 
 }  // namespace ghostnv::models::demucs

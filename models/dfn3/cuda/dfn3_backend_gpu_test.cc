@@ -9,14 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "models/cuda_test_util.h"
 #include "models/dfn3/cuda/dfn3_backend_plan.h"
 #include "models/family.h"
 #include "models/model_loader.h"
+#include "models/stream_test_util.h"
 #include "runtime/sched/cuda_backend.h"
 #include "runtime/sched/stream.h"
 #include "runtime/telemetry_test_util.h"
@@ -25,16 +25,11 @@ namespace ghostnv::models::dfn3 {
 namespace {
 
 TEST(Dfn3BackendGpu, RealtimeCudaFamilyMatchesTheCpuFamily) {
-  const char* dir = std::getenv("GHOSTNV_DFN3_CUDA_DATA");
-  if (dir == nullptr) GTEST_SKIP() << "no DFN3 test data: GHOSTNV_DFN3_CUDA_DATA is not set";
-  absl::StatusOr<std::shared_ptr<const Model>> model = LoadModel(std::string(dir) + "/dfn3.gnvm");
-  if (!model.ok()) GTEST_SKIP() << "no dfn3.gnvm in " << dir;
-  std::ifstream f(std::string(dir) + "/noisy48k.f32", std::ios::binary | std::ios::ate);
-  if (!f) GTEST_SKIP() << "no noisy48k.f32 in " << dir;
-  std::vector<float> noisy(static_cast<size_t>(f.tellg()) / 4);
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(noisy.data()), static_cast<std::streamsize>(noisy.size() * 4));
-  absl::StatusOr<std::unique_ptr<Family>> cpu_or = CreateFamily(*model);
+  const models::testing::CudaTestData data = models::testing::LoadCudaTestData(
+      "GHOSTNV_DFN3_CUDA_DATA", "DFN3", "dfn3.gnvm", {"noisy48k.f32"});
+  if (!data.skip.empty()) GTEST_SKIP() << data.skip;
+  const std::vector<float>& noisy = data.noisy[0];
+  absl::StatusOr<std::unique_ptr<Family>> cpu_or = CreateFamily(data.model);
   ASSERT_TRUE(cpu_or.ok()) << cpu_or.status();
   std::shared_ptr<const Family> cpu(std::move(*cpu_or));
 
@@ -42,7 +37,7 @@ TEST(Dfn3BackendGpu, RealtimeCudaFamilyMatchesTheCpuFamily) {
     sched::CudaPlanOptions o;
     o.max_sessions = 2 * channels;
     o.realtime = true;
-    absl::StatusOr<std::unique_ptr<sched::CudaPlan>> plan = CreateDfn3BackendPlan(*model, o);
+    absl::StatusOr<std::unique_ptr<sched::CudaPlan>> plan = CreateDfn3BackendPlan(data.model, o);
     if (!plan.ok() && absl::IsUnavailable(plan.status())) GTEST_SKIP() << "no GPU: " << plan.status();
     ASSERT_TRUE(plan.ok()) << plan.status();
     auto fam = sched::RealtimeCudaFamily::Create(std::move(*plan), cpu, {});
@@ -52,20 +47,9 @@ TEST(Dfn3BackendGpu, RealtimeCudaFamilyMatchesTheCpuFamily) {
     for (size_t i = 0; i < frames; ++i)
       for (int c = 0; c < channels; ++c)
         in[i * channels + c] = noisy[i + static_cast<size_t>(c) * frames] * (c == 0 ? 1.f : 0.6f);
-    auto run = [&](std::shared_ptr<const Family> fm, std::vector<size_t> sizes) {
-      auto s = sched::Stream::Create(std::move(fm), {48000, channels, 1.0f});
-      EXPECT_TRUE(s.ok()) << s.status();
-      std::vector<float> out(in.size(), -7.f);
-      size_t pos = 0, k = 0;
-      while (pos < frames) {
-        const size_t n = std::min(sizes[k++ % sizes.size()], frames - pos);
-        (*s)->Process(in.data() + pos * channels, out.data() + pos * channels, n);
-        pos += n;
-      }
-      return out;
-    };
-    const std::vector<float> want = run(cpu, {1024});
-    const std::vector<float> got = run(*fam, {480, 7, 113, 1000, 1, 513});
+    const std::vector<float> want = models::testing::RunStream(cpu, in, 48000, channels, {1024});
+    const std::vector<float> got =
+        models::testing::RunStream(*fam, in, 48000, channels, {480, 7, 113, 1000, 1, 513});
     for (int c = 0; c < channels; ++c) {
       double s = 0, e = 0;
       for (size_t i = 0; i < frames; ++i) {

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/sched/family_plan_adapter.h"
+#include "runtime/sched/plan_setup.h"
 
 namespace ghostnv::models::dfn3 {
 namespace {
@@ -26,30 +27,27 @@ class Dfn3BackendPlan final : public sched::CudaPlan {
         in_(static_cast<size_t>(max_) * kHop, 0.f),
         out_(static_cast<size_t>(max_) * kHop, 0.f),
         info_(static_cast<size_t>(max_), sched::CudaHopInfo{0.f, 0}),
-        used_(static_cast<size_t>(max_), 0),
+        slots_(max_),
         hops_(static_cast<size_t>(max_), 0),
-        rows_(static_cast<size_t>(max_), -1),
-        seen_(static_cast<size_t>(max_), 0u) {}
+        rows_(static_cast<size_t>(max_), -1) {}
 
   int hop_size() const override { return kHop; }
   int max_sessions() const override { return max_; }
   std::string device_description() const override { return plan_->device_description(); }
 
   absl::StatusOr<int> AcquireSlot() override {
-    for (int s = 0; s < max_; ++s) {
-      if (!used_[static_cast<size_t>(s)]) {  // reset at Create and by ReleaseSlot
-        used_[static_cast<size_t>(s)] = 1;
-        hops_[static_cast<size_t>(s)] = 0;
-        return s;
-      }
+    const int s = slots_.Acquire();  // its row is reset at Create and by ReleaseSlot
+    if (s >= 0) {
+      hops_[static_cast<size_t>(s)] = 0;
+      return s;
     }
     return absl::ResourceExhaustedError(
         absl::StrCat("dfn3 backend plan: all ", max_, " slots are in use"));
   }
   void ReleaseSlot(int slot) override {
-    if (slot < 0 || slot >= max_ || !used_[static_cast<size_t>(slot)]) return;
+    if (!slots_.InUse(slot)) return;
     (void)plan_->ResetRow(slot);
-    used_[static_cast<size_t>(slot)] = 0;
+    slots_.Release(slot);
   }
 
   float* input_rows() override { return in_.data(); }
@@ -59,17 +57,7 @@ class Dfn3BackendPlan final : public sched::CudaPlan {
   cu::CUresult Submit(const int* slots, const float* strengths, int n) override {
     if (n < 0 || n > max_ || (n > 0 && (slots == nullptr || strengths == nullptr)))
       return cu::kErrorInvalidValue;
-    if (++stamp_ == 0) {
-      std::fill(seen_.begin(), seen_.end(), 0u);
-      stamp_ = 1;
-    }
-    for (int i = 0; i < n; ++i) {
-      const int s = slots[i];
-      if (s < 0 || s >= max_ || !used_[static_cast<size_t>(s)] ||
-          seen_[static_cast<size_t>(s)] == stamp_)
-        return cu::kErrorInvalidValue;
-      seen_[static_cast<size_t>(s)] = stamp_;
-    }
+    if (!slots_.CheckBatch(slots, n)) return cu::kErrorInvalidValue;
     float* rows = plan_->input_rows();
     for (int r = 0; r < max_; ++r) rows[static_cast<size_t>(r) * kCudaIo + kHop + 1] = 0.f;
     for (int i = 0; i < n; ++i) {
@@ -119,11 +107,9 @@ class Dfn3BackendPlan final : public sched::CudaPlan {
   float lsnr_min_, lsnr_span_;
   mutable std::vector<float> in_, out_;
   mutable std::vector<sched::CudaHopInfo> info_;
-  std::vector<uint8_t> used_;
+  sched::SlotTable slots_;
   mutable std::vector<long> hops_;
   std::vector<int> rows_;
-  std::vector<uint32_t> seen_;
-  uint32_t stamp_ = 0;
   int n_ = 0;
   mutable bool pending_ = false;
 };

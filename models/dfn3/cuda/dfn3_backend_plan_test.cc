@@ -1,7 +1,8 @@
 // Unit test (no GPU) of dfn3_backend_plan.h: the adapter over a fake Dfn3CudaPlan that runs the
 // CPU family per row (honouring the run flag, reporting lsnr from the family's vad) — slot/row
 // forwarding, argument errors, vad, rows that sit a hop out, and RealtimeCudaFamily through
-// sched::Stream equal to the CPU family bit for bit; Create's argument checks.
+// sched::Stream equal to the CPU family bit for bit; Create's argument checks. Also
+// runtime/sched/plan_setup.h's SlotTable on its own (the adapter's and the plans' slots).
 #include "models/dfn3/cuda/dfn3_backend_plan.h"
 
 #include <gtest/gtest.h>
@@ -12,10 +13,12 @@
 #include <random>
 #include <vector>
 
-#include "models/dfn3/cuda/dfn3_cuda_test_util.h"
 #include "models/dfn3/dfn3_family.h"
+#include "models/dfn3/dfn3_test_model.h"
 #include "models/family.h"
+#include "models/stream_test_util.h"
 #include "runtime/sched/cuda_backend.h"
+#include "runtime/sched/plan_setup.h"
 #include "runtime/sched/stream.h"
 
 namespace ghostnv::models::dfn3 {
@@ -162,24 +165,47 @@ TEST(Dfn3BackendPlan, RealtimeFamilyThroughStreamEqualsTheCpuFamily) {
     auto fam = sched::RealtimeCudaFamily::Create(std::move(plan), cpu, {});
     ASSERT_TRUE(fam.ok()) << fam.status();
     const std::vector<float> in = Noise(480 * 9 * static_cast<size_t>(channels) + 31, 4);
-    auto run = [&](std::shared_ptr<const Family> f, std::vector<size_t> sizes) {
-      auto s = sched::Stream::Create(std::move(f), {48000, channels, 1.0f});
-      EXPECT_TRUE(s.ok()) << s.status();
-      std::vector<float> out(in.size(), -7.f);
-      const size_t frames = in.size() / static_cast<size_t>(channels);
-      size_t pos = 0, k = 0;
-      while (pos < frames) {
-        const size_t n = std::min(sizes[k++ % sizes.size()], frames - pos);
-        (*s)->Process(in.data() + pos * channels, out.data() + pos * channels, n);
-        pos += n;
-      }
-      return out;
-    };
-    const std::vector<float> want = run(cpu, {1024});
-    const std::vector<float> got = run(*fam, {480, 7, 113, 1000, 1, 513});
+    const std::vector<float> want = models::testing::RunStream(cpu, in, 48000, channels, {1024});
+    const std::vector<float> got =
+        models::testing::RunStream(*fam, in, 48000, channels, {480, 7, 113, 1000, 1, 513});
     EXPECT_EQ(got, want) << channels << " channels";
     EXPECT_EQ((*fam)->telemetry().fallback_events, 0u);
   }
+}
+
+// The lowest free slot first; release only what is in use; a batch names in-use slots at most
+// once each, and a slot named in one batch may be named again in the next.
+TEST(SlotTable, AcquireReleaseAndBatches) {
+  sched::SlotTable t(5);
+  EXPECT_EQ(t.size(), 5);
+  for (int s = 0; s < 5; ++s) EXPECT_EQ(t.Acquire(), s);
+  EXPECT_EQ(t.Acquire(), -1);
+  EXPECT_TRUE(t.Release(2));
+  EXPECT_FALSE(t.Release(2));
+  EXPECT_FALSE(t.Release(-1));
+  EXPECT_FALSE(t.Release(5));
+  EXPECT_FALSE(t.InUse(2));
+  EXPECT_TRUE(t.InUse(4));
+  EXPECT_FALSE(t.InUse(5));
+  const int ok[] = {4, 0, 3}, dup[] = {1, 3, 1}, freed[] = {0, 2}, out[] = {7};
+  EXPECT_TRUE(t.CheckBatch(ok, 3));
+  EXPECT_TRUE(t.CheckBatch(ok, 3));  // a new batch: the same slots again
+  EXPECT_FALSE(t.CheckBatch(dup, 3));
+  EXPECT_TRUE(t.CheckBatch(dup, 2));
+  EXPECT_FALSE(t.CheckBatch(freed, 2));
+  EXPECT_FALSE(t.CheckBatch(out, 1));
+  EXPECT_TRUE(t.CheckBatch(nullptr, 0));
+  EXPECT_EQ(t.Acquire(), 2);
+  EXPECT_TRUE(t.CheckBatch(freed, 2));
+  t.Reset(2);
+  EXPECT_EQ(t.size(), 2);
+  EXPECT_FALSE(t.InUse(0));
+  EXPECT_FALSE(t.CheckBatch(ok + 1, 1));  // slot 0 is free again
+  EXPECT_EQ(t.Acquire(), 0);
+  EXPECT_TRUE(t.CheckBatch(ok + 1, 1));
+  sched::SlotTable none;
+  EXPECT_EQ(none.Acquire(), -1);
+  EXPECT_TRUE(none.CheckBatch(nullptr, 0));
 }
 
 TEST(Dfn3BackendPlan, CreateChecksItsArguments) {

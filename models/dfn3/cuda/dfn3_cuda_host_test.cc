@@ -25,8 +25,8 @@
 #include "kernels/dfn3.cu"
 
 #include "models/dfn3/cuda/dfn3_cuda_hop.h"
-#include "models/dfn3/cuda/dfn3_cuda_test_util.h"
 #include "models/dfn3/dfn3_family.h"
+#include "models/dfn3/dfn3_test_model.h"
 #include "models/family.h"
 
 namespace ghostnv::models::dfn3 {

@@ -18,6 +18,7 @@
 #include "runtime/kernel_sources.h"
 #include "runtime/memory.h"
 #include "runtime/module.h"
+#include "runtime/sched/plan_setup.h"
 #include "runtime/stream.h"
 #include "runtime/telemetry_hop_timer.h"
 
@@ -227,25 +228,16 @@ absl::Status Dfn3CudaPlanImpl::Init(std::shared_ptr<const Model> model,
 
   absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
   if (!dev.ok()) return dev.status();
-  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
-  grid_cap_ = std::max(1, dev->multiprocessors) * 16;
-  absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
-  if (!ctx.ok()) return ctx.status();
-  ctx_.emplace(*std::move(ctx));
-  if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
-  absl::StatusOr<Stream> stream = Stream::Create(
-      *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
-  if (!stream.ok()) return stream.status();
-  stream_.emplace(*std::move(stream));
-  absl::StatusOr<Stream> side = Stream::Create(
-      *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
+  description_ = sched::PlanDeviceDescription(*dev);
+  grid_cap_ = sched::PlanGridCap(*dev);
+  // Context (current), stream, done event (timing: telemetry), telemetry timer.
+  if (absl::Status st = sched::OpenPlanDevice(*dev, o.realtime, {&ctx_, &stream_, &done_, &timer_});
+      !st.ok())
+    return st;
+  // The second branch's stream, at the same priority.
+  absl::StatusOr<Stream> side = Stream::Create(*ctx_, sched::PlanStreamPriority(o.realtime));
   if (!side.ok()) return side.status();
   side_.emplace(*std::move(side));
-  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
-  if (!ev.ok()) return ev.status();
-  done_.emplace(*std::move(ev));
-  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
   for (std::vector<runtime::Event>* v : {&fork_ev_, &join_ev_}) {
     for (int i = 0; i < 2; ++i) {
       absl::StatusOr<runtime::Event> e = runtime::Event::Create(*ctx_, runtime::EventTiming::kDisabled);
@@ -254,13 +246,8 @@ absl::Status Dfn3CudaPlanImpl::Init(std::shared_ptr<const Model> model,
     }
   }
 
-  const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir()
-                                                             : o.kernel_cache_dir);
-  const runtime::KernelSource* src = runtime::FindKernelProgram("dfn3.cu");
-  if (src == nullptr) return absl::InternalError("kernel program dfn3.cu is not embedded");
-  absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, dev->Arch(), cache);
-  if (!built.ok()) return built.status();
-  absl::StatusOr<runtime::Module> m = runtime::Module::Load(*ctx_, built->image, "dfn3.cu");
+  const runtime::CubinCache cache = sched::PlanKernelCache(o.kernel_cache_dir);
+  absl::StatusOr<runtime::Module> m = sched::LoadPlanProgram(*ctx_, "dfn3.cu", dev->Arch(), cache);
   if (!m.ok()) return m.status();
   module_.emplace(*std::move(m));
   for (int k = 0; k < static_cast<int>(Dfn3Kernel::kCount); ++k) {

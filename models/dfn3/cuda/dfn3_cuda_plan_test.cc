@@ -17,12 +17,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "models/cuda_test_util.h"
 #include "models/dfn3/cuda/dfn3_cuda_plan.h"
 #include "models/dfn3/dfn3_family.h"
 #include "models/family.h"
@@ -31,62 +30,20 @@
 namespace ghostnv::models::dfn3 {
 namespace {
 
-struct Data {
-  std::string skip;
-  std::shared_ptr<const Model> model;
-  std::vector<float> noisy;
-};
+using models::testing::CudaTestData;
 
-const Data& TestData() {
-  static const Data* d = [] {
-    auto* data = new Data();
-    const char* dir = std::getenv("GHOSTNV_DFN3_CUDA_DATA");
-    if (dir == nullptr) {
-      data->skip = "no DFN3 test data: GHOSTNV_DFN3_CUDA_DATA is not set (ctest fixture dfn3_cuda_data)";
-      return data;
-    }
-    const std::string base(dir);
-    absl::StatusOr<std::shared_ptr<const Model>> m = LoadModel(base + "/dfn3.gnvm");
-    if (!m.ok()) {
-      data->skip = "no dfn3.gnvm in " + base + ": " + std::string(m.status().message());
-      return data;
-    }
-    data->model = *m;
-    std::ifstream f(base + "/noisy48k.f32", std::ios::binary | std::ios::ate);
-    if (!f) {
-      data->skip = "no noisy48k.f32 in " + base;
-      return data;
-    }
-    const std::streamsize bytes = f.tellg();
-    f.seekg(0);
-    data->noisy.resize(static_cast<size_t>(bytes) / 4);
-    f.read(reinterpret_cast<char*>(data->noisy.data()),
-           static_cast<std::streamsize>(data->noisy.size() * 4));
-    return data;
-  }();
+// The converted model and noisy speech ($GHOSTNV_DFN3_CUDA_DATA), loaded once.
+const CudaTestData& TestData() {
+  static const CudaTestData* d = new CudaTestData(models::testing::LoadCudaTestData(
+      "GHOSTNV_DFN3_CUDA_DATA", "DFN3", "dfn3.gnvm", {"noisy48k.f32"}));
   return *d;
-}
-
-std::unique_ptr<Dfn3CudaPlan> MakePlan(const Dfn3CudaPlanOptions& o, std::string* skip) {
-  absl::StatusOr<std::unique_ptr<Dfn3CudaPlan>> p = Dfn3CudaPlan::Create(TestData().model, o);
-  if (!p.ok()) {
-    if (absl::IsUnavailable(p.status())) {
-      *skip = "no GPU: " + std::string(p.status().message());
-    } else {
-      ADD_FAILURE() << p.status();
-    }
-    return nullptr;
-  }
-  return *std::move(p);
 }
 
 #define DATA_OR_SKIP() \
   if (!TestData().skip.empty()) GTEST_SKIP() << TestData().skip
-#define PLAN_OR_SKIP(plan, opts)                                      \
-  std::string plan##_skip;                                            \
-  std::unique_ptr<Dfn3CudaPlan> plan = MakePlan(opts, &plan##_skip);  \
-  if (!plan##_skip.empty()) GTEST_SKIP() << plan##_skip;              \
-  ASSERT_NE(plan, nullptr)
+// Creates `plan`, or skips without a GPU (models/cuda_test_util.h).
+#define PLAN_OR_SKIP(plan, opts) \
+  GHOSTNV_PLAN_OR_SKIP(plan, Dfn3CudaPlan::Create(TestData().model, opts))
 
 double RelErr(const float* gpu, const float* cpu, int n) {
   double num = 0, den = 0;
@@ -110,7 +67,7 @@ TEST(Dfn3CudaPlan, NetworksAndPipelineMatchCpuOnRealSpeech) {
   o.batch = kRows;
   PLAN_OR_SKIP(plan, o);
   std::printf("device: %s\n", plan->device_description().c_str());
-  const std::vector<float>& noisy = TestData().noisy;
+  const std::vector<float>& noisy = TestData().noisy[0];
   const size_t per = noisy.size() / kRows;
   ASSERT_GE(per, static_cast<size_t>(kHops) * kHop);
   absl::StatusOr<Networks> net = BuildNetworks(*TestData().model);
@@ -201,7 +158,7 @@ TEST(Dfn3CudaPlan, GraphEqualsDirectLaunchesAndChainAndResetIsAFreshSession) {
   o.use_graph = true;
   o.concurrent_branches = false;
   PLAN_OR_SKIP(chain, o);
-  const std::vector<float>& noisy = TestData().noisy;
+  const std::vector<float>& noisy = TestData().noisy[0];
   constexpr int kHops = 60;
   auto run = [&](Dfn3CudaPlan& p, size_t offset) {
     std::vector<float> y;

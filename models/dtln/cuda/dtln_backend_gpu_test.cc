@@ -17,6 +17,7 @@
 
 #include "models/family.h"
 #include "models/model_loader.h"
+#include "models/stream_test_util.h"
 #include "runtime/sched/backend.h"
 #include "models/dtln/cuda/dtln_backend_plan.h"
 #include "models/dtln/cuda/dtln_cuda_test_data.h"
@@ -30,21 +31,7 @@ namespace {
 
 const testing::TestData& TestData() { return testing::LoadTestData(2); }
 
-std::vector<float> RunStream(std::shared_ptr<const Family> fam, const std::vector<float>& in,
-                             int rate, int channels, std::vector<size_t> sizes) {
-  auto s = sched::Stream::Create(std::move(fam), {rate, channels, 1.0f});
-  EXPECT_TRUE(s.ok()) << s.status();
-  if (!s.ok()) return {};
-  std::vector<float> out(in.size(), -7.0f);
-  const size_t frames = in.size() / size_t(channels);
-  size_t pos = 0, k = 0;
-  while (pos < frames) {
-    const size_t n = std::min(sizes[k++ % sizes.size()], frames - pos);
-    (*s)->Process(in.data() + pos * channels, out.data() + pos * channels, n);
-    pos += n;
-  }
-  return out;
-}
+using models::testing::RunStream;  // models/stream_test_util.h
 
 TEST(DtlnBackendGpu, CudaBackendMatchesTheCpuFamily) {
   const testing::TestData& data = TestData();

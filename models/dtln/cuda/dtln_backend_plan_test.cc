@@ -20,8 +20,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <numbers>
 #include <random>
 #include <string>
@@ -30,6 +28,8 @@
 #include "models/dtln/dtln_family.h"
 #include "models/family.h"
 #include "models/model_loader.h"
+#include "models/stream_test_util.h"
+#include "models/cuda_test_util.h"
 #include "models/dtln/dtln_test_util.h"
 #include "models/test_util.h"
 #include "runtime/sched/cuda_backend.h"
@@ -139,21 +139,7 @@ std::vector<float> Signal(size_t frames, int channels, int rate, uint32_t seed) 
   return v;
 }
 
-std::vector<float> RunStream(std::shared_ptr<const Family> fam, const std::vector<float>& in,
-                             int rate, int channels, std::vector<size_t> sizes) {
-  auto s = sched::Stream::Create(std::move(fam), {rate, channels, 1.0f});
-  EXPECT_TRUE(s.ok()) << s.status();
-  if (!s.ok()) return {};
-  std::vector<float> out(in.size(), -7.0f);
-  const size_t frames = in.size() / size_t(channels);
-  size_t pos = 0, k = 0;
-  while (pos < frames) {
-    const size_t n = std::min(sizes[k++ % sizes.size()], frames - pos);
-    (*s)->Process(in.data() + pos * channels, out.data() + pos * channels, n);
-    pos += n;
-  }
-  return out;
-}
+using models::testing::RunStream;  // models/stream_test_util.h
 
 double SnrDb(const std::vector<float>& ref, const std::vector<float>& x, size_t from, size_t to) {
   double s = 0, e = 0;
@@ -405,16 +391,11 @@ TEST(DtlnBackendPlanTest, SchedulerOverTheAdapterEqualsTheCpu) {
 // Measured (failure at hop 150 of noisy_1): from 8 hops after the switch on, 21.5 dB with the
 // default 32-hop warm-up (31.1 dB from 1 s on), 29.9 dB with 128 hops (40.1 dB from 1 s on).
 TEST(DtlnBackendPlanTest, PublishedDtlnFallbackConverges) {
-  const char* dir = std::getenv("GHOSTNV_DTLN_CUDA_DATA");
-  if (dir == nullptr) GTEST_SKIP() << "no DTLN test data: GHOSTNV_DTLN_CUDA_DATA is not set";
-  absl::StatusOr<std::shared_ptr<const Model>> m = LoadModel(std::string(dir) + "/dtln.gnvm");
-  if (!m.ok()) GTEST_SKIP() << "no DTLN test data in " << dir << ": " << m.status();
-  std::ifstream f(std::string(dir) + "/noisy_1.f32", std::ios::binary | std::ios::ate);
-  if (!f) GTEST_SKIP() << "no noisy_1.f32 in " << dir;
-  std::vector<float> in(static_cast<size_t>(f.tellg()) / 4);
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(in.data()), static_cast<std::streamsize>(in.size() * 4));
-  auto cpu = CpuFamily(*m);
+  const models::testing::CudaTestData data = models::testing::LoadCudaTestData(
+      "GHOSTNV_DTLN_CUDA_DATA", "DTLN", "dtln.gnvm", {"noisy_1.f32"});
+  if (!data.skip.empty()) GTEST_SKIP() << data.skip;
+  const std::vector<float>& in = data.noisy[0];
+  auto cpu = CpuFamily(data.model);
   ASSERT_NE(cpu, nullptr);
   CheckFallback(cpu, in, 1, 150, cu::kErrorIllegalAddress, false, 15.0, 32);
   CheckFallback(cpu, in, 1, 150, cu::kErrorIllegalAddress, false, 24.0, 128);

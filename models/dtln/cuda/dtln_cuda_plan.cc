@@ -21,6 +21,7 @@
 #include "runtime/kernel_sources.h"
 #include "runtime/memory.h"
 #include "runtime/module.h"
+#include "runtime/sched/plan_setup.h"
 #include "runtime/stream.h"
 #include "runtime/telemetry_hop_timer.h"
 
@@ -99,20 +100,16 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
   std::string device_description() const override { return description_; }
 
   absl::StatusOr<int> AcquireSlot() override {
-    for (int s = 0; s < max_; ++s) {
-      if (!used_[s]) {  // zeroed at Create and by ReleaseSlot
-        used_[s] = 1;
-        return s;
-      }
-    }
+    const int s = slots_.Acquire();  // its state is zeroed at Create and by ReleaseSlot
+    if (s >= 0) return s;
     return absl::ResourceExhaustedError(
         absl::StrCat("dtln cuda plan: all ", max_, " slots are in use"));
   }
 
   void ReleaseSlot(int slot) override {
-    if (slot < 0 || slot >= max_ || !used_[slot]) return;
+    if (!slots_.InUse(slot)) return;
     (void)ZeroSlot(slot);
-    used_[slot] = 0;
+    slots_.Release(slot);
   }
 
   float* input_rows() override { return pin_in_.as<float>(); }
@@ -121,16 +118,10 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
   CUresult Submit(const int* slots, const float* strengths, int n) override {
     if (n < 0 || n > max_ || (n > 0 && (slots == nullptr || strengths == nullptr)))
       return cu::kErrorInvalidValue;
-    ++stamp_;
-    if (stamp_ == 0) {  // wrapped: forget old stamps
-      std::fill(seen_.begin(), seen_.end(), 0u);
-      stamp_ = 1;
-    }
+    if (!slots_.CheckBatch(slots, n)) return cu::kErrorInvalidValue;
     int32_t* ctl = pin_ctl_.as<int32_t>();
     for (int i = 0; i < n; ++i) {
       const int s = slots[i];
-      if (s < 0 || s >= max_ || !used_[s] || seen_[s] == stamp_) return cu::kErrorInvalidValue;
-      seen_[s] = stamp_;
       int32_t bits;
       std::memcpy(&bits, &strengths[i], sizeof(bits));
       ctl[2 + 2 * i] = s;
@@ -261,9 +252,7 @@ class DtlnCudaPlanImpl final : public DtlnCudaPlan {
   DeviceBlock ctl_, pcm_in_, pcm_out_, frame_, spec_, mag_, mask1_, tframe_, enc_, norm_, mask2_,
       dec_in_, yout_, st_a_, st_b_;
   runtime::PinnedBlock pin_in_, pin_out_, pin_ctl_;
-  std::vector<uint8_t> used_;
-  std::vector<uint32_t> seen_;
-  uint32_t stamp_ = 0;
+  sched::SlotTable slots_;
   std::vector<int> buckets_;
   std::vector<runtime::CapturedGraph> graphs_;
   std::vector<runtime::Event> prof_;  // profiling plans only: 9 stage boundaries
@@ -415,49 +404,28 @@ absl::Status DtlnCudaPlanImpl::Init(std::shared_ptr<const Model> model, const Dt
   sstride_ = RoundUp(4 * (u1_ + u2_), 32);
   eps_ = net->norm_epsilon;
   split_max_ = o.split_max_batch < 0 ? kAutoSplitMax : o.split_max_batch;
-  used_.assign(max_, 0);
-  seen_.assign(max_, 0u);
+  slots_.Reset(max_);
 
   absl::StatusOr<runtime::DeviceInfo> dev = runtime::FindDevice(o.device);
   if (!dev.ok()) return dev.status();
-  description_ = absl::StrCat(dev->name, " (", dev->ArchName(), ", ", dev->pci_bus_id, ")");
-  grid_cap_ = std::max(1, dev->multiprocessors) * 16;
-  absl::StatusOr<runtime::Context> ctx = runtime::Context::Retain(*dev);
-  if (!ctx.ok()) return ctx.status();
-  ctx_.emplace(*std::move(ctx));
-  if (absl::Status st = ctx_->MakeCurrent(); !st.ok()) return st;
-  absl::StatusOr<Stream> stream = Stream::Create(
-      *ctx_, o.realtime ? runtime::StreamPriority::kRealtime : runtime::StreamPriority::kBatch);
-  if (!stream.ok()) return stream.status();
-  stream_.emplace(*std::move(stream));
-  // Timing enabled: the telemetry's "device" and "d2h" stages end at the done event.
-  absl::StatusOr<runtime::Event> ev = runtime::Event::Create(*ctx_, runtime::EventTiming::kEnabled);
-  if (!ev.ok()) return ev.status();
-  done_.emplace(*std::move(ev));
-  if (absl::Status st = timer_.Init(*ctx_); !st.ok()) return st;
+  description_ = sched::PlanDeviceDescription(*dev);
+  grid_cap_ = sched::PlanGridCap(*dev);
+  // Context (current), stream, done event (timing: telemetry), telemetry timer.
+  if (absl::Status st = sched::OpenPlanDevice(*dev, o.realtime, {&ctx_, &stream_, &done_, &timer_});
+      !st.ok())
+    return st;
 
   // Kernels: dense + FFT through GpuOps; lstm.cu and dtln.cu loaded here.
-  const runtime::CubinCache cache(o.kernel_cache_dir.empty() ? runtime::CubinCache::DefaultDir()
-                                                             : o.kernel_cache_dir);
+  const runtime::CubinCache cache = sched::PlanKernelCache(o.kernel_cache_dir);
   absl::StatusOr<runtime::GpuOps> ops = runtime::GpuOps::Load(*ctx_, cache);
   if (!ops.ok()) return ops.status();
   ops_.emplace(*std::move(ops));
   const int arch = dev->Arch();
   for (const char* prog : {"lstm.cu", "dtln.cu"}) {
-    const runtime::KernelSource* src = runtime::FindKernelProgram(prog);
-    if (src == nullptr) return absl::InternalError(absl::StrCat("kernel program ", prog, " is not embedded"));
-    absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, arch, cache);
-    if (!built.ok()) return built.status();
-    absl::StatusOr<runtime::Module> m = runtime::Module::Load(*ctx_, built->image, prog);
+    absl::StatusOr<runtime::Module> m = sched::LoadPlanProgram(*ctx_, prog, arch, cache);
     if (!m.ok()) return m.status();
-    size_t bytes = 0;
-    absl::StatusOr<CUdeviceptr> tab = m->GetGlobal("ghostnv_tansig_table", &bytes);
-    if (tab.ok() && bytes == kernels::kTansigTableSize * sizeof(float)) {
-      if (CUresult r = ctx_->api().MemcpyHtoDAsync(*tab, kernels::TansigTable(), bytes, stream_->get());
-          r != cu::kSuccess)
-        return absl::InternalError(absl::StrCat("dtln cuda plan: filling the tansig table: CUresult ", r));
-      if (absl::Status st = stream_->Synchronize(); !st.ok()) return st;
-    }
+    if (absl::Status st = sched::UploadTansigTable(*ctx_, *m, *stream_, "dtln cuda plan"); !st.ok())
+      return st;
     modules_.push_back(*std::move(m));
   }
   auto get = [&](const runtime::Module& m, const char* name, Kernel* k) -> absl::Status {

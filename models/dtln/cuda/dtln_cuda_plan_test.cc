@@ -38,28 +38,12 @@ namespace {
 
 const testing::TestData& TestData() { return testing::LoadTestData(4); }
 
-// Creates a plan or says why the test must skip (no GPU) / fail.
-std::unique_ptr<DtlnCudaPlan> MakePlan(const DtlnCudaPlanOptions& o, std::string* skip) {
-  absl::StatusOr<std::unique_ptr<DtlnCudaPlan>> p = DtlnCudaPlan::Create(TestData().model, o);
-  if (!p.ok()) {
-    if (absl::IsUnavailable(p.status())) {
-      *skip = "no GPU: " + std::string(p.status().message());
-    } else {
-      ADD_FAILURE() << p.status();
-    }
-    return nullptr;
-  }
-  return *std::move(p);
-}
-
 #define DATA_OR_SKIP()                                           \
   if (!TestData().skip.empty()) GTEST_SKIP() << TestData().skip
 
-#define PLAN_OR_SKIP(plan, opts)                                       \
-  std::string plan##_skip;                                             \
-  std::unique_ptr<DtlnCudaPlan> plan = MakePlan(opts, &plan##_skip);   \
-  if (!plan##_skip.empty()) GTEST_SKIP() << plan##_skip;               \
-  ASSERT_NE(plan, nullptr)
+// Creates `plan`, or skips without a GPU (models/cuda_test_util.h).
+#define PLAN_OR_SKIP(plan, opts) \
+  GHOSTNV_PLAN_OR_SKIP(plan, DtlnCudaPlan::Create(TestData().model, opts))
 
 // The CPU chain of ProcessHop with its intermediates exposed, built from the same Networks calls
 // (checked to give ProcessHop's output bit for bit).

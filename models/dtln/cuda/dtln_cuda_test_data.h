@@ -6,58 +6,26 @@
 //
 // $GHOSTNV_DTLN_CUDA_DATA names the folder the ctest fixture dtln_cuda_data fills
 // (make_test_data.py: dtln.gnvm converted from ../shared/data, noisy_K.f32 raw 16 kHz float).
+// The loading itself is models/cuda_test_util.h's, shared with the other families' GPU tests.
 #pragma once
 
-#include <cstdlib>
-#include <fstream>
-#include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "models/ir.h"
-#include "models/model_loader.h"
+#include "models/cuda_test_util.h"
 
 namespace ghostnv::models::dtln::testing {
 
-struct TestData {
-  std::string skip;  // why the tests must skip; empty when the data loaded
-  std::shared_ptr<const Model> model;
-  std::vector<std::vector<float>> noisy;
-};
+using TestData = models::testing::CudaTestData;
 
 // Loads dtln.gnvm and noisy_0.f32 .. noisy_<files-1>.f32 on the first call; later calls return
 // the same data (the first call's `files` counts).
 inline const TestData& LoadTestData(int files) {
   static const TestData* d = [files] {
-    auto* data = new TestData();
-    const char* dir = std::getenv("GHOSTNV_DTLN_CUDA_DATA");
-    if (dir == nullptr) {
-      data->skip = "no DTLN test data: GHOSTNV_DTLN_CUDA_DATA is not set (ctest fixture dtln_cuda_data)";
-      return data;
-    }
-    const std::string base(dir);
-    absl::StatusOr<std::shared_ptr<const Model>> m = LoadModel(base + "/dtln.gnvm");
-    if (!m.ok()) {
-      data->skip = "no DTLN test data in " + base + " (needs ../shared/data; make_test_data.py): " +
-                   std::string(m.status().message());
-      return data;
-    }
-    data->model = *m;
-    for (int k = 0; k < files; ++k) {
-      std::ifstream f(base + "/noisy_" + std::to_string(k) + ".f32", std::ios::binary | std::ios::ate);
-      if (!f) {
-        data->skip = "no noisy_" + std::to_string(k) + ".f32 in " + base;
-        return data;
-      }
-      const std::streamsize bytes = f.tellg();
-      f.seekg(0);
-      std::vector<float> v(static_cast<size_t>(bytes) / 4);
-      f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
-      data->noisy.push_back(std::move(v));
-    }
-    return data;
+    std::vector<std::string> names;
+    for (int k = 0; k < files; ++k) names.push_back("noisy_" + std::to_string(k) + ".f32");
+    return new TestData(
+        models::testing::LoadCudaTestData("GHOSTNV_DTLN_CUDA_DATA", "DTLN", "dtln.gnvm", names));
   }();
   return *d;
 }

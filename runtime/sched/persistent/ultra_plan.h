@@ -28,16 +28,25 @@
 // 44.0 / 54.4 µs (the RNNoise CudaPlan graph: 129.9 µs). Session 7 (warp-shuffle FFT, work off
 // rank 0's critical path): 12.08-12.64 µs p50, 13.2-15.9 µs p99 (session 6's kernel 14.1 in the
 // same runs); the default of these options as shipped was not measured before the report.
-// The persistent kernel is faster, but while it runs every cuMemFree in the process blocks (the
-// driver waits for the device to go idle, which a resident kernel never does; measured: > 12 s,
-// i.e. forever): another plan's teardown, another library instance, a PyTorch cache flush
-// (re-measured 2026-11-29: not returned after 4 s). So the CUDA backend uses kGraph by default
-// and kPersistent only when asked (GHOSTNV_ULTRA_GPU_MODE=persistent), under the rule: no device
-// memory is freed in the process while a persistent plan lives (destroy it first). A persistent
-// plan's own destructor stops its kernel before it frees anything. (Not tried yet, session 7:
-// runtime::DeviceBlock on the stream-ordered allocator — cuMemAllocAsync / cuMemFreeAsync on a
-// side stream do not wait for the device — would let this library's own plans free beside a
-// persistent kernel; a cuMemFree by any other code in the process would still block.)
+// Which mode is the default (session 8): the persistent kernel (UltraPlanMode::kAuto in the CUDA
+// backend): 11.58 / 13.03 µs p50 / p99 PCM -> PCM against 26.58 / 34.31 µs for graph replay in
+// the same process (H200, 2026-11-29 session 8). But while it runs, driver calls that wait for
+// the whole device never return. The probe of session 8 (ultra_plan_benchmark,
+// GHOSTNV_BENCH_COEXISTENCE=1: each call raw on a thread, rescued by a park) measured:
+// cuMemFree, cuMemFreeHost, cuModuleLoadData, cuModuleUnload and cuCtxSynchronize block (each
+// returned 0.13-0.21 ms after the park); cuMemAlloc, cuMemHostAlloc, synchronous cuMemsetD8,
+// stream / event create-sync-destroy, graph capture-instantiate-launch-destroy,
+// cuMemAllocAsync / cuMemFreeAsync, cuMemGetInfo and the legacy stream's sync return. Until
+// session 7 that kept graph replay the default: any other plan's creation or teardown would
+// hang. Now every such call this library makes passes through runtime/park_gate.h: a persistent
+// plan is a member of the gate; around the call the gate posts a stop command (the kernel
+// finishes its hop and exits; every slot's state lives in device memory), and relaunches it
+// after. A hop submitted meanwhile waits in the mailbox and is answered by the relaunched
+// kernel: nothing is lost or reordered and the output is bit-identical to an uninterrupted run
+// (the audio thread sees one slower hop). Graph replay remains: as kAuto's fallback when the
+// persistent kernel cannot start or MaxPersistentUltraPlans() persistent plans already live, and
+// forced by GHOSTNV_ULTRA_GPU_MODE=graph — needed in a process where OTHER CUDA code (another
+// library, PyTorch's caching allocator) frees device memory, since its calls bypass the gate.
 // Output equals models/ultra's ProcessHop for the same input history to float rounding (>= 100 dB
 // SNR of the difference, both kernels; ultra_plan_test.cc).
 //
@@ -74,7 +83,11 @@
 
 namespace ghostnv::sched {
 
-enum class UltraPlanMode { kPersistent, kGraph };
+// kAuto (what the CUDA backend uses unless GHOSTNV_ULTRA_GPU_MODE says otherwise): the persistent
+// kernel while fewer than MaxPersistentUltraPlans() persistent plans live in the process, else —
+// or when it cannot start (the cluster kernel refused: too few free SMs, a MIG slice...) — graph
+// replay; on sm_90+ each mode's cluster kernel before its single block.
+enum class UltraPlanMode { kPersistent, kGraph, kAuto };
 
 struct UltraPlanOptions {
   UltraPlanMode mode = UltraPlanMode::kPersistent;
@@ -84,7 +97,8 @@ struct UltraPlanOptions {
   // clusters (sm_90+): block 0 runs the DSP and the output layers, the others each own a slice of
   // both GRUs (weights in their shared memory) and exchange the states through distributed
   // shared memory. Elsewhere, or when that kernel cannot be started, or false: the single-block
-  // kernel. device_description() ends with "[ultra: cluster of 8 blocks]" or "[ultra: one block]".
+  // kernel. device_description() ends with "[ultra: cluster of 8 blocks]" or "[ultra: one block]",
+  // then " persistent kernel" or " graph replay".
   bool cluster = true;
   // Persistent cluster kernel: the LL mailbox (kernels/ultra_layout.cuh, ULTRA_LL_*): every
   // request and answer word carries the sequence number, so the kernel's poll brings the input
@@ -123,6 +137,17 @@ inline constexpr cu::CUresult kUltraWatchdogExpired = -2;
 absl::StatusOr<std::unique_ptr<CudaPlan>> CreateUltraPlan(std::shared_ptr<const models::Model> model,
                                                           const CudaPlanOptions& options,
                                                           const UltraPlanOptions& ultra = {});
+
+// How many persistent plans UltraPlanMode::kAuto lets live at once on a device with this many
+// SMs: GHOSTNV_ULTRA_MAX_PERSISTENT if set (0: never persistent), else max(1, SMs / 32) (a
+// resident cluster kernel holds 8 SMs for as long as its plan lives).
+int MaxPersistentUltraPlans(int multiprocessors);
+
+// Tests only: stops a persistent plan's kernel behind the plan's back, as if the device had
+// dropped it (the plan leaves the park gate; its next hop is never answered, and Query() reports
+// the kernel gone within a few thousand polls — what the backend's CPU fallback must cover).
+// FailedPrecondition for a plan that is not a persistent ultra plan or whose kernel is parked.
+absl::Status StopUltraKernelForTesting(CudaPlan& plan);
 
 // Only the model checks of CreateUltraPlan (no device work): for tests and the backend factory.
 absl::Status CheckUltraModelForGpu(const models::Model& model);

@@ -7,7 +7,9 @@
 //   (17 nodes), and the CPU families on this core for scale. Not a test (no timing assertions).
 //
 //   ghostnv_ultra_plan_benchmark [ultra.gnvm] [default.gnvm] [hops=20000]
-//   GHOSTNV_BENCH_COEXISTENCE=1 adds the probe of driver calls beside a running persistent kernel.
+//   GHOSTNV_BENCH_COEXISTENCE=1 adds the probe of driver calls beside a running persistent kernel
+//   (which raw calls block; the gated path; plans created and destroyed beside a streaming plan).
+//   GHOSTNV_BENCH_VARIANTS=quick: only the default persistent and graph variants.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include <thread>
 #include <vector>
 #include <atomic>
+#include <functional>
 
 #include "models/family.h"
 #include "models/model_loader.h"
@@ -27,6 +30,7 @@
 #include "runtime/kernel_build.h"
 #include "runtime/memory.h"
 #include "runtime/module.h"
+#include "runtime/park_gate.h"
 #include "runtime/stream.h"
 #include "runtime/sched/cuda_plan.h"
 #include "runtime/sched/persistent/ultra_plan.h"
@@ -175,7 +179,7 @@ int main(int argc, char** argv) {
        true, true, false},
       {"ultra one block: graph replay, warp FFT", ghostnv::sched::UltraPlanMode::kGraph, false, false},
       // sm_90+: the hop on a cluster of 8 blocks, GRU units spread over 7 of them.
-      {"ultra cluster x8: persistent, smem (default, session 7)", ghostnv::sched::UltraPlanMode::kPersistent, true,
+      {"ultra cluster x8: persistent, smem (backend default, s8)", ghostnv::sched::UltraPlanMode::kPersistent, true,
        true},
       {"ultra cluster x8: persistent, L2 (session 7)", ghostnv::sched::UltraPlanMode::kPersistent, false, true},
       {"ultra cluster x8: persistent, smem, features via smem", ghostnv::sched::UltraPlanMode::kPersistent, true,
@@ -190,12 +194,18 @@ int main(int argc, char** argv) {
        true, false},
       {"ultra cluster x8: persistent, smem, 11-28 mailbox", ghostnv::sched::UltraPlanMode::kPersistent, true, true,
        false, false},
-      {"ultra cluster x8: graph replay (backend default)", ghostnv::sched::UltraPlanMode::kGraph, false, true},
+      {"ultra cluster x8: graph replay (the fallback)", ghostnv::sched::UltraPlanMode::kGraph, false, true},
       {"ultra cluster x8: graph replay, Stockham FFT", ghostnv::sched::UltraPlanMode::kGraph, false, true, true, true,
        false},
   };
   int rc = 0;
+  const char* which = std::getenv("GHOSTNV_BENCH_VARIANTS");
+  const bool quick = which != nullptr && std::string(which) == "quick";
   for (const Variant& v : variants) {
+    if (quick && std::string(v.name).find("default") == std::string::npos &&
+        std::string(v.name).find("fallback") == std::string::npos &&
+        std::string(v.name) != "ultra one block: persistent, smem, warp FFT")
+      continue;
     ghostnv::sched::UltraPlanOptions u;
     u.mode = v.mode;
     u.weights_in_shared = v.smem;
@@ -256,17 +266,21 @@ int main(int argc, char** argv) {
     auto fam = ghostnv::models::CreateFamily(*rn);
     if (fam.ok()) Print("rnnoise: CPU family, this core", RunCpu(**fam, 3000), 3000);
   }
-  // Coexistence probe (GHOSTNV_BENCH_COEXISTENCE=1): driver calls made while a persistent
-  // kernel runs, each timed; a watchdog ends the process (exit 3) when one blocks. Measured on
-  // the H200 (2026-11-28): cuMemAlloc returns, cuMemFree blocks for good.
+  // Coexistence probe (GHOSTNV_BENCH_COEXISTENCE=1), session 8: which driver calls wait behind a
+  // running persistent kernel. Each call is made RAW (not through runtime/park_gate.h) on a
+  // worker thread; if it has not returned after 300 ms it is reported as blocking and rescued:
+  // a ParkScope on this thread parks the kernel (a stop command in mapped memory, no driver
+  // call), the call then returns, and the scope's end relaunches the kernel. Then the gated
+  // path (DeviceBlock frees etc. through the gate) is timed, and the churn: hops on one thread
+  // while other plans are created and destroyed on this one (worst gap).
   if (const char* co = std::getenv("GHOSTNV_BENCH_COEXISTENCE"); co != nullptr && co[0] == '1') {
     std::atomic<bool> done{false};
     std::thread dog([&done] {
-      const char* lim = std::getenv("GHOSTNV_BENCH_COEXISTENCE_S");  // watchdog, default 12 s
-      const int tenths = lim != nullptr ? std::max(1, std::atoi(lim)) * 10 : 120;
+      const char* lim = std::getenv("GHOSTNV_BENCH_COEXISTENCE_S");  // watchdog, default 30 s
+      const int tenths = lim != nullptr ? std::max(1, std::atoi(lim)) * 10 : 300;
       for (int i = 0; i < tenths && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (!done.load()) {
-        std::printf("coexistence: HANG (another plan's setup/teardown blocked behind the persistent kernel)\n");
+        std::printf("coexistence: HANG (a call blocked and the park did not free it)\n");
         std::fflush(stdout);
         std::_Exit(3);
       }
@@ -274,49 +288,168 @@ int main(int argc, char** argv) {
     o.max_sessions = 2;
     auto a = ghostnv::sched::CreateUltraPlan(*ultra, o, {});
     if (a.ok()) {
-      const auto t0 = Clock::now();
-      auto ms = [&t0] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
-      auto step = [&](const char* what) { std::printf("coexistence: %-58s at %8.2f ms\n", what, ms()); };
       using namespace ghostnv::runtime;
-      auto dev = FindDevice("cuda");
+      std::printf("coexistence: persistent plan %s; gate members %d\n", (*a)->device_description().c_str(),
+                  ParkGate::Get().members());
+      auto dev = FindDevice(o.device.empty() ? "cuda" : o.device);
       auto ctx = Context::Retain(*dev);
-      step("start (persistent kernel running)");
-      {
-        auto blk = DeviceBlock::Allocate(*ctx, 1 << 20);
-        step(blk.ok() ? "cuMemAlloc 1 MiB returned" : "cuMemAlloc failed");
-      }
-      step("cuMemFree 1 MiB returned");
-      {
-        auto h = PinnedBlock::Allocate(*ctx, 4096, HostMapping::kMapped);
-        step(h.ok() ? "cuMemHostAlloc 4 KiB returned" : "cuMemHostAlloc failed");
-      }
-      step("cuMemFreeHost 4 KiB returned");
-      {
-        auto st = Stream::Create(*ctx, StreamPriority::kBatch);
-        step(st.ok() ? "cuStreamCreate returned" : "cuStreamCreate failed");
-      }
-      step("cuStreamDestroy returned");
-      {
-        auto k = BuildKernelProgram(*FindKernelProgram("gru.cu"), dev->Arch(), CubinCache(CubinCache::DefaultDir()));
-        if (k.ok()) {
-          auto m = Module::Load(*ctx, k->image, "gru.cu");
-          step(m.ok() ? "cuModuleLoadData returned" : "cuModuleLoadData failed");
+      const DriverApi& api = ctx->api();
+      cu::CUstream side = nullptr;
+      api.StreamCreateWithPriority(&side, cu::kStreamNonBlocking, 0);
+      cu::CUdeviceptr dptr = 0, aptr = 0;
+      void* hptr = nullptr;
+      cu::CUstream s2 = nullptr;
+      cu::CUevent ev = nullptr;
+      cu::CUmodule mod = nullptr;
+      cu::CUgraph graph = nullptr;
+      cu::CUgraphExec gexec = nullptr;
+      auto k = BuildKernelProgram(*FindKernelProgram("gru.cu"), dev->Arch(), CubinCache(CubinCache::DefaultDir()));
+      int blocking = 0;
+      auto probe = [&](const char* what, const std::function<int()>& call) {
+        std::atomic<bool> back{false};
+        std::atomic<int> res{0};
+        const auto t0 = Clock::now();
+        std::thread w([&] {
+          (void)ctx->MakeCurrent();
+          res = call();
+          back = true;
+        });
+        while (!back.load() && Clock::now() - t0 < std::chrono::milliseconds(300)) std::this_thread::yield();
+        if (back.load()) {
+          w.join();
+          std::printf("coexistence: %-52s returned in %8.3f ms (rc %d)\n", what,
+                      std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), res.load());
+          return;
         }
+        ++blocking;
+        const auto p0 = Clock::now();
+        {
+          ParkScope park;  // parks the persistent kernel: the blocked call can finish
+          while (!back.load()) std::this_thread::yield();
+          w.join();
+        }
+        std::printf("coexistence: %-52s BLOCKS (returned %.3f ms after the park; rc %d)\n", what,
+                    std::chrono::duration<double, std::milli>(Clock::now() - p0).count(), res.load());
+      };
+      probe("cuMemAlloc 1 MiB", [&] { return api.MemAlloc(&dptr, 1 << 20); });
+      probe("cuMemsetD8 (synchronous, legacy stream) 1 MiB", [&] { return api.MemsetD8(dptr, 0, 1 << 20); });
+      probe("cuMemFree 1 MiB", [&] { return api.MemFree(dptr); });
+      probe("cuMemHostAlloc 4 KiB mapped", [&] {
+        return api.MemHostAlloc(&hptr, 4096, cu::kMemHostAllocPortable | cu::kMemHostAllocDeviceMap);
+      });
+      probe("cuMemFreeHost 4 KiB", [&] { return api.MemFreeHost(hptr); });
+      probe("cuStreamCreateWithPriority", [&] { return api.StreamCreateWithPriority(&s2, cu::kStreamNonBlocking, 0); });
+      probe("cuStreamSynchronize (another, empty stream)", [&] { return api.StreamSynchronize(s2); });
+      probe("cuStreamDestroy", [&] { return api.StreamDestroy(s2); });
+      probe("cuEventCreate + cuEventRecord + cuEventSynchronize", [&] {
+        int r = api.EventCreate(&ev, cu::kEventDisableTiming);
+        if (r == 0) r = api.EventRecord(ev, side);
+        if (r == 0) r = api.EventSynchronize(ev);
+        return r;
+      });
+      probe("cuEventDestroy", [&] { return api.EventDestroy(ev); });
+      if (k.ok()) {
+        probe("cuModuleLoadData (gru.cu)", [&] { return api.ModuleLoadData(&mod, k->image.data()); });
+        probe("cuModuleUnload", [&] { return api.ModuleUnload(mod); });
       }
-      step("cuModuleUnload returned");
-      ghostnv::sched::UltraPlanOptions g;
-      g.mode = ghostnv::sched::UltraPlanMode::kGraph;
-      {
-        auto b = ghostnv::sched::CreateUltraPlan(*ultra, o, g);
-        step(b.ok() ? "graph-mode ultra plan created" : "graph-mode ultra plan failed");
-        bool ok2 = false;
-        if (b.ok()) RunPlan(**b, 200, 10, &ok2);
-        step(ok2 ? "graph-mode ultra plan ran 200 hops" : "graph-mode plan did not run");
+      probe("cuMemAlloc 64 KiB + graph capture/instantiate/launch/sync", [&] {
+        int r = api.MemAlloc(&aptr, 65536);
+        if (r == 0) r = api.StreamBeginCapture(side, cu::kStreamCaptureModeThreadLocal);
+        if (r == 0) r = api.MemsetD8Async(aptr, 1, 65536, side);
+        if (r == 0) r = api.StreamEndCapture(side, &graph);
+        if (r == 0) r = api.GraphInstantiateWithFlags(&gexec, graph, 0);
+        if (r == 0) r = api.GraphLaunch(gexec, side);
+        if (r == 0) r = api.StreamSynchronize(side);
+        return r;
+      });
+      probe("cuGraphExecDestroy", [&] { return api.GraphExecDestroy(gexec); });
+      probe("cuGraphDestroy", [&] { return api.GraphDestroy(graph); });
+      probe("cuMemFree 64 KiB (the graph's buffer)", [&] { return api.MemFree(aptr); });
+      if (api.MemAllocAsync != nullptr && api.MemFreeAsync != nullptr) {
+        probe("cuMemAllocAsync 1 MiB + cuStreamSynchronize (side)", [&] {
+          int r = api.MemAllocAsync(&aptr, 1 << 20, side);
+          if (r == 0) r = api.StreamSynchronize(side);
+          return r;
+        });
+        probe("cuMemFreeAsync + cuStreamSynchronize (side)", [&] {
+          int r = api.MemFreeAsync(aptr, side);
+          if (r == 0) r = api.StreamSynchronize(side);
+          return r;
+        });
       }
-      step("graph-mode ultra plan destroyed");
+      probe("cuMemGetInfo", [&] {
+        size_t f = 0, t = 0;
+        return api.MemGetInfo(&f, &t);
+      });
+      probe("cuStreamSynchronize (legacy NULL stream)", [&] { return api.StreamSynchronize(nullptr); });
+      probe("cuCtxSynchronize", [&] { return api.CtxSynchronize(); });
+      std::printf("coexistence: %d raw calls blocked behind the persistent kernel\n", blocking);
       bool ok1 = false;
       RunPlan(**a, 200, 10, &ok1);
-      step(ok1 ? "persistent plan still answers" : "persistent plan failed");
+      std::printf("coexistence: persistent plan %s after the probe\n", ok1 ? "still answers" : "FAILED");
+      // The gated path: what this library's own setup/teardown calls cost beside the kernel.
+      {
+        const uint64_t p0 = ParkGate::Get().parks();
+        const auto t0 = Clock::now();
+        for (int i = 0; i < 20; ++i) {
+          auto blk = DeviceBlock::Allocate(*ctx, 1 << 20, Wipe::kOnFree);
+        }
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        std::printf("coexistence: 20 x DeviceBlock 1 MiB alloc+wipe+free through the gate: %.3f ms (%.3f ms each, "
+                    "%llu parks)\n", ms, ms / 20, static_cast<unsigned long long>(ParkGate::Get().parks() - p0));
+      }
+      // Churn: hops on a thread (paced 200 us apart) while plans come and go on this one.
+      {
+        std::atomic<bool> stop{false};
+        std::vector<double> gaps;
+        gaps.reserve(200000);
+        bool hop_ok = true;
+        std::thread audio([&] {
+          CudaPlan& plan = **a;
+          absl::StatusOr<int> slot = plan.AcquireSlot();
+          if (!slot.ok()) { hop_ok = false; return; }
+          int sl = *slot;
+          const float strength = 1.f;
+          std::mt19937 rng(3);
+          std::normal_distribution<float> d(0.f, 0.1f);
+          while (!stop.load()) {
+            const auto t0 = Clock::now();
+            for (int i = 0; i < plan.hop_size(); ++i) plan.input_rows()[i] = d(rng);
+            cu::CUresult r = plan.Submit(&sl, &strength, 1);
+            if (r == cu::kSuccess) r = plan.Wait();
+            if (r != cu::kSuccess) { hop_ok = false; break; }
+            gaps.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+            while (Clock::now() - t0 < std::chrono::microseconds(200)) {
+            }
+          }
+          plan.ReleaseSlot(sl);
+        });
+        const uint64_t p0 = ParkGate::Get().parks();
+        const auto t0 = Clock::now();
+        int made = 0;
+        for (int round = 0; round < 6; ++round) {
+          ghostnv::sched::CudaPlanOptions bo;
+          bo.max_sessions = 256;
+          bo.realtime = false;
+          if (rn.ok()) {
+            auto p = CudaPlan::Create(*rn, bo);
+            if (p.ok()) ++made;
+          }
+          ghostnv::sched::UltraPlanOptions g;
+          g.mode = ghostnv::sched::UltraPlanMode::kGraph;
+          auto q = ghostnv::sched::CreateUltraPlan(*ultra, o, g);
+          if (q.ok()) ++made;
+        }
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        stop = true;
+        audio.join();
+        const Stats st = Summarize(gaps);
+        std::printf("coexistence: churn %d plans created+destroyed in %.1f ms (%llu parks) beside %zu hops: "
+                    "hop p50 %.2f p99 %.2f worst %.2f us; hops %s\n",
+                    made, ms, static_cast<unsigned long long>(ParkGate::Get().parks() - p0), gaps.size(), st.p50,
+                    st.p99, st.max, hop_ok ? "all answered" : "FAILED");
+      }
+      api.StreamDestroy(side);
     }
     done = true;
     dog.join();

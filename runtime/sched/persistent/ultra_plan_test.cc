@@ -7,9 +7,14 @@
 // ("no GPU: ...") without a driver/device. UltraPlanUnit.* (label unit) need no device.
 #include "runtime/sched/persistent/ultra_plan.h"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,8 +26,11 @@
 #include "models/ultra/ultra_family.h"
 #include "runtime/device.h"
 #include "runtime/driver.h"
+#include "runtime/park_gate.h"
 #if GHOSTNV_ULTRA_TEST_BACKEND
+#include "models/dtln/dtln_test_util.h"
 #include "runtime/sched/backend.h"
+#include "runtime/sched/cpu_fallback.h"
 #include "runtime/sched/cuda_backend.h"
 #endif
 
@@ -370,7 +378,323 @@ TEST(UltraPlanGpu, BackendFamilyRunsTheUltraModelOnTheGpu) {
   EXPECT_EQ(t.stages[static_cast<size_t>(runtime::Stage::kEndToEnd)].count, static_cast<uint64_t>(hops));
   EXPECT_EQ(t.stages[static_cast<size_t>(runtime::Stage::kKernels)].count, static_cast<uint64_t>(hops));
 }
+
+// Session 8: a persistent ultra session (the backend's default mode) keeps streaming while other
+// plans — the RNNoise batched plan, DTLN, graph-mode ultra — are created and destroyed on another
+// thread: their cuMemFree / cuMemFreeHost / cuModuleUnload / cuGraphExecDestroy pass through the
+// park gate (runtime/park_gate.h), which parks the persistent kernel around them. No hang (a
+// watchdog ends the process), every hop answered by the GPU, output equal to the CPU family's
+// (>= 100 dB, the parks leave no trace), the worst hop printed.
+TEST(UltraPlanGpu, PersistentSessionSurvivesOtherPlansComingAndGoing) {
+  std::shared_ptr<const models::Model> model = ShippedUltra();
+  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  std::string skip;
+  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(model, 1, UltraPlanMode::kGraph, &skip); }
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
+  ASSERT_TRUE(cpu.ok());
+  std::shared_ptr<const models::Family> cpu_shared(std::move(*cpu));
+  BackendChoice choice;
+  choice.kind = BackendKind::kCuda;
+  choice.device = "cuda";
+  CudaPlanFactory persistent = [](std::shared_ptr<const models::Model> m, const CudaPlanOptions& o) {
+    UltraPlanOptions u;
+    u.mode = UltraPlanMode::kPersistent;
+    return CreateUltraPlan(std::move(m), o, u);
+  };
+  absl::StatusOr<std::shared_ptr<const models::Family>> fam =
+      MakeBackendFamily(model, cpu_shared, &choice, /*automatic=*/false, /*slots=*/2, persistent);
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  ASSERT_EQ(runtime::ParkGate::Get().members(), 1);
+
+  std::atomic<bool> finished{false};
+  std::thread dog([&finished] {
+    for (int i = 0; i < 600 && !finished.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!finished.load()) {
+      std::printf("UltraPlanGpu.PersistentSessionSurvives...: HANG (60 s)\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    }
+  });
+  const std::vector<float> x = Signal(static_cast<size_t>(4000) * ultra::kHop, 33);
+  const int max_hops = 60000;
+  std::vector<float> y(static_cast<size_t>(max_hops) * ultra::kHop);
+  std::atomic<bool> stop{false};
+  std::atomic<int> hops_done{0};
+  double worst_us = 0;
+  std::vector<double> hop_us;
+  hop_us.reserve(max_hops);
+  std::thread audio([&] {
+    auto ch = (*fam)->NewChannel();
+    if (ch == nullptr) return;
+    int h = 0;
+    for (; h < max_hops && (!stop.load() || h < 200); ++h) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const size_t in_off = static_cast<size_t>(h % 4000) * ultra::kHop;
+      (*fam)->ProcessHop(*ch, x.data() + in_off, y.data() + static_cast<size_t>(h) * ultra::kHop, 1.f);
+      const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      hop_us.push_back(us);
+      worst_us = std::max(worst_us, us);
+      while (std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(150)) {
+      }
+    }
+    hops_done = h;
+  });
+  const uint64_t parks0 = runtime::ParkGate::Get().parks();
+  const auto c0 = std::chrono::steady_clock::now();
+  int created = 0;
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  absl::StatusOr<std::shared_ptr<const models::Model>> rn =
+      models::LoadGnvmFile(std::string(src) + "/models/weights/default.gnvm");
+  models::testing::OwnedModel dtln = models::dtln::testing::SmallDtln(3, 0.3f);
+  const CudaPlanFactory factory = DefaultCudaPlanFactory();
+  for (int round = 0; round < 5; ++round) {
+    CudaPlanOptions bo;
+    bo.max_sessions = 128;  // the batched RNNoise plan: a graph per batch bucket, arenas, pools
+    bo.realtime = false;
+    if (rn.ok()) {
+      absl::StatusOr<std::unique_ptr<CudaPlan>> p = factory(*rn, bo);
+      EXPECT_TRUE(p.ok()) << p.status();
+      if (p.ok()) {
+        ++created;
+        std::vector<int> slots;
+        std::vector<float> strengths;
+        for (int i = 0; i < 16; ++i) {
+          absl::StatusOr<int> sl = (*p)->AcquireSlot();
+          if (sl.ok()) slots.push_back(*sl);
+          strengths.push_back(1.f);
+        }
+        for (int k = 0; k < 3; ++k) {
+          EXPECT_EQ((*p)->Submit(slots.data(), strengths.data(), static_cast<int>(slots.size())), cu::kSuccess);
+          EXPECT_EQ((*p)->Wait(), cu::kSuccess);
+        }
+        for (int sl : slots) (*p)->ReleaseSlot(sl);
+      }
+    }
+    CudaPlanOptions dopt;
+    dopt.max_sessions = 4;
+    dopt.realtime = true;
+    absl::StatusOr<std::unique_ptr<CudaPlan>> d = factory(dtln.model, dopt);
+    if (d.ok()) {
+      ++created;
+    } else {
+      std::cout << "DTLN plan not made: " << d.status() << "\n";
+    }
+    UltraPlanOptions g;
+    g.mode = UltraPlanMode::kGraph;
+    CudaPlanOptions uo;
+    uo.max_sessions = 2;
+    uo.realtime = true;
+    absl::StatusOr<std::unique_ptr<CudaPlan>> q = CreateUltraPlan(model, uo, g);
+    EXPECT_TRUE(q.ok()) << q.status();
+    if (q.ok()) ++created;
+  }
+  const double churn_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count();
+  const uint64_t parks = runtime::ParkGate::Get().parks() - parks0;
+  stop = true;
+  audio.join();
+  finished = true;
+  dog.join();
+  const int n = hops_done.load();
+  ASSERT_GT(n, 0);
+  // The CPU family on the same inputs.
+  auto ref_ch = cpu_shared->NewChannel();
+  std::vector<float> r(static_cast<size_t>(n) * ultra::kHop);
+  for (int h = 0; h < n; ++h)
+    cpu_shared->ProcessHop(*ref_ch, x.data() + static_cast<size_t>(h % 4000) * ultra::kHop,
+                           r.data() + static_cast<size_t>(h) * ultra::kHop, 1.f);
+  y.resize(r.size());
+  // The same input through a fresh persistent session with nothing around it: the parks should
+  // leave no trace at all (printed, not asserted: the bound is the CPU comparison below).
+  size_t differ = 0;
+  {
+    absl::StatusOr<std::shared_ptr<const models::Family>> fam2 =
+        MakeBackendFamily(model, cpu_shared, &choice, /*automatic=*/false, /*slots=*/1, persistent);
+    ASSERT_TRUE(fam2.ok()) << fam2.status();
+    auto ch2 = (*fam2)->NewChannel();
+    std::vector<float> y2(ultra::kHop);
+    for (int h = 0; h < n; ++h) {
+      (*fam2)->ProcessHop(*ch2, x.data() + static_cast<size_t>(h % 4000) * ultra::kHop, y2.data(), 1.f);
+      for (int i = 0; i < ultra::kHop; ++i) differ += y2[i] != y[static_cast<size_t>(h) * ultra::kHop + i];
+    }
+  }
+  const BackendTelemetry t = TelemetryOf(**fam);
+  std::sort(hop_us.begin(), hop_us.end());
+  const double p50 = hop_us[hop_us.size() / 2], p99 = hop_us[hop_us.size() * 99 / 100];
+  const double snr = SnrDb(r, y);
+  std::cout << "coexistence: " << created << " plans created and destroyed in " << churn_ms << " ms, " << parks
+            << " parks, beside " << n << " hops of the persistent session: ProcessHop p50 " << p50 << " us, p99 "
+            << p99 << " us, worst " << worst_us << " us; SNR vs CPU " << snr << " dB; active " << t.active
+            << ", gpu hops " << t.gpu_hops << ", fallbacks " << t.fallback_events << "; samples differing from an "
+            << "uninterrupted persistent run: " << differ << "\n";
+  EXPECT_GT(parks, 0u);
+  EXPECT_EQ(t.active, "cuda");
+  EXPECT_EQ(t.fallback_events, 0u);
+  EXPECT_EQ(t.gpu_hops, static_cast<uint64_t>(n));
+  EXPECT_GE(snr, 100.0);
+}
+
+// The CPU fallback covers the persistent mode: the kernel disappears mid-stream (stopped behind
+// the plan's back), the hop in flight is never answered; the family notices, every hop is still
+// delivered (none lost, none repeated), the rest runs on the CPU and converges to the CPU-only
+// output.
+TEST(UltraPlanGpu, BackendFallsBackToTheCpuWhenThePersistentKernelDies) {
+  std::shared_ptr<const models::Model> model = ShippedUltra();
+  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  std::string skip;
+  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(model, 1, UltraPlanMode::kGraph, &skip); }
+  if (!skip.empty()) GTEST_SKIP() << skip;
+  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
+  ASSERT_TRUE(cpu.ok());
+  std::shared_ptr<const models::Family> cpu_shared(std::move(*cpu));
+  BackendChoice choice;
+  choice.kind = BackendKind::kCuda;
+  choice.device = "cuda";
+  CudaPlan* raw = nullptr;
+  CudaPlanFactory persistent = [&raw](std::shared_ptr<const models::Model> m, const CudaPlanOptions& o) {
+    UltraPlanOptions u;
+    u.mode = UltraPlanMode::kPersistent;
+    absl::StatusOr<std::unique_ptr<CudaPlan>> p = CreateUltraPlan(std::move(m), o, u);
+    if (p.ok()) raw = p->get();
+    return p;
+  };
+  absl::StatusOr<std::shared_ptr<const models::Family>> fam =
+      MakeBackendFamily(model, cpu_shared, &choice, /*automatic=*/false, /*slots=*/1, persistent);
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  ASSERT_NE(raw, nullptr);
+  auto ch = (*fam)->NewChannel();
+  auto ref_ch = cpu_shared->NewChannel();
+  const int hops = 1500, kill_at = 700;
+  std::vector<float> x = Signal(static_cast<size_t>(hops) * ultra::kHop, 44), y(x.size()), r(x.size());
+  for (int h = 0; h < hops; ++h) {
+    if (h == kill_at) {
+      ASSERT_TRUE(StopUltraKernelForTesting(*raw).ok());
+    }
+    const size_t off = static_cast<size_t>(h) * ultra::kHop;
+    (*fam)->ProcessHop(*ch, x.data() + off, y.data() + off, 1.f);
+    cpu_shared->ProcessHop(*ref_ch, x.data() + off, r.data() + off, 1.f);
+  }
+  const BackendTelemetry t = TelemetryOf(**fam);
+  const auto part = [&](int h0, int h1, const std::vector<float>& v) {
+    return std::vector<float>(v.begin() + static_cast<size_t>(h0) * ultra::kHop, v.begin() + static_cast<size_t>(h1) * ultra::kHop);
+  };
+  const double before = SnrDb(part(0, kill_at, r), part(0, kill_at, y));
+  const double after = SnrDb(part(kill_at + 250, hops, r), part(kill_at + 250, hops, y));
+  std::cout << "fallback: active " << t.active << ", gpu hops " << t.gpu_hops << ", cpu hops " << t.cpu_hops
+            << ", events " << t.fallback_events << " (" << t.fallback_note << "); SNR vs CPU before " << before
+            << " dB, from 250 hops (0.5 s) after the switch " << after << " dB\n";
+  EXPECT_EQ(t.active, "cpu");
+  EXPECT_EQ(t.fallback_events, 1u);
+  EXPECT_EQ(t.gpu_hops, static_cast<uint64_t>(kill_at));
+  EXPECT_EQ(t.cpu_hops, static_cast<uint64_t>(hops - kill_at));
+  EXPECT_GE(before, 100.0);
+  EXPECT_GE(after, 40.0);  // converged towards the CPU-only output (CPU alone: 52 dB)
+}
+
+// No device: the bound BackendFallsBackToTheCpuWhenThePersistentKernelDies asserts, checked on
+// the CPU alone — the backend's CpuFallback for the shipped ultra model (warm-up on the last 32
+// hops at the switch) against the continuous CPU channel, from 0.5 s after the switch.
+TEST(UltraPlanUnit, CpuFallbackConvergesForTheUltraModel) {
+  std::shared_ptr<const models::Model> model = ShippedUltra();
+  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
+  ASSERT_TRUE(cpu.ok());
+  std::shared_ptr<const models::Family> fam(std::move(*cpu));
+  const int hops = 1500, kill_at = 700;
+  std::vector<float> x = Signal(static_cast<size_t>(hops) * ultra::kHop, 44), y(x.size()), r(x.size());
+  auto ref = fam->NewChannel();
+  CpuFallback fb(fam, RealtimeCudaOptions{}.warmup_hops, 1);
+  for (int h = 0; h < hops; ++h) {
+    const size_t off = static_cast<size_t>(h) * ultra::kHop;
+    fam->ProcessHop(*ref, x.data() + off, r.data() + off, 1.f);
+    if (h < kill_at) {
+      fb.Remember(x.data() + off, 1.f);
+      std::copy(r.begin() + off, r.begin() + off + ultra::kHop, y.begin() + off);  // "the GPU"
+    } else if (h == kill_at) {
+      fb.Remember(x.data() + off, 1.f);
+      fb.Switch(1);
+      fb.ProcessPending(0, y.data() + off);
+    } else {
+      fb.Process(x.data() + off, y.data() + off, 1.f);
+    }
+  }
+  const std::vector<float> rr(r.begin() + static_cast<size_t>(kill_at + 250) * ultra::kHop, r.end());
+  const std::vector<float> yy(y.begin() + static_cast<size_t>(kill_at + 250) * ultra::kHop, y.end());
+  std::cout << "CPU fallback, ultra: SNR vs the continuous channel from 0.5 s after the switch " << SnrDb(rr, yy)
+            << " dB\n";
+  EXPECT_GE(SnrDb(rr, yy), 40.0);  // 52.0 dB (2026-11-29)
+}
 #endif  // GHOSTNV_ULTRA_TEST_BACKEND
+
+// The park gate (runtime/park_gate.h) with fake members: Join launches once no scope is open;
+// the first of nested or concurrent scopes parks every member once, the last relaunches them;
+// Leave stops the calls.
+struct FakeMember final : runtime::Parkable {
+  std::atomic<int> parks{0}, resumes{0};
+  std::atomic<bool> running{false};
+  bool Park() override {
+    EXPECT_TRUE(running.load());
+    running = false;
+    ++parks;
+    return true;
+  }
+  bool Resume() override {
+    EXPECT_FALSE(running.load());
+    running = true;
+    ++resumes;
+    return true;
+  }
+};
+
+TEST(UltraPlanUnit, ParkGateParksMembersAroundScopes) {
+  runtime::ParkGate& gate = runtime::ParkGate::Get();
+  const int base = gate.members();
+  FakeMember a, b;
+  ASSERT_TRUE(gate.Join(&a));
+  EXPECT_TRUE(a.running.load());
+  EXPECT_EQ(a.resumes.load(), 1);
+  auto outer = std::make_unique<runtime::ParkScope>();
+  EXPECT_FALSE(a.running.load());
+  {
+    runtime::ParkScope inner;  // nested: no second park
+    EXPECT_EQ(a.parks.load(), 1);
+  }
+  EXPECT_FALSE(a.running.load());
+  // Join waits while a scope is open: b starts only after `outer` ends.
+  std::thread joiner([&] { EXPECT_TRUE(gate.Join(&b)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(b.resumes.load(), 0);
+  EXPECT_EQ(gate.members(), base + 1);
+  outer.reset();
+  joiner.join();
+  // After the scope: a relaunched, b joined.
+  EXPECT_TRUE(a.running.load());
+  EXPECT_EQ(a.resumes.load(), 2);
+  EXPECT_EQ(b.resumes.load(), 1);
+  EXPECT_EQ(gate.members(), base + 2);
+  // Scopes from several threads at once: every member parked during each scope's body.
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        runtime::ParkScope s;
+        if (a.running.load() || b.running.load()) ++bad;
+      }
+    });
+  for (std::thread& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_TRUE(a.running.load());
+  EXPECT_TRUE(b.running.load());
+  EXPECT_EQ(a.parks.load(), a.resumes.load() - 1);
+  gate.Leave(&a);
+  gate.Leave(&b);
+  const int pa = a.parks.load();
+  { runtime::ParkScope s; }
+  EXPECT_EQ(a.parks.load(), pa);
+  EXPECT_EQ(gate.members(), base);
+}
 
 TEST(UltraPlanUnit, RejectsOtherModels) {
   OwnedModel owned = RandomUltra(1, true, kernels::MathMode::kExact);

@@ -21,6 +21,13 @@
   * Opus pack (enhanced_opuspack.encode_opus + enhanced_train.load_opus_pack through
     libsndfile/ctypes; skipped without ffmpeg/libopus or a libsndfile that reads Opus): tones at
     24 and 48 kHz come back at 48 kHz with their frequency, length and level;
+  * widening (enhanced_train.widen_state_dict): a random hidden-8 Demucs widened to hidden 12
+    (max_hidden 32, so the LSTM keeps its size) gives the narrow model's output to float
+    rounding on random input, and one backward pass reaches the weights from the new units;
+  * --set overrides (nested keys) and a training step with the PESQ-like loss on a model
+    widened by --widen-from (log has the "pesq" term, the checkpoint has hidden 12);
+  * enhanced_ckpt: int8 differences from a base round-trip within half a quantisation step
+    per row, tensors without a base in fp16;
   * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
     latency 512 samples, the hyper-parameters of configs/enhanced.json.
 
@@ -175,6 +182,87 @@ def test_train(tmp, pack):
     check("train/checkpoint+resume", ok1 and rc2 == 0 and steps == [1, 2, 3] and ck["step"] == 3,
           f"log steps {steps}, checkpoint step {ck['step']}")
     return cfg
+
+
+def small_cfg(hidden):
+    cfg = json.loads((REPO / "tools/train/configs/enhanced_s8.json").read_text())
+    cfg["model"].update(hidden=hidden, max_hidden=32)
+    return cfg
+
+
+def test_widen(rng):
+    torch.manual_seed(3)
+    small = et.build_model(small_cfg(8))
+    for prm in small.parameters():   # not the (rescaled) initialisation: any weights
+        prm.data.add_(0.05 * torch.randn_like(prm))
+    big = et.build_model(small_cfg(12))
+    big.load_state_dict(et.widen_state_dict(small.state_dict(), big))
+    x = torch.from_numpy(rng.standard_normal((3, 1, small.valid_length(2999)))).float()
+    with torch.no_grad():
+        a, b = small(x), big(x)
+    err = float((a - b).abs().max() / a.abs().max())
+    check("widen/function", tuple(a.shape) == tuple(b.shape) and err < 1e-5,
+          f"hidden 8 -> 12: rel. diff {err:.1e}")
+    big(x).pow(2).mean().backward()
+    gcons = float(big.encoder[1][0].weight.grad[:, 8:].abs().sum())
+    gdec = float(big.decoder[-1][0].weight.grad[:, 8:].abs().sum())
+    check("widen/trainable", gcons > 0 and gdec > 0,
+          f"gradient on the weights from new units: encoder {gcons:.2e}, decoder {gdec:.2e}")
+    bad = et.build_model(dict(small_cfg(12), model=dict(small_cfg(12)["model"], max_hidden=64)))
+    try:
+        et.widen_state_dict(small.state_dict(), bad)
+        check("widen/lstm-size", False, "LSTM size change accepted")
+    except ValueError as e:
+        check("widen/lstm-size", True, str(e)[:60])
+
+
+def test_overrides_and_pesq(tmp, pack):
+    cfg = et.apply_overrides({"a": 1, "aug": {"snr_db": [0, 1], "p": 0.1}},
+                             ["aug.snr_db=[-7.0, 25]", "b.c=2", "a=null"])
+    check("train/overrides", cfg == {"a": None, "aug": {"snr_db": [-7.0, 25], "p": 0.1},
+                                     "b": {"c": 2}}, json.dumps(cfg))
+    cfg = small_cfg(8)
+    cfg["aug"]["p_reverb"] = 0.0
+    cp = os.path.join(tmp, "cfg8.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    small = et.build_model(cfg)
+    sp = os.path.join(tmp, "small.pt")
+    torch.save(small.state_dict(), sp)
+    work = os.path.join(tmp, "work_w")
+    rc = et.main(["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
+                  "--batch-size", "2", "--segment", "0.2", "--steps", "2", "--set", "log_every=1",
+                  "--set", "init_from=null", "--set", "model.hidden=12", "--widen-from", sp,
+                  "--set", "val_batches=0"])
+    logs = [json.loads(l) for l in open(os.path.join(work, "log.jsonl"))]
+    sd = torch.load(os.path.join(work, "model.pt"), map_location="cpu", weights_only=True)
+    check("train/pesq+widen", rc == 0 and len(logs) == 2 and all("pesq" in r for r in logs)
+          and all(np.isfinite(r["loss"]) for r in logs)
+          and tuple(sd["encoder.0.0.weight"].shape) == (12, 1, 8),
+          f"steps {[r['step'] for r in logs]}, pesq {[round(r['pesq'], 4) for r in logs]}, "
+          f"encoder.0.0 {tuple(sd['encoder.0.0.weight'].shape)}")
+
+
+def test_ckpt(rng):
+    import enhanced_ckpt
+    base = {"w": torch.from_numpy(rng.standard_normal((7, 5, 3))).float(),
+            "b": torch.from_numpy(rng.standard_normal(113)).float()}
+    sd = {k: v + 0.03 * torch.from_numpy(rng.standard_normal(tuple(v.shape))).float()
+          for k, v in base.items()}
+    sd["new"] = torch.from_numpy(rng.standard_normal((4, 4))).float()
+    small = enhanced_ckpt.shrink(sd, base)
+    back = enhanced_ckpt.expand(small, base)
+    ok = True
+    msg = []
+    for k in ("w", "b"):
+        d = (sd[k] - base[k]).reshape(sd[k].shape[0], -1) if sd[k].dim() > 1 else \
+            (sd[k] - base[k]).reshape(1, -1)
+        half = d.abs().amax(1, keepdim=True) / 127.0 / 2 + 1e-7
+        e = (back[k] - sd[k]).reshape(d.shape).abs()
+        ok = ok and bool((e <= half).all()) and small["tensors"][k]["q"].dtype == torch.int8
+        msg.append(f"{k} max err {float(e.max()):.1e}")
+    e16 = float((back["new"] - sd["new"]).abs().max())
+    ok = ok and e16 < 2e-3 and "f16" in small["tensors"]["new"]
+    check("ckpt/roundtrip", ok, ", ".join(msg) + f", fp16 tensor {e16:.1e}")
 
 
 def test_losses(rng):
@@ -338,6 +426,9 @@ def main():
         try:
             pack = test_mixer(tmp, rng)
             test_train(tmp, pack)
+            test_widen(rng)
+            test_overrides_and_pesq(tmp, pack)
+            test_ckpt(rng)
             test_losses(rng)
             test_opus_pack(tmp)
             test_export(tmp, find_capi(a.capi))

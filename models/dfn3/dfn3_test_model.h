@@ -1,11 +1,13 @@
-// models/dfn3/cuda/dfn3_cuda_test_util.h — a DeepFilterNet3 model with random weights for the
-// dfn3 CUDA tests (not part of the library): every layer BuildNetworks expects, weights uniform
-// in ±1/sqrt(inputs), biases in ±0.1, GRUs reset_after.
+// models/dfn3/dfn3_test_model.h — a DeepFilterNet3 model with random weights for the dfn3
+// tests (dfn3_family_test and the CUDA tests in cuda/; not part of the library): every layer
+// BuildNetworks expects, weights uniform in ±1/sqrt(inputs), biases in ±0.1, GRUs reset_after.
 //
 //   std::shared_ptr<Model> m = dfn3::testing::RandomDfn3Model(7);
+//   auto bad = dfn3::testing::RandomDfn3Model(7, "erb.gru1");   // one layer left out
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,7 +17,8 @@
 
 namespace ghostnv::models::dfn3::testing {
 
-inline std::shared_ptr<Model> RandomDfn3Model(uint32_t seed) {
+// drop: the name of a layer to leave out (no weights are drawn for it).
+inline std::shared_ptr<Model> RandomDfn3Model(uint32_t seed, const std::string& drop = "") {
   using A = kernels::Activation;
   struct S {
     std::string name;
@@ -65,6 +68,7 @@ inline std::shared_ptr<Model> RandomDfn3Model(uint32_t seed) {
     return store->back().data();
   };
   for (const S& s : specs) {
+    if (s.name == drop) continue;
     Layer l;
     l.name = s.name;
     l.inputs = s.inputs;

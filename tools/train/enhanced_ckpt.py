@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Shrink an enhanced-model state dict for the trip back from the GPU machine, and restore it.
+
+A training call may return only a few files of at most 16 MiB each, and a 48 kHz causal Demucs
+(hidden 48) is 10.7 MB in fp32, 5.3 MB in fp16. Fine-tuned weights are sent as their difference
+from the initial weights (a file both machines hold), quantised to int8 with one scale per
+output row: after a short fine-tuning the difference is a few per cent of the weights, so its
+int8 rounding error is far below the fp16 rounding the exported .gnvm applies anyway. Weights
+without a base (e.g. a widened model's new units) are sent in fp16.
+
+    python3 tools/train/enhanced_ckpt.py shrink model.pt small.pt [--base init.pt]
+    python3 tools/train/enhanced_ckpt.py expand small.pt model.pt [--base init.pt]
+    python3 tools/train/enhanced_ckpt.py widen narrow.pt wide_fp16.pt --config CFG \
+        --set model.hidden=64 [--seed N]
+
+widen writes the function-preserving widening of a narrower model (enhanced_train.
+widen_state_dict; the new units drawn from torch's generator seeded with --seed, default the
+config's seed) in fp16: a file both machines can hold, so a wide run's weights can come back
+as int8 differences too.
+
+Prints the largest reconstruction error relative to each tensor's largest magnitude (shrink).
+"""
+
+import argparse
+import sys
+
+import torch
+
+
+def shrink(sd, base=None):
+    out = {}
+    for k, v in sd.items():
+        v = v.detach().float().cpu()
+        b = None if base is None else base.get(k)
+        if b is not None and tuple(b.shape) == tuple(v.shape) and v.dim() >= 1:
+            d = v - b.float()
+            rows = d.reshape(d.shape[0], -1) if d.dim() > 1 else d.reshape(1, -1)
+            scale = rows.abs().amax(1, keepdim=True).clamp(min=1e-30) / 127.0
+            q = torch.round(rows / scale).clamp(-127, 127).to(torch.int8)
+            out[k] = {"q": q, "scale": scale.squeeze(1), "shape": list(v.shape)}
+        else:
+            out[k] = {"f16": v.half()}
+    return {"format": "enhanced_ckpt/1", "delta": base is not None, "tensors": out}
+
+
+def expand(small, base=None):
+    sd = {}
+    for k, e in small["tensors"].items():
+        if "f16" in e:
+            sd[k] = e["f16"].float()
+        else:
+            if base is None:
+                raise ValueError(f"{k}: an int8 difference needs --base")
+            d = (e["q"].float() * e["scale"][:, None]).reshape(e["shape"])
+            sd[k] = base[k].float() + d
+    return sd
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mode", choices=["shrink", "expand", "widen"])
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--base", help="the initial weights (state dict) the difference is taken to")
+    ap.add_argument("--config", help="widen: the training config")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="widen: config overrides (enhanced_train.py --set)")
+    ap.add_argument("--seed", type=int, help="widen: seed of the new units (default: config)")
+    a = ap.parse_args(argv)
+    src = torch.load(a.src, map_location="cpu", weights_only=True)
+    if a.mode == "widen":
+        import json
+        import pathlib
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        import enhanced_train as et
+        cfg = et.apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+        torch.manual_seed(a.seed if a.seed is not None else cfg["seed"])
+        big = et.build_model(cfg)
+        w = et.widen_state_dict({k: v.float() for k, v in src.items()}, big)
+        torch.save({k: v.half() for k, v in w.items()}, a.dst)
+        print(f"enhanced_ckpt: {a.dst}: hidden {cfg['model']['hidden']}, "
+              f"{sum(v.numel() for v in w.values())} parameters")
+        return 0
+    base = torch.load(a.base, map_location="cpu", weights_only=True) if a.base else None
+    if a.mode == "shrink":
+        small = shrink(src, base)
+        err = 0.0
+        for k, v in expand(small, base).items():
+            err = max(err, float((v - src[k].float()).abs().max()
+                                 / src[k].float().abs().max().clamp(min=1e-30)))
+        torch.save(small, a.dst)
+        print(f"enhanced_ckpt: {a.dst}: {len(src)} tensors, max rel. error {err:.2e}")
+    else:
+        torch.save(expand(src, base), a.dst)
+        print(f"enhanced_ckpt: {a.dst}: {len(src['tensors'])} tensors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
