@@ -415,6 +415,16 @@ def si_sdr(est, ref, eps=1e-8):
     return 10 * torch.log10(t.pow(2).sum(-1) / ((est - t).pow(2).sum(-1) + eps) + eps)
 
 
+def sisdr_loss(est, clean, hz):
+    """-SI-SDR of [B, L] est against clean, both band-limited below hz (the eval scores 16 kHz
+    copies), clamped at 50 dB, averaged over the items whose clean signal is not silent."""
+    lim = torch.full((est.shape[0],), float(hz), device=est.device)
+    ref = band_limit(clean, lim)
+    live = ref.pow(2).mean(-1) > 1e-10
+    sd_ = si_sdr(band_limit(est, lim), ref).clamp(max=50.0)
+    return -(sd_ * live).sum() / live.sum().clamp(min=1)
+
+
 # ---- training ----------------------------------------------------------------------------------
 def lr_at(cfg, step, elapsed_frac=None):
     """Warm-up, then cosine to lr * lr_final; with elapsed_frac (schedule "time") the cosine
@@ -573,11 +583,7 @@ def main(argv=None):
             loss = loss + w_pesq * lp
         if w_sisdr:
             # SI-SDR below sisdr_band_hz (the eval scores 16 kHz copies), speech items only
-            lim = torch.full((B,), sisdr_hz, device=dev)
-            ref = band_limit(clean[:, 0], lim)
-            live = ref.pow(2).mean(-1) > 1e-10
-            sd_ = si_sdr(band_limit(est[:, 0], lim), ref).clamp(max=50.0)
-            ls = -(sd_ * live).sum() / live.sum().clamp(min=1)
+            ls = sisdr_loss(est[:, 0], clean[:, 0], sisdr_hz)
             loss = loss + w_sisdr * ls
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -265,11 +265,7 @@ def main(argv=None):
                 losses["spec"] = spec_loss(y, s, noisy[:, :-HOP], bw, n_fft, s_hop, cfg.get("spec_hf_weight", 0.2),
                                            cfg.get("spec_noise_asym", 1.0))
             if wsi:
-                lim = torch.full((B,), 8000.0, device=dev)
-                ref = et.band_limit(s, lim)
-                live = ref.pow(2).mean(-1) > 1e-10
-                sd_ = et.si_sdr(et.band_limit(y, lim), ref).clamp(max=50.0)
-                losses["sisdr"] = -(sd_ * live).sum() / live.sum().clamp(min=1)
+                losses["sisdr"] = et.sisdr_loss(y, s, 8000.0)
         loss = sum({"gain": wg, "vad": wv, "spec": ws_, "sisdr": wsi}[k] * v
                    for k, v in losses.items())
         opt.zero_grad(set_to_none=True)
