@@ -43,7 +43,6 @@ log.jsonl.
 import argparse
 import concurrent.futures as cf
 import json
-import math
 import os
 import pathlib
 import sys
@@ -218,15 +217,6 @@ def gain_loss(g, t):
     return (per * m).sum() / m.sum().clamp(min=1)
 
 
-def lr_at(cfg, frac):
-    warm = cfg.get("warmup_frac", 0.03)
-    if frac < warm:
-        return cfg["lr"] * max(0.05, frac / warm)
-    p = min(1.0, (frac - warm) / (1 - warm))
-    lf = cfg.get("lr_final", 0.05)
-    return cfg["lr"] * (lf + (1 - lf) * 0.5 * (1 + math.cos(math.pi * p)))
-
-
 def load_init(path):
     """A train.py checkpoint (with its feature normalisation)."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
@@ -286,12 +276,12 @@ def main(argv=None):
           f"{json.dumps({k: v for k, v in cfg.items() if k != 'aug'})}", flush=True)
     wg, wsi, wsp, wv = (cfg.get("gain_weight", 1.0), cfg.get("sisdr_weight", 0.0),
                         cfg.get("spec_weight", 0.0), cfg.get("vad_weight", 0.05))
-    log = open(work / "log.jsonl", "a")
+    meter = train_common.LossMeter(work / "log.jsonl", cfg.get("log_every", 50))
     t_train = time.time()
     budget = max_s - (t_train - t0)
     snap_every = cfg.get("snapshot_every", 1e9)
     next_snap = snap_every
-    step, acc, n_acc = 0, {}, 0
+    step = 0
     rng = np.random.default_rng(cfg["seed"])
 
     def save(path):
@@ -312,7 +302,8 @@ def main(argv=None):
         if el > next_snap:
             save(work / f"snap_{step:06d}.pt")
             next_snap += snap_every
-        lr = lr_at(cfg, el / budget if budget < 1e8 else step / max(1, a.steps or 1))
+        frac = el / budget if budget < 1e8 else step / max(1, a.steps or 1)
+        lr = train_common.cosine_lr(cfg, frac)
         for gr in opt.param_groups:
             gr["lr"] = lr
         hi = rng.random() < cfg.get("hi_snr_frac", 0.0)
@@ -348,23 +339,10 @@ def main(argv=None):
                 losses["spec"] = ultra_e2e.spec_loss(
                     y, s, noisy[:, :-HOP], bw, cfg.get("spec_fft", 1536), cfg.get("spec_hop", 384),
                     cfg.get("spec_hf_weight", 0.2), cfg.get("spec_noise_asym", 1.0))
-        loss = sum({"gain": wg, "vad": wv, "sisdr": wsi, "spec": wsp}[k] * v
-                   for k, v in losses.items())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("grad_clip", 1.0))
-        opt.step()
+        weights = {"gain": wg, "vad": wv, "sisdr": wsi, "spec": wsp}
+        train_common.optimizer_step(net, opt, losses, weights, cfg)
         step += 1
-        for k, v in losses.items():
-            acc[k] = acc.get(k, 0.0) + v.detach()
-        n_acc += 1
-        if step % cfg.get("log_every", 50) == 0:
-            rec = {"step": step, "lr": round(lr, 7), "wall_s": round(time.time() - t0, 1),
-                   **{k: round(float(v) / n_acc, 5) for k, v in acc.items()}}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print(json.dumps(rec), flush=True)
-            acc, n_acc = {}, 0
+        meter.add(step, lr, losses, time.time() - t0)
     save(work / "last.pt")
     print(f"rnnoise_e2e: done, step {step}, {time.time() - t0:.0f} s", flush=True)
     return 0

@@ -34,7 +34,6 @@ work_dir/snap_<step>.pt and work_dir/log.jsonl.
 
 import argparse
 import json
-import math
 import os
 import pathlib
 import sys
@@ -161,15 +160,6 @@ def vad_targets(clean):
                        torch.where(r < -35, torch.zeros_like(r), torch.full_like(r, 0.5)))
 
 
-def lr_at(cfg, frac):
-    warm = cfg.get("warmup_frac", 0.03)
-    if frac < warm:
-        return cfg["lr"] * max(0.05, frac / warm)
-    p = min(1.0, (frac - warm) / (1 - warm))
-    lf = cfg.get("lr_final", 0.05)
-    return cfg["lr"] * (lf + (1 - lf) * 0.5 * (1 + math.cos(math.pi * p)))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True)
@@ -219,12 +209,12 @@ def main(argv=None):
     wg, ws_, wsi, wv = (cfg.get("gain_weight", 1.0), cfg.get("spec_weight", 0.0),
                         cfg.get("sisdr_weight", 0.0), cfg.get("vad_weight", 0.05))
     n_fft, s_hop = cfg.get("spec_fft", 1536), cfg.get("spec_hop", 384)
-    log = open(work / "log.jsonl", "a")
+    meter = train_common.LossMeter(work / "log.jsonl", cfg.get("log_every", 100))
     t_train = time.time()
     budget = max_s - (t_train - t0)
     snap_every = cfg.get("snapshot_every", 1e9)
     next_snap = snap_every
-    step, acc, n_acc = 0, {}, 0
+    step = 0
 
     def save(path):
         sd = {k: v.detach().cpu() for k, v in net.state_dict().items()}
@@ -242,7 +232,8 @@ def main(argv=None):
         if el > next_snap:
             save(work / f"snap_{step:06d}.pt")
             next_snap += snap_every
-        lr = lr_at(cfg, el / budget if budget < 1e8 else step / max(1, a.steps or 1))
+        frac = el / budget if budget < 1e8 else step / max(1, a.steps or 1)
+        lr = train_common.cosine_lr(cfg, frac)
         for gr in opt.param_groups:
             gr["lr"] = lr
         with torch.no_grad():
@@ -266,23 +257,10 @@ def main(argv=None):
                                            cfg.get("spec_noise_asym", 1.0))
             if wsi:
                 losses["sisdr"] = et.sisdr_loss(y, s, 8000.0)
-        loss = sum({"gain": wg, "vad": wv, "spec": ws_, "sisdr": wsi}[k] * v
-                   for k, v in losses.items())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.get("grad_clip", 1.0))
-        opt.step()
+        weights = {"gain": wg, "vad": wv, "spec": ws_, "sisdr": wsi}
+        train_common.optimizer_step(net, opt, losses, weights, cfg)
         step += 1
-        for k, v in losses.items():
-            acc[k] = acc.get(k, 0.0) + v.detach()
-        n_acc += 1
-        if step % cfg.get("log_every", 100) == 0:
-            rec = {"step": step, "lr": round(lr, 7), "wall_s": round(time.time() - t0, 1),
-                   **{k: round(float(v) / n_acc, 5) for k, v in acc.items()}}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print(json.dumps(rec), flush=True)
-            acc, n_acc = {}, 0
+        meter.add(step, lr, losses, time.time() - t0)
     save(work / "last.pt")
     print(f"ultra_e2e: done, step {step}, {time.time() - t0:.0f} s", flush=True)
     return 0
