@@ -340,20 +340,37 @@ TEST(UltraPlanGpu, StrengthZeroIsTheInputDelayedAndBadArgumentsAreRejected) {
 }
 
 #if GHOSTNV_ULTRA_TEST_BACKEND
+// What the backend tests start from: the shipped ultra model, its CPU family and a CUDA backend
+// choice, or why the test cannot run here (no model file, no device: `skip` non-empty).
+struct BackendSetup {
+  std::shared_ptr<const models::Model> model;
+  std::shared_ptr<const models::Family> cpu;
+  BackendChoice choice;
+  std::string skip;
+};
+
+BackendSetup SetUpBackendTest() {
+  BackendSetup b;
+  b.model = ShippedUltra();
+  if (b.model == nullptr) {
+    b.skip = "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
+    return b;
+  }
+  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(b.model, 1, UltraPlanMode::kGraph, &b.skip); }
+  if (!b.skip.empty()) return b;
+  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(b.model);
+  if (cpu.ok()) b.cpu = std::move(*cpu);  // the test asserts it is there
+  b.choice.kind = BackendKind::kCuda;
+  b.choice.device = "cuda";
+  return b;
+}
+
 // The CUDA backend's real-time family on the ultra plan, as libghostnv builds it
 // (MakeBackendFamily with the default factory): equal to the CPU family, hops counted on the GPU.
 TEST(UltraPlanGpu, BackendFamilyRunsTheUltraModelOnTheGpu) {
-  std::shared_ptr<const models::Model> model = ShippedUltra();
-  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
-  std::string skip;
-  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(model, 1, UltraPlanMode::kGraph, &skip); }
+  auto [model, cpu_shared, choice, skip] = SetUpBackendTest();
   if (!skip.empty()) GTEST_SKIP() << skip;
-  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
-  ASSERT_TRUE(cpu.ok());
-  std::shared_ptr<const models::Family> cpu_shared(std::move(*cpu));
-  BackendChoice choice;
-  choice.kind = BackendKind::kCuda;
-  choice.device = "cuda";
+  ASSERT_NE(cpu_shared, nullptr);
   absl::StatusOr<std::shared_ptr<const models::Family>> fam =
       MakeBackendFamily(model, cpu_shared, &choice, /*automatic=*/false, /*slots=*/2);
   ASSERT_TRUE(fam.ok()) << fam.status();
@@ -386,17 +403,9 @@ TEST(UltraPlanGpu, BackendFamilyRunsTheUltraModelOnTheGpu) {
 // watchdog ends the process), every hop answered by the GPU, output equal to the CPU family's
 // (>= 100 dB, the parks leave no trace), the worst hop printed.
 TEST(UltraPlanGpu, PersistentSessionSurvivesOtherPlansComingAndGoing) {
-  std::shared_ptr<const models::Model> model = ShippedUltra();
-  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
-  std::string skip;
-  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(model, 1, UltraPlanMode::kGraph, &skip); }
+  auto [model, cpu_shared, choice, skip] = SetUpBackendTest();
   if (!skip.empty()) GTEST_SKIP() << skip;
-  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
-  ASSERT_TRUE(cpu.ok());
-  std::shared_ptr<const models::Family> cpu_shared(std::move(*cpu));
-  BackendChoice choice;
-  choice.kind = BackendKind::kCuda;
-  choice.device = "cuda";
+  ASSERT_NE(cpu_shared, nullptr);
   CudaPlanFactory persistent = [](std::shared_ptr<const models::Model> m, const CudaPlanOptions& o) {
     UltraPlanOptions u;
     u.mode = UltraPlanMode::kPersistent;
@@ -540,17 +549,9 @@ TEST(UltraPlanGpu, PersistentSessionSurvivesOtherPlansComingAndGoing) {
 // delivered (none lost, none repeated), the rest runs on the CPU and converges to the CPU-only
 // output.
 TEST(UltraPlanGpu, BackendFallsBackToTheCpuWhenThePersistentKernelDies) {
-  std::shared_ptr<const models::Model> model = ShippedUltra();
-  if (model == nullptr) GTEST_SKIP() << "models/weights/ultra.gnvm not found (GHOSTNV_SOURCE_DIR)";
-  std::string skip;
-  { std::unique_ptr<CudaPlan> probe = MakePlanOrSkip(model, 1, UltraPlanMode::kGraph, &skip); }
+  auto [model, cpu_shared, choice, skip] = SetUpBackendTest();
   if (!skip.empty()) GTEST_SKIP() << skip;
-  absl::StatusOr<std::unique_ptr<models::Family>> cpu = ultra::CreateUltraFamily(model);
-  ASSERT_TRUE(cpu.ok());
-  std::shared_ptr<const models::Family> cpu_shared(std::move(*cpu));
-  BackendChoice choice;
-  choice.kind = BackendKind::kCuda;
-  choice.device = "cuda";
+  ASSERT_NE(cpu_shared, nullptr);
   CudaPlan* raw = nullptr;
   CudaPlanFactory persistent = [&raw](std::shared_ptr<const models::Model> m, const CudaPlanOptions& o) {
     UltraPlanOptions u;
