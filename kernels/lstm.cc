@@ -6,6 +6,8 @@
 #include <cstddef>
 
 #include "kernels/cpu.h"
+#include "kernels/dense.h"
+#include "kernels/lstm_split.h"
 
 namespace ghostnv::kernels {
 
@@ -26,20 +28,28 @@ void LstmStep_ref(const LstmParams& p, const float* x, float* h, float* c, float
     const float v = h[j];
     for (size_t k = 0; k < n4; ++k) z[k] += row[k] * v;
   }
-  Activate_ref(Activation::kSigmoid, p.math, z, 2 * u);         // i, f
-  Activate_ref(Activation::kTanh, p.math, z + 2 * u, u);        // g
-  Activate_ref(Activation::kSigmoid, p.math, z + 3 * u, u);     // o
+  LstmGates_ref(p.units, p.math, z, h, c);
+}
+
+void LstmGates_ref(int units, MathMode math, float* z, float* h, float* c) {
+  if (units <= 0) return;
+  const size_t u = static_cast<size_t>(units);
+  Activate_ref(Activation::kSigmoid, math, z, 2 * u);         // i, f
+  Activate_ref(Activation::kTanh, math, z + 2 * u, u);        // g
+  Activate_ref(Activation::kSigmoid, math, z + 3 * u, u);     // o
   for (size_t k = 0; k < u; ++k) {
     const float cn = z[u + k] * c[k] + z[k] * z[2 * u + k];
     c[k] = cn;
     z[k] = cn;  // reuse the i block for tanh(c')
   }
-  Activate_ref(Activation::kTanh, p.math, z, u);
+  Activate_ref(Activation::kTanh, math, z, u);
   for (size_t k = 0; k < u; ++k) h[k] = z[3 * u + k] * z[k];
 }
 
 void LstmStep(const LstmParams& p, const float* x, float* h, float* c, float* scratch) {
-  if (ActiveSimd() == SimdLevel::kAvx2) {
+  if (Avx512Active()) {
+    LstmStep_avx512(p, x, h, c, scratch);
+  } else if (ActiveSimd() == SimdLevel::kAvx2) {
     LstmStep_avx2(p, x, h, c, scratch);
   } else {
     LstmStep_ref(p, x, h, c, scratch);

@@ -17,9 +17,14 @@
 // Reference summation order (LstmStep_ref): each pre-activation starts from its bias, adds the
 // input products in input order, then the recurrent products in state order. LstmStep_avx2
 // (requires CpuHasAvx2Fma()) computes the same sums with FMAs (avx2::Gemv) and the AVX2
-// activations (|err| <= 1e-6); it differs from the reference by rounding only (lstm_test.cc
-// states the bound). Any inputs >= 0, units >= 0 (0 is a no-op). x, h, c, scratch and the
-// weights must not overlap. Thread-safety: pure function of its arguments. Real-time safe.
+// activations (|err| <= 1e-6); LstmStep_avx512 (requires Avx512Active(), dense.h) sums every
+// column strictly in that order, one FMA per term, in blocks of up to 128 columns held in
+// registers (bit-identical to LstmStep_avx2 where avx2::Gemv also sums in order: units even and
+// >= 10); both differ from the reference by rounding only (lstm_test.cc states the bound).
+// LstmStep picks AVX-512, then AVX2 (GHOSTNV_SIMD=avx2 keeps AVX2, =scalar the reference). For
+// LSTM stacks that stream their weights from memory, kernels/lstm_split.h reads fewer bytes per
+// step. Any inputs >= 0, units >= 0 (0 is a no-op). x, h, c, scratch and the weights must not
+// overlap. Thread-safety: pure function of its arguments. Real-time safe.
 #pragma once
 
 #include <cstddef>
@@ -42,5 +47,6 @@ constexpr size_t LstmScratchFloats(int units) { return 4 * static_cast<size_t>(u
 void LstmStep(const LstmParams& p, const float* x, float* h, float* c, float* scratch);
 void LstmStep_ref(const LstmParams& p, const float* x, float* h, float* c, float* scratch);
 void LstmStep_avx2(const LstmParams& p, const float* x, float* h, float* c, float* scratch);
+void LstmStep_avx512(const LstmParams& p, const float* x, float* h, float* c, float* scratch);
 
 }  // namespace ghostnv::kernels

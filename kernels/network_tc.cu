@@ -7,12 +7,14 @@
 // Launch (runtime/sched/network_tc.cc): rnn_network_f16_t<MT> (GNV_TC_WARPS * 32 threads) or
 // rnn_network_f16_g<G>w<W>_t<MT> (G groups of W warps, G * W * 32 threads), dynamic shared
 // memory weight_blocks * 256 + G * 16 * MT * row_halves * 2 bytes, grid = at most one block per
-// multiprocessor (persistent). Each block copies all packed weights to shared memory once; then
-// each group loops over its tiles of 16 * MT rows: stages the tile's features and the three
-// states as fp16 rows (kernels/network_tc_layout.cuh), runs the six layers with the
-// intermediates in shared memory, and writes the new states (in place), the dense output and
-// the vad copy when asked, the gains and the vad. Rows >= min(batch, *count) (count may be
-// null) are skipped, so one captured graph serves every batch up to `batch`.
+// multiprocessor (persistent); or rnn_network_f16_gw<W>_t<MT>_b<B> (weights read from global
+// memory: dynamic shared memory 16 * MT * row_halves * 2 bytes, grid = one block per tile, at
+// least B blocks per multiprocessor). Each block of the others copies all packed weights to
+// shared memory once; then each group loops over its tiles of 16 * MT rows: stages the tile's
+// features and the three states as fp16 rows (kernels/network_tc_layout.cuh), runs the six
+// layers with the intermediates in shared memory, and writes the new states (in place), the
+// dense output and the vad copy when asked, the gains and the vad. Rows >= min(batch, *count)
+// (count may be null) are skipped, so one captured graph serves every batch up to `batch`.
 //
 // Layers: warp w (of its group of W) takes items w, w + W, ... where an item is (16-row m-tile,
 // 8-column n-tile); for a GRU an item is (m-tile, 8 units) and the warp accumulates the z, r and
@@ -381,7 +383,12 @@ __device__ __forceinline__ void gnv_tc_weights_wait() {
 // memory latency of one group's staging and state loads overlaps another group's matrix
 // products, like two blocks per multiprocessor without a second copy of the weights).
 // Tile t of the batch goes to group t % G of block (t / G) % grid.
-template <int MT, int G, int W>
+// GW (global weights, gpuspec 2026-11-29): the layers read the weight fragments straight from
+// global memory (L1/L2: 174 KiB shared by every block) instead of a per-block shared-memory copy,
+// so a block needs only its activation tile (~12 KiB) and few registers and shares a
+// multiprocessor with other kernels (the chunk pipeline's FFT/postprocess kernels on the other
+// streams); one tile per block, grid = tiles.
+template <int MT, int G, int W, bool GW = false>
 __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcIo& io,
                                                const uint4* __restrict__ weights,
                                                const float* __restrict__ bias, const int* count,
@@ -394,10 +401,10 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
   const int group = G == 1 ? 0 : static_cast<int>(threadIdx.x >> 5) / W;
   const int warp = static_cast<int>(threadIdx.x >> 5) - group * W;
   const int bar = G == 1 ? 0 : 1 + group;
-  const uint2* w = reinterpret_cast<const uint2*>(gnv_tc_smem);
-  unsigned short* act_all = reinterpret_cast<unsigned short*>(gnv_tc_smem + net.weight_blocks * 16);
+  const uint2* w = reinterpret_cast<const uint2*>(GW ? weights : gnv_tc_smem);
+  unsigned short* act_all = reinterpret_cast<unsigned short*>(gnv_tc_smem + (GW ? 0 : net.weight_blocks * 16));
   unsigned short* act = act_all + group * tm * net.row_halves;
-  gnv_tc_weights_start(gnv_tc_smem, weights, net.weight_blocks * 16);
+  if (!GW) gnv_tc_weights_start(gnv_tc_smem, weights, net.weight_blocks * 16);
   unsigned* actw = reinterpret_cast<unsigned*>(act_all);
   for (int i = threadIdx.x; i < G * tm * net.row_halves / 2; i += blockDim.x) actw[i] = 0u;
   const int rh = net.row_halves, math = net.math;
@@ -413,7 +420,7 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
     // Every group reads weights that other groups' threads copied: the whole block waits once.
     __syncthreads();  // the zeroed activations
     if (first_tile < tiles) gnv_tc_stage(act, net, io, tm, first_tile * tm, n, warp, W);
-    gnv_tc_weights_wait();
+    if (!GW) gnv_tc_weights_wait();
     __syncthreads();
   }
   bool first = true;
@@ -422,7 +429,7 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
     if (G == 1 || !first) {
       gnv_tc_bar(bar, W * 32);  // the previous tile is done with the activations
       gnv_tc_stage(act, net, io, tm, r0, n, warp, W);
-      if (G == 1 && first) gnv_tc_weights_wait();  // this thread's weight copies have landed
+      if (G == 1 && first && !GW) gnv_tc_weights_wait();  // this thread's weight copies have landed
     }
     first = false;
     // (The r∘s scratch is not re-zeroed per tile: its columns past a layer's units meet zero
@@ -465,6 +472,20 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
 GNV_TC_NETWORK_KERNEL(rnn_network_f16_t1, 1, 1, GNV_TC_WARPS)
 GNV_TC_NETWORK_KERNEL(rnn_network_f16_t2, 2, 1, GNV_TC_WARPS)
 GNV_TC_NETWORK_KERNEL(rnn_network_f16_g2w8_t1, 1, 2, 8)
+// Global-weights variants (GW above): W warps on one tile of 16 * MT rows per block, at least
+// MINB blocks per multiprocessor (caps the registers so that the blocks co-reside).
+#define GNV_TC_NETWORK_GW_KERNEL(NAME, MT, W, MINB)                                           \
+  extern "C" __global__ void __launch_bounds__(W * 32, MINB)                                   \
+      NAME(const __grid_constant__ GnvTcNet net, const __grid_constant__ GnvTcIo io,           \
+           const uint4* __restrict__ weights,                                                  \
+           const float* __restrict__ bias, const int* count, int batch) {                      \
+    gnv_tc_network<MT, 1, W, true>(net, io, weights, bias, count, batch);                      \
+  }
+// (sm_90, default model: gw8 b2 124 registers, no spills; b4 and gw16 b2 64 registers, the GRU
+// spills ~0.8 KB.)
+GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw8_t1_b2, 1, 8, 2)
+GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw8_t1_b4, 1, 8, 4)
+GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw16_t2_b2, 2, 16, 2)
 
 // ---- Ceiling probes (benchmark only) ----
 // Copy bandwidth: dst[i] = src[i], n float4s, grid-stride.

@@ -27,10 +27,14 @@
 //     * 32768 rounded to the nearest, ties to even, clamped to [-32768, 32767]).
 //   rnn_spec_features_f32 (fused, gpufeat 2026-11-29): both frames' forward FFTs (frames[2b],
 //     frames[2b + 1] as written by rnnoise_pitch.cu) in shared memory, then rnn_features_f32's
-//     work; X and P go to spec for the postprocess. Launch: grid.x >= 1, block.x = 128.
+//     work; X (and P when the pitch filter is on) go to spec for the postprocess.
+//     Launch: grid.x >= 1, block.x = 128. rnn_spec_features_f32_o10: the same at 10 blocks per
+//     multiprocessor (48 registers; gpuspec 2026-11-29).
 //   rnn_post_synthesis_f32 / _s16 (fused): rnn_postprocess_f32 + the inverse FFT + rnn_synthesis
 //     in one block per row (the filtered spectrum and y never leave shared memory).
-//     Launch: grid.x >= 1, block.x = 128.
+//     Launch: grid.x >= 1, block.x = 128. _o10: at 10 blocks per multiprocessor; _o10p (and
+//     rnn_spec_features_f32_o10p): operands of later steps prefetched as each row starts.
+//   Both features kernels share rnn_features_tail (features from the band energies).
 #include "gpu_common.cuh"
 #include "rnnoise_layout.cuh"
 
@@ -117,17 +121,195 @@ __device__ __forceinline__ float rnn_dct(const float* __restrict__ dct, const fl
   return __fmul_rn(sum, sqrtf(2.f / RNN_BANDS));
 }
 
+// 4-byte global -> shared copy issued without waiting (cp.async on sm_80+; a plain load and
+// store before, and on the host shim); rnn_copy4_wait() completes this thread's copies.
+__device__ __forceinline__ void rnn_copy4(void* dst, const void* src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned sa;
+  asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(sa) : "l"(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(sa), "l"(src) : "memory");
+#else
+  *static_cast<unsigned*>(dst) = *static_cast<const unsigned*>(src);
+#endif
+}
+__device__ __forceinline__ void rnn_copy4_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
+// Shared memory of rnn_features_tail (one per block).
+struct RnnFeatScratch {
+  float E[3][RNN_BANDS];  // Ex, Ep, Exp of the row (the caller's band sums)
+  float tmp[RNN_BANDS], ly[RNN_BANDS];
+  float f[RNN_FEATURES];
+  float cm[RNN_CEPS_MEM * RNN_BANDS];  // the cepstral memory, this hop's row included
+  float mind[RNN_CEPS_MEM][RNN_CEPS_MEM];
+  float minv[RNN_CEPS_MEM];
+  int silent, memid;
+};
+
+// The slot-state operands of rnn_features_tail loaded as the row starts (the prefetching fused
+// kernel), so that their global round trips overlap the FFT: pre = false: the tail loads them
+// itself (where they are used).
+struct RnnTailPre {
+  bool pre = false;
+  int memid = 0, period = 0;  // the slot's RNN_ST_MEMID and RNN_ST_PERIOD (thread 0)
+  bool gru = false;           // g0 / g1 = GRU state values tid and tid + blockDim.x (u1 + u2 + u3 of them)
+  float g0 = 0.f, g1 = 0.f;
+};
+// (pre: s.cm already holds the slot's cepstral memory, copied with rnn_copy4 and completed.)
+__device__ __forceinline__ RnnTailPre rnn_tail_prefetch(RnnFeatScratch& s, const float* __restrict__ st, int ng) {
+  RnnTailPre p;
+  const int tid = threadIdx.x;
+  const int* sti = reinterpret_cast<const int*>(st);
+  p.pre = true;
+  if (tid == 0) {
+    p.memid = sti[RNN_ST_MEMID];
+    p.period = sti[RNN_ST_PERIOD];
+  }
+  p.gru = ng <= 2 * static_cast<int>(blockDim.x);
+  if (p.gru) {
+    if (tid < ng) p.g0 = st[RNN_ST_GRU + tid];
+    if (tid + static_cast<int>(blockDim.x) < ng) p.g1 = st[RNN_ST_GRU + tid + blockDim.x];
+  }
+  for (int i = tid; i < RNN_CEPS_MEM * RNN_BANDS; i += blockDim.x) rnn_copy4(&s.cm[i], &st[RNN_ST_CEPS + i]);
+  return p;
+}
+
+// The features of row b from its band energies (both features kernels): Exp normalised, bands
+// row (Ex, Ep, Exp, silence flag), the 42 features (log clamps, cepstra, deltas, pitch period,
+// spectral variability), the silence gate (silent: features zero, cepstral memory untouched),
+// the cepstral memory update, and the network rows (features + the slot's GRU states). Starts
+// with s.E filled (after a barrier), ends with a barrier. pre: RnnTailPre.
+__device__ __forceinline__ void rnn_features_tail(RnnFeatScratch& s, int b, float* __restrict__ st,
+                                                  const float* __restrict__ dct, float* __restrict__ bands,
+                                                  float* __restrict__ net_a, int a_stride, float* __restrict__ net_b,
+                                                  int b_stride, float* __restrict__ net_c, int c_stride, int u0, int u1,
+                                                  int u2, int u3, const RnnTailPre& pre = RnnTailPre()) {
+  const int tid = threadIdx.x;
+  int* sti = reinterpret_cast<int*>(st);
+  if (tid < RNN_BANDS) {
+    s.E[2][tid] = __fdiv_rn(s.E[2][tid], __fsqrt_rn(__fadd_rn(.001f, __fmul_rn(s.E[0][tid], s.E[1][tid]))));
+    s.ly[tid] = log10f(__fadd_rn(1e-2f, s.E[0][tid]));  // the logs in parallel; the clamps below are serial
+  }
+  __syncthreads();
+  float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
+  if (tid < 3 * RNN_BANDS) bd[tid] = s.E[tid / RNN_BANDS][tid % RNN_BANDS];
+  if (tid < RNN_DELTA_CEPS) s.tmp[tid] = rnn_dct(dct, s.E[2], tid);
+  if (tid == 0) {
+    float log_max = -2.f, follow = -2.f, e = 0.f;
+    for (int i = 0; i < RNN_BANDS; ++i) {
+      float l = s.ly[i];
+      l = static_cast<float>(fmax(static_cast<double>(__fsub_rn(log_max, 7.f)),
+                                  fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l))));
+      s.ly[i] = l;
+      log_max = rnn_maxf_(log_max, l);
+      follow = static_cast<float>(fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l)));
+      e = __fadd_rn(e, s.E[0][i]);
+    }
+    s.silent = e < 0.04f ? 1 : 0;
+    s.memid = pre.pre ? pre.memid : sti[RNN_ST_MEMID];
+  }
+  __syncthreads();
+  const int silent = s.silent, memid = s.memid;
+  if (tid == 0) bd[RNN_BD_STRIDE - 1] = silent ? 1.f : 0.f;
+  if (silent) {
+    if (tid < RNN_FEATURES) s.f[tid] = 0.f;
+  } else {
+    // The cepstral memory, this hop's row included (computed here, written to the slot too).
+    if (!pre.pre)
+      for (int i = tid; i < RNN_CEPS_MEM * RNN_BANDS; i += blockDim.x)
+        if (i / RNN_BANDS != memid) s.cm[i] = st[RNN_ST_CEPS + i];
+    if (tid < RNN_BANDS) {
+      float v = rnn_dct(dct, s.ly, tid);
+      if (tid == 0) v = __fsub_rn(v, 12.f);
+      if (tid == 1) v = __fsub_rn(v, 4.f);
+      s.f[tid] = v;
+      s.cm[memid * RNN_BANDS + tid] = v;
+      st[RNN_ST_CEPS + memid * RNN_BANDS + tid] = v;
+    }
+    if (tid < RNN_DELTA_CEPS) {
+      float v = s.tmp[tid];
+      if (tid == 0) v = static_cast<float>(static_cast<double>(v) - 1.3);
+      if (tid == 1) v = static_cast<float>(static_cast<double>(v) - 0.9);
+      s.f[RNN_BANDS + 2 * RNN_DELTA_CEPS + tid] = v;
+    }
+    if (tid == 0) {
+      const int period = pre.pre ? pre.period : sti[RNN_ST_PERIOD];
+      s.f[RNN_BANDS + 3 * RNN_DELTA_CEPS] = static_cast<float>(.01 * (period - 300));
+      sti[RNN_ST_MEMID] = (memid + 1) % RNN_CEPS_MEM;
+    }
+  }
+  __syncthreads();
+  if (!silent) {
+    const float* c0 = s.cm + memid * RNN_BANDS;
+    const float* c1 = s.cm + ((memid + RNN_CEPS_MEM - 1) % RNN_CEPS_MEM) * RNN_BANDS;
+    const float* c2 = s.cm + ((memid + RNN_CEPS_MEM - 2) % RNN_CEPS_MEM) * RNN_BANDS;
+    if (tid < RNN_DELTA_CEPS) {
+      s.f[tid] = __fadd_rn(__fadd_rn(c0[tid], c1[tid]), c2[tid]);
+      s.f[RNN_BANDS + tid] = __fsub_rn(c0[tid], c2[tid]);
+      s.f[RNN_BANDS + RNN_DELTA_CEPS + tid] = __fadd_rn(__fsub_rn(c0[tid], __fmul_rn(2.f, c1[tid])), c2[tid]);
+    }
+    if (tid < RNN_CEPS_MEM * RNN_CEPS_MEM) {
+      const int i = tid / RNN_CEPS_MEM, j = tid % RNN_CEPS_MEM;
+      float dist = 0.f;
+      if (i != j) {
+        for (int k = 0; k < RNN_BANDS; ++k) {
+          const float d = __fsub_rn(s.cm[i * RNN_BANDS + k], s.cm[j * RNN_BANDS + k]);
+          dist = __fadd_rn(dist, __fmul_rn(d, d));
+        }
+      }
+      s.mind[i][j] = dist;
+    }
+    __syncthreads();
+    if (tid < RNN_CEPS_MEM) {
+      float mindist = 1e15f;
+      for (int j = 0; j < RNN_CEPS_MEM; ++j)
+        if (j != tid) mindist = fminf(mindist, s.mind[tid][j]);
+      s.minv[tid] = mindist;
+    }
+    __syncthreads();
+    if (tid == 0) {
+      float variability = 0.f;
+      for (int i = 0; i < RNN_CEPS_MEM; ++i) variability = __fadd_rn(variability, s.minv[i]);
+      s.f[RNN_BANDS + 3 * RNN_DELTA_CEPS + 1] =
+          static_cast<float>(static_cast<double>(variability / RNN_CEPS_MEM) - 2.1);
+    }
+  }
+  __syncthreads();
+  float* ra = net_a + static_cast<long long>(b) * a_stride;
+  float* rb = net_b + static_cast<long long>(b) * b_stride;
+  float* rc = net_c + static_cast<long long>(b) * c_stride;
+  for (int i = tid; i < RNN_FEATURES; i += blockDim.x) {
+    ra[u0 + u1 + i] = s.f[i];
+    rb[u1 + u2 + i] = s.f[i];
+  }
+  if (pre.gru) {  // GRU state j of [u1 | u2 | u3] -> ra[u0 + j] | rb[j] | rc[j - u1 - u2]
+    for (int k = 0; k < 2; ++k) {
+      const int j = tid + k * static_cast<int>(blockDim.x);
+      const float v = k == 0 ? pre.g0 : pre.g1;
+      if (j < u1) ra[u0 + j] = v;
+      else if (j < u1 + u2) rb[j] = v;
+      else if (j < u1 + u2 + u3) rc[j - u1 - u2] = v;
+    }
+  } else {
+    const float* gs = st + RNN_ST_GRU;
+    for (int i = tid; i < u1; i += blockDim.x) ra[u0 + i] = gs[i];
+    for (int i = tid; i < u2; i += blockDim.x) rb[u1 + i] = gs[u1 + i];
+    for (int i = tid; i < u3; i += blockDim.x) rc[i] = gs[u1 + u2 + i];
+  }
+  __syncthreads();
+}
+
 extern "C" __global__ void __launch_bounds__(128, RNN_ROW_THREADS_PER_SM / 128)
 rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
                  float* __restrict__ state, int state_stride, const float* __restrict__ dct,
                  float* __restrict__ bands, float* __restrict__ net_a, int a_stride,
                  float* __restrict__ net_b, int b_stride, float* __restrict__ net_c,
                  int c_stride, int u0, int u1, int u2, int u3) {
-  __shared__ float E[3][RNN_BANDS];
-  __shared__ float tmp[RNN_BANDS], ly[RNN_BANDS];
-  __shared__ float f[RNN_FEATURES];
-  __shared__ float mind[RNN_CEPS_MEM][RNN_CEPS_MEM];
-  __shared__ int silent_s, memid_s;
+  __shared__ RnnFeatScratch fs;
+  float (&E)[3][RNN_BANDS] = fs.E;
   __shared__ RnnBinTable bins;
   __shared__ float2 Xs[RNN_BAND_END], Ps[RNN_BAND_END];  // the bins the band sums read
   const int count = ctl[0];
@@ -137,7 +319,6 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
   for (int b = blockIdx.x; b < count; b += gridDim.x) {
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
-    int* sti = reinterpret_cast<int*>(st);
     const float2* X = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b) * RNN_SPEC_STRIDE);
     const float2* P = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b + 1) * RNN_SPEC_STRIDE);
     // The band sums are serial loops per band: staged in shared memory, coalesced, their loads
@@ -159,100 +340,7 @@ rnn_features_f32(const float* __restrict__ spec, const int* __restrict__ ctl,
       });
     }
     __syncthreads();
-    if (tid < RNN_BANDS) {
-      E[2][tid] = __fdiv_rn(E[2][tid], __fsqrt_rn(__fadd_rn(.001f, __fmul_rn(E[0][tid], E[1][tid]))));
-      ly[tid] = log10f(__fadd_rn(1e-2f, E[0][tid]));  // the logs in parallel; the clamps below are serial
-    }
-    __syncthreads();
-    float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
-    if (tid < 3 * RNN_BANDS) bd[tid] = E[tid / RNN_BANDS][tid % RNN_BANDS];
-    if (tid < RNN_DELTA_CEPS) tmp[tid] = rnn_dct(dct, E[2], tid);
-    if (tid == 0) {
-      float log_max = -2.f, follow = -2.f, e = 0.f;
-      for (int i = 0; i < RNN_BANDS; ++i) {
-        float l = ly[i];
-        l = static_cast<float>(fmax(static_cast<double>(__fsub_rn(log_max, 7.f)),
-                                    fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l))));
-        ly[i] = l;
-        log_max = rnn_maxf_(log_max, l);
-        follow = static_cast<float>(fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l)));
-        e = __fadd_rn(e, E[0][i]);
-      }
-      silent_s = e < 0.04f ? 1 : 0;
-      memid_s = sti[RNN_ST_MEMID];
-    }
-    __syncthreads();
-    const int silent = silent_s;
-    bd[RNN_BD_STRIDE - 1] = silent ? 1.f : 0.f;
-    if (silent) {
-      if (tid < RNN_FEATURES) f[tid] = 0.f;
-    } else {
-      if (tid < RNN_BANDS) {
-        float v = rnn_dct(dct, ly, tid);
-        if (tid == 0) v = __fsub_rn(v, 12.f);
-        if (tid == 1) v = __fsub_rn(v, 4.f);
-        f[tid] = v;
-        st[RNN_ST_CEPS + memid_s * RNN_BANDS + tid] = v;
-      }
-      if (tid < RNN_DELTA_CEPS) {
-        float v = tmp[tid];
-        if (tid == 0) v = static_cast<float>(static_cast<double>(v) - 1.3);
-        if (tid == 1) v = static_cast<float>(static_cast<double>(v) - 0.9);
-        f[RNN_BANDS + 2 * RNN_DELTA_CEPS + tid] = v;
-      }
-      if (tid == 0) {
-        f[RNN_BANDS + 3 * RNN_DELTA_CEPS] =
-            static_cast<float>(.01 * (sti[RNN_ST_PERIOD] - 300));
-        sti[RNN_ST_MEMID] = (memid_s + 1) % RNN_CEPS_MEM;
-      }
-    }
-    __syncthreads();
-    if (!silent) {
-      const float* c0 = st + RNN_ST_CEPS + memid_s * RNN_BANDS;
-      const float* c1 = st + RNN_ST_CEPS + ((memid_s + RNN_CEPS_MEM - 1) % RNN_CEPS_MEM) * RNN_BANDS;
-      const float* c2 = st + RNN_ST_CEPS + ((memid_s + RNN_CEPS_MEM - 2) % RNN_CEPS_MEM) * RNN_BANDS;
-      if (tid < RNN_DELTA_CEPS) {
-        f[tid] = __fadd_rn(__fadd_rn(c0[tid], c1[tid]), c2[tid]);
-        f[RNN_BANDS + tid] = __fsub_rn(c0[tid], c2[tid]);
-        f[RNN_BANDS + RNN_DELTA_CEPS + tid] = __fadd_rn(__fsub_rn(c0[tid], __fmul_rn(2.f, c1[tid])), c2[tid]);
-      }
-      if (tid < RNN_CEPS_MEM * RNN_CEPS_MEM) {
-        const int i = tid / RNN_CEPS_MEM, j = tid % RNN_CEPS_MEM;
-        float dist = 0.f;
-        if (i != j) {
-          for (int k = 0; k < RNN_BANDS; ++k) {
-            const float d = __fsub_rn(st[RNN_ST_CEPS + i * RNN_BANDS + k], st[RNN_ST_CEPS + j * RNN_BANDS + k]);
-            dist = __fadd_rn(dist, __fmul_rn(d, d));
-          }
-        }
-        mind[i][j] = dist;
-      }
-      __syncthreads();
-      if (tid == 0) {
-        float variability = 0.f;
-        for (int i = 0; i < RNN_CEPS_MEM; ++i) {
-          float mindist = 1e15f;
-          for (int j = 0; j < RNN_CEPS_MEM; ++j)
-            if (j != i) mindist = fminf(mindist, mind[i][j]);
-          variability = __fadd_rn(variability, mindist);
-        }
-        f[RNN_BANDS + 3 * RNN_DELTA_CEPS + 1] =
-            static_cast<float>(static_cast<double>(variability / RNN_CEPS_MEM) - 2.1);
-      }
-    }
-    __syncthreads();
-    float* ra = net_a + static_cast<long long>(b) * a_stride;
-    float* rb = net_b + static_cast<long long>(b) * b_stride;
-    float* rc = net_c + static_cast<long long>(b) * c_stride;
-    for (int i = tid; i < RNN_FEATURES; i += blockDim.x) {
-      ra[u0 + u1 + i] = f[i];
-      rb[u1 + u2 + i] = f[i];
-    }
-    const float* gs = st + RNN_ST_GRU;
-    for (int i = tid; i < u1; i += blockDim.x) ra[u0 + i] = gs[i];
-    for (int i = tid; i < u2; i += blockDim.x) rb[u1 + i] = gs[u1 + i];
-    for (int i = tid; i < u3; i += blockDim.x) rc[i] = gs[u1 + u2 + i];
-    __syncthreads();
+    rnn_features_tail(fs, b, st, dct, bands, net_a, a_stride, net_b, b_stride, net_c, c_stride, u0, u1, u2, u3);
   }
 }
 
@@ -602,35 +690,38 @@ __device__ __forceinline__ float rnn_band_from_segments(int band, const float2* 
 
 // rnn_spec_features_f32: for row b < ctl[0]: Z = FFT960(frames[2b] + i frames[2b + 1]); X and P
 // (bins 0..480 of both frames' spectra) -> spec rows 2b and 2b + 1 (P: bins < RNN_BAND_END, all
-// the postprocess reads); then rnn_features_f32's work on them (bands, features, silence gate,
-// cepstral memory, net rows). Launch: grid.x >= 1 (blocks loop over rows), block.x = 128.
-extern "C" __global__ void __launch_bounds__(128, 8)
-rnn_spec_features_f32(const float* __restrict__ frames, const int* __restrict__ ctl, float* __restrict__ state,
-                      int state_stride, const float2* __restrict__ tw, const float* __restrict__ dct,
-                      float* __restrict__ spec, float* __restrict__ bands, float* __restrict__ net_a, int a_stride,
-                      float* __restrict__ net_b, int b_stride, float* __restrict__ net_c, int c_stride, int u0,
-                      int u1, int u2, int u3) {
+// the postprocess reads, and only when the pitch filter is on); then rnn_features_f32's work on
+// them (rnn_features_tail: bands, features, silence gate, cepstral memory, net rows).
+// Launch: grid.x >= 1 (blocks loop over rows), block.x = 128. (The body is a device function:
+// the _o10 kernel is the same code at 10 blocks per multiprocessor; RNN_FUSED_BLOCKS_CAP.)
+#define RNN_SPEC_FEATURES_ARGS                                                                                     \
+  const float *__restrict__ frames, const int *__restrict__ ctl, float *__restrict__ state, int state_stride,       \
+      const float2 *__restrict__ tw, const float *__restrict__ dct, float *__restrict__ spec,                      \
+      float *__restrict__ bands, float *__restrict__ net_a, int a_stride, float *__restrict__ net_b, int b_stride,  \
+      float *__restrict__ net_c, int c_stride, int u0, int u1, int u2, int u3
+template <int V, bool PRE = false>
+__device__ __forceinline__ void rnn_spec_features(RNN_SPEC_FEATURES_ARGS) {
   __shared__ float2 za[RNN_FFT_BUF], zb[RNN_FFT_BUF];
   __shared__ float2 seg[3][RNN_BANDS];
-  __shared__ float E[3][RNN_BANDS];
-  __shared__ float tmp[RNN_BANDS], ly[RNN_BANDS];
-  __shared__ float f[RNN_FEATURES];
-  __shared__ float cm[RNN_CEPS_MEM * RNN_BANDS];
-  __shared__ float mind[RNN_CEPS_MEM][RNN_CEPS_MEM];
-  __shared__ float minv[RNN_CEPS_MEM];
-  __shared__ int silent_s, memid_s;
+  __shared__ RnnFeatScratch fs;
+  float (&E)[3][RNN_BANDS] = fs.E;
   __shared__ RnnBinTable bins;
   const int count = ctl[0];
   const int tid = threadIdx.x;
   float2* const Xs = zb;        // X bins 0..480 after the untangle
   float2* const Ps = zb + 488;  // P bins 0..480
   float2* const part = za;      // [3][RNN_BAND_CHUNKS] chunk partials (Z is dead by then)
+  // P goes to global memory only for the pitch filter (rnn_post_synthesis reads it iff the
+  // filter's strength is > 0: the default model has it off, 3.2 KB less per row).
+  const bool pf_custom = (ctl[RNN_CTL_FLAGS] & RNN_CTL_PF_CUSTOM) != 0;
+  const bool store_p = !pf_custom || reinterpret_cast<const float*>(ctl)[RNN_CTL_PF_STRENGTH] > 0.f;
   rnn_fill_bins(&bins);
   __syncthreads();
   for (int b = blockIdx.x; b < count; b += gridDim.x) {
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
-    int* sti = reinterpret_cast<int*>(st);
+    RnnTailPre pre;
+    if (PRE) pre = rnn_tail_prefetch(fs, st, u1 + u2 + u3);
     const float* fx = frames + static_cast<long long>(2 * b) * RNN_WINDOW;
     const float* fp = fx + RNN_WINDOW;
     // The 960-point FFT of z = x + i p: 8 x 12 x 10 (120, 80 and 96 threads).
@@ -649,7 +740,7 @@ rnn_spec_features_f32(const float* __restrict__ frames, const int* __restrict__ 
       Xs[k] = x;
       Ps[k] = p;
       X[k] = x;
-      if (k < RNN_BAND_END) P[k] = p;
+      if (store_p && k < RNN_BAND_END) P[k] = p;
     }
     __syncthreads();
     // Band sums: chunk partials (3 x 100 tasks), segment sums (3 x 21), bands (3 x 22).
@@ -672,107 +763,33 @@ rnn_spec_features_f32(const float* __restrict__ frames, const int* __restrict__ 
       const int q = tid / RNN_BANDS, band = tid - q * RNN_BANDS;
       E[q][band] = rnn_band_from_segments(band, seg[q]);
     }
+    if (PRE) rnn_copy4_wait();
     __syncthreads();
-    if (tid < RNN_BANDS) {
-      E[2][tid] = __fdiv_rn(E[2][tid], __fsqrt_rn(__fadd_rn(.001f, __fmul_rn(E[0][tid], E[1][tid]))));
-      ly[tid] = log10f(__fadd_rn(1e-2f, E[0][tid]));
-    }
-    __syncthreads();
-    float* bd = bands + static_cast<long long>(b) * RNN_BD_STRIDE;
-    if (tid < 3 * RNN_BANDS) bd[tid] = E[tid / RNN_BANDS][tid % RNN_BANDS];
-    if (tid < RNN_DELTA_CEPS) tmp[tid] = rnn_dct(dct, E[2], tid);
-    if (tid == 0) {
-      float log_max = -2.f, follow = -2.f, e = 0.f;
-      for (int i = 0; i < RNN_BANDS; ++i) {
-        float l = ly[i];
-        l = static_cast<float>(fmax(static_cast<double>(__fsub_rn(log_max, 7.f)),
-                                    fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l))));
-        ly[i] = l;
-        log_max = rnn_maxf_(log_max, l);
-        follow = static_cast<float>(fmax(static_cast<double>(follow) - 1.5, static_cast<double>(l)));
-        e = __fadd_rn(e, E[0][i]);
-      }
-      silent_s = e < 0.04f ? 1 : 0;
-      memid_s = sti[RNN_ST_MEMID];
-    }
-    __syncthreads();
-    const int silent = silent_s;
-    if (tid == 0) bd[RNN_BD_STRIDE - 1] = silent ? 1.f : 0.f;
-    if (silent) {
-      if (tid < RNN_FEATURES) f[tid] = 0.f;
-    } else {
-      // The cepstral memory, this hop's row included (computed here, written to the slot too).
-      for (int i = tid; i < RNN_CEPS_MEM * RNN_BANDS; i += blockDim.x)
-        if (i / RNN_BANDS != memid_s) cm[i] = st[RNN_ST_CEPS + i];
-      if (tid < RNN_BANDS) {
-        float v = rnn_dct(dct, ly, tid);
-        if (tid == 0) v = __fsub_rn(v, 12.f);
-        if (tid == 1) v = __fsub_rn(v, 4.f);
-        f[tid] = v;
-        cm[memid_s * RNN_BANDS + tid] = v;
-        st[RNN_ST_CEPS + memid_s * RNN_BANDS + tid] = v;
-      }
-      if (tid < RNN_DELTA_CEPS) {
-        float v = tmp[tid];
-        if (tid == 0) v = static_cast<float>(static_cast<double>(v) - 1.3);
-        if (tid == 1) v = static_cast<float>(static_cast<double>(v) - 0.9);
-        f[RNN_BANDS + 2 * RNN_DELTA_CEPS + tid] = v;
-      }
-      if (tid == 0) {
-        f[RNN_BANDS + 3 * RNN_DELTA_CEPS] = static_cast<float>(.01 * (sti[RNN_ST_PERIOD] - 300));
-        sti[RNN_ST_MEMID] = (memid_s + 1) % RNN_CEPS_MEM;
-      }
-    }
-    __syncthreads();
-    if (!silent) {
-      const float* c0 = cm + memid_s * RNN_BANDS;
-      const float* c1 = cm + ((memid_s + RNN_CEPS_MEM - 1) % RNN_CEPS_MEM) * RNN_BANDS;
-      const float* c2 = cm + ((memid_s + RNN_CEPS_MEM - 2) % RNN_CEPS_MEM) * RNN_BANDS;
-      if (tid < RNN_DELTA_CEPS) {
-        f[tid] = __fadd_rn(__fadd_rn(c0[tid], c1[tid]), c2[tid]);
-        f[RNN_BANDS + tid] = __fsub_rn(c0[tid], c2[tid]);
-        f[RNN_BANDS + RNN_DELTA_CEPS + tid] = __fadd_rn(__fsub_rn(c0[tid], __fmul_rn(2.f, c1[tid])), c2[tid]);
-      }
-      if (tid < RNN_CEPS_MEM * RNN_CEPS_MEM) {
-        const int i = tid / RNN_CEPS_MEM, j = tid % RNN_CEPS_MEM;
-        float dist = 0.f;
-        if (i != j) {
-          for (int k = 0; k < RNN_BANDS; ++k) {
-            const float d = __fsub_rn(cm[i * RNN_BANDS + k], cm[j * RNN_BANDS + k]);
-            dist = __fadd_rn(dist, __fmul_rn(d, d));
-          }
-        }
-        mind[i][j] = dist;
-      }
-      __syncthreads();
-      if (tid < RNN_CEPS_MEM) {
-        float mindist = 1e15f;
-        for (int j = 0; j < RNN_CEPS_MEM; ++j)
-          if (j != tid) mindist = fminf(mindist, mind[tid][j]);
-        minv[tid] = mindist;
-      }
-      __syncthreads();
-      if (tid == 0) {
-        float variability = 0.f;
-        for (int i = 0; i < RNN_CEPS_MEM; ++i) variability = __fadd_rn(variability, minv[i]);
-        f[RNN_BANDS + 3 * RNN_DELTA_CEPS + 1] =
-            static_cast<float>(static_cast<double>(variability / RNN_CEPS_MEM) - 2.1);
-      }
-    }
-    __syncthreads();
-    float* ra = net_a + static_cast<long long>(b) * a_stride;
-    float* rb = net_b + static_cast<long long>(b) * b_stride;
-    float* rc = net_c + static_cast<long long>(b) * c_stride;
-    for (int i = tid; i < RNN_FEATURES; i += blockDim.x) {
-      ra[u0 + u1 + i] = f[i];
-      rb[u1 + u2 + i] = f[i];
-    }
-    const float* gs = st + RNN_ST_GRU;
-    for (int i = tid; i < u1; i += blockDim.x) ra[u0 + i] = gs[i];
-    for (int i = tid; i < u2; i += blockDim.x) rb[u1 + i] = gs[u1 + i];
-    for (int i = tid; i < u3; i += blockDim.x) rc[i] = gs[u1 + u2 + i];
-    __syncthreads();
+    rnn_features_tail(fs, b, st, dct, bands, net_a, a_stride, net_b, b_stride, net_c, c_stride, u0, u1, u2, u3, pre);
   }
+}
+
+// Blocks per multiprocessor of the fused kernels: 8 (64 registers, the whole register file at
+// 128 threads) or, for the _o10 / _o10p kernels, 10 (48 registers; sm_90: at most 22 bytes of
+// spills; 21.4 / 15.9 / 20.7 KB of shared memory, 10 fit), capped at the SM's thread limit
+// (sm_75: 8).
+#define RNN_FUSED_BLOCKS_CAP(n) (RNN_ROW_THREADS_PER_SM / 128 < (n) ? RNN_ROW_THREADS_PER_SM / 128 : (n))
+#define RNN_SPEC_FEATURES_CALL(V) \
+  rnn_spec_features<V>(frames, ctl, state, state_stride, tw, dct, spec, bands, net_a, a_stride, net_b, b_stride, \
+                       net_c, c_stride, u0, u1, u2, u3)
+extern "C" __global__ void __launch_bounds__(128, 8) rnn_spec_features_f32(RNN_SPEC_FEATURES_ARGS) {
+  RNN_SPEC_FEATURES_CALL(8);
+}
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_spec_features_f32_o10(RNN_SPEC_FEATURES_ARGS) {
+  RNN_SPEC_FEATURES_CALL(10);
+}
+// _o10p: the slot-state operands of the tail (cepstral memory, memid, period, GRU states)
+// loaded as the row starts (rnn_tail_prefetch).
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_spec_features_f32_o10p(RNN_SPEC_FEATURES_ARGS) {
+  rnn_spec_features<10, true>(frames, ctl, state, state_stride, tw, dct, spec, bands, net_a, a_stride, net_b, b_stride,
+                              net_c, c_stride, u0, u1, u2, u3);
 }
 
 // rnn_post_synthesis_f32 / _s16: for row b < ctl[0]: rnn_postprocess_f32's work on the row's
@@ -781,7 +798,11 @@ rnn_spec_features_f32(const float* __restrict__ frames, const int* __restrict__ 
 // the inverse real DFT of X, as rfft_inverse_f32) and rnn_synthesis's window, overlap-add and
 // strength mix into out[b] (the slot's tail and dry history advance). Silent rows: X as it is.
 // Launch: grid.x >= 1 (blocks loop over rows), block.x = 128.
-template <typename T>
+// PRE (the _p kernels, gpuspec): the synthesis' operands (the slot's overlap tail and dry
+// history, the input row) are copied to shared memory as the row starts, so their global
+// round trip overlaps the spectrum's instead of following the inverse FFT; the gain stage's
+// operands and the GRU states likewise (registers).
+template <typename T, bool PRE = false>
 __device__ __forceinline__ void rnn_post_synthesis(
     const float* __restrict__ spec, const int* __restrict__ ctl, float* __restrict__ state, int state_stride,
     const float* __restrict__ bands, const float* __restrict__ gains, const float* __restrict__ vad,
@@ -794,6 +815,8 @@ __device__ __forceinline__ void rnn_post_synthesis(
   __shared__ float2 part[RNN_BAND_CHUNKS], seg[RNN_BANDS];
   __shared__ float g[RNN_BANDS], r[RNN_BANDS], norm[RNN_BANDS], Ex[RNN_BANDS];
   __shared__ RnnBinTable bins;
+  __shared__ float pre_syn[PRE ? RNN_HOP : 1], pre_his[PRE ? RNN_HOP : 1];
+  __shared__ T pre_in[PRE ? RNN_HOP : 2];
   const int count = ctl[0];
   const int tid = threadIdx.x;
   const bool pf_custom = (ctl[RNN_CTL_FLAGS] & RNN_CTL_PF_CUSTOM) != 0;
@@ -810,12 +833,47 @@ __device__ __forceinline__ void rnn_post_synthesis(
     float* st = state + static_cast<long long>(slot) * state_stride;
     const float2* X = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b) * RNN_SPEC_STRIDE);
     const float2* P = reinterpret_cast<const float2*>(spec + static_cast<long long>(2 * b + 1) * RNN_SPEC_STRIDE);
+    const T* inr = in + static_cast<long long>(b) * in_stride;
+    if (PRE) {
+      for (int i = tid; i < RNN_HOP; i += blockDim.x) {
+        rnn_copy4(&pre_syn[i], &st[RNN_ST_SYNTH + i]);
+        rnn_copy4(&pre_his[i], &st[RNN_ST_HISTORY + i]);
+      }
+      constexpr int kInWords = RNN_HOP * static_cast<int>(sizeof(T)) / 4;  // in_stride * sizeof(T) % 4 == 0
+      for (int i = tid; i < kInWords; i += blockDim.x)
+        rnn_copy4(reinterpret_cast<unsigned*>(pre_in) + i, reinterpret_cast<const unsigned*>(inr) + i);
+    }
+    const float* ra = net_a + static_cast<long long>(b) * a_stride;
+    const float* rb = net_b + static_cast<long long>(b) * b_stride;
+    const float* rc = net_c + static_cast<long long>(b) * c_stride;
+    // PRE: the per-band operands (bands row, gains, the slot's last gains) and this thread's GRU
+    // states from the net rows (j = tid, tid + blockDim.x of [u1 | u2 | u3]) loaded now, next to
+    // the silence flag (silent rows do not use them), instead of one round trip after another.
+    const int ng = u1 + u2 + u3;
+    const bool pre_gru = PRE && ng <= 2 * static_cast<int>(blockDim.x);
+    float p_ex = 0.f, p_ep = 0.f, p_e = 0.f, p_g = 0.f, p_lg = 0.f, p_s[2] = {0.f, 0.f};
+    if (PRE) {
+      if (tid < RNN_BANDS) {
+        p_ex = bd[RNN_BD_EX + tid];
+        p_ep = bd[RNN_BD_EP + tid];
+        p_e = bd[RNN_BD_EXP + tid];
+        p_g = gains[static_cast<long long>(b) * RNN_BANDS + tid];
+        p_lg = st[RNN_ST_LASTG + tid];
+      }
+      if (pre_gru)
+        for (int k = 0; k < 2; ++k) {
+          const int j = tid + k * static_cast<int>(blockDim.x);
+          if (j < u1) p_s[k] = ra[u0 + j];
+          else if (j < u1 + u2) p_s[k] = rb[j];
+          else if (j < ng) p_s[k] = rc[j - u1 - u2];
+        }
+    }
     for (int i = tid; i < RNN_BINS; i += blockDim.x) Xs[i] = X[i];
     if (!silent) {  // uniform across the block
       if (tid < RNN_BANDS) {
-        Ex[tid] = bd[RNN_BD_EX + tid];
-        const float ep = bd[RNN_BD_EP + tid], e = bd[RNN_BD_EXP + tid];
-        const float gi = gains[static_cast<long long>(b) * RNN_BANDS + tid];
+        Ex[tid] = PRE ? p_ex : bd[RNN_BD_EX + tid];
+        const float ep = PRE ? p_ep : bd[RNN_BD_EP + tid], e = PRE ? p_e : bd[RNN_BD_EXP + tid];
+        const float gi = PRE ? p_g : gains[static_cast<long long>(b) * RNN_BANDS + tid];
         g[tid] = gi;
         float ri;
         if (e > gi) {
@@ -862,7 +920,7 @@ __device__ __forceinline__ void rnn_post_synthesis(
       }
       if (tid < RNN_BANDS) {
         float* lastg = st + RNN_ST_LASTG;
-        const float gs = rnn_maxf_(g[tid], __fmul_rn(.6f, lastg[tid]));
+        const float gs = rnn_maxf_(g[tid], __fmul_rn(.6f, PRE ? p_lg : lastg[tid]));
         g[tid] = gs;
         lastg[tid] = gs;
       }
@@ -881,12 +939,16 @@ __device__ __forceinline__ void rnn_post_synthesis(
         Xs[i] = z;
       }
       float* gsd = st + RNN_ST_GRU;
-      const float* ra = net_a + static_cast<long long>(b) * a_stride;
-      const float* rb = net_b + static_cast<long long>(b) * b_stride;
-      const float* rc = net_c + static_cast<long long>(b) * c_stride;
-      for (int i = tid; i < u1; i += blockDim.x) gsd[i] = ra[u0 + i];
-      for (int i = tid; i < u2; i += blockDim.x) gsd[u1 + i] = rb[u1 + i];
-      for (int i = tid; i < u3; i += blockDim.x) gsd[u1 + u2 + i] = rc[i];
+      if (pre_gru) {
+        for (int k = 0; k < 2; ++k) {
+          const int j = tid + k * static_cast<int>(blockDim.x);
+          if (j < ng) gsd[j] = p_s[k];
+        }
+      } else {
+        for (int i = tid; i < u1; i += blockDim.x) gsd[i] = ra[u0 + i];
+        for (int i = tid; i < u2; i += blockDim.x) gsd[u1 + i] = rb[u1 + i];
+        for (int i = tid; i < u3; i += blockDim.x) gsd[u1 + u2 + i] = rc[i];
+      }
     }
     if (tid == 0) {
       info[b].vad = silent ? 0.f : vad[b];
@@ -913,8 +975,8 @@ __device__ __forceinline__ void rnn_post_synthesis(
     rnn_fft_stage<6>([&](int i) { return fa[RNN_FFT_PAD(i)]; }, fb, tw, 2, m, 8);
     __syncthreads();
     rnn_fft_stage<10>([&](int i) { return fb[RNN_FFT_PAD(i)]; }, fa, tw, 2, m, 48);
+    if (PRE) rnn_copy4_wait();
     __syncthreads();
-    const T* inr = in + static_cast<long long>(b) * in_stride;
     T* outr = out + static_cast<long long>(b) * out_stride;
     float s = strengths[b];
     s = s < 0.f ? 0.f : (1.f < s ? 1.f : s);
@@ -924,10 +986,11 @@ __device__ __forceinline__ void rnn_post_synthesis(
       const float ya = (i & 1) ? -z0.y : z0.x, yb = (i & 1) ? -z1.y : z1.x;  // RNN_HOP is even
       const float y0 = __fmul_rn(__fdiv_rn(ya, static_cast<float>(RNN_WINDOW)), window[i]);
       const float y1 = __fmul_rn(__fdiv_rn(yb, static_cast<float>(RNN_WINDOW)), window[RNN_HOP + i]);
-      const float wet = __fadd_rn(y0, st[RNN_ST_SYNTH + i]);
-      rnn_pcm_out(&outr[i], __fadd_rn(__fmul_rn(wet, s), __fmul_rn(st[RNN_ST_HISTORY + i], dry)));
+      const float wet = __fadd_rn(y0, PRE ? pre_syn[i] : st[RNN_ST_SYNTH + i]);
+      const float hist = PRE ? pre_his[i] : st[RNN_ST_HISTORY + i];
+      rnn_pcm_out(&outr[i], __fadd_rn(__fmul_rn(wet, s), __fmul_rn(hist, dry)));
       st[RNN_ST_SYNTH + i] = y1;
-      st[RNN_ST_HISTORY + i] = rnn_pcm_in_(inr[i]);
+      st[RNN_ST_HISTORY + i] = rnn_pcm_in_(PRE ? pre_in[i] : inr[i]);
     }
     __syncthreads();
   }
@@ -949,4 +1012,27 @@ extern "C" __global__ void __launch_bounds__(128, 8) rnn_post_synthesis_f32(RNN_
 }
 extern "C" __global__ void __launch_bounds__(128, 8) rnn_post_synthesis_s16(RNN_POST_SYNTHESIS_ARGS(short)) {
   RNN_POST_SYNTHESIS_CALL;
+}
+// The same at 10 blocks per multiprocessor (RNN_FUSED_BLOCKS_CAP; 12, at 40 registers with
+// spills, was slower on the H200: 787 vs 675 us at 64k rows).
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_post_synthesis_f32_o10(RNN_POST_SYNTHESIS_ARGS(float)) {
+  RNN_POST_SYNTHESIS_CALL;
+}
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_post_synthesis_s16_o10(RNN_POST_SYNTHESIS_ARGS(short)) {
+  RNN_POST_SYNTHESIS_CALL;
+}
+// _o10p: 10 blocks per multiprocessor with the synthesis operands prefetched (PRE above).
+#define RNN_POST_SYNTHESIS_CALL_PRE(T)                                                                               \
+  rnn_post_synthesis<T, true>(spec, ctl, state, state_stride, bands, gains, vad, net_a, a_stride, net_b, b_stride,  \
+                              net_c, c_stride, u0, u1, u2, u3, info, tw, in, in_stride, strengths, window, out,     \
+                              out_stride)
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_post_synthesis_f32_o10p(RNN_POST_SYNTHESIS_ARGS(float)) {
+  RNN_POST_SYNTHESIS_CALL_PRE(float);
+}
+extern "C" __global__ void __launch_bounds__(128, RNN_FUSED_BLOCKS_CAP(10))
+    rnn_post_synthesis_s16_o10p(RNN_POST_SYNTHESIS_ARGS(short)) {
+  RNN_POST_SYNTHESIS_CALL_PRE(short);
 }

@@ -21,12 +21,19 @@
 //     frames[2b]   = window * [previous hop | this hop]           (RNN_WINDOW floats)
 //     frames[2b+1] = window * pitch history delayed by the period  (RNN_WINDOW floats)
 //   rnn_frontend_s16: the same with 16-bit PCM input rows (x / 32768).
-//   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (each of the 4 warps runs its
-//   own chains; the launch bounds assume 128).
+//   rnn_frontend_f32_r3 / _s16_r3: the same, three rows per block of 384 threads (the one-lane
+//   chains of the three rows share warp instructions; rnn_frontend's R; A/B:
+//   GHOSTNV_RNN_FRONTEND_ROWS=3).
+//   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (_r3: 384; each of the 4 warps
+//   runs its own chains; the launch bounds assume 128).
 //
-// Critical path (the block is latency-bound: serial float chains that must keep the CPU's
-// order): every chain runs on its own warp next to the parallel work, and whatever does not
-// depend on a decision is computed ahead — the autocorrelation's terms on the old pitch history
+// Cost (ncu on the H200, 2026-11-29): the frontend is bound by the instructions it issues (IPC
+// 2.65 of 4, ~22k warp instructions per row) and the shared-memory cycles next to them, not by
+// one latency chain (more resident blocks did not help). A one-lane chain pays a whole
+// shared-memory cycle per access, so the chains read and write four floats per access
+// (rnn_ld4/rnn_st4), and the _r3 kernels let one warp instruction serve three rows' chains.
+// Serial float chains must keep the CPU's order: every chain runs on its own warp next to the
+// parallel work, and whatever does not depend on a decision is computed ahead — the autocorrelation's terms on the old pitch history
 // during the high-pass; the squares of the whitened signal once, in parallel, so that the
 // energy chains (both searches' initial and running energies, RemoveDoubling's yy_lag) only add;
 // those chains side by side with the coarse cross-correlation; the coarse scan as a warp-wide
@@ -42,13 +49,15 @@
 #define RNN_AC_SPLIT (RNN_LP_OLD - 4)               // 620: autocorrelation terms known before the hop
 // Resident blocks per SM the frontend kernels are built for (__launch_bounds__): what 14.8 KB of
 // shared memory per block and the registers allow (sm_90: 228 KB per SM -> 12 blocks of 128
-// threads at <= 40 registers — 13 would leave 32 registers and spill in the hot loops; sm_80:
+// threads at <= 40 registers — 14 (32 registers, all shared memory allows) measured no faster
+// on the H200, 2026-11-29; sm_80:
 // 164 KB -> 10; sm_86/89: 100 KB -> 6; sm_75: 64 KB -> 4). Block b takes
 // row b first, then the next row not yet taken (an atomic counter in ctl[1], which the host
 // zeroes with every hop; rows past count end the loop): with static striding a grid larger
 // than what is resident (the host sizes it at 16 blocks per SM) runs its rows in two rounds of
 // whole blocks, and a block that finishes early idles.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#if defined(RNN_FRONTEND_BLOCKS_PER_SM)  // set by the host (GHOSTNV_RNN_FRONTEND_BLOCKS, for A/B runs)
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 #define RNN_FRONTEND_BLOCKS_PER_SM 4
 #elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 800
 #define RNN_FRONTEND_BLOCKS_PER_SM 10
@@ -116,33 +125,104 @@ __device__ float rnn_inner(const float* x, const float* y, int n, int avx2) {
 
 __device__ __forceinline__ float rnn_maxf(float a, float b) { return a < b ? b : a; }  // std::max
 
+// Four consecutive floats of shared memory at a 16-byte aligned address, as one 128-bit access.
+// A one-lane chain pays a whole shared-memory cycle (wavefront) per access however few lanes
+// take part, and those cycles (one per SM and clock) are what the frontend ran out of: the
+// one-lane chains below read (and write) four values per access. The host shim: plain accesses.
+__device__ __forceinline__ float4 rnn_ld4(const float* p) {
+#ifdef __CUDACC_RTC__
+  return *reinterpret_cast<const float4*>(p);
+#else
+  float4 v;
+  v.x = p[0];
+  v.y = p[1];
+  v.z = p[2];
+  v.w = p[3];
+  return v;
+#endif
+}
+__device__ __forceinline__ void rnn_st4(float* p, float a, float b, float c, float d) {
+#ifdef __CUDACC_RTC__
+  float4 v;
+  v.x = a;
+  v.y = b;
+  v.z = c;
+  v.w = d;
+  *reinterpret_cast<float4*>(p) = v;
+#else
+  p[0] = a;
+  p[1] = b;
+  p[2] = c;
+  p[3] = d;
+#endif
+}
+
+// FindBestPitch's running energy track, in place: on entry out[q] (q = 1..m) holds the step's
+// difference y[q - 1 + len]^2 - y[q - 1]^2 (computed in parallel beforehand, the CPU's rounded
+// products and difference); on exit out[0] = v and out[q] = max(1, out[q - 1] + difference) in
+// order (the CPU's chain). out is 16-byte aligned; groups of four go through rnn_ld4/rnn_st4.
+__device__ __forceinline__ void rnn_track(float* out, float v, int m) {
+  const float v0 = v;
+  const float4 d0 = rnn_ld4(out);
+  const float r1 = v = rnn_maxf(1.f, __fadd_rn(v, d0.y));
+  const float r2 = v = rnn_maxf(1.f, __fadd_rn(v, d0.z));
+  const float r3 = v = rnn_maxf(1.f, __fadd_rn(v, d0.w));
+  rnn_st4(out, v0, r1, r2, r3);
+  const int whole = (m + 1) / 4 * 4;
+#pragma unroll 2
+  for (int q = 4; q < whole; q += 4) {
+    const float4 d = rnn_ld4(out + q);
+    const float a = v = rnn_maxf(1.f, __fadd_rn(v, d.x));
+    const float b = v = rnn_maxf(1.f, __fadd_rn(v, d.y));
+    const float c = v = rnn_maxf(1.f, __fadd_rn(v, d.z));
+    const float e = v = rnn_maxf(1.f, __fadd_rn(v, d.w));
+    rnn_st4(out + q, a, b, c, e);
+  }
+  for (int q = whole; q <= m; ++q) out[q] = v = rnn_maxf(1.f, __fadd_rn(v, out[q]));
+}
+
 // Lags k0, k0 + 1, k0 + 2 of kernels::PitchXcorr: the AVX2 version sums the lags of whole
 // groups of 8 (k0 + 2 < lags / 8 * 8) with one FMA per step in index order, and the last
 // lags % 8 as inner products (rnn_inner); the scalar version every lag as rnn_inner, i.e. one
 // multiply-add chain. Either way each lag here is one sequential chain over i, so one thread
-// runs the three side by side, loading x[i] once and sliding y[i + k] through registers.
+// runs the three side by side, loading x[i] once and sliding y[i + k] through registers. x is
+// 16-byte aligned and len a multiple of 4: x (the same for every lane) is read four values at a
+// time (rnn_ld4).
 __device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, int len, int k0, int avx2, float* out) {
   float s0 = 0.f, s1 = 0.f, s2 = 0.f;
   float y0 = y[k0], y1 = y[k0 + 1];
+  const float* yk = y + k0 + 2;
   if (avx2) {
-#pragma unroll 4
-    for (int i = 0; i < len; ++i) {
-      const float xi = x[i], y2 = y[i + k0 + 2];
+    const auto step = [&](float xi, float y2) {
       s0 = __fmaf_rn(xi, y0, s0);
       s1 = __fmaf_rn(xi, y1, s1);
       s2 = __fmaf_rn(xi, y2, s2);
       y0 = y1;
       y1 = y2;
+    };
+#pragma unroll 2
+    for (int i = 0; i < len; i += 4) {
+      const float4 xv = rnn_ld4(x + i);
+      step(xv.x, yk[i]);
+      step(xv.y, yk[i + 1]);
+      step(xv.z, yk[i + 2]);
+      step(xv.w, yk[i + 3]);
     }
   } else {
-#pragma unroll 4
-    for (int i = 0; i < len; ++i) {
-      const float xi = x[i], y2 = y[i + k0 + 2];
+    const auto step = [&](float xi, float y2) {
       s0 = __fadd_rn(s0, __fmul_rn(xi, y0));
       s1 = __fadd_rn(s1, __fmul_rn(xi, y1));
       s2 = __fadd_rn(s2, __fmul_rn(xi, y2));
       y0 = y1;
       y1 = y2;
+    };
+#pragma unroll 2
+    for (int i = 0; i < len; i += 4) {
+      const float4 xv = rnn_ld4(x + i);
+      step(xv.x, yk[i]);
+      step(xv.y, yk[i + 1]);
+      step(xv.z, yk[i + 2]);
+      step(xv.w, yk[i + 3]);
     }
   }
   out[k0] = s0;
@@ -407,46 +487,77 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 // and left this hop's filtered samples in frames[2b+1][0, RNN_HOP) (the pitch frame, written
 // by this kernel only at the end of the row); `in` is not read and the state's high-pass
 // memory is not touched. Same operations otherwise, so the same bits.
-template <bool HP, typename T>
+//
+// R rows per block (block.x = 128 R; R = 1: the kernels above): sub-block r (threads 128 r ..)
+// runs row r of the block's group of R rows with its own shared arrays, as one block per row
+// does, except for the one-lane chains (high-pass, autocorrelation, the energy tracks, yy_lag):
+// those run on sub-block 0 only, lane q (lane 5 q + k for autocorrelation lag k) for row q, so
+// that one warp instruction serves R rows. Rows are taken R at a time; the last group's missing
+// rows repeat its first row (the same inputs and the same operations, so they write the same
+// values to the same places, and every write of a row is separated by a barrier from every
+// read of it).
+template <bool HP, typename T, int R = 1>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
                                              int avx2) {
   // Shared memory is what limits the resident rows (blocks) per SM, so the big arrays are reused:
-  // pa: the pitch buffer pb (the history, then this hop, high-passed in place) until the
-  //     low-pass has read it; then the whitened low-passed signal lp [0, 864) and its squares sq.
+  // pa: the pitch buffer pb (only its last history sample and this hop, high-passed in place; the
+  //     low-pass of the older part reads the ring) until the low-pass has read it; then the
+  //     whitened low-passed signal lp [0, 864) and its squares sq.
   // pc: lp0 (5 zeros, then the unwhitened low-passed signal) until the whitening filter has
   //     read it; then the two searches' running energies syy_c, syy_f and yy_lag.
   // The pitch-delayed frame is read from the state's ring at the end.
-  __shared__ float pa[RNN_PITCH_BUF];
-  __shared__ float pc[RNN_LP_LEN + 5];
-  __shared__ float x4[RNN_PITCH_FRAME / 4];
-  __shared__ float y4[(RNN_PITCH_FRAME + RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4];
-  __shared__ float xc[(RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2];
+  // (Per row of the block: [R] arrays; pa, pc, ... are this thread's row's.)
+  __shared__ __align__(16) float pa_r[R][RNN_PITCH_BUF];
+  __shared__ __align__(16) float pc_r[R][RNN_LP_LEN + 8];
+  __shared__ __align__(16) float x4_r[R][RNN_PITCH_FRAME / 4];
+  __shared__ float y4_r[R][(RNN_PITCH_FRAME + RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4];
+  __shared__ float xc_r[R][(RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 2];
+  __shared__ float ac_r[R][5], fir_r[R][5], ips_r[R][40], ipm_r[R][16], ipp_r[R][16];
+  __shared__ float rd_xy_r[R][16], rd_yy_r[R][16], rd_g_r[R][16], prev_gain_r[R];
+  __shared__ int rd_t_r[R][16], rd_ok_r[R][16], best_r[R][2], fine_lag_r[R][10], fine_n_r[R], t0s_r[R], prev_period_r[R];
+  const int r = R == 1 ? 0 : static_cast<int>(threadIdx.x) >> 7;  // this thread's row of the group
+  float* const pa = pa_r[r];
+  float* const pc = pc_r[r];
+  float* const x4 = x4_r[r];
+  float* const y4 = y4_r[r];
+  float* const xc = xc_r[r];
   float* const pb = pa;
   float* const lp = pa;
   float* const sq = pa + RNN_LP_LEN;
-  float* const lp0 = pc;
+  // 16-byte aligned for rnn_ld4/rnn_st4: o = lp0 + 5, sq, syy_c, syy_f and yy_lag + 1.
+  float* const lp0 = pc + 3;
   float* const syy_c = pc;         // 147 floats
   float* const syy_f = pc + 148;   // 294
-  float* const yy_lag = pc + 448;  // RNN_PITCH_MAX / 2 + 1 = 385
-  __shared__ float ac[5];
-  __shared__ float fir[5];
-  __shared__ float ips[40];
-  __shared__ float ipm[16], ipp[16];  // correlations at lag - 1 / + 1 of RemoveDoubling's candidates
-  __shared__ float rd_xy[16], rd_yy[16], rd_g[16];  // RemoveDoubling's candidate k
-  __shared__ int rd_t[16], rd_ok[16];
-  __shared__ int best[2];
-  __shared__ int fine_lag[10], fine_n;
-  __shared__ int t0s;
-  __shared__ int prev_period_s;  // last hop's period / 2 and pitch gain (state, read ahead)
-  __shared__ float prev_gain_s;
+  float* const yy_lag = pc + 447;  // RNN_PITCH_MAX / 2 + 1 = 385
+  float* const ac = ac_r[r];
+  float* const fir = fir_r[r];
+  float* const ips = ips_r[r];
+  float* const ipm = ipm_r[r];  // correlations at lag - 1 / + 1 of RemoveDoubling's candidates
+  float* const ipp = ipp_r[r];
+  float* const rd_xy = rd_xy_r[r];  // RemoveDoubling's candidate k
+  float* const rd_yy = rd_yy_r[r];
+  float* const rd_g = rd_g_r[r];
+  int* const rd_t = rd_t_r[r];
+  int* const rd_ok = rd_ok_r[r];
+  int* const best = best_r[r];
+  int* const fine_lag = fine_lag_r[r];
+  int& fine_n = fine_n_r[r];
+  int& t0s = t0s_r[r];
+  int& prev_period_s = prev_period_r[r];  // last hop's period / 2 and pitch gain (state, read ahead)
+  float& prev_gain_s = prev_gain_r[r];
+  // Row q's arrays, for the chains that sub-block 0 runs for every row.
+  const auto o_of = [&](int q) -> const float* { return pc_r[q] + 8; };  // lp0 + 5
+  const auto sq_of = [&](int q) -> const float* { return pa_r[q] + RNN_LP_LEN; };
 
   const int avx2_in = avx2;  // bit 0: the summation order; bit 2: see wcoop (bit 3, once rnn_xcorr_lag3's switch, is ignored)
   avx2 &= 1;
   const int count = ctl[0];
-  const int tid = threadIdx.x;
-  const int warp = tid >> 5, lane = tid & 31, warps = static_cast<int>(blockDim.x) >> 5;
+  const int tid = static_cast<int>(threadIdx.x) & (R == 1 ? ~0 : 127);  // among the row's 128 threads
+  const int warp = tid >> 5, lane = tid & 31, warps = R == 1 ? static_cast<int>(blockDim.x) >> 5 : 4;
+  // The row's threads (the loops' stride; unsigned like blockDim.x, so R = 1 compiles as before).
+  const unsigned nthr = R == 1 ? blockDim.x : 128u;
   const int len = RNN_PITCH_FRAME;                             // 960
   const int max_pitch = RNN_PITCH_MAX - 3 * RNN_PITCH_MIN;    // 588
   const int grid = static_cast<int>(gridDim.x);
@@ -457,17 +568,21 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   // computed speculatively for every candidate, next to the candidates (one serial phase less).
   // Throughput mode (blocks loop over rows, the SMs are busy): only the chosen lag's two, after
   // the decision (30 inner products of 480 fewer per row). The same calls either way.
-  const bool speculate = count <= grid;
-  __shared__ int next_row[2];  // by iteration parity: taken in phase 0, read after the last barrier
+  const int groups = (count + R - 1) / R;  // of R rows
+  const bool speculate = groups <= grid;
+  __shared__ int next_row[2];  // (the next group) by iteration parity: taken in phase 0, read after the last barrier
   int it = 0;
-  for (int b = blockIdx.x; b < count; b = next_row[it++ & 1]) {
-    if (tid == 0) {
+  for (int g = blockIdx.x; g < groups; g = next_row[it++ & 1]) {
+    if (threadIdx.x == 0) {
 #ifdef __CUDACC_RTC__
-      next_row[it & 1] = count > grid ? grid + atomicAdd(const_cast<int*>(ctl) + 1, 1) : count;
+      next_row[it & 1] = groups > grid ? grid + atomicAdd(const_cast<int*>(ctl) + 1, 1) : groups;
 #else
-      next_row[it & 1] = b + grid;  // host shim (tests): static striding
+      next_row[it & 1] = g + grid;  // host shim (tests): static striding
 #endif
     }
+    const auto row_of = [&](int q) { return g * R + q < count ? g * R + q : g * R; };  // (missing rows: the first)
+    const int b = row_of(r);
+    const auto state_of = [&](int q) { return state + static_cast<long long>(ctl[16 + row_of(q)]) * state_stride; };
     const int slot = ctl[16 + b];
     float* st = state + static_cast<long long>(slot) * state_stride;
     int* sti = reinterpret_cast<int*>(st);
@@ -483,71 +598,92 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // the part that does not depend on this hop (lp0 + 5 + i for i < RNN_LP_OLD reads history
     // samples 2i - 1 .. 2i + 1 < RNN_PITCH_BUF - RNN_HOP), from the same values.
     float* xs = pb + RNN_PITCH_BUF - RNN_HOP;
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
-    for (int i = tid; i < RNN_PITCH_BUF - RNN_HOP; i += blockDim.x) pb[i] = rnn_ring(ring, base, i);
-    for (int i = tid; i < RNN_LP_OLD; i += blockDim.x) lp0[5 + i] = rnn_lowpass_ring(ring, base, i);
+    for (int i = tid; i < RNN_HOP; i += nthr) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
+    // (Of the history only its newest sample is read from pb, by the low-pass of this hop's part.)
+    if (tid == 0) pb[RNN_PITCH_BUF - RNN_HOP - 1] = rnn_ring(ring, base, RNN_PITCH_BUF - RNN_HOP - 1);
+    for (int i = tid; i < RNN_LP_OLD; i += nthr) lp0[5 + i] = rnn_lowpass_ring(ring, base, i);
     if (tid < 5) lp0[tid] = 0.f;
     // The analysis frame's first half (the previous hop) and what RemoveDoubling reads from the
     // state, loaded now rather than on the serial path.
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
+    for (int i = tid; i < RNN_HOP; i += nthr) fx[i] = __fmul_rn(st[RNN_ST_ANALYSIS + i], window[i]);
     if (tid == 1) {
       prev_period_s = sti[RNN_ST_LAST_PERIOD] / 2;
       prev_gain_s = st[RNN_ST_LAST_GAIN];
     }
-    float m0 = 0.f, m1 = 0.f;  // the high-pass memory (thread 0)
-    if (!HP && tid == 0) {
-      m0 = st[RNN_ST_HP];
-      m1 = st[RNN_ST_HP + 1];
+    // The high-pass memory: lane q of sub-block 0's warp 0 filters row q.
+    const bool hp_lane = !HP && r == 0 && warp == 0 && lane < R;
+    float* const st_hp = R == 1 ? st : hp_lane ? state_of(lane) : st;
+    float m0 = 0.f, m1 = 0.f;
+    if (hp_lane) {
+      m0 = st_hp[RNN_ST_HP];
+      m1 = st_hp[RNN_ST_HP + 1];
     }
     __syncthreads();
     // Phase 1: the high-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}) on
-    // thread 0, a serial chain, in place; meanwhile warp 1's lanes 0-4 start the
-    // autocorrelation lags on the old part (the CPU's bulk loop sums j in index order; its first
-    // RNN_AC_SPLIT terms, o[j] o[j + k] with j + k < RNN_LP_OLD, are known already).
+    // one lane per row, a serial chain, in place; meanwhile warp 1's lanes 0-4 (5 q .. 5 q + 4:
+    // row q) start the autocorrelation lags on the old part (the CPU's bulk loop sums j in
+    // index order; its first RNN_AC_SPLIT terms, o[j] o[j + k] with j + k < RNN_LP_OLD, are
+    // known already).
     const float* o = lp0 + 5;
-    float ac_bulk = 0.f;  // warp 1, lanes 0-4: lag tid - 32, carried to the second half below
-    if (!HP && tid == 0) {
+    const bool ac_lane = r == 0 && warp == 1 && lane < 5 * R;
+    float ac_bulk = 0.f;  // carried to the second half below
+    if (hp_lane) {
       if (!(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS)) {  // (else: the input as is, the state unused)
+        float* const xq = pa_r[R == 1 ? 0 : lane] + RNN_PITCH_BUF - RNN_HOP;
 #pragma unroll 8
         for (int i = 0; i < RNN_HOP; ++i) {
-          const float x = xs[i];
+          const float x = xq[i];
           const float y = __fadd_rn(x, m0);
           m0 = __fadd_rn(m1, __fsub_rn(__fmul_rn(-2.f, x), __fmul_rn(-1.99599f, y)));
           m1 = __fsub_rn(x, __fmul_rn(0.99600f, y));  // (b[1] = 1: 1 * x == x)
-          xs[i] = y;
+          xq[i] = y;
         }
-        st[RNN_ST_HP] = m0;
-        st[RNN_ST_HP + 1] = m1;
+        st_hp[RNN_ST_HP] = m0;
+        st_hp[RNN_ST_HP + 1] = m1;
       }
-    } else if (tid >= 32 && tid < 37) {
-      const int k = tid - 32;
-#pragma unroll 8
-      for (int j = 0; j < RNN_AC_SPLIT; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
+    } else if (ac_lane) {
+      const int ac_q = R == 1 ? 0 : lane / 5, k = lane - 5 * ac_q;  // row, lag
+      const float* const oq = o_of(ac_q);
+#pragma unroll 2
+      for (int j = 0; j < RNN_AC_SPLIT; j += 4) {  // o[j..j+3]: one 128-bit access for the 5 lanes
+        const float4 a = rnn_ld4(oq + j);
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.x, oq[j + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.y, oq[j + 1 + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.z, oq[j + 2 + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.w, oq[j + 3 + k]));
+      }
     }
     __syncthreads();
     // Phase 2: this hop into the analysis frame, the state (analysis half, the ring's oldest
     // 480 samples) and the rest of PitchDownsample's low-pass.
-    for (int i = tid; i < RNN_HOP; i += blockDim.x) {
+    for (int i = tid; i < RNN_HOP; i += nthr) {
       const float v = xs[i];
       fx[RNN_HOP + i] = __fmul_rn(v, window[RNN_HOP + i]);
       st[RNN_ST_ANALYSIS + i] = v;
       ring[head + i < RNN_PITCH_BUF ? head + i : head + i - RNN_PITCH_BUF] = v;
     }
     if (tid == 0) sti[RNN_ST_PITCH_HEAD] = base;  // every thread read head in phase 0
-    for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += blockDim.x) lp0[5 + i] = rnn_lowpass(pb, i);
+    for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += nthr) lp0[5 + i] = rnn_lowpass(pb, i);
     __syncthreads();
-    if (tid >= 32 && tid < 37) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
-      const int k = tid - 32, fast = RNN_LP_LEN - 4;
-#pragma unroll 8
-      for (int j = RNN_AC_SPLIT; j < fast; ++j) ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(o[j], o[j + k]));
+    if (ac_lane) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
+      const int ac_q = R == 1 ? 0 : lane / 5, k = lane - 5 * ac_q, fast = RNN_LP_LEN - 4;
+      const float* const oq = o_of(ac_q);
+#pragma unroll 2
+      for (int j = RNN_AC_SPLIT; j < fast; j += 4) {  // (RNN_AC_SPLIT and fast are multiples of 4)
+        const float4 a = rnn_ld4(oq + j);
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.x, oq[j + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.y, oq[j + 1 + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.z, oq[j + 2 + k]));
+        ac_bulk = __fadd_rn(ac_bulk, __fmul_rn(a.w, oq[j + 3 + k]));
+      }
       float tail = 0.f;
-      for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
-      ac[k] = __fadd_rn(ac_bulk, tail);
+      for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(oq[i], oq[i - k]));
+      ac_r[ac_q][k] = __fadd_rn(ac_bulk, tail);
     }
     __syncthreads();
     if (tid == 0) rnn_lpc_fir(ac, fir);
     __syncthreads();
-    for (int i = tid; i < RNN_LP_LEN; i += blockDim.x) {
+    for (int i = tid; i < RNN_LP_LEN; i += nthr) {
       float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
       v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
       v = __fadd_rn(v, __fmul_rn(fir[2], o[i - 3]));
@@ -558,11 +694,21 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
 
     // PitchSearch(lp + kMaxPeriod / 2, lp, 960, 588): coarse at 4x decimation. The squares
     // sq[j] = lp[j]^2 (the CPU's products) are computed once, in parallel: every energy chain
-    // below sums them, so the serial chains only add.
+    // below sums them, so the serial chains only add. So are the two running energy tracks'
+    // differences y[i + len]^2 - y[i]^2 (the CPU's rounded difference of those products), into
+    // the tracks' own arrays at i + 1 (rnn_track).
     const float* xlp = lp + RNN_PITCH_MAX / 2;
-    for (int j = tid; j < RNN_LP_LEN; j += blockDim.x) sq[j] = __fmul_rn(lp[j], lp[j]);
-    for (int j = tid; j < len >> 2; j += blockDim.x) x4[j] = xlp[2 * j];
-    for (int j = tid; j < (len + max_pitch) >> 2; j += blockDim.x) y4[j] = lp[2 * j];
+    for (int j = tid; j < RNN_LP_LEN; j += nthr) sq[j] = __fmul_rn(lp[j], lp[j]);
+    for (int j = tid; j < len >> 2; j += nthr) x4[j] = xlp[2 * j];
+    for (int j = tid; j < (len + max_pitch) >> 2; j += nthr) y4[j] = lp[2 * j];
+    for (int i = tid; i + 1 < max_pitch >> 2; i += nthr) {  // coarse: y = lp[2 j], len / 4
+      const float a = lp[2 * (i + (len >> 2))], b = lp[2 * i];
+      syy_c[i + 1] = __fsub_rn(__fmul_rn(a, a), __fmul_rn(b, b));
+    }
+    for (int i = tid; i + 1 < max_pitch >> 1; i += nthr) {  // fine: y = lp, len / 2
+      const float a = lp[i + (len >> 1)], b = lp[i];
+      syy_f[i + 1] = __fsub_rn(__fmul_rn(a, a), __fmul_rn(b, b));
+    }
     __syncthreads();
     const int maxp = RNN_PITCH_MAX / 2, minp = RNN_PITCH_MIN / 2, n = RNN_PITCH_FRAME / 2;
     const float* x = lp + maxp;
@@ -577,18 +723,21 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     //   warp 2: the fine search's initial and running energies (len 480, 293 steps);
     //   warp 3: RemoveDoubling's delayed-window energies yy_lag (xx from warp 1's own sum:
     //           computed again here, the same call) — they depend only on lp.
+    // The one-lane chains (warps 0, 2, 3) run on sub-block 0, lane q for row q.
+    const bool chain_lane = r == 0 && lane < R;
+    const int cq = R == 1 ? 0 : lane;  // a chain lane's row
     if (warp == 0) {
       rnn_xcorr_lag3(x4, y4, len >> 2, 3 * lane, avx2, xc);
-      if (lane == 0) {
+      if (chain_lane) {
+        const float* const sqq = sq_of(cq);
         float v = 1.f;
-#pragma unroll 8
-        for (int j = 0; j < len >> 2; ++j) v = __fadd_rn(v, sq[2 * j]);
-        syy_c[0] = v;
 #pragma unroll 4
-        for (int i = 0; i + 1 < max_pitch >> 2; ++i) {
-          v = rnn_maxf(1.f, __fadd_rn(v, __fsub_rn(sq[2 * (i + (len >> 2))], sq[2 * i])));
-          syy_c[i + 1] = v;
+        for (int j = 0; j < len >> 1; j += 4) {  // sq[2 j'] for j' < len / 4, two per access
+          const float4 q = rnn_ld4(sqq + j);
+          v = __fadd_rn(v, q.x);
+          v = __fadd_rn(v, q.z);
         }
+        rnn_track(pc_r[cq], v, (max_pitch >> 2) - 1);  // syy_c of row lane
       }
     } else if (warp == 1) {
       if (lane < (avx2 ? 16 : 17)) rnn_xcorr_lag3(x4, y4, len >> 2, 96 + 3 * lane, avx2, xc);
@@ -603,32 +752,57 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
         }
       }
     } else if (warp == 2) {
-      if (lane == 0) {
+      if (chain_lane) {
+        const float* const sqq = sq_of(cq);
         float v = 1.f;
-#pragma unroll 8
-        for (int j = 0; j < len >> 1; ++j) v = __fadd_rn(v, sq[j]);
-        syy_f[0] = v;
 #pragma unroll 4
-        for (int i = 0; i + 1 < max_pitch >> 1; ++i) {
-          v = rnn_maxf(1.f, __fadd_rn(v, __fsub_rn(sq[i + (len >> 1)], sq[i])));
-          syy_f[i + 1] = v;
+        for (int j = 0; j < len >> 1; j += 4) {
+          const float4 q = rnn_ld4(sqq + j);
+          v = __fadd_rn(v, q.x);
+          v = __fadd_rn(v, q.y);
+          v = __fadd_rn(v, q.z);
+          v = __fadd_rn(v, q.w);
         }
+        rnn_track(pc_r[cq] + 148, v, (max_pitch >> 1) - 1);  // syy_f of row lane
       }
-    } else if (warp == 3) {
+    } else if (warp == 3 && r == 0) {
+      // xx of every row (ips[0]; one warp each with the AVX2 order), then the yy_lag chains.
       float xx = 0.f;
       if (wcoop) {
-        xx = rnn_inner_warp(x, x, n, lane);
-      } else if (lane == 0) {
-        xx = rnn_inner(x, x, n, avx2);
+        for (int q = 0; q < R; ++q) {
+          const float* const xq = pa_r[q] + maxp;
+          const float v = rnn_inner_warp(xq, xq, n, lane);
+          if (R == 1) xx = v;  // (lane 0's)
+          else if (lane == 0) ips_r[q][0] = v;
+        }
+        if (R > 1) {
+          __syncwarp();
+          if (chain_lane) xx = ips_r[cq][0];
+        }
+      } else if (chain_lane) {
+        const float* const xq = pa_r[cq] + maxp;
+        xx = rnn_inner(xq, xq, n, avx2);
       }
-      if (lane == 0) {
-        ips[0] = xx;
+      if (chain_lane) {
+        ips_r[cq][0] = xx;
+        const float* const sqq = sq_of(cq);
+        float* const yyq = pc_r[cq] + 447;  // yy_lag of row lane
         float yy = xx;
-        yy_lag[0] = xx;
-#pragma unroll 4
-        for (int i = 1; i <= maxp; ++i) {
-          yy = __fsub_rn(__fadd_rn(yy, sq[maxp - i]), sq[maxp + n - i]);
-          yy_lag[i] = rnn_maxf(0.f, yy);
+        yyq[0] = xx;
+        // i = 4 m + 1 .. 4 m + 4 read sq[maxp - i] = sq[maxp - 4 - 4 m + 3 .. + 0] and
+        // sq[maxp + n - i] likewise (maxp, n multiples of 4), and write yy_lag[4 m + 1 ..]
+        // (aligned): one access each per four steps.
+#pragma unroll 2
+        for (int i = 1; i <= maxp; i += 4) {
+          const float4 a = rnn_ld4(sqq + maxp - i - 3), b = rnn_ld4(sqq + maxp + n - i - 3);
+          yy = __fsub_rn(__fadd_rn(yy, a.w), b.w);
+          const float r0 = rnn_maxf(0.f, yy);
+          yy = __fsub_rn(__fadd_rn(yy, a.z), b.z);
+          const float r1 = rnn_maxf(0.f, yy);
+          yy = __fsub_rn(__fadd_rn(yy, a.y), b.y);
+          const float r2 = rnn_maxf(0.f, yy);
+          yy = __fsub_rn(__fadd_rn(yy, a.x), b.x);
+          rnn_st4(yyq + i, r0, r1, r2, rnn_maxf(0.f, yy));
         }
       }
     }
@@ -811,7 +985,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // The window one pitch period in the past, from the ring (written in phase 2; the barriers
     // since order it): pitch buffer sample j is the ring's base + j.
     const int src = RNN_PITCH_BUF - RNN_WINDOW - t0s;
-    for (int i = tid; i < RNN_WINDOW; i += blockDim.x) fp[i] = __fmul_rn(rnn_ring(ring, base, src + i), window[i]);
+    for (int i = tid; i < RNN_WINDOW; i += nthr) fp[i] = __fmul_rn(rnn_ring(ring, base, src + i), window[i]);
     __syncthreads();  // shared buffers are reused by the next row
   }
 }
@@ -829,6 +1003,23 @@ rnn_frontend_s16(const short* __restrict__ in, int in_stride, const int* __restr
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {
   rnn_frontend<false>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// Three rows per block (block.x = 384; rnn_frontend's R): the one-lane chains serve three rows
+// per warp instruction. 3 x 14.8 KB of static shared memory (below the 48 KB limit); the same
+// resident rows per SM as the one-row kernels (RNN_FRONTEND_BLOCKS_PER_SM / 3 blocks).
+extern "C" __global__ void __launch_bounds__(384, RNN_FRONTEND_BLOCKS_PER_SM / 3)
+rnn_frontend_f32_r3(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                    float* __restrict__ frames, int avx2) {
+  rnn_frontend<false, float, 3>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+extern "C" __global__ void __launch_bounds__(384, RNN_FRONTEND_BLOCKS_PER_SM / 3)
+rnn_frontend_s16_r3(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                    float* __restrict__ frames, int avx2) {
+  rnn_frontend<false, short, 3>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
 // The frontend after rnn_highpass_* (same arguments; `in` is not read).

@@ -117,16 +117,18 @@ __attribute__((visibility("default"))) void gnv_dtln_process(void* p, const floa
 
 // Runs both networks `n` times back to back on the given inputs (mags [n][257], frames
 // [n][512]), states carried inside from zero; writes masks [n][257] and outs [n][512].
-// For benchmarks: one call, no per-block crossing of the ctypes boundary.
+// For benchmarks: one call, no per-block crossing of the ctypes boundary. The streaming path
+// (look-ahead carries, as the family runs it).
 __attribute__((visibility("default"))) void gnv_dtln_run_networks(void* p, const float* mags,
                                                                   const float* frames,
                                                                   float* masks, float* outs,
                                                                   long n) {
   Handle& h = *static_cast<Handle*>(p);
   std::vector<float> s1(h.net.StateFloats(1), 0.f), s2(h.net.StateFloats(2), 0.f);
+  Networks::Carries carries = h.net.NewCarries();
   for (long i = 0; i < n; ++i) {
-    h.net.RunStage1(mags + i * 257, masks + i * 257, s1.data(), h.scratch.data());
-    h.net.RunStage2(frames + i * 512, outs + i * 512, s2.data(), h.scratch.data());
+    h.net.RunStage1(mags + i * 257, masks + i * 257, s1.data(), h.scratch.data(), carries);
+    h.net.RunStage2(frames + i * 512, outs + i * 512, s2.data(), h.scratch.data(), carries);
   }
 }
 

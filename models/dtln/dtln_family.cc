@@ -62,6 +62,95 @@ void RunStage(const Networks::Stage& s, const float* x, float* y, float* state, 
 
 }  // namespace
 
+struct Networks::Packed {
+  struct Stage {
+    kernels::LstmSplit lstm[2];
+    kernels::RowMatrix mask;
+    std::vector<float> mask_bias;  // [mask.cols_p()], zero-padded
+  };
+  Stage stage1, stage2;
+  kernels::RowMatrix encoder, decoder;
+  std::vector<float> encoder_bias, decoder_bias;
+  int max_cols = 0;  // the widest padded output (pass outputs live in scratch)
+  int max_n4p = 0;
+};
+
+namespace {
+
+void PackDense(const kernels::DenseParams& d, kernels::RowMatrix* m, std::vector<float>* bias) {
+  *m = kernels::RowMatrix(d.weights, d.inputs, d.units, d.units);
+  bias->assign(static_cast<size_t>(m->cols_p()), 0.f);
+  if (d.bias != nullptr) std::copy(d.bias, d.bias + d.units, bias->begin());
+}
+
+std::shared_ptr<const Networks::Packed> Pack(const Networks& n) {
+  auto p = std::make_shared<Networks::Packed>();
+  for (int st = 0; st < 2; ++st) {
+    const Networks::Stage& s = st == 0 ? n.stage1 : n.stage2;
+    Networks::Packed::Stage& ps = st == 0 ? p->stage1 : p->stage2;
+    for (int l = 0; l < 2; ++l) {
+      ps.lstm[l] = kernels::LstmSplit(s.lstm[l]);
+      p->max_n4p = std::max(p->max_n4p, ps.lstm[l].n4p());
+    }
+    PackDense(s.mask, &ps.mask, &ps.mask_bias);
+    p->max_cols = std::max(p->max_cols, ps.mask.cols_p());
+  }
+  PackDense(n.encoder, &p->encoder, &p->encoder_bias);
+  PackDense(n.decoder, &p->decoder, &p->decoder_bias);
+  p->max_cols = std::max({p->max_cols, p->encoder.cols_p(), p->decoder.cols_p()});
+  return p;
+}
+
+// One stage on the packed layers: LSTM 0 reads W (and R every other hop, its look-ahead then
+// pending), LSTM 1 runs that look-ahead fused with its W pass, the mask pass runs LSTM 1's.
+// y: the mask's padded output (cols_p floats), activated over its units.
+// then: what the caller reads from memory next (prefetched at the end of the mask pass).
+void RunStagePacked(const Networks::Stage& s, const Networks::Packed::Stage& ps,
+                    kernels::LstmSplit::Carry* carry, const float* x, float* y, float* state,
+                    float* scratch, kernels::NextRead then) {
+  using kernels::LstmSplit;
+  const int u0 = s.lstm[0].units, u1 = s.lstm[1].units;
+  float* h0 = state;
+  float* c0 = h0 + u0;
+  float* h1 = c0 + u0;
+  float* c1 = h1 + u1;
+  const bool p0 = ps.lstm[0].Step(x, h0, c0, carry[0], scratch, nullptr, /*defer=*/true,
+                                  ps.lstm[1].FirstRead());
+  const LstmSplit::Ahead a0 = ps.lstm[0].PendingAhead(h0, carry[0]);
+  const bool p1 = ps.lstm[1].Step(h0, h1, c1, carry[1], scratch, p0 ? &a0 : nullptr, true,
+                                  ps.mask.Head());
+  const LstmSplit::Ahead a1 = ps.lstm[1].PendingAhead(h1, carry[1]);
+  const kernels::RowPass mask{&ps.mask, h1, ps.mask_bias.data(), y, then};
+  if (p1) {
+    const kernels::RowPass ahead = a1.Pass();
+    kernels::RunRowPasses(mask, &ahead);
+    a1.Done();
+  } else {
+    kernels::RunRowPasses(mask);
+  }
+  kernels::Activate(s.mask.activation, s.mask.math, y, static_cast<size_t>(s.mask.units));
+}
+
+// (x - mean) / sqrt(mean((x - mean)^2) + eps) * gamma + beta over n features, as the graph
+// computes it.
+void LayerNorm(const Networks& net, const float* enc, float* out) {
+  const int n = net.features;
+  float mean = 0.f;
+  for (int i = 0; i < n; ++i) mean += enc[i];
+  mean /= static_cast<float>(n);
+  float var = 0.f;
+  for (int i = 0; i < n; ++i) {
+    const float d = enc[i] - mean;
+    out[i] = d;
+    var += d * d;
+  }
+  var /= static_cast<float>(n);
+  const float sd = std::sqrt(var + net.norm_epsilon);
+  for (int i = 0; i < n; ++i) out[i] = out[i] / sd * net.norm_gamma[i] + net.norm_beta[i];
+}
+
+}  // namespace
+
 int Networks::StateFloats(int stage) const {
   const Stage& s = stage == 1 ? stage1 : stage2;
   return 2 * (s.lstm[0].units + s.lstm[1].units);
@@ -71,7 +160,71 @@ size_t Networks::ScratchFloats() const {
   int u = 0;
   for (const Stage* s : {&stage1, &stage2})
     for (const kernels::LstmParams& l : s->lstm) u = std::max(u, l.units);
-  return kernels::LstmScratchFloats(u) + 2 * static_cast<size_t>(features) + 16;
+  const size_t plain = kernels::LstmScratchFloats(u) + 2 * static_cast<size_t>(features) + 16;
+  if (packed == nullptr) return plain;
+  const size_t fast =
+      3 * static_cast<size_t>(packed->max_cols) + static_cast<size_t>(packed->max_n4p) + 32;
+  return std::max(plain, fast);
+}
+
+Networks::Carries Networks::NewCarries() const {
+  Carries c;
+  if (packed != nullptr) {
+    for (int st = 0; st < 2; ++st) {
+      const Packed::Stage& ps = st == 0 ? packed->stage1 : packed->stage2;
+      for (int l = 0; l < 2; ++l) c.lstm[st][l] = ps.lstm[l].NewCarry();
+    }
+    ResetCarries(c);
+  }
+  return c;
+}
+
+void Networks::ResetCarries(Carries& c) {
+  // rh = R·0 = 0. Layer 0 reads R on even hops, layer 1 on odd ones: one R read per stage per
+  // hop (LstmSplit::ResetCarry with ready_at_zero for layer 1).
+  for (auto& stage : c.lstm) {
+    for (int l = 0; l < 2; ++l) {
+      for (float& v : stage[l].rh) v = 0.f;
+      stage[l].ready = l == 1;
+      stage[l].pending = false;
+    }
+  }
+}
+
+void Networks::RunStage1(const float* magnitude, float* mask, float* state, float* scratch,
+                         Carries& carries) const {
+  if (packed == nullptr) {
+    RunStage1(magnitude, mask, state, scratch);
+    return;
+  }
+  float* y = scratch;  // [max_cols]
+  RunStagePacked(stage1, packed->stage1, carries.lstm[0], magnitude, y, state,
+                 scratch + packed->max_cols, packed->encoder.Head());
+  std::copy(y, y + stage1.mask.units, mask);
+}
+
+void Networks::RunStage2(const float* frame, float* out_frame, float* state, float* scratch,
+                         Carries& carries, float* mask) const {
+  if (packed == nullptr) {
+    RunStage2(frame, out_frame, state, scratch);
+    return;
+  }
+  const size_t w = static_cast<size_t>(packed->max_cols);
+  float* enc = scratch;       // encoder output
+  float* tmp = enc + w;       // normalised, then mask × encoder output
+  float* y = tmp + w;         // the mask, then the decoder output
+  float* lstm_scratch = y + w;
+  kernels::RunRowPasses({&packed->encoder, frame, packed->encoder_bias.data(), enc,
+                         packed->stage2.lstm[0].FirstRead()});
+  LayerNorm(*this, enc, tmp);
+  RunStagePacked(stage2, packed->stage2, carries.lstm[1], tmp, y, state, lstm_scratch,
+                 packed->decoder.Head());
+  if (mask != nullptr) std::copy(y, y + features, mask);
+  for (int i = 0; i < features; ++i) tmp[i] = y[i] * enc[i];
+  // The next hop starts with stage 1's first LSTM.
+  kernels::RunRowPasses({&packed->decoder, tmp, packed->decoder_bias.data(), y,
+                         packed->stage1.lstm[0].FirstRead()});
+  std::copy(y, y + decoder.units, out_frame);
 }
 
 void Networks::RunStage1(const float* magnitude, float* mask, float* state, float* scratch) const {
@@ -85,20 +238,7 @@ void Networks::RunStage2(const float* frame, float* out_frame, float* state,
   float* tmp = scratch + n;    // [n] normalised, then the mask
   float* lstm_scratch = scratch + 2 * n;
   kernels::Dense(encoder, frame, enc);
-  // Instant layer norm over the n features, as the graph computes it:
-  // (x - mean) / sqrt(mean((x - mean)^2) + eps) * gamma + beta.
-  float mean = 0.f;
-  for (int i = 0; i < n; ++i) mean += enc[i];
-  mean /= static_cast<float>(n);
-  float var = 0.f;
-  for (int i = 0; i < n; ++i) {
-    const float d = enc[i] - mean;
-    tmp[i] = d;
-    var += d * d;
-  }
-  var /= static_cast<float>(n);
-  const float sd = std::sqrt(var + norm_epsilon);
-  for (int i = 0; i < n; ++i) tmp[i] = tmp[i] / sd * norm_gamma[i] + norm_beta[i];
+  LayerNorm(*this, enc, tmp);
   RunStage(stage2, tmp, tmp, state, lstm_scratch);  // mask layer writes tmp after reading h1
   for (int i = 0; i < n; ++i) tmp[i] *= enc[i];
   kernels::Dense(decoder, tmp, out_frame);
@@ -171,6 +311,7 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
   } else {
     return Bad(m, "metadata.dtln.norm_epsilon is missing");
   }
+  net.packed = Pack(net);
   return net;
 }
 
@@ -188,7 +329,8 @@ class Channel final : public ChannelState {
         state1(net.StateFloats(1), 0.f),
         state2(net.StateFloats(2), 0.f),
         scratch(net.ScratchFloats(), 0.f),
-        spec(kBins) {}
+        spec(kBins),
+        carries(net.NewCarries()) {}
   ~Channel() override { Reset(); }
 
   void Reset() override {
@@ -196,11 +338,15 @@ class Channel final : public ChannelState {
          {&in_buf, &out_buf, &frame, &mag, &mask, &state1, &state2, &scratch})
       Wipe(*v);
     explicit_bzero(spec.data(), spec.size() * sizeof(cfloat));
+    for (auto& stage : carries.lstm)
+      for (kernels::LstmSplit::Carry& c : stage) Wipe(c.rh);
+    Networks::ResetCarries(carries);
   }
 
   audio::RealFft fft;
   std::vector<float> in_buf, out_buf, frame, mag, mask, state1, state2, scratch;
   std::vector<cfloat> spec;
+  Networks::Carries carries;
 };
 
 class DtlnFamily final : public Family {
@@ -223,13 +369,14 @@ class DtlnFamily final : public Family {
 
     ch.fft.Forward(buf, ch.spec.data());
     for (int k = 0; k < kBins; ++k) ch.mag[k] = std::abs(ch.spec[k]);
-    net_.RunStage1(ch.mag.data(), ch.mask.data(), ch.state1.data(), ch.scratch.data());
+    net_.RunStage1(ch.mag.data(), ch.mask.data(), ch.state1.data(), ch.scratch.data(),
+                   ch.carries);
     for (int k = 0; k < kBins; ++k) ch.spec[k] *= ch.mask[k];
     ch.fft.Inverse(ch.spec.data(), ch.frame.data());
     constexpr float kScale = 1.0f / kFrame;
     for (float& v : ch.frame) v *= kScale;
     float y[kFrame];  // stage 2's output frame (wiped below: it held audio)
-    net_.RunStage2(ch.frame.data(), y, ch.state2.data(), ch.scratch.data());
+    net_.RunStage2(ch.frame.data(), y, ch.state2.data(), ch.scratch.data(), ch.carries);
 
     float* ob = ch.out_buf.data();
     std::memmove(ob, ob + kHop, (kFrame - kHop) * sizeof(float));

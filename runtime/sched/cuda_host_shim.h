@@ -122,6 +122,10 @@ struct float2 {
   float x, y;
 };
 inline float2 make_float2(float a, float b) { return {a, b}; }
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+#define __align__(n) __attribute__((aligned(n)))
 template <class T>
 T __shfl_down_sync(unsigned, T v, int d) {  // lanes past 31 keep their own value, as on the device
   const int lane = static_cast<int>(::cuda_host::thread_idx.x % 32);

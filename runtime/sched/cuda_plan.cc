@@ -61,15 +61,20 @@ constexpr int kCtlHeader = 16;  // ctl[0] = rows, ctl[1] = 0 (a device counter),
 // A bucket split into C chunks of `cap` rows has C control blocks, chunk c's at int offset
 // c * (kCtlHeader + cap): [rows of the chunk used, pad][slots of rows c * cap ...]. One chunk:
 // the single control block above.
-constexpr int kMaxChunks = 16;
+constexpr int kMaxOptionChunks = 16;  // CudaPlanOptions::batch_chunks' range
+constexpr int kMaxChunks = 64;        // GHOSTNV_CUDA_PLAN_CHUNKS (benchmark A/B) may ask for more
 constexpr int kMinChunkRows = 1024;
 constexpr int kChunkAlign = 64;
 
-// Chunks for a bucket of `rows` rows: `requested` (0 = automatic: chunks of >= 4096 rows; on
-// the H200 at 64k rows, pcm16, 4 compute streams: 1 chunk 12.2 ms per hop, 2: 10.5, 4: 10.1,
-// 8: 9.7, 16: 9.6), never more than rows / kMinChunkRows, at most kMaxChunks.
+// Chunks for a bucket of `rows` rows: `requested` (0 = automatic: chunks of >= 4096 rows, at
+// most kMaxOptionChunks; on the H200 at 64k rows, pcm16, 4 compute streams: 1 chunk 12.2 ms
+// per hop, 2: 10.5, 4: 10.1, 8: 9.7, 16: 9.6), never more than rows / kMinChunkRows, at most
+// kMaxChunks. GHOSTNV_CUDA_PLAN_CHUNKS=1..64 overrides `requested` (benchmark A/B; H200,
+// 64k rows pcm16, 2026-11-29: 32 chunks +500 us per hop, 8 chunks +110 us against 16).
 int PipelineChunks(int rows, int requested) {
-  int c = requested > 0 ? requested : rows / 4096;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_CHUNKS"); e != nullptr && std::atoi(e) > 0)
+    requested = std::atoi(e);
+  int c = requested > 0 ? requested : std::min(rows / 4096, kMaxOptionChunks);
   c = std::min({c, kMaxChunks, std::max(1, rows / kMinChunkRows)});
   return std::max(1, c);
 }
@@ -504,9 +509,9 @@ absl::Status CudaPlanImpl::Record(size_t g) {
 absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, const CudaPlanOptions& o) {
   if (o.max_sessions < 1 || o.max_sessions > (1 << 24))
     return absl::InvalidArgumentError(absl::StrCat("CUDA plan: max_sessions ", o.max_sessions, " out of range"));
-  if (o.batch_chunks < 0 || o.batch_chunks > kMaxChunks)
+  if (o.batch_chunks < 0 || o.batch_chunks > kMaxOptionChunks)
     return absl::InvalidArgumentError(
-        absl::StrCat("CUDA plan: batch_chunks ", o.batch_chunks, " out of range [0, ", kMaxChunks, "]"));
+        absl::StrCat("CUDA plan: batch_chunks ", o.batch_chunks, " out of range [0, ", kMaxOptionChunks, "]"));
   // The CPU family's validation (layer names, kinds and sizes) is the plan's too.
   absl::StatusOr<std::unique_ptr<models::Family>> family = models::CreateFamily(model);
   if (!family.ok()) return family.status();
@@ -610,16 +615,41 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     absl::StatusOr<runtime::Module> mod = runtime::Module::Load(*ctx_, built->image, "rnnoise_features.cu");
     if (!mod.ok()) return mod.status();
     feat_module_.emplace(*std::move(mod));
-    for (auto [name, out] : {std::pair{"rnn_spec_features_f32", &spec_features_},
-                             std::pair{"rnn_post_synthesis_f32", &post_synth_f32_},
-                             std::pair{"rnn_post_synthesis_s16", &post_synth_s16_}}) {
+    // Blocks per SM (gpuspec): the kernels' __launch_bounds__ — 10, the _o10 kernels (48
+    // registers; H200, 64k rows pcm16, same run: post+ifft+synth 746 -> 675 us, features 832 ->
+    // 821, hop 5472 -> 5369 us; 12 blocks at 40 registers spilled and were slower), or with
+    // GHOSTNV_CUDA_PLAN_FUSED_OCC=8 the first kernels (64 registers: the whole register file at
+    // 128 threads); capped at the SM's threads (sm_75: 1024, sm_86/89: 1536).
+    // GHOSTNV_CUDA_PLAN_FUSED_BLOCKS=1..32 overrides both grids (A/B).
+    int occ = 10;
+    if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_FUSED_OCC"); e != nullptr && *e != 0)
+      occ = std::atoi(e) >= 10 ? 10 : 8;
+    const int cc = ctx_->device().cc_major * 10 + ctx_->device().cc_minor;
+    const int sm_blocks = cc < 80 ? 8 : (cc == 80 || cc >= 90) ? 16 : 12;  // 128-thread blocks per SM
+    // Prefetching (occupancy 10): GHOSTNV_CUDA_PLAN_FUSED_PREFETCH=1 the _o10p postprocess (the
+    // synthesis operands copied to shared memory as each row starts; H200, 64k rows pcm16, same
+    // run: 678 -> 593 us, hop 5495 -> 5297 us), =2 (default) also the _o10p features kernel
+    // (the tail's slot-state operands loaded as the row starts: the same idea, its H200 A/B is
+    // in the final check), =0 neither.
+    const char* pre = std::getenv("GHOSTNV_CUDA_PLAN_FUSED_PREFETCH");
+    const int pre_level = pre != nullptr && pre[0] >= '0' && pre[0] <= '2' ? pre[0] - '0' : 2;
+    const bool prefetch = occ == 10 && pre_level >= 1;
+    const char* feat_name = occ >= 10 && pre_level >= 2 ? "rnn_spec_features_f32_o10p"
+                            : occ >= 10                 ? "rnn_spec_features_f32_o10"
+                                                        : "rnn_spec_features_f32";
+    const char* post_f32 = prefetch    ? "rnn_post_synthesis_f32_o10p"
+                           : occ >= 10 ? "rnn_post_synthesis_f32_o10"
+                                       : "rnn_post_synthesis_f32";
+    const char* post_s16 = prefetch    ? "rnn_post_synthesis_s16_o10p"
+                           : occ >= 10 ? "rnn_post_synthesis_s16_o10"
+                                       : "rnn_post_synthesis_s16";
+    for (auto [name, out] : {std::pair{feat_name, &spec_features_}, std::pair{post_f32, &post_synth_f32_},
+                             std::pair{post_s16, &post_synth_s16_}}) {
       absl::StatusOr<runtime::Kernel> k = feat_module_->GetKernel(name);
       if (!k.ok()) return k.status();
       *out = *k;
     }
-    // Blocks per SM: 8 (both kernels' __launch_bounds__; 64 registers, 21 / 16 KB of shared
-    // memory) unless GHOSTNV_CUDA_PLAN_FUSED_BLOCKS=1..32 says otherwise (benchmark A/B).
-    int per_sm = 8;
+    int per_sm = std::min(occ, sm_blocks);
     if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_FUSED_BLOCKS"); e != nullptr)
       per_sm = std::clamp(std::atoi(e), 1, 32);
     fused_grid_cap_ = std::max(1, ctx_->device().multiprocessors) * per_sm;

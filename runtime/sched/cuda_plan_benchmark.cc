@@ -10,6 +10,11 @@
 //   search (throughput, stages and the PCIe bound only).
 //   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
 //   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
+//   --ab "name:KEY=V+KEY=V;name2:...": A/B of plan variants in one process (16-bit PCM, the
+//   largest batch): for each, the environment KEYs are set (net=fp16|fp32 sets --network), a
+//   plan's hop is timed and a profiling plan's stages printed; then the fastest variant's
+//   settings stay for the PCIe bound and the deadline search (replaces the passes).
+//   E.g. --ab "base:;occ8:GHOSTNV_CUDA_PLAN_FUSED_OCC=8;tc:net=fp16+GHOSTNV_TC_VARIANT=4".
 //   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 in the environment selects the frontend's high-pass
 //   (cuda_plan.h); GHOSTNV_CUDA_PLAN_FUSED=0|1 the split or the fused
 //   kernels after it (CudaPlanOptions::fused_spectra; the stage names show which ran).
@@ -226,6 +231,7 @@ int Main(int argc, char** argv) {
   bool quick = false;
   int search = 6;  // deadline-search attempts (plans of the candidate size); 0: no chunk sweep, no search
   NetworkPrecision network = NetworkPrecision::kFp32;
+  std::string ab;  // --ab variants
   // Line-buffered: a run cut short by a time limit keeps every line printed so far.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   for (int i = 1; i < argc; ++i) {
@@ -237,6 +243,8 @@ int Main(int argc, char** argv) {
       csv = next();
     } else if (a == "--iters") {
       iters = std::max(10, std::atoi(next().c_str()));
+    } else if (a == "--ab") {
+      ab = next();
     } else if (a == "--quick") {
       quick = true;
     } else if (a == "--search") {
@@ -256,7 +264,7 @@ int Main(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f] "
-                   "[--network fp32|fp16] [--quick] [--search attempts]\n";
+                   "[--network fp32|fp16] [--quick] [--search attempts] [--ab \"name:K=V+K=V;...\"]\n";
       return 2;
     }
   }
@@ -391,7 +399,80 @@ int Main(int argc, char** argv) {
   };
   auto iters_for = [](int batch) { return std::max(10, std::min(200, 2000000 / batch)); };
 
-  for (int pass = quick ? 2 : 0; pass < 4; ++pass) {
+  // --ab: each variant's hop (pipeline plan) and stages (profiling plan), 16-bit PCM, max_b rows.
+  if (!ab.empty()) {
+    struct Variant {
+      std::string name;
+      std::vector<std::pair<std::string, std::string>> env;
+      NetworkPrecision net;
+    };
+    std::vector<Variant> variants;
+    std::vector<std::string> keys;
+    for (absl::string_view item : absl::StrSplit(ab, ';', absl::SkipEmpty())) {
+      const size_t colon = item.find(':');
+      Variant v{std::string(item.substr(0, colon)), {}, network};
+      if (colon != absl::string_view::npos)
+        for (absl::string_view kv : absl::StrSplit(item.substr(colon + 1), '+', absl::SkipEmpty())) {
+          const size_t eq = kv.find('=');
+          if (eq == absl::string_view::npos) continue;
+          const std::string k(kv.substr(0, eq)), val(kv.substr(eq + 1));
+          if (k == "net") {
+            v.net = val == "fp16" ? NetworkPrecision::kFp16 : NetworkPrecision::kFp32;
+          } else {
+            v.env.emplace_back(k, val);
+            if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+          }
+        }
+      variants.push_back(std::move(v));
+    }
+    const auto apply = [&](const Variant& v) {
+      for (const std::string& k : keys) unsetenv(k.c_str());
+      for (const auto& [k, val] : v.env) setenv(k.c_str(), val.c_str(), 1);
+      network = v.net;
+    };
+    size_t best = 0;
+    double best_mean = 1e30;
+    for (size_t vi = 0; vi < variants.size(); ++vi) {
+      const Variant& v = variants[vi];
+      apply(v);
+      unsetenv("GHOSTNV_CUDA_PLAN_PROFILE");
+      absl::StatusOr<std::unique_ptr<CudaPlan>> plan = make_plan(max_b, true, 0);
+      if (!plan.ok()) {
+        std::printf("ab %-12s error: %s\n", v.name.c_str(), plan.status().ToString().c_str());
+        continue;
+      }
+      absl::StatusOr<Timing> tm = time_batch(**plan, max_b, std::max(30, iters_for(max_b)));
+      plan->reset();
+      if (!tm.ok()) {
+        std::printf("ab %-12s error: %s\n", v.name.c_str(), tm.status().ToString().c_str());
+        continue;
+      }
+      setenv("GHOSTNV_CUDA_PLAN_PROFILE", "1", 1);
+      absl::StatusOr<std::unique_ptr<CudaPlan>> pp = make_plan(max_b, true, 0);
+      unsetenv("GHOSTNV_CUDA_PLAN_PROFILE");
+      std::string line;
+      float total = 0;
+      if (pp.ok()) {
+        for (int t = 0; t < 4; ++t) {
+          (*pp)->Submit(slots.data(), strengths.data(), max_b);
+          (*pp)->Wait();
+        }
+        for (const CudaPlanStage& st : CudaPlanStageTimes(**pp)) {
+          absl::StrAppend(&line, " ", st.name, " ", static_cast<int>(st.us + 0.5f));
+          total += st.us;
+        }
+      }
+      std::printf("ab %-12s pcm16 batch %6d: hop %8.1f us (p50 %.1f, p99 %.1f) = %.0f streams (throughput) | stages:%s "
+                  "| total %.0f\n",
+                  v.name.c_str(), max_b, tm->mean, tm->p50, tm->p99, max_b * 10000.0 / tm->mean, line.c_str(), total);
+      if (tm->mean < best_mean) best_mean = tm->mean, best = vi;
+    }
+    if (variants.empty()) return 0;
+    apply(variants[best]);
+    std::printf("ab best: %s (hop %.1f us)\n", variants[best].name.c_str(), best_mean);
+  }
+
+  for (int pass = ab.empty() ? (quick ? 2 : 0) : 4; pass < 4; ++pass) {
     const bool profiled = pass == 1 || pass == 3, pcm16 = pass >= 2;
     if (profiled) setenv("GHOSTNV_CUDA_PLAN_PROFILE", "1", 1);
     else unsetenv("GHOSTNV_CUDA_PLAN_PROFILE");

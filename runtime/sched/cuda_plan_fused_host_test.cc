@@ -4,10 +4,12 @@
 //  - rnn_spec_features_f32 vs a double-precision DFT of both frames + rnn_features_f32 (itself
 //    checked against the CPU family in rnnoise_kernels_host_test.cc): spectra, band energies,
 //    features, silence decisions and the slot state, on random frames (loud, quiet, silent rows),
-//    1, 7 and 113 rows, permuted slots, several hops;
+//    1, 7 and 113 rows, permuted slots, several hops; the _o10p kernel (slot state prefetched)
+//    bit for bit against the plain one;
 //  - rnn_post_synthesis_f32 vs rnn_postprocess_f32 + a double inverse DFT + rnn_synthesis_f32,
 //    with random gains and every pitch-filter switch (RNNoise's, strength 0.5 + gain slope,
-//    off); rnn_post_synthesis_s16 vs the float kernel (output rounded to int16);
+//    off); rnn_post_synthesis_s16 vs the float kernel (output rounded to int16); the _o10p
+//    kernels (synthesis operands prefetched) bit for bit against the plain ones;
 //  - the whole pipeline (frontend -> fused -> CPU network -> fused) vs models::Family::ProcessHop.
 #include <algorithm>
 #include <array>
@@ -30,16 +32,8 @@
 #include "models/model_loader.h"
 #include "runtime/sched/cuda_plan.h"
 
-// Last: the shim's macros (threadIdx, __shared__, ...) must not reach other headers.
-#include "runtime/sched/cuda_host_shim.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include "kernels/rnnoise_pitch.cu"
-#include "kernels/rnnoise_features.cu"
-#pragma GCC diagnostic pop
+// Last: the kernels on host threads (the shim's macros must not reach other headers).
+#include "runtime/sched/rnnoise_host_kernels.h"
 
 namespace ghostnv::sched {
 namespace {
@@ -173,11 +167,25 @@ TEST_P(HostFusedFeatures, MatchesDoubleDftAndTheSplitKernel) {
       rnn_features_f32(spec_ref.data(), ctl.data(), st_ref.data(), n.S, dct.data(), bd_ref.data(), na_ref.data(), n.A,
                        nb_ref.data(), n.B, nc_ref.data(), n.C, n.u0, n.u1, n.u2, n.u3);
     });
+    std::vector<float> st_pre = st_fu, spec_pre = spec_fu, bd_pre = bd_fu, na_pre = na_fu, nb_pre = nb_fu,
+                       nc_pre = nc_fu;
     cuda_host::LaunchGrid(grid, 128, [&] {
       rnn_spec_features_f32(frames.data(), ctl.data(), st_fu.data(), n.S, tw.data(), dct.data(), spec_fu.data(),
                             bd_fu.data(), na_fu.data(), n.A, nb_fu.data(), n.B, nc_fu.data(), n.C, n.u0, n.u1, n.u2,
                             n.u3);
     });
+    // The _o10p kernel (the tail's slot-state operands loaded as the row starts): the same bits.
+    cuda_host::LaunchGrid(grid, 128, [&] {
+      rnn_spec_features_f32_o10p(frames.data(), ctl.data(), st_pre.data(), n.S, tw.data(), dct.data(),
+                                 spec_pre.data(), bd_pre.data(), na_pre.data(), n.A, nb_pre.data(), n.B,
+                                 nc_pre.data(), n.C, n.u0, n.u1, n.u2, n.u3);
+    });
+    ASSERT_EQ(0, std::memcmp(st_pre.data(), st_fu.data(), st_fu.size() * 4)) << "hop " << t;
+    ASSERT_EQ(0, std::memcmp(spec_pre.data(), spec_fu.data(), spec_fu.size() * 4)) << "hop " << t;
+    ASSERT_EQ(0, std::memcmp(bd_pre.data(), bd_fu.data(), bd_fu.size() * 4)) << "hop " << t;
+    ASSERT_EQ(0, std::memcmp(na_pre.data(), na_fu.data(), na_fu.size() * 4)) << "hop " << t;
+    ASSERT_EQ(0, std::memcmp(nb_pre.data(), nb_fu.data(), nb_fu.size() * 4)) << "hop " << t;
+    ASSERT_EQ(0, std::memcmp(nc_pre.data(), nc_fu.data(), nc_fu.size() * 4)) << "hop " << t;
     for (int b = 0; b < rows; ++b) {
       const float* xr = &spec_ref[2 * b * static_cast<size_t>(RNN_SPEC_STRIDE)];
       const float* xf = &spec_fu[2 * b * static_cast<size_t>(RNN_SPEC_STRIDE)];
@@ -277,6 +285,7 @@ TEST_P(HostFusedPost, MatchesPostprocessDoubleInverseDftAndSynthesis) {
     }
     st_fu = st_ref;
     st_s16 = st_ref;
+    std::vector<float> st_pre = st_ref, st_pre16 = st_ref;
     spec_ref = spec;
     cuda_host::LaunchGrid(grid, 256, [&] {
       rnn_postprocess_f32(spec_ref.data(), ctl.data(), st_ref.data(), n.S, bd.data(), gains.data(), vad.data(),
@@ -298,6 +307,30 @@ TEST_P(HostFusedPost, MatchesPostprocessDoubleInverseDftAndSynthesis) {
                              tw.data(), in16.data(), kHop, str.data(), w.data(), out16.data(), kHop);
     });
     ASSERT_EQ(st_fu, st_s16) << "hop " << t;
+    // The _o10p kernels (the synthesis operands prefetched to shared memory): the same bits.
+    std::vector<float> out_pre(R * kHop);
+    std::vector<int16_t> out_pre16(R * kHop);
+    std::vector<RnnHopInfo> info_pre(R), info_pre16(R);
+    cuda_host::LaunchGrid(grid, 128, [&] {
+      rnn_post_synthesis_f32_o10p(spec.data(), ctl.data(), st_pre.data(), n.S, bd.data(), gains.data(), vad.data(),
+                                  na.data(), n.A, nb.data(), n.B, nc.data(), n.C, n.u0, n.u1, n.u2, n.u3,
+                                  info_pre.data(), tw.data(), in.data(), kHop, str.data(), w.data(), out_pre.data(),
+                                  kHop);
+    });
+    cuda_host::LaunchGrid(grid, 128, [&] {
+      rnn_post_synthesis_s16_o10p(spec.data(), ctl.data(), st_pre16.data(), n.S, bd.data(), gains.data(), vad.data(),
+                                  na.data(), n.A, nb.data(), n.B, nc.data(), n.C, n.u0, n.u1, n.u2, n.u3,
+                                  info_pre16.data(), tw.data(), in16.data(), kHop, str.data(), w.data(),
+                                  out_pre16.data(), kHop);
+    });
+    ASSERT_EQ(st_pre, st_fu) << "hop " << t;
+    ASSERT_EQ(st_pre16, st_fu) << "hop " << t;
+    ASSERT_EQ(out_pre, out_fu) << "hop " << t;
+    ASSERT_EQ(out_pre16, out16) << "hop " << t;
+    for (size_t b = 0; b < R; ++b) {
+      ASSERT_EQ(info_pre[b].vad, info_fu[b].vad);
+      ASSERT_EQ(info_pre16[b].silent, info_fu[b].silent);
+    }
     for (size_t b = 0; b < R; ++b) {
       ASSERT_EQ(info_ref[b].silent, info_fu[b].silent) << "hop " << t << " row " << b;
       ASSERT_EQ(info_ref[b].vad, info_fu[b].vad) << "hop " << t << " row " << b;
@@ -349,22 +382,14 @@ std::vector<float> SpeechLike(size_t n, uint32_t seed, double f0) {
 // frontend -> rnn_spec_features_f32 -> CPU network -> rnn_post_synthesis_f32, 3 sessions of the
 // default model, against ProcessHop.
 TEST(HostFusedPipeline, DefaultModelMatchesProcessHop) {
-  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
-  if (src == nullptr) GTEST_SKIP() << "GHOSTNV_SOURCE_DIR not set";
-  absl::StatusOr<std::shared_ptr<const models::Model>> model =
-      models::LoadModel(std::string(src) + "/models/weights/default.gnvm");
-  ASSERT_TRUE(model.ok()) << model.status();
-  const models::Model& m = **model;
-  absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
-  ASSERT_TRUE(fam.ok()) << fam.status();
-  const kernels::DenseParams in_d = DenseParamsOf(*m.FindLayer("input_dense"), m.math),
-                             vad_d = DenseParamsOf(*m.FindLayer("vad_output"), m.math),
-                             out_d = DenseParamsOf(*m.FindLayer("denoise_output"), m.math);
-  const kernels::GruParams vg = GruParamsOf(*m.FindLayer("vad_gru"), m.math), ng = GruParamsOf(*m.FindLayer("noise_gru"), m.math),
-                           dg = GruParamsOf(*m.FindLayer("denoise_gru"), m.math);
-  const int u0 = in_d.units, u1 = vg.units, u2 = ng.units, u3 = dg.units;
-  const int A = u0 + u1 + RNN_FEATURES + 1, B = u1 + u2 + RNN_FEATURES + 3, C = u3 + 1;
-  const int S = RNN_ST_GRU + u1 + u2 + u3;
+  RnnoiseHostModel hm;
+  if (const absl::Status st = LoadRnnoiseHostModel(&hm); absl::IsFailedPrecondition(st)) GTEST_SKIP() << st;
+  else ASSERT_TRUE(st.ok()) << st;
+  const models::Model& m = *hm.model;
+  const std::unique_ptr<models::Family>* fam = &hm.fam;
+  const kernels::DenseParams &in_d = hm.in_d, &vad_d = hm.vad_d, &out_d = hm.out_d;
+  const kernels::GruParams &vg = hm.vg, &ng = hm.ng, &dg = hm.dg;
+  const int u0 = hm.u0, u1 = hm.u1, u2 = hm.u2, u3 = hm.u3, A = hm.A, B = hm.B, C = hm.C, S = hm.S;
   constexpr int R = 3, kHops = 48;
   std::vector<int> ctl(16 + R, 0);
   ctl[0] = R;

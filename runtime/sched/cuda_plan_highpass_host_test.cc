@@ -21,14 +21,7 @@
 #include "kernels/cpu.h"
 
 // Last: the shim's macros (threadIdx, __shared__, ...) must not reach other headers.
-#include "runtime/sched/cuda_host_shim.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include "kernels/rnnoise_pitch.cu"
-#pragma GCC diagnostic pop
+#include "runtime/sched/rnnoise_host_kernels.h"
 
 namespace ghostnv::sched {
 namespace {

@@ -100,8 +100,8 @@ float HalfToFloat(uint16_t h) {
   return std::bit_cast<float>(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
 
-size_t TcSharedBytes(const GnvTcNet& d, int mt, int groups) {
-  return static_cast<size_t>(d.weight_blocks) * GNV_TC_BLOCK_WORDS * 4 +
+size_t TcSharedBytes(const GnvTcNet& d, int mt, int groups, bool global_weights) {
+  return (global_weights ? 0 : static_cast<size_t>(d.weight_blocks) * GNV_TC_BLOCK_WORDS * 4) +
          static_cast<size_t>(groups) * static_cast<size_t>(16 * mt) * d.row_halves * 2;
 }
 
@@ -109,7 +109,10 @@ const TcVariant& TcVariantAt(int i) {
   // Must match the kernels instantiated at the end of kernels/network_tc.cu.
   static const TcVariant kTable[kTcVariants] = {{"rnn_network_f16_t1", 1, 1, GNV_TC_WARPS},
                                                 {"rnn_network_f16_t2", 2, 1, GNV_TC_WARPS},
-                                                {"rnn_network_f16_g2w8_t1", 1, 2, 8}};
+                                                {"rnn_network_f16_g2w8_t1", 1, 2, 8},
+                                                {"rnn_network_f16_gw8_t1_b2", 1, 1, 8, true},
+                                                {"rnn_network_f16_gw8_t1_b4", 1, 1, 8, true},
+                                                {"rnn_network_f16_gw16_t2_b2", 2, 1, 16, true}};
   return kTable[std::clamp(i, 0, kTcVariants - 1)];
 }
 
@@ -315,11 +318,11 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
   net.max_mt_ = 0;
   for (int v = 0; v < kTcVariants; ++v) {
     const TcVariant& tv = TcVariantAt(v);
-    bool ok = TcSharedBytes(d, tv.mt, tv.groups) <= static_cast<size_t>(max_shared);
+    bool ok = TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights) <= static_cast<size_t>(max_shared);
     for (int li : {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU})
       ok = ok && tv.mt * (d.layer[li].upad / 8) <= tv.warps * GNV_TC_MAXIT;
     net.usable_[v] = ok;
-    if (ok && tv.groups == 1) net.max_mt_ = std::max(net.max_mt_, tv.mt);
+    if (ok && tv.groups == 1 && !tv.global_weights) net.max_mt_ = std::max(net.max_mt_, tv.mt);
   }
   if (!net.usable_[0])
     return absl::InvalidArgumentError(absl::StrCat(model.name, ": the tensor-core network needs ", TcSharedBytes(d, 1),
@@ -348,7 +351,8 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
     if (!k.ok()) return k.status();
     net.kernel_[v] = *k;
     if (net.usable_[v]) {
-      if (absl::Status st = k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, tv.mt, tv.groups)));
+      if (absl::Status st =
+              k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights)));
           !st.ok())
         return st;
     }
@@ -379,6 +383,12 @@ int TcNetwork::AutoVariant(int batch) const {
   // that, 16-row tiles spread the (latency-bound) work over twice as many blocks. Measured on the
   // H200 (2026-11-29 01:45 UTC, all variants in one run): 16 wins at 1k rows, 32 at 4k and
   // above; two 8-warp groups per block (variant 2) come within 5 % of 32-row tiles, never ahead.
+  // From 4096 rows on (gpuspec, H200 2026-11-29 10:55, 64k rows pcm16 in 16 chunks of 4096):
+  // the global-weights variant 4 (64 registers, 12 KiB of shared memory per 256-thread block,
+  // one 16-row tile each) shares the multiprocessors with the other chunks' kernels: hop 5093
+  // us (p99 5121) vs 5126 (p99 5199) with the shared-memory variant 1, though alone it is
+  // slower (351 vs 323 us at 64k rows in one launch).
+  if (batch >= 4096 && has_variant(4)) return 4;
   if (max_mt_ >= 2 && (batch + 31) / 32 >= (multiprocessors_ + 1) / 2) return 1;
   return 0;
 }
@@ -399,14 +409,18 @@ cu::CUresult TcNetwork::RunVariant(const GnvTcIo& io, cu::CUdeviceptr count, int
   const TcVariant& tv = TcVariantAt(variant);
   const int tile_rows = 16 * tv.mt;
   const int tiles = (batch + tile_rows - 1) / tile_rows;
-  const unsigned grid = static_cast<unsigned>(std::min((tiles + tv.groups - 1) / tv.groups, multiprocessors_));
+  // Shared-memory weights: persistent, at most one block per multiprocessor (each copies the
+  // weights once); global weights: one block per tile.
+  const unsigned grid = static_cast<unsigned>(
+      tv.global_weights ? tiles : std::min((tiles + tv.groups - 1) / tv.groups, multiprocessors_));
   GnvTcNet desc = packed_.desc;
   GnvTcIo args_io = io;
   cu::CUdeviceptr w = weights_.ptr(), b = bias_.ptr(), c = count;
   int n = batch;
   void* args[] = {&desc, &args_io, &w, &b, &c, &n};
   return kernel_[variant].Launch({grid}, {static_cast<unsigned>(tv.groups * tv.warps * 32)},
-                                 static_cast<unsigned>(TcSharedBytes(desc, tv.mt, tv.groups)), stream, args);
+                                 static_cast<unsigned>(TcSharedBytes(desc, tv.mt, tv.groups, tv.global_weights)),
+                                 stream, args);
 }
 
 }  // namespace ghostnv::sched

@@ -18,8 +18,9 @@
 // The host emulation RunTcNetworkOnHost computes the same roundings on the CPU (tests, no GPU).
 //
 // Weights are packed once at Create (PackTcNetwork: fragment order, see the layout header);
-// each block of the kernel keeps all of them in shared memory (default model: 187 KiB), so
-// models whose packed weights do not fit are InvalidArgument at Create.
+// each block of variants 0-2 keeps all of them in shared memory (default model: 187 KiB), so
+// models whose packed weights do not fit are InvalidArgument at Create; variants 3-5 read them
+// from global memory (see TcVariant).
 // Threads: Create is the setup path; Run is real-time safe (no allocation, lock or Status) and
 // may be captured in a CUDA graph; one Run at a time per TcNetwork is not required (it keeps no
 // mutable device state of its own).
@@ -62,17 +63,23 @@ float HalfToFloat(uint16_t h);
 // tensor cores' order inside a k-tile is unspecified, so the GPU differs by fp32 rounding).
 void RunTcNetworkOnHost(const TcPackedNetwork& net, const GnvTcIo& io, int batch);
 
-// Shared memory a block needs for `groups` tiles of 16 * mt rows.
-size_t TcSharedBytes(const GnvTcNet& desc, int mt, int groups = 1);
+// Shared memory a block needs for `groups` tiles of 16 * mt rows (global_weights: the
+// activation tiles only; else the weights too).
+size_t TcSharedBytes(const GnvTcNet& desc, int mt, int groups = 1, bool global_weights = false);
 
 // The kernel variants of kernels/network_tc.cu: tiles of 16 * mt rows, `groups` groups of
 // `warps` warps per block, each group on its own tiles (sharing the block's weights).
 // Variant 0 = 16-row tiles and 1 = 32-row tiles of one 16-warp group (the original kernels).
+// Variants 3-5 (global_weights, gpuspec 2026-11-29): the weight fragments are read from global
+// memory (L1/L2) instead of a 187 KiB shared-memory copy per block; one tile per block, grid =
+// tiles, ~12 KiB of shared memory and 64-124 registers per thread, so the blocks share a
+// multiprocessor with other kernels (the chunk pipeline's other streams).
 struct TcVariant {
   const char* kernel;
   int mt, groups, warps;
+  bool global_weights = false;
 };
-inline constexpr int kTcVariants = 3;
+inline constexpr int kTcVariants = 6;
 const TcVariant& TcVariantAt(int i);
 
 class TcNetwork {
@@ -92,7 +99,9 @@ class TcNetwork {
   // The same with a given kernel variant (TcVariantAt); kErrorInvalidValue if unavailable.
   cu::CUresult RunVariant(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
                           int variant) const;
-  // The automatic choice (GHOSTNV_TC_VARIANT=<index> at Create overrides it, for measuring).
+  // The automatic choice: the global-weights variant 4 from 4096 rows on (co-resident with
+  // other kernels), else 32- or 16-row tiles of the shared-memory kernels. GHOSTNV_TC_VARIANT=
+  // <index> at Create overrides it (measuring).
   int AutoVariant(int batch) const;
   int AutoTileRows(int batch) const { return 16 * TcVariantAt(AutoVariant(batch)).mt; }
   bool has_variant(int v) const { return v >= 0 && v < kTcVariants && usable_[v]; }

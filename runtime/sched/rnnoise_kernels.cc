@@ -2,12 +2,16 @@
 #include "runtime/sched/rnnoise_kernels.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <future>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/kernel_build.h"
 #include "runtime/kernel_sources.h"
+#include "runtime/nvrtc.h"
 
 namespace ghostnv::sched {
 
@@ -18,12 +22,28 @@ absl::StatusOr<RnnoiseKernels> RnnoiseKernels::Load(const runtime::Context& ctx,
                                                     const runtime::CubinCache& cache) {
   static constexpr const char* kPrograms[] = {"rnnoise_pitch.cu", "rnnoise_features.cu"};
   const int arch = ctx.device().Arch();
+  // GHOSTNV_RNN_FRONTEND_BLOCKS=n (1..16, A/B runs): the frontend kernels built for n resident
+  // blocks per SM (their __launch_bounds__, RNN_FRONTEND_BLOCKS_PER_SM) instead of the default.
+  std::vector<std::string> pitch_options;
+  if (const char* e = std::getenv("GHOSTNV_RNN_FRONTEND_BLOCKS"); e != nullptr) {
+    const int n = std::atoi(e);
+    if (n >= 1 && n <= 16) {
+      pitch_options = runtime::KernelCompileOptions();
+      pitch_options.push_back(absl::StrCat("-DRNN_FRONTEND_BLOCKS_PER_SM=", n));
+    }
+  }
   std::vector<std::future<absl::StatusOr<runtime::BuiltKernel>>> builds;
   for (const char* name : kPrograms) {
     const runtime::KernelSource* src = runtime::FindKernelProgram(name);
     if (src == nullptr) return absl::InternalError(absl::StrCat("kernel program ", name, " is not embedded"));
-    builds.push_back(std::async(std::launch::async,
-                                [src, arch, &cache] { return runtime::BuildKernelProgram(*src, arch, cache); }));
+    const bool custom = !pitch_options.empty() && src == runtime::FindKernelProgram("rnnoise_pitch.cu");
+    const auto build = [src, arch, &cache, custom, &pitch_options]() -> absl::StatusOr<runtime::BuiltKernel> {
+      if (!custom) return runtime::BuildKernelProgram(*src, arch, cache);
+      absl::StatusOr<const runtime::Nvrtc*> nvrtc = runtime::Nvrtc::Get();
+      if (!nvrtc.ok()) return nvrtc.status();
+      return runtime::BuildKernelProgram(**nvrtc, *src, arch, cache, pitch_options);
+    };
+    builds.push_back(std::async(std::launch::async, build));
   }
   std::vector<absl::StatusOr<runtime::BuiltKernel>> built;
   for (auto& f : builds) built.push_back(f.get());
@@ -51,6 +71,17 @@ absl::StatusOr<RnnoiseKernels> RnnoiseKernels::Load(const runtime::Context& ctx,
     *f.out = *kern;
   }
   k.grid_cap_ = std::max(1, ctx.device().multiprocessors) * 16;
+  // GHOSTNV_RNN_FRONTEND_ROWS=3 (A/B runs): the frontend with three rows per block
+  // (rnn_frontend_*_r3, 384 threads: its one-lane chains serve three rows per instruction).
+  if (const char* e = std::getenv("GHOSTNV_RNN_FRONTEND_ROWS"); e != nullptr && e[0] == '3' && e[1] == '\0') {
+    for (auto& f : {std::pair{"rnn_frontend_f32_r3", &k.frontend_},
+                    std::pair{"rnn_frontend_s16_r3", &k.frontend_s16_}}) {
+      absl::StatusOr<runtime::Kernel> kern = k.modules_[0].GetKernel(f.first);
+      if (!kern.ok()) return kern.status();
+      *f.second = *kern;
+    }
+    k.frontend_rows_ = 3;
+  }
   return k;
 }
 
@@ -63,7 +94,10 @@ CUresult RnnoiseKernels::Frontend(Ptr in, int in_stride, Ptr ctl, Ptr state, int
                                   bool pcm16) const {
   if (rows <= 0) return cu::kSuccess;
   void* args[] = {&in, &in_stride, &ctl, &state, &state_stride, &window, &frames, &avx2};
-  return (pcm16 ? frontend_s16_ : frontend_).Launch({Grid(rows, grid_cap_)}, {128}, 0, s, args);
+  const int r = frontend_rows_;  // rows per block (the kernel takes them r at a time)
+  const unsigned threads = 128u * static_cast<unsigned>(r);
+  return (pcm16 ? frontend_s16_ : frontend_)
+      .Launch({Grid((rows + r - 1) / r, std::max(1, grid_cap_ / r))}, {threads}, 0, s, args);
 }
 
 CUresult RnnoiseKernels::Features(Ptr spec, Ptr ctl, Ptr state, int state_stride, Ptr dct,

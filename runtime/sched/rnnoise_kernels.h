@@ -59,6 +59,7 @@ class RnnoiseKernels {
   std::vector<runtime::Module> modules_;
   runtime::Kernel frontend_, frontend_s16_, features_, copy_cols_, postprocess_, synthesis_, synthesis_s16_;
   int grid_cap_ = 1;  // blocks loop over rows beyond this
+  int frontend_rows_ = 1;  // rows per frontend block (1, or 3 with GHOSTNV_RNN_FRONTEND_ROWS=3)
 };
 
 }  // namespace ghostnv::sched

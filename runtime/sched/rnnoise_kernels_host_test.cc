@@ -30,16 +30,8 @@
 #include "models/model_loader.h"
 #include "runtime/sched/cuda_plan.h"
 
-// Last: the shim's macros (threadIdx, __shared__, ...) must not reach other headers.
-#include "runtime/sched/cuda_host_shim.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-variable"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include "kernels/rnnoise_pitch.cu"
-#include "kernels/rnnoise_features.cu"
-#pragma GCC diagnostic pop
+// Last: the kernels on host threads (the shim's macros must not reach other headers).
+#include "runtime/sched/rnnoise_host_kernels.h"
 
 namespace ghostnv::sched {
 namespace {
@@ -95,16 +87,18 @@ struct CpuFrontend {
 
 class HostFrontend : public ::testing::TestWithParam<bool> {};
 
-TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
-  const bool scalar = GetParam();
-  if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+// kRows rows through rnn_frontend_f32 (r3: rnn_frontend_f32_r3, three rows per block) vs the
+// CPU frontend, hop by hop.
+void CheckFrontendBitForBit(bool scalar, bool r3, int kRows) {
   kernels::ForceScalar(scalar);
-  constexpr int kRows = 3, kStride = RNN_ST_GRU + 5, kHops = 30;
+  constexpr int kStride = RNN_ST_GRU + 5, kHops = 30;
   std::vector<std::vector<float>> sig = {SpeechLike(kHop * kHops, 1, 110), SpeechLike(kHop * kHops, 2, 230)};
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> u(-0.5f, 0.5f);
-  sig.emplace_back(kHop * kHops);
-  for (float& v : sig.back()) v = u(rng);  // white noise
+  while (static_cast<int>(sig.size()) < kRows) {
+    sig.emplace_back(kHop * kHops);
+    for (float& v : sig.back()) v = u(rng);  // white noise
+  }
   const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
   std::vector<int> ctl(16 + kRows, 0);
   ctl[0] = kRows;
@@ -114,9 +108,15 @@ TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
   const int avx2 = scalar ? 0 : 1;
   for (int t = 0; t < kHops; ++t) {
     for (int b = 0; b < kRows; ++b) std::copy_n(&sig[b][t * kHop], kHop, &in[b * kHop]);
-    cuda_host::Launch(128, [&] {
-      rnn_frontend_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2);
-    });
+    if (r3) {  // groups of three rows, the last one short when kRows % 3 != 0
+      cuda_host::Launch(384, [&] {
+        rnn_frontend_f32_r3(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2);
+      });
+    } else {
+      cuda_host::Launch(128, [&] {
+        rnn_frontend_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2);
+      });
+    }
     for (int b = 0; b < kRows; ++b) {
       SCOPED_TRACE(::testing::Message() << "hop " << t << " row " << b);
       float frame[RNN_WINDOW], pframe[RNN_WINDOW], gain;
@@ -137,6 +137,22 @@ TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
         ASSERT_EQ(st[RNN_ST_PITCH + (head + i) % pitch::kBuf], cpu[b].pitch_buf[i]) << "pitch history " << i;
     }
   }
+  kernels::ForceScalar(false);
+}
+
+TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
+  const bool scalar = GetParam();
+  if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+  CheckFrontendBitForBit(scalar, false, 3);
+  kernels::ForceScalar(false);
+}
+
+// Three rows per block: the chains of every row on sub-block 0's lanes; 4 rows = a full group
+// and one with two missing rows (they repeat the group's first row).
+TEST_P(HostFrontend, ThreeRowsPerBlockMatchTheCpuBitForBit) {
+  const bool scalar = GetParam();
+  if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+  CheckFrontendBitForBit(scalar, true, 4);
   kernels::ForceScalar(false);
 }
 
@@ -376,22 +392,14 @@ class HostBatch : public ::testing::TestWithParam<bool> {};
 // in the last hop (the pattern of sessions 1850/2048/2301/2385 of the GPU's 2500-session test).
 TEST_P(HostBatch, HighSlotsShuffledRowsAndSilentRuns) {
   const bool dft = GetParam();
-  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
-  if (src == nullptr) GTEST_SKIP() << "GHOSTNV_SOURCE_DIR not set";
-  absl::StatusOr<std::shared_ptr<const models::Model>> model =
-      models::LoadModel(std::string(src) + "/models/weights/default.gnvm");
-  ASSERT_TRUE(model.ok()) << model.status();
-  const models::Model& m = **model;
-  absl::StatusOr<std::unique_ptr<models::Family>> fam = models::CreateFamily(*model);
-  ASSERT_TRUE(fam.ok()) << fam.status();
-  const kernels::DenseParams in_d = DenseParamsOf(*m.FindLayer("input_dense"), m.math),
-                             vad_d = DenseParamsOf(*m.FindLayer("vad_output"), m.math),
-                             out_d = DenseParamsOf(*m.FindLayer("denoise_output"), m.math);
-  const kernels::GruParams vg = GruParamsOf(*m.FindLayer("vad_gru"), m.math), ng = GruParamsOf(*m.FindLayer("noise_gru"), m.math),
-                           dg = GruParamsOf(*m.FindLayer("denoise_gru"), m.math);
-  const int u0 = in_d.units, u1 = vg.units, u2 = ng.units, u3 = dg.units;
-  const int A = u0 + u1 + RNN_FEATURES + 1, B = u1 + u2 + RNN_FEATURES + 3, C = u3 + 1;
-  const int S = RNN_ST_GRU + u1 + u2 + u3;
+  RnnoiseHostModel hm;
+  if (const absl::Status st = LoadRnnoiseHostModel(&hm); absl::IsFailedPrecondition(st)) GTEST_SKIP() << st;
+  else ASSERT_TRUE(st.ok()) << st;
+  const models::Model& m = *hm.model;
+  const std::unique_ptr<models::Family>* fam = &hm.fam;
+  const kernels::DenseParams &in_d = hm.in_d, &vad_d = hm.vad_d, &out_d = hm.out_d;
+  const kernels::GruParams &vg = hm.vg, &ng = hm.ng, &dg = hm.dg;
+  const int u0 = hm.u0, u1 = hm.u1, u2 = hm.u2, u3 = hm.u3, A = hm.A, B = hm.B, C = hm.C, S = hm.S;
   constexpr int kSlots = 4096, kHops = 24, kGrid = 3;
   const int slot_of[] = {4095, 2048, 1850, 2049, 3071, 2301, 2385, 4000};
   constexpr int R = 8;

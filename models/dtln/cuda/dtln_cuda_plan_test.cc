@@ -46,47 +46,28 @@ const testing::TestData& TestData() { return testing::LoadTestData(4); }
   GHOSTNV_PLAN_OR_SKIP(plan, DtlnCudaPlan::Create(TestData().model, opts))
 
 // The CPU chain of ProcessHop with its intermediates exposed, built from the same Networks calls
-// (checked to give ProcessHop's output bit for bit).
+// (the streaming ones, with look-ahead carries, as ProcessHop runs them; checked to give
+// ProcessHop's output bit for bit).
 class CpuChain {
  public:
   explicit CpuChain(const Networks& net)
       : net_(net), fft_(kFrame), in_(kFrame, 0.f), ob_(kFrame, 0.f), st1_(net.StateFloats(1), 0.f),
         st2_(net.StateFloats(2), 0.f), scratch_(net.ScratchFloats() + 64, 0.f), spec_(kBins),
-        mag(kBins), mask1(kBins), frame(kFrame), mask2(net.features), yout(kFrame), out(kHop) {}
+        carries_(net.NewCarries()), mag(kBins), mask1(kBins), frame(kFrame), mask2(net.features),
+        yout(kFrame), out(kHop) {}
 
   void Hop(const float* pcm, float strength) {
     std::copy(in_.begin() + kHop, in_.end(), in_.begin());
     std::copy(pcm, pcm + kHop, in_.end() - kHop);
     fft_.Forward(in_.data(), spec_.data());
     for (int k = 0; k < kBins; ++k) mag[k] = std::abs(spec_[k]);
-    net_.RunStage1(mag.data(), mask1.data(), st1_.data(), scratch_.data());
+    net_.RunStage1(mag.data(), mask1.data(), st1_.data(), scratch_.data(), carries_);
     for (int k = 0; k < kBins; ++k) spec_[k] *= mask1[k];
     fft_.Inverse(spec_.data(), frame.data());
     for (float& v : frame) v *= 1.0f / kFrame;
-    // Stage 2, as Networks::RunStage2, keeping the mask.
-    const int n = net_.features;
-    std::vector<float> enc(n), tmp(n);
-    kernels::Dense(net_.encoder, frame.data(), enc.data());
-    float mean = 0.f;
-    for (int i = 0; i < n; ++i) mean += enc[i];
-    mean /= static_cast<float>(n);
-    float var = 0.f;
-    for (int i = 0; i < n; ++i) {
-      const float d = enc[i] - mean;
-      tmp[i] = d;
-      var += d * d;
-    }
-    var /= static_cast<float>(n);
-    const float sd = std::sqrt(var + net_.norm_epsilon);
-    for (int i = 0; i < n; ++i) tmp[i] = tmp[i] / sd * net_.norm_gamma[i] + net_.norm_beta[i];
-    const Networks::Stage& s = net_.stage2;
-    const int u = s.lstm[0].units;
-    float* h0 = st2_.data();
-    kernels::LstmStep(s.lstm[0], tmp.data(), h0, h0 + u, scratch_.data());
-    kernels::LstmStep(s.lstm[1], h0, h0 + 2 * u, h0 + 3 * u, scratch_.data());
-    kernels::Dense(s.mask, h0 + 2 * u, mask2.data());
-    for (int i = 0; i < n; ++i) tmp[i] = mask2[i] * enc[i];
-    kernels::Dense(net_.decoder, tmp.data(), yout.data());
+    // Stage 2, keeping its mask.
+    net_.RunStage2(frame.data(), yout.data(), st2_.data(), scratch_.data(), carries_,
+                   mask2.data());
     std::copy(ob_.begin() + kHop, ob_.end(), ob_.begin());
     std::fill(ob_.end() - kHop, ob_.end(), 0.f);
     for (int i = 0; i < kFrame; ++i) ob_[i] += yout[i];
@@ -99,6 +80,7 @@ class CpuChain {
   audio::RealFft fft_;
   std::vector<float> in_, ob_, st1_, st2_, scratch_;
   std::vector<audio::cfloat> spec_;
+  Networks::Carries carries_;
 
  public:
   std::vector<float> mag, mask1, frame, mask2, yout, out;
