@@ -28,6 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_util  # noqa: E402
 import dfn3_common as dc  # noqa: E402
 
 
@@ -50,18 +51,6 @@ def median(v):
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def pin_to_one_cpu(cpu):
-    """Pins this process (and the threads it starts later) to one CPU; returns it or None."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    c = allowed[-1] if cpu < 0 else cpu
-    if c not in allowed:
-        return None
-    os.sched_setaffinity(0, {c})
-    return c
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -72,7 +61,7 @@ def main():
     ap.add_argument("--cpu", type=int, default=-1,
                     help="CPU to pin to (-1: the last allowed one; -2: do not pin)")
     a = ap.parse_args()
-    cpu = pin_to_one_cpu(a.cpu) if a.cpu != -2 else None
+    cpu = bench_util.pin_to_one_cpu(a.cpu) if a.cpu != -2 else None
     dc.need_modules(files=True)
     import numpy as np
     import onnxruntime as ort

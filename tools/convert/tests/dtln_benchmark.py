@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_util  # noqa: E402
 import dtln_common as dc  # noqa: E402
 
 
@@ -33,18 +34,6 @@ def si_sdr(ref, est):
     return 10 * np.log10(np.sum(t ** 2) / max(np.sum((est - t) ** 2), 1e-20))
 
 
-def pin_to_one_cpu(cpu):
-    """Pins this process to one CPU; returns it, or None where that is not possible."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    c = allowed[-1] if cpu < 0 else cpu
-    if c not in allowed:
-        return None
-    os.sched_setaffinity(0, {c})
-    return c
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", required=True)
@@ -54,7 +43,7 @@ def main():
     ap.add_argument("--cpu", type=int, default=-1,
                     help="CPU to pin to (-1: the last allowed one, -2: do not pin)")
     a = ap.parse_args()
-    cpu = pin_to_one_cpu(a.cpu) if a.cpu != -2 else None
+    cpu = bench_util.pin_to_one_cpu(a.cpu) if a.cpu != -2 else None
     dc.need_modules()
     import ctypes
     import numpy as np
