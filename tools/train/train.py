@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import pathlib
 import sys
 import time
@@ -127,27 +126,43 @@ def add_run_args(ap: argparse.ArgumentParser) -> None:
                     help="keep only last.pt (not epochNNN.pt): short epochs on a GPU")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--config", default=str(HERE / "configs" / "default.json"))
-    add_common_args(ap)
-    ap.add_argument("--write-pack", default=None,
-                    help="after building the data, write a feature pack (ultra_data.pack, "
-                         "features quantised to 1e-2) of the first --pack-frames voiced frames "
-                         "(evenly from every shard) and the validation set, then exit")
-    ap.add_argument("--pack-frames", type=int, default=300000)
-    add_run_args(ap)
-    args = ap.parse_args(argv)
+def load_pack(path, log):
+    """Train and validation sets from a feature pack (ultra_data.pack, written by --write-pack):
+    sets named train* are concatenated, val is the validation set; also the pack's meta dict."""
+    import ultra_data
+    p = ultra_data.unpack(path)
+    names = sorted(k for k in p if k.startswith("train"))
+    train = {k: np.concatenate([p[n][k] for n in names]) for k in ("features", "gains", "vad")}
+    log("pack loaded", path=str(path), train_sets=len(names), train_rows=len(train["features"]))
+    return train, p["val"], p.get("meta", {})
 
-    cfg = load_config(args.config)
+
+def write_pack(train: dict, val: dict, shards: int, rows: int, path, meta: dict, log,
+               **pack_kw) -> None:
+    """A feature pack of the first rows // shards rows of each of the `shards` equal parts of
+    `train` (the shards were concatenated in order) plus `val` (ultra_data.pack)."""
+    import ultra_data
+    per, n_shard = rows // shards, len(train["features"]) // shards
+    sets = {f"train{i:02d}": {k: v[i * n_shard:i * n_shard + min(per, n_shard)]
+                              for k, v in train.items()} for i in range(shards)}
+    sets["val"] = val
+    ultra_data.pack(sets, path, meta=meta, **pack_kw)
+    log("pack written", path=str(path))
+
+
+def open_run(args, cfg: dict, overrides=("init",), threads: int = 2):
+    """The start of a run of either trainer: the command line's overrides of `cfg` (work_dir,
+    epochs and the `overrides` keys), torch's thread counts, the work folder and its JSON-lines
+    log. Returns (work, log, max_minutes); log(msg, **kv) prints and appends to log.jsonl."""
     if args.work_dir:
         cfg["work_dir"] = args.work_dir
-    if args.init:
-        cfg["init"] = args.init
     if args.epochs is not None:
         cfg["epochs"] = args.epochs
+    for k in overrides:
+        if getattr(args, k, None) is not None:
+            cfg[k] = getattr(args, k)
     max_minutes = args.max_minutes if args.max_minutes is not None else cfg.get("max_minutes")
-    torch.set_num_threads(int(cfg.get("threads", 2)))
+    torch.set_num_threads(int(cfg.get("threads", threads)))
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
@@ -162,47 +177,26 @@ def main(argv=None) -> int:
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
 
-    t0 = time.time()
-    if args.pack:
-        import ultra_data
-        p = ultra_data.unpack(args.pack)
-        names = sorted(k for k in p if k.startswith("train"))
-        train = {k: np.concatenate([p[n][k] for n in names]) for k in ("features", "gains", "vad")}
-        val, meta = p["val"], p.get("meta", {})
-        corpus_desc, data_root = meta.get("corpus"), meta.get("data_root")
-    else:
-        ext = ghostnv_ext.GhostnvExt.open(args.lib_dir)
-        train, val, corpus = load_datasets(cfg, ext, log)
-        corpus_desc, data_root = corpus.describe(), str(corpus.root)
-    log("data ready", train_frames=len(train["features"]), val_frames=len(val["features"]),
-        seconds=round(time.time() - t0, 1))
-    if args.write_pack:
-        import ultra_data
-        ns = cfg["train_data"]["shards"]
-        per, n_shard = args.pack_frames // ns, len(train["features"]) // ns
-        sets = {f"train{i:02d}": {k: v[i * n_shard:i * n_shard + min(per, n_shard)]
-                                  for k, v in train.items()} for i in range(ns)}
-        sets["val"] = val
-        ultra_data.pack(sets, args.write_pack, feature_step=1e-2,
-                        meta={"corpus": corpus_desc, "data_root": data_root, "config": cfg,
-                              "pack_frames": args.pack_frames})
-        log("pack written", path=args.write_pack)
-        return 0
-    if args.data_only:
-        return 0
-    dev = torch.device(args.device)
+    return work, log, max_minutes
 
-    torch.manual_seed(cfg["seed"])
-    net = RNNoiseNet()
-    # Fixed input normalisation from the training features (folded into the weights at export).
-    net.set_normalisation(train["features"].mean(axis=0), train["features"].std(axis=0))
+
+def run_training(cfg: dict, args, net, train: dict, val: dict, work: pathlib.Path, log,
+                 max_minutes, extra: dict, augment=None, progress_every: int = 0) -> int:
+    """The epoch loop both trainers share: Adam on RNNoise's loss (gains + VAD), learning rate
+    lr / (1 + lr_decay * step), optional gradient clipping; each epoch shuffles sequences of
+    seq_len rows cut at a random offset (a per-epoch random stream, so --resume repeats it),
+    evaluates on `val`, writes <work>/last.pt atomically (and epochNNN.pt) and logs. `net` has
+    its input normalisation set; cfg["init"] loads a checkpoint's weights first, --resume
+    continues from last.pt. `extra` goes into every checkpoint and snapshot (data provenance);
+    augment(x, dev) may change a batch's features; progress_every > 0 prints a line every that
+    many batches. Stops after cfg["epochs"] or, after checkpointing, past max_minutes."""
+    dev = torch.device(args.device)
     if cfg.get("init"):
         # Fine-tuning: start from a checkpoint's weights (and its fixed input normalisation).
         net.load_state_dict(torch.load(resolve(cfg["init"]), weights_only=False)["model"])
         log("initialised from", checkpoint=cfg["init"])
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0))
     step, epoch, history = 0, 0, []
-    net.to(dev)
     ckpt_path = work / "last.pt"
     if args.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
@@ -212,9 +206,18 @@ def main(argv=None) -> int:
         log("resumed", epoch=epoch, step=step)
     elif args.resume:
         log("no checkpoint to resume; starting fresh")
+    net.to(dev)
+    for st in opt.state.values():   # a resumed optimizer's moments follow the weights
+        for k, v in st.items():
+            if torch.is_tensor(v) and k != "step":
+                st[k] = v.to(dev)
+
+    def weights():
+        return {k: v.detach().cpu() for k, v in net.state_dict().items()}
 
     seq_len, bs = cfg["seq_len"], cfg["batch_size"]
     start = time.time()
+    lr = cfg["lr"]
     while epoch < cfg["epochs"]:
         rng = np.random.default_rng([cfg["seed"], epoch])   # per-epoch stream: resumable
         seqs = {k: v.to(dev) for k, v in
@@ -228,7 +231,10 @@ def main(argv=None) -> int:
             lr = cfg["lr"] / (1 + cfg["lr_decay"] * step)
             for gparam in opt.param_groups:
                 gparam["lr"] = lr
-            g, v, _ = net(seqs["features"][idx])
+            x = seqs["features"][idx]
+            if augment is not None:
+                x = augment(x, dev)
+            g, v, _ = net(x)
             loss, parts = rnnoise_loss(g, v, seqs["gains"][idx], seqs["vad"][idx],
                                        cfg["vad_weight"], cfg.get("under_weight", 0.0))
             opt.zero_grad(set_to_none=True)
@@ -239,25 +245,23 @@ def main(argv=None) -> int:
             step += 1
             nb += 1
             if args.snapshot_every and step % args.snapshot_every == 0:
-                torch.save({"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-                            "step": step, "epoch": epoch, "config": cfg, "corpus": corpus_desc,
-                            "data_root": data_root, "pack": args.pack,
-                            "mix": dataclasses.asdict(mix_config(cfg))},
-                           work / f"step{step:06d}.pt")
+                torch.save({"model": weights(), "step": step, "epoch": epoch, "config": cfg,
+                            **extra}, work / f"step{step:06d}.pt")
             sums["loss"] += float(loss.detach())
             sums["gain"] += float(parts["gain"])
             sums["vad"] += float(parts["vad"])
+            if progress_every and nb % progress_every == 0:
+                print(json.dumps({"epoch": epoch, "batch": nb, "step": step,
+                                  "loss": sums["loss"] / nb,
+                                  "s_per_step": round((time.time() - te) / nb, 2)}), flush=True)
         epoch += 1
         tr = {k: v / max(nb, 1) for k, v in sums.items()}
         va = evaluate(net, val, seq_len, cfg["vad_weight"], device=dev)
         rec = {"epoch": epoch, "step": step, "lr": lr, "train": tr, "val": va,
                "epoch_seconds": round(time.time() - te, 1)}
         history.append(rec)
-        ck = {"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-              "optimizer": opt.state_dict(), "step": step,
-              "epoch": epoch, "history": history, "config": cfg,
-              "corpus": corpus_desc, "mix": dataclasses.asdict(mix_config(cfg)),
-              "data_root": data_root, "pack": args.pack}
+        ck = {"model": weights(), "optimizer": opt.state_dict(), "step": step, "epoch": epoch,
+              "history": history, "config": cfg, **extra}
         torch.save(ck, work / "last.pt.tmp")
         (work / "last.pt.tmp").replace(ckpt_path)
         if not args.no_epoch_files:
@@ -267,6 +271,47 @@ def main(argv=None) -> int:
             log("time limit reached; stopping (use --resume to continue)", epoch=epoch)
             break
     return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--config", default=str(HERE / "configs" / "default.json"))
+    add_common_args(ap)
+    ap.add_argument("--write-pack", default=None,
+                    help="after building the data, write a feature pack (ultra_data.pack, "
+                         "features quantised to 1e-2) of the first --pack-frames voiced frames "
+                         "(evenly from every shard) and the validation set, then exit")
+    ap.add_argument("--pack-frames", type=int, default=300000)
+    add_run_args(ap)
+    args = ap.parse_args(argv)
+
+    cfg = load_config(args.config)
+    work, log, max_minutes = open_run(args, cfg, overrides=("init",), threads=2)
+    t0 = time.time()
+    if args.pack:
+        train, val, meta = load_pack(args.pack, log)
+        corpus_desc, data_root = meta.get("corpus"), meta.get("data_root")
+    else:
+        ext = ghostnv_ext.GhostnvExt.open(args.lib_dir)
+        train, val, corpus = load_datasets(cfg, ext, log)
+        corpus_desc, data_root = corpus.describe(), str(corpus.root)
+    log("data ready", train_frames=len(train["features"]), val_frames=len(val["features"]),
+        seconds=round(time.time() - t0, 1))
+    if args.write_pack:
+        write_pack(train, val, cfg["train_data"]["shards"], args.pack_frames, args.write_pack,
+                   {"corpus": corpus_desc, "data_root": data_root, "config": cfg,
+                    "pack_frames": args.pack_frames}, log, feature_step=1e-2)
+        return 0
+    if args.data_only:
+        return 0
+
+    torch.manual_seed(cfg["seed"])
+    net = RNNoiseNet()
+    # Fixed input normalisation from the training features (folded into the weights at export).
+    net.set_normalisation(train["features"].mean(axis=0), train["features"].std(axis=0))
+    extra = {"corpus": corpus_desc, "data_root": data_root, "pack": args.pack,
+             "mix": dataclasses.asdict(mix_config(cfg))}
+    return run_training(cfg, args, net, train, val, work, log, max_minutes, extra)
 
 
 if __name__ == "__main__":
