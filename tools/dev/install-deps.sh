@@ -30,3 +30,12 @@ if ((${#py_missing[@]})); then
   python3 -m pip install -q "${py_missing[@]}" 2>/dev/null ||
     python3 -m pip install -q --break-system-packages "${py_missing[@]}"
 fi
+# PyTorch for the training tests (label `train`: the trainers' loop, export vs the engine, the
+# e2e pipelines). PyPI's Linux wheel is the CUDA build (~4 GB installed; it runs on the CPU
+# here). Best effort: without it those tests report themselves skipped, nothing else needs it.
+if ! python3 -c "import torch" 2>/dev/null; then
+  echo "install-deps: pip install torch (for the train tests; best effort)"
+  timeout 1200 python3 -m pip install -q "torch>=2.0" 2>/dev/null ||
+    timeout 1200 python3 -m pip install -q --break-system-packages "torch>=2.0" ||
+    echo "install-deps: torch not installed; the train tests will be skipped"
+fi
