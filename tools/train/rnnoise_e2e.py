@@ -40,7 +40,6 @@ config.e2e.dsp holds the highpass / pitch_filter the export must set), snap_<ste
 log.jsonl.
 """
 
-import argparse
 import concurrent.futures as cf
 import json
 import os
@@ -226,38 +225,13 @@ def load_init(path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--pack", required=True, help="enhanced_opuspack.py folder (or .npz pack)")
-    ap.add_argument("--init", required=True, help="train.py checkpoint to start from")
-    ap.add_argument("--work-dir", required=True)
+    ap = train_common.e2e_argparser(__doc__.split("\n")[0], "train.py checkpoint to start from")
     ap.add_argument("--lib-dir", help="folder of libghostnv_train_features.so")
-    ap.add_argument("--sndfile-dir")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--steps", type=int, help="stop after N steps (smoke runs)")
-    ap.add_argument("--batch-size", type=int)
-    ap.add_argument("--segment", type=float)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                    help="override a config key (e.g. --set sisdr_weight=0.3)")
     a = ap.parse_args(argv)
-    cfg = json.loads(pathlib.Path(a.config).read_text())
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        cfg[k] = json.loads(v)
-    work = pathlib.Path(a.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    import enhanced_train as et   # the Opus pack loader and the GPU mixer
-    dev = train_common.setup_torch(a.device, cfg)
-    if pathlib.Path(a.pack).is_dir():
-        speech, noise = et.load_opus_pack(a.pack, dev, a.sndfile_dir, cfg.get("decode_jobs"))
-    else:
-        speech, noise = et.load_pack(a.pack, dev)
-    mixer = et.GpuMixer(speech, noise, cfg["aug"], dev)
+    run = train_common.E2ERun(a, SR, HOP)
+    cfg, work, dev, mixer, data_desc = run.cfg, run.work, run.dev, run.mixer, run.data_desc
+    import enhanced_train as et   # sisdr_loss
     base_snr = list(cfg["aug"]["snr_db"])
-    data_desc = {"pack": pathlib.Path(a.pack).name, "speech_sources": len(speech),
-                 "speech_s": round(mixer.s_pool.numel() / SR), "noise_sources": len(noise),
-                 "noise_s": round(mixer.n_pool.numel() / SR)}
     dsp_opts = {"highpass": bool(cfg.get("highpass", True)),
                 "pitch_filter": float(cfg.get("pitch_filter", 1.0))}
     ex = Extractor(a.lib_dir, cfg.get("extract_threads", os.cpu_count() or 1),
@@ -266,21 +240,13 @@ def main(argv=None):
     net.to(dev).train()
     dsp = RnnoiseDsp(dsp_opts["pitch_filter"]).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"])
-    B = a.batch_size or cfg["batch_size"]
-    L = int((a.segment or cfg["segment_seconds"]) * SR) // HOP * HOP
-    cfg["batch_size"], cfg["segment_seconds"] = B, L / SR
-    max_s = cfg.get("max_seconds", 1e9)
-    print(f"rnnoise_e2e: {len(speech)} speech ({mixer.s_pool.numel() / SR:.0f} s), {len(noise)} "
-          f"noise ({mixer.n_pool.numel() / SR:.0f} s), batch {B} x {L}, device {dev}, dsp "
-          f"{dsp_opts}, load {time.time() - t0:.1f} s, config "
-          f"{json.dumps({k: v for k, v in cfg.items() if k != 'aug'})}", flush=True)
+    B, L = run.B, run.L
+    print(f"rnnoise_e2e: {run.summary}, dsp {dsp_opts}, load {time.time() - run.t0:.1f} s, "
+          f"config {json.dumps({k: v for k, v in cfg.items() if k != 'aug'})}", flush=True)
     wg, wsi, wsp, wv = (cfg.get("gain_weight", 1.0), cfg.get("sisdr_weight", 0.0),
                         cfg.get("spec_weight", 0.0), cfg.get("vad_weight", 0.05))
     meter = train_common.LossMeter(work / "log.jsonl", cfg.get("log_every", 50))
-    t_train = time.time()
-    budget = max_s - (t_train - t0)
-    snap_every = cfg.get("snapshot_every", 1e9)
-    next_snap = snap_every
+    run.start()
     step = 0
     rng = np.random.default_rng(cfg["seed"])
 
@@ -296,14 +262,11 @@ def main(argv=None):
         os.replace(tmp, path)
 
     while True:
-        el = time.time() - t_train
-        if el > budget or (a.steps and step >= a.steps):
+        done, snapshot, lr = run.tick(step)
+        if done:
             break
-        if el > next_snap:
+        if snapshot:
             save(work / f"snap_{step:06d}.pt")
-            next_snap += snap_every
-        frac = el / budget if budget < 1e8 else step / max(1, a.steps or 1)
-        lr = train_common.cosine_lr(cfg, frac)
         for gr in opt.param_groups:
             gr["lr"] = lr
         hi = rng.random() < cfg.get("hi_snr_frac", 0.0)
@@ -342,9 +305,9 @@ def main(argv=None):
         weights = {"gain": wg, "vad": wv, "sisdr": wsi, "spec": wsp}
         train_common.optimizer_step(net, opt, losses, weights, cfg)
         step += 1
-        meter.add(step, lr, losses, time.time() - t0)
+        meter.add(step, lr, losses, time.time() - run.t0)
     save(work / "last.pt")
-    print(f"rnnoise_e2e: done, step {step}, {time.time() - t0:.0f} s", flush=True)
+    print(f"rnnoise_e2e: done, step {step}, {time.time() - run.t0:.0f} s", flush=True)
     return 0
 
 
