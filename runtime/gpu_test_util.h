@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernels_test_util.h"
 #include "runtime/context.h"
 #include "runtime/device.h"
 #include "runtime/gpu_ops.h"
@@ -111,19 +112,7 @@ inline GpuTestEnv* GpuEnv() {
   if (!env->skip_reason.empty()) GTEST_SKIP() << "no GPU: " << env->skip_reason;         \
   ASSERT_TRUE(env->failure.empty()) << env->failure
 
-class Rng {
- public:
-  explicit Rng(uint32_t seed) : gen_(seed) {}
-  float Uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(gen_); }
-  std::vector<float> Uniform(size_t n, float lo, float hi) {
-    std::vector<float> v(n);
-    for (float& f : v) f = Uniform(lo, hi);
-    return v;
-  }
-  uint32_t Bits() { return static_cast<uint32_t>(gen_()); }
-
- private:
-  std::mt19937 gen_;
-};
+// The kernels' tests' seeded generator (uniform floats, raw bits).
+using Rng = ::ghostnv::kernels::testing::TestRng;
 
 }  // namespace ghostnv::runtime::testing
