@@ -124,49 +124,55 @@ Weights MakeWeights(TestRng& rng, Shape s, MathMode math, bool bias) {
   return wt;
 }
 
-TEST(LstmTest, ReferenceMatchesDoubleOverSteps) {
-  TestRng rng(101);
+// Every math mode x shape (x bias on and off when both_biases): a random cell and 40 random steps;
+// check(wt, s, x, h, c, what) advances h and c by one step and checks it. Stops at the first
+// fatal failure.
+template <class Check>
+void ForEveryCell(TestRng& rng, const std::string& name, bool both_biases, Check check) {
   for (MathMode math : testing::kAllMathModes) {
     for (Shape s : kShapes) {
       for (bool bias : {true, false}) {
+        if (!bias && !both_biases) continue;
         Weights wt = MakeWeights(rng, s, math, bias);
         std::vector<float> h = rng.Uniform(s.units, -1.f, 1.f);
         std::vector<float> c = rng.Uniform(s.units, -3.f, 3.f);
         for (int step = 0; step < 40; ++step) {
           std::vector<float> x = rng.Uniform(s.inputs, -2.f, 2.f);
-          CheckStep(&LstmStep_ref, wt.p, x, h, c, 1.0,
-                    "ref " + std::to_string(s.inputs) + "x" + std::to_string(s.units) +
-                        " step " + std::to_string(step));
+          check(wt, s, x, h, c,
+                name + " " + std::to_string(s.inputs) + "x" + std::to_string(s.units) + " step " +
+                    std::to_string(step));
+          if (::testing::Test::HasFatalFailure()) return;
         }
       }
     }
   }
 }
 
+TEST(LstmTest, ReferenceMatchesDoubleOverSteps) {
+  TestRng rng(101);
+  ForEveryCell(rng, "ref", true, [](const Weights& wt, Shape, const std::vector<float>& x,
+                                    std::vector<float>& h, std::vector<float>& c,
+                                    const std::string& what) {
+    CheckStep(&LstmStep_ref, wt.p, x, h, c, 1.0, what);
+  });
+}
+
 TEST(LstmTest, Avx2MatchesDoubleAndReference) {
   GHOSTNV_SKIP_WITHOUT_AVX2();
   TestRng rng(202);
-  for (MathMode math : testing::kAllMathModes) {
-    for (Shape s : kShapes) {
-      Weights wt = MakeWeights(rng, s, math, true);
-      std::vector<float> h = rng.Uniform(s.units, -1.f, 1.f);
-      std::vector<float> c = rng.Uniform(s.units, -3.f, 3.f);
-      for (int step = 0; step < 40; ++step) {
-        std::vector<float> x = rng.Uniform(s.inputs, -2.f, 2.f);
-        std::vector<float> h_ref = h, c_ref = c;
-        const std::string what = "avx2 " + std::to_string(s.inputs) + "x" +
-                                 std::to_string(s.units) + " step " + std::to_string(step);
-        const Expected e = DoubleLstm(wt.p, x, h, c);
-        std::vector<float> scratch(LstmScratchFloats(s.units));
-        LstmStep_ref(wt.p, x.data(), h_ref.data(), c_ref.data(), scratch.data());
-        CheckStep(&LstmStep_avx2, wt.p, x, h, c, 1.0, what);
-        for (int k = 0; k < s.units; ++k) {
-          ASSERT_NEAR(h[k], h_ref[k], 2 * e.bound_h[k]) << what;
-          ASSERT_NEAR(c[k], c_ref[k], 2 * e.bound_c[k]) << what;
-        }
-      }
+  ForEveryCell(rng, "avx2", false, [](const Weights& wt, Shape s, const std::vector<float>& x,
+                                      std::vector<float>& h, std::vector<float>& c,
+                                      const std::string& what) {
+    std::vector<float> h_ref = h, c_ref = c;
+    const Expected e = DoubleLstm(wt.p, x, h, c);
+    std::vector<float> scratch(LstmScratchFloats(s.units));
+    LstmStep_ref(wt.p, x.data(), h_ref.data(), c_ref.data(), scratch.data());
+    CheckStep(&LstmStep_avx2, wt.p, x, h, c, 1.0, what);
+    for (int k = 0; k < s.units; ++k) {
+      ASSERT_NEAR(h[k], h_ref[k], 2 * e.bound_h[k]) << what;
+      ASSERT_NEAR(c[k], c_ref[k], 2 * e.bound_c[k]) << what;
     }
-  }
+  });
 }
 
 TEST(LstmTest, ZeroUnitsIsANoOpAndDispatcherWorks) {
@@ -212,33 +218,23 @@ TEST(LstmTest, SaturationStaysFinite) {
 TEST(LstmTest, Avx512MatchesDoubleAndAvx2) {
   GHOSTNV_SKIP_WITHOUT_AVX512();
   TestRng rng(303);
-  for (MathMode math : testing::kAllMathModes) {
-    for (Shape s : kShapes) {
-      for (bool bias : {true, false}) {
-        Weights wt = MakeWeights(rng, s, math, bias);
-        std::vector<float> h = rng.Uniform(s.units, -1.f, 1.f);
-        std::vector<float> c = rng.Uniform(s.units, -3.f, 3.f);
-        // avx2::Gemv sums every column in order (one FMA per term) when 4u is a multiple of 8
-        // and its blocks are wide (>= 5 vectors): then the two agree bit for bit.
-        const bool same_order = s.units % 2 == 0 && s.units >= 10;
-        for (int step = 0; step < 40; ++step) {
-          std::vector<float> x = rng.Uniform(s.inputs, -2.f, 2.f);
-          std::vector<float> h2 = h, c2 = c;
-          const std::string what = "avx512 " + std::to_string(s.inputs) + "x" +
-                                   std::to_string(s.units) + " step " + std::to_string(step);
-          std::vector<float> scratch(LstmScratchFloats(s.units));
-          LstmStep_avx2(wt.p, x.data(), h2.data(), c2.data(), scratch.data());
-          CheckStep(&LstmStep_avx512, wt.p, x, h, c, 1.0, what);
-          if (same_order) {
-            for (int k = 0; k < s.units; ++k) {
-              ASSERT_EQ(h[k], h2[k]) << what << " h[" << k << "]";
-              ASSERT_EQ(c[k], c2[k]) << what << " c[" << k << "]";
-            }
-          }
-        }
+  ForEveryCell(rng, "avx512", true, [](const Weights& wt, Shape s, const std::vector<float>& x,
+                                       std::vector<float>& h, std::vector<float>& c,
+                                       const std::string& what) {
+    // avx2::Gemv sums every column in order (one FMA per term) when 4u is a multiple of 8
+    // and its blocks are wide (>= 5 vectors): then the two agree bit for bit.
+    const bool same_order = s.units % 2 == 0 && s.units >= 10;
+    std::vector<float> h2 = h, c2 = c;
+    std::vector<float> scratch(LstmScratchFloats(s.units));
+    LstmStep_avx2(wt.p, x.data(), h2.data(), c2.data(), scratch.data());
+    CheckStep(&LstmStep_avx512, wt.p, x, h, c, 1.0, what);
+    if (same_order) {
+      for (int k = 0; k < s.units; ++k) {
+        ASSERT_EQ(h[k], h2[k]) << what << " h[" << k << "]";
+        ASSERT_EQ(c[k], c2[k]) << what << " c[" << k << "]";
       }
     }
-  }
+  });
 }
 
 TEST(LstmTest, DispatcherTakesTheActiveLevel) {
