@@ -14,6 +14,7 @@
 
 #include <memory>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "models/ir.h"
 
@@ -48,5 +49,25 @@ class Family {
 
 // Validates that the model's layers fit its family and builds the family object.
 absl::StatusOr<std::unique_ptr<Family>> CreateFamily(std::shared_ptr<const Model> model);
+
+// The network of a gain family (rnnoise, ultra) alone over `frames` rows of `features_per_row`
+// features -> `bands` gains (+ VAD when vad != nullptr), through the family's own kernels and one
+// fresh channel, no DSP around it (training and tests). Fam: the concrete family class created
+// by `family`, with RunNetwork(Ch&, const float* features, float* gains, float* vad).
+template <class Fam, class Ch>
+absl::Status RunFamilyNetwork(const absl::StatusOr<std::unique_ptr<Family>>& family,
+                              const float* features, long frames, int features_per_row, int bands,
+                              float* gains, float* vad) {
+  if (!family.ok()) return family.status();
+  const auto& fam = static_cast<const Fam&>(**family);
+  std::unique_ptr<ChannelState> state = fam.NewChannel();
+  Ch& ch = static_cast<Ch&>(*state);
+  for (long t = 0; t < frames; ++t) {
+    float v = 0;
+    fam.RunNetwork(ch, features + t * features_per_row, gains + t * bands, &v);
+    if (vad != nullptr) vad[t] = v;
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace ghostnv::models

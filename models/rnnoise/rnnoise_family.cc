@@ -374,17 +374,8 @@ absl::StatusOr<DspOptions> DspOptionsOf(const Model& m) {
 
 absl::Status RunNetworkOnFeatures(std::shared_ptr<const Model> model, const float* features,
                                   long frames, float* gains, float* vad) {
-  absl::StatusOr<std::unique_ptr<Family>> family = CreateRnnoiseFamily(std::move(model));
-  if (!family.ok()) return family.status();
-  const auto& fam = static_cast<const RnnoiseFamily&>(**family);
-  std::unique_ptr<ChannelState> state = fam.NewChannel();
-  Channel& ch = static_cast<Channel&>(*state);
-  for (long t = 0; t < frames; ++t) {
-    float v = 0;
-    fam.RunNetwork(ch, features + t * kFeatures, gains + t * kBands, &v);
-    if (vad != nullptr) vad[t] = v;
-  }
-  return absl::OkStatus();
+  return RunFamilyNetwork<RnnoiseFamily, Channel>(CreateRnnoiseFamily(std::move(model)), features, frames, kFeatures,
+                                          kBands, gains, vad);
 }
 
 // ---- training support ----
