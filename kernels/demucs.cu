@@ -559,12 +559,15 @@ extern "C" __global__ void demucs_out_history_f32(const int* __restrict__ ctl, i
 
 // out[r][i] = s * y + (1 - s) * dry, y = d[r][d_off + i] * scale[r] (normalize) or d[...],
 // dry = win[slot][hop & 1][i] (the input TL... samples back); 0 for rows still filling the first
-// frame; rows past count untouched.
+// frame; rows past count untouched. D > 0 (a model trained on a target delayed by D samples,
+// metadata.demucs.output_delay): the dry signal goes through D more samples of delay, a line
+// dl[slot][2][D] holding the dry stream's last D samples (copy frame & 1 written this hop, the
+// other read): dry = (line ++ win[..][0, hop))[i], the new line its last D samples.
 extern "C" __global__ void demucs_finish_f32(const int* __restrict__ ctl, int rows,
                                              const float* __restrict__ d, int d_rs, int d_off,
                                              const float* __restrict__ scale, int normalize,
                                              const float* __restrict__ win, int W, int hop,
-                                             float* __restrict__ out) {
+                                             float* __restrict__ out, float* dl, int D) {
   const long long total = static_cast<long long>(rows) * hop;
   const long long step = static_cast<long long>(blockDim.x) * gridDim.x;
   const int count = dmx_count(ctl);
@@ -580,7 +583,17 @@ extern "C" __global__ void demucs_finish_f32(const int* __restrict__ ctl, int ro
     const float s = dmx_strength(ctl, r);
     const float dv = d[static_cast<long long>(r) * d_rs + d_off + i];
     const float y = normalize ? __fmul_rn(dv, scale[r]) : dv;
-    const float dry = win[(static_cast<long long>(dmx_slot(ctl, r)) * 2 + (dmx_hop(ctl, r) & 1)) * W + i];
+    const float* cur = win + (static_cast<long long>(dmx_slot(ctl, r)) * 2 + (dmx_hop(ctl, r) & 1)) * W;
+    float dry;
+    if (D > 0) {
+      const int f = dmx_frame(ctl, r);
+      const float* prev = dl + (static_cast<long long>(dmx_slot(ctl, r)) * 2 + ((f + 1) & 1)) * D;
+      float* next = dl + (static_cast<long long>(dmx_slot(ctl, r)) * 2 + (f & 1)) * D;
+      dry = i < D ? prev[i] : cur[i - D];
+      for (int k = i; k < D; k += hop) next[k] = hop + k < D ? prev[hop + k] : cur[hop + k - D];
+    } else {
+      dry = cur[i];
+    }
     *o = __fadd_rn(__fmul_rn(s, y), __fmul_rn(__fsub_rn(1.f, s), dry));
   }
 }

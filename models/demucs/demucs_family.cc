@@ -160,6 +160,11 @@ long Networks::ValidLength(long length) const {
   return (l + resample - 1) / resample;
 }
 
+int Networks::StreamingLatency() const {
+  const int tl = frame_length + lookahead;
+  return ((tl + hop - 1) / hop - 1) * hop;
+}
+
 absl::StatusOr<Networks> BuildNetworks(const Model& m) {
   if (m.family != "demucs") return Bad(m, "family is not 'demucs'");
   const nlohmann::json meta = nlohmann::json::parse(m.metadata_json, nullptr, false);
@@ -252,9 +257,16 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
   if (m.hop_size != net.hop) return Bad(m, absl::StrCat("hop_size must be ", net.hop));
   const int tl = net.frame_length + net.lookahead;
   if (m.frame_size != tl) return Bad(m, absl::StrCat("frame_size must be ", tl));
-  const int latency = ((tl + net.hop - 1) / net.hop - 1) * net.hop;
-  if (m.algorithmic_latency != latency)
-    return Bad(m, absl::StrCat("algorithmic_latency must be ", latency));
+  if (d.contains("output_delay")) {   // absent in files before session 10: 0
+    if (!geti("output_delay", 0, 1 << 16, &net.output_delay))
+      return Bad(m, "metadata.demucs.output_delay must be an integer in [0, 65536]");
+  }
+  const int latency = net.StreamingLatency() + net.output_delay;
+  if (m.algorithmic_latency != latency) {
+    return Bad(m, absl::StrCat("algorithmic_latency must be ", latency, " (streaming ",
+                               net.StreamingLatency(), " + output_delay ", net.output_delay,
+                               ")"));
+  }
   if (net.resample_buffer > net.hop) return Bad(m, "resample_buffer must be <= hop");
   return net;
 }
@@ -418,6 +430,8 @@ class Channel final : public ChannelState {
     const int R = net.resample;
     const int cmax = p.cmax;
     pending.assign(static_cast<size_t>(p.total_length) + p.hop, 0.f);
+    dry_line.assign(net.output_delay > 0 ? static_cast<size_t>(net.output_delay) + p.hop : 0,
+                    0.f);
     frame.assign(static_cast<size_t>(p.rb) + p.total_length, 0.f);
     up_a.assign(static_cast<size_t>(R) * frame.size(), 0.f);
     up_b.assign(static_cast<size_t>(R) * frame.size(), 0.f);
@@ -442,8 +456,8 @@ class Channel final : public ChannelState {
   ~Channel() override { Reset(); }
 
   void Reset() override {
-    for (std::vector<float>* v : {&pending, &frame, &up_a, &up_b, &resample_in, &resample_out,
-                                  &x, &x2, &e, &e2, &out, &down, &scratch})
+    for (std::vector<float>* v : {&pending, &dry_line, &frame, &up_a, &up_b, &resample_in,
+                                  &resample_out, &x, &x2, &e, &e2, &out, &down, &scratch})
       Wipe(*v);
     for (auto* vv : {&enc, &h, &c, &tail})
       for (std::vector<float>& v : *vv) Wipe(v);
@@ -454,6 +468,9 @@ class Channel final : public ChannelState {
 
   std::vector<float> pending, frame, up_a, up_b, resample_in, resample_out, x, x2, e, e2, out,
       down, scratch;
+  // output_delay > 0: the dry signal's extra delay, [output_delay + hop] samples (the oldest
+  // first); empty otherwise.
+  std::vector<float> dry_line;
   std::vector<std::vector<float>> enc, h, c, tail;
   int filled = 0;   // samples in pending
   long frames = 0;  // frames processed
@@ -484,7 +501,17 @@ class DemucsFamily final : public Family {
     const float s = std::clamp(strength, 0.f, 1.f);
     RunFrame(ch, out);
     const float* dry = ch.pending.data();
-    for (int i = 0; i < H; ++i) out[i] = s * out[i] + (1.f - s) * dry[i];
+    if (!ch.dry_line.empty()) {
+      // The network's output is output_delay samples later than the streaming latency: the
+      // dry signal mixed into it goes through that many more samples of delay.
+      const int D = net_.output_delay;
+      float* line = ch.dry_line.data();
+      std::memcpy(line + D, dry, sizeof(float) * H);
+      for (int i = 0; i < H; ++i) out[i] = s * out[i] + (1.f - s) * line[i];
+      std::memmove(line, line + H, sizeof(float) * D);
+    } else {
+      for (int i = 0; i < H; ++i) out[i] = s * out[i] + (1.f - s) * dry[i];
+    }
     ch.filled -= H;
     std::memmove(ch.pending.data(), ch.pending.data() + H, sizeof(float) * ch.filled);
     return {};

@@ -18,7 +18,9 @@
 //     steps. The output is delayed by algorithmic_latency() = (ceil(661 / 256) - 1) * 256 = 512
 //     samples (32 ms at 16 kHz) for dns48: the first frame needs 661 input samples. It differs
 //     from the offline output by the normalisation (running instead of global variance) and
-//     the resampler's frame edges, exactly as DemucsStreamer does.
+//     the resampler's frame edges, exactly as DemucsStreamer does. A model trained on a
+//     target delayed by D samples (metadata.demucs.output_delay = D) reports D more samples of
+//     algorithmic latency; its computation is the same.
 //
 //   auto fam = models::CreateFamily(model);   // family "demucs", from ghostnv-convert
 //   auto ch = (*fam)->NewChannel();           // allocates every buffer of the channel
@@ -49,6 +51,12 @@ struct Networks {
   int hop = 0;               // S^depth / resample: input samples per network step
   int frame_length = 0;      // valid_length(1)
   int lookahead = 64, resample_buffer = 256;
+  // metadata.demucs.output_delay (optional, default 0): the network was trained to output the
+  // clean signal this many samples late, i.e. with that much more future context. Nothing in
+  // the computation changes; the model's algorithmic_latency must include it
+  // (StreamingLatency() + output_delay), so everything that aligns output (ghostnv-denoise,
+  // the library's latency report, --report json) accounts for it.
+  int output_delay = 0;
   const float* sinc = nullptr;  // [2 * zeros] the interpolation kernel (resample > 1)
   int sinc_taps = 0;
 
@@ -66,6 +74,8 @@ struct Networks {
   int Channels() const { return level.empty() ? 0 : level.back().cout; }
   // Demucs.valid_length(length).
   long ValidLength(long length) const;
+  // The streaming algorithm's own delay, (ceil((frame_length + lookahead) / hop) - 1) * hop.
+  int StreamingLatency() const;
 };
 
 absl::StatusOr<Networks> BuildNetworks(const Model& model);

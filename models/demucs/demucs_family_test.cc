@@ -142,7 +142,9 @@ struct TestModel {
     model->layers.push_back(l);
   }
 
-  explicit TestModel(int depth = 3, int hidden = 4) {
+  // output_delay >= 0 writes metadata.demucs.output_delay (and adds it to the latency); -1
+  // leaves the key out, as in files written before session 10.
+  explicit TestModel(int depth = 3, int hidden = 4, int output_delay = -1) {
     store.reserve(64);
     const int K = 8, S = 4, R = 4;
     using kernels::Activation;
@@ -183,12 +185,13 @@ struct TestModel {
     const int tl = static_cast<int>(tmp.ValidLength(1)) + 64;
     model->hop_size = hop;
     model->frame_size = tl;
-    model->algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop;
+    model->algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop + std::max(0, output_delay);
     model->metadata_json = absl::StrCat(
         R"({"demucs": {"depth": )", depth,
         R"(, "kernel_size": 8, "stride": 4, "resample": 4, "lstm_layers": 2, "glu": true,
             "normalize": true, "floor": 0.001, "resample_lookahead": 64,
-            "resample_buffer": )", std::min(hop, 256), "}}");
+            "resample_buffer": )", std::min(hop, 256),
+        output_delay >= 0 ? absl::StrCat(R"(, "output_delay": )", output_delay) : "", "}}");
     // A plausible interpolation kernel (windowed sinc), as the converter stores it.
     std::vector<float>& kern = store[0 + 1];  // resample.kernel's bias
     for (int j = 0; j < 112; ++j) {
@@ -211,6 +214,66 @@ TEST(DemucsFamily, BuildsAndRejectsBadModels) {
   TestModel bad3;
   bad3.model->algorithmic_latency += 1;
   EXPECT_FALSE(BuildNetworks(*bad3.model).ok());
+  // metadata.demucs.output_delay: absent or 0 -> the streaming latency alone; D -> D more.
+  TestModel zero(3, 4, 0), delayed(3, 4, 37);
+  absl::StatusOr<Networks> nz = BuildNetworks(*zero.model), nd = BuildNetworks(*delayed.model);
+  ASSERT_TRUE(nz.ok()) << nz.status();
+  ASSERT_TRUE(nd.ok()) << nd.status();
+  EXPECT_EQ(nz->output_delay, 0);
+  EXPECT_EQ(nd->output_delay, 37);
+  EXPECT_EQ(nd->StreamingLatency(), nz->StreamingLatency());
+  EXPECT_EQ(delayed.model->algorithmic_latency, tm.model->algorithmic_latency + 37);
+  EXPECT_EQ(zero.model->algorithmic_latency, tm.model->algorithmic_latency);
+  TestModel stale(3, 4, 37);   // the delay in the metadata but not in the latency
+  stale.model->algorithmic_latency -= 37;
+  absl::StatusOr<Networks> ns = BuildNetworks(*stale.model);
+  ASSERT_FALSE(ns.ok());
+  EXPECT_NE(std::string(ns.status().message()).find("output_delay"), std::string::npos)
+      << ns.status();
+  for (const char* v : {"-1", "2.5", "\"256\"", "100000"}) {
+    TestModel b(3, 4, 0);
+    const std::string key = R"("output_delay": 0)";
+    b.model->metadata_json.replace(b.model->metadata_json.find(key), key.size(),
+                                   absl::StrCat(R"("output_delay": )", v));
+    EXPECT_FALSE(BuildNetworks(*b.model).ok()) << v;
+  }
+}
+
+// A model trained on a target delayed by D samples: the same computation, D more samples of
+// reported latency, and the dry signal (strength < 1) delayed by the whole latency so that it
+// lines up with the network's output. D = 37 is not a multiple of the hop (16).
+TEST(DemucsFamily, OutputDelayAddsLatencyAndDelaysTheDrySignal) {
+  TestModel plain, delayed(3, 4, 37);
+  auto fp = CreateDemucsFamily(plain.model);
+  auto fd = CreateDemucsFamily(delayed.model);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  const int hop = (*fd)->hop_size(), lat = (*fd)->algorithmic_latency();
+  ASSERT_EQ(lat, (*fp)->algorithmic_latency() + 37);
+  const int hops = 41;
+  const std::vector<float> x = Random(static_cast<size_t>(hop) * hops, 19, 0.1f);
+  auto run = [&](const Family& fam, float strength) {
+    auto ch = fam.NewChannel();
+    std::vector<float> y(x.size());
+    for (int k = 0; k < hops; ++k)
+      fam.ProcessHop(*ch, x.data() + k * hop, y.data() + k * hop, strength);
+    return y;
+  };
+  // The network part is untouched: full strength gives the plain model's output exactly.
+  EXPECT_EQ(run(**fd, 1.f), run(**fp, 1.f));
+  const std::vector<float> dry = run(**fd, 0.f);
+  for (int i = 0; i < lat && i < static_cast<int>(dry.size()); ++i) ASSERT_EQ(dry[i], 0.f) << i;
+  for (size_t i = 0; i + lat < x.size(); ++i) ASSERT_FLOAT_EQ(dry[i + lat], x[i]) << i;
+  const std::vector<float> wet = run(**fd, 1.f), mix = run(**fd, 0.6f);
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(mix[i], 0.6f * wet[i] + 0.4f * dry[i], 1e-6f) << i;
+  // Reset clears the delay line: a second pass over the same channel repeats the first.
+  auto ch = (*fd)->NewChannel();
+  std::vector<float> a(x.size()), b(x.size());
+  for (int k = 0; k < hops; ++k) (*fd)->ProcessHop(*ch, x.data() + k * hop, a.data() + k * hop, 0.3f);
+  ch->Reset();
+  for (int k = 0; k < hops; ++k) (*fd)->ProcessHop(*ch, x.data() + k * hop, b.data() + k * hop, 0.3f);
+  EXPECT_EQ(a, b);
 }
 
 TEST(DemucsFamily, OfflineHandlesAnyLength) {
@@ -252,7 +315,7 @@ TEST(DemucsFamily, StreamingIsDeterministicResettableAndDelaysTheDrySignal) {
 }
 
 TEST(DemucsFamily, ProcessHopDoesNotAllocate) {
-  TestModel tm(4, 4);
+  TestModel tm(4, 4, 300);   // with an output delay line longer than the hop
   auto fam = CreateDemucsFamily(tm.model);
   ASSERT_TRUE(fam.ok()) << fam.status();
   auto ch = (*fam)->NewChannel();

@@ -24,6 +24,8 @@
 
 #include "audio/sound_file.h"
 #include "gtest/gtest.h"
+#include "models/gnvm.h"
+#include "models/ir.h"
 #include "nlohmann/json.hpp"
 
 #ifndef GHOSTNV_DENOISE_BIN
@@ -365,6 +367,65 @@ TEST_F(DenoiseCliTest, JsonReportAndReference) {
       EXPECT_NEAR(out_db, in_db, 0.01);  // output == input, aligned
     }
   }
+}
+
+// A demucs model trained on a target delayed by D samples (metadata.demucs.output_delay, session
+// 10): the library reports D more samples of latency and the tool removes them, so the same
+// network's output comes out D samples earlier than with the plain file, and the dry signal
+// (strength 0) stays aligned with the input. Both files: the shipped enhanced model's weights.
+TEST_F(DenoiseCliTest, DemucsOutputDelayIsCompensated) {
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string enhanced = std::string(src) + "/models/weights/enhanced.gnvm";
+  if (!Exists(enhanced)) GTEST_SKIP() << "no models/weights/enhanced.gnvm";
+  auto loaded = ghostnv::models::LoadGnvmFile(enhanced);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const int D = 203;  // not a multiple of the hop (256)
+  auto variant = [&](int delay, const std::string& path) {
+    ghostnv::models::Model m = **loaded;  // the tensors stay with *loaded
+    nlohmann::json meta = nlohmann::json::parse(m.metadata_json);
+    const int base = m.algorithmic_latency - meta["demucs"].value("output_delay", 0);
+    meta["demucs"]["output_delay"] = delay;
+    m.metadata_json = meta.dump();
+    m.algorithmic_latency = base + delay;
+    const absl::Status st = ghostnv::models::WriteGnvmFile(m, path);
+    EXPECT_TRUE(st.ok()) << st;
+    return base;
+  };
+  const std::string plain = Path("plain.gnvm"), late = Path("late.gnvm");
+  const int base = variant(0, plain);
+  variant(D, late);
+  const size_t frames = 48000 + 517;
+  const std::vector<float> x = SpeechPlusNoise(48000, 1, frames, 5);
+  const std::string in = Path("in.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kFloat, 48000, 1},
+                                    x).ok());
+  auto run = [&](const std::string& model, const char* strength, const std::string& out) {
+    const Result r = RunTool({in, out, "--model", model, "--strength", strength, "--report",
+                              "json", "--backend", "cpu", "--format", "float"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto y = audio::ReadSoundFile(out);
+    EXPECT_TRUE(y.ok());
+    EXPECT_EQ(y.ok() ? y->frames : 0, frames);
+    return std::make_pair(r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json(),
+                          y.ok() ? y->samples : std::vector<float>());
+  };
+  const auto [jp, yp] = run(plain, "1", Path("plain.wav"));
+  const auto [jl, yl] = run(late, "1", Path("late.wav"));
+  const auto [jd, yd] = run(late, "0", Path("dry.wav"));
+  ASSERT_FALSE(jp.is_null() || jl.is_null() || jd.is_null());
+  EXPECT_DOUBLE_EQ(jp["algorithmic_latency_ms"].get<double>(), base / 48.0);
+  EXPECT_DOUBLE_EQ(jl["algorithmic_latency_ms"].get<double>(), (base + D) / 48.0);
+  ASSERT_EQ(yp.size(), frames);
+  ASSERT_EQ(yl.size(), frames);
+  ASSERT_EQ(yd.size(), frames);
+  double energy = 0;
+  for (size_t t = 0; t + D < frames; ++t) {
+    ASSERT_NEAR(yl[t], yp[t + D], 1e-6f) << t;
+    energy += double(yl[t]) * yl[t];
+  }
+  EXPECT_GT(energy, 1.0);
+  for (size_t t = 0; t < frames; ++t) ASSERT_NEAR(yd[t], x[t], 1e-6f) << t;
 }
 
 // The models built into the library are selected by name: `--model ultra` (2 ms) and

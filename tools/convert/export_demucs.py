@@ -18,7 +18,10 @@ upsampling (convolutions with a 112-tap windowed-sinc kernel), the encoder (Conv
 1x1 Conv1d, GLU as Split/Sigmoid/Mul), a 2-layer unidirectional LSTM (causal=True), the decoder
 (skip Add, 1x1 Conv1d, GLU, ConvTranspose1d K/S, ReLU), sinc downsampling, the crop and the
 multiplication by the standard deviation. Hyper-parameters the wiring does not show (sample
-rate) travel in the ONNX metadata (`denoiser.*` keys).
+rate) travel in the ONNX metadata (`denoiser.*` keys). `--output-delay D` (samples) marks a
+network trained to output the clean signal D samples late (tools/train/enhanced_train.py
+output_delay): key `ghostnv.output_delay`, which the converter writes as metadata.demucs.
+output_delay and adds to the model's algorithmic latency.
 
 Needs torch and denoiser (`pip install --no-deps denoiser`; it imports only torch here).
 """
@@ -71,8 +74,12 @@ def from_checkpoint(path, config, allow_pickle=False):
     return model.eval()
 
 
-def export(model, path, length, opset=17):
-    """Traces model.forward on [1, 1, length] and writes the ONNX file."""
+def export(model, path, length, opset=17, output_delay=0):
+    """Traces model.forward on [1, 1, length] and writes the ONNX file. output_delay > 0: the
+    network outputs the clean signal that many samples late (ONNX metadata
+    ghostnv.output_delay)."""
+    if int(output_delay) < 0:
+        raise ValueError("output_delay must be >= 0")
     import onnx
     import torch
     x = torch.zeros(1, 1, length)
@@ -84,6 +91,8 @@ def export(model, path, length, opset=17):
             "denoiser.length": str(length), "denoiser.causal": str(bool(model.causal)),
             "denoiser.floor": repr(float(model.floor)),
             "denoiser.normalize": str(bool(model.normalize))}
+    if output_delay:
+        meta["ghostnv.output_delay"] = str(int(output_delay))
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
@@ -103,6 +112,9 @@ def main(argv=None):
                     help="--checkpoint may be a pickled denoiser model package "
                     "(trusted files only)")
     ap.add_argument("--length", type=int, default=16000, help="traced signal length, samples")
+    ap.add_argument("--output-delay", type=int, default=0,
+                    help="samples by which the network's output lags the clean signal it was "
+                    "trained on (training's output_delay); added to the model's latency")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
@@ -116,7 +128,7 @@ def main(argv=None):
         print("export_demucs: the model is not causal (BiLSTM); GhostNV runs causal Demucs only",
               file=sys.stderr)
         return 1
-    export(model, a.output, a.length)
+    export(model, a.output, a.length, output_delay=a.output_delay)
     n = sum(p.numel() for p in model.parameters())
     print(f"export_demucs: wrote {a.output} ({n} parameters, length {a.length})")
     return 0

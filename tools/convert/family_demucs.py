@@ -379,10 +379,19 @@ def match(model, label):
 
     meta = {p.key: p.value for p in model.metadata_props}
     sr = int(meta.get("denoiser.sample_rate", "16000"))
+    # export_demucs.py --output-delay: the network was trained to output the clean signal this
+    # many samples late; absent in older exports (0)
+    try:
+        output_delay = int(meta.get("ghostnv.output_delay", "0"))
+    except ValueError:
+        output_delay = -1
+    _need(0 <= output_delay <= 1 << 16,
+          f"ONNX metadata ghostnv.output_delay must be an integer in [0, 65536], got "
+          f"{meta.get('ghostnv.output_delay')!r}")
     return dict(enc=enc, dec=dec, lstm=lstm, depth=depth, kernel=kernel, stride=stride,
                 resample=resample, kernel_sinc=kernel_sinc, glu=glu, floor=floor,
                 normalize=normalize, sample_rate=sr, hidden=enc[0]["cout"],
-                length=ishape[-1])
+                length=ishape[-1], output_delay=output_delay)
 
 
 def valid_length(d, length):
@@ -451,10 +460,11 @@ def build(d, sources):
     frame_length = valid_length(d, 1)
     total_length = frame_length + LOOKAHEAD
     latency = (-(-total_length // total_stride) - 1) * total_stride
+    delay = int(d.get("output_delay", 0))
     header = {
         "family": "demucs", "name": f"demucs{int(d['hidden'])}-depth{d['depth']}",
         "sample_rate": d["sample_rate"], "frame_size": total_length, "hop_size": total_stride,
-        "algorithmic_latency": latency, "math": "exact",
+        "algorithmic_latency": latency + delay, "math": "exact",
         "metadata": {
             "source_format": "onnx", "sources": sources,
             "demucs": {"depth": d["depth"], "hidden": int(d["hidden"]), "kernel_size": K,
@@ -463,7 +473,8 @@ def build(d, sources):
                        "lstm_layers": len(d["lstm"]), "frame_length": frame_length,
                        "resample_lookahead": LOOKAHEAD,
                        "resample_buffer": min(total_stride, MAX_RESAMPLE_BUFFER),
-                       "traced_length": int(d["length"])},
+                       "traced_length": int(d["length"]),
+                       **({"output_delay": delay} if delay else {})},
             "licence": "architecture: facebookresearch/denoiser (CC-BY-NC 4.0 for the published "
                        "weights); these weights: see the source model",
         },

@@ -12,6 +12,12 @@ without a base (e.g. a widened model's new units) are sent in fp16.
     python3 tools/train/enhanced_ckpt.py expand small.pt model.pt [--base init.pt]
     python3 tools/train/enhanced_ckpt.py widen narrow.pt wide_fp16.pt --config CFG \
         --set model.hidden=64 [--seed N]
+    python3 tools/train/enhanced_ckpt.py from-gnvm models/weights/enhanced.gnvm init.pt
+
+from-gnvm inverts tools/convert/family_demucs.py's lowering: a demucs .gnvm (fp32, fp16 or
+int8 tensors) back to the PyTorch Demucs state dict (denoiser's parameter names; the LSTM's two
+biases summed into bias_ih, bias_hh zero), written in fp16 (the .gnvm's weight precision), so
+training can start from a shipped file when no checkpoint is left.
 
 widen writes the function-preserving widening of a narrower model (enhanced_train.
 widen_state_dict; the new units drawn from torch's generator seeded with --seed, default the
@@ -56,9 +62,56 @@ def expand(small, base=None):
     return sd
 
 
+def gnvm_to_state_dict(path):
+    """A demucs .gnvm -> (Demucs state dict in fp32, the .gnvm header). The inverse of
+    family_demucs.build: encoder conv [K*cin][cout] -> (cout, cin, K); 1x1 convs [cin][g*cout]
+    -> (g*cout, cin, 1); transposed convs [cin][K*cout] -> (cin, cout, K); LSTM
+    [W_ih^T; W_hh^T] (gates i, f, g, o: PyTorch's order) with one summed bias."""
+    import pathlib
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import numpy as np
+    from gnvm_writer import read_gnvm
+    header, t = read_gnvm(path)
+    if header.get("family") != "demucs":
+        raise ValueError(f"{path}: family {header.get('family')!r} is not 'demucs'")
+    d = header["metadata"]["demucs"]
+    if d.get("resample", 1) != 1:
+        raise ValueError(f"{path}: only resample 1 models (the enhanced family) are supported")
+    depth, K = int(d["depth"]), int(d["kernel_size"])
+    lay = {l["name"]: l for l in header["layers"]}
+
+    def get(name, what):
+        ref = lay[name]["tensors"].get(what)
+        return None if ref is None else t[ref]
+
+    sd = {}
+    for i in range(depth):
+        w = get(f"encoder{i}.conv", "weights")                    # [K*cin][cout]
+        cout = w.shape[1]
+        sd[f"encoder.{i}.0.weight"] = w.reshape(K, -1, cout).transpose(2, 1, 0)
+        sd[f"encoder.{i}.0.bias"] = get(f"encoder{i}.conv", "bias")
+        sd[f"encoder.{i}.2.weight"] = get(f"encoder{i}.pw", "weights").T[:, :, None]
+        sd[f"encoder.{i}.2.bias"] = get(f"encoder{i}.pw", "bias")
+    for j in range(depth):
+        sd[f"decoder.{j}.0.weight"] = get(f"decoder{j}.pw", "weights").T[:, :, None]
+        sd[f"decoder.{j}.0.bias"] = get(f"decoder{j}.pw", "bias")
+        w = get(f"decoder{j}.convtr", "weights")                  # [cin][K*cout]
+        sd[f"decoder.{j}.2.weight"] = w.reshape(w.shape[0], K, -1).transpose(0, 2, 1)
+        sd[f"decoder.{j}.2.bias"] = get(f"decoder{j}.convtr_bias", "bias")
+    for k in range(int(d["lstm_layers"])):
+        W = get(f"lstm{k}", "weights")                            # [2h][4h]
+        h = W.shape[1] // 4
+        sd[f"lstm.lstm.weight_ih_l{k}"] = W[:h].T
+        sd[f"lstm.lstm.weight_hh_l{k}"] = W[h:].T
+        sd[f"lstm.lstm.bias_ih_l{k}"] = get(f"lstm{k}", "bias")
+        sd[f"lstm.lstm.bias_hh_l{k}"] = np.zeros(4 * h, np.float32)
+    return {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in sd.items()}, \
+        header
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("mode", choices=["shrink", "expand", "widen"])
+    ap.add_argument("mode", choices=["shrink", "expand", "widen", "from-gnvm"])
     ap.add_argument("src")
     ap.add_argument("dst")
     ap.add_argument("--base", help="the initial weights (state dict) the difference is taken to")
@@ -67,6 +120,13 @@ def main(argv=None):
                     help="widen: config overrides (enhanced_train.py --set)")
     ap.add_argument("--seed", type=int, help="widen: seed of the new units (default: config)")
     a = ap.parse_args(argv)
+    if a.mode == "from-gnvm":
+        sd, header = gnvm_to_state_dict(a.src)
+        torch.save({k: v.half() for k, v in sd.items()}, a.dst)
+        print(f"enhanced_ckpt: {a.dst}: {header['name']}, hidden "
+              f"{header['metadata']['demucs']['hidden']}, "
+              f"{sum(v.numel() for v in sd.values())} parameters (fp16)")
+        return 0
     src = torch.load(a.src, map_location="cpu", weights_only=True)
     if a.mode == "widen":
         import json

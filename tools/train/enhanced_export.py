@@ -12,6 +12,9 @@ Checks (printed; exit 1 when one fails):
     by our C++ family vs denoiser's DemucsStreamer on the PyTorch model (relative error
     <= 1e-4), and the shipped precision vs fp32 (SNR of the difference, >= 35 dB for fp16);
     the family's hop, latency and CPU time per hop (real-time factor on one core).
+A network trained with output_delay D (the config's key, or --output-delay) is exported with D in
+its metadata: the .gnvm's latency is the streaming latency + D (checked), and the engine is
+compared with DemucsStreamer (which knows no D) D samples later.
 """
 
 import argparse
@@ -66,6 +69,9 @@ def main(argv=None):
                     "sign flip of the output (the H200 run's output came out inverted)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="config override as in enhanced_train.py (e.g. --set model.hidden=64)")
+    ap.add_argument("--output-delay", type=int, default=None,
+                    help="samples the output lags the clean signal (default: the config's "
+                    "output_delay, else 0)")
     a = ap.parse_args(argv)
     import json
     import torch
@@ -73,6 +79,7 @@ def main(argv=None):
     import export_demucs
     from enhanced_train import apply_overrides, build_model
     cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+    delay = a.output_delay if a.output_delay is not None else int(cfg.get("output_delay", 0))
     model = build_model(cfg)
     sd = torch.load(a.checkpoint, map_location="cpu", weights_only=False)
     if isinstance(sd, dict) and "model" in sd and "step" in sd:
@@ -85,7 +92,7 @@ def main(argv=None):
             ct.weight.neg_()
             ct.bias.neg_()
     onnx_path = a.onnx or str(pathlib.Path(a.checkpoint).with_suffix(".onnx"))
-    export_demucs.export(model, onnx_path, a.length)
+    export_demucs.export(model, onnx_path, a.length, output_delay=delay)
     print(f"enhanced_export: wrote {onnx_path}")
     ok = True
 
@@ -120,12 +127,17 @@ def main(argv=None):
         x = test_signal(6.0, 5)
         s32 = dm.Shim(a.lib, fp32)
         hop, lat = s32.hop, s32.latency
+        stream_lat = lat - delay   # DemucsStreamer's own delay; the engine reports D more
+        want = (-(-(model.valid_length(1) + 64) // hop) - 1) * hop
+        ok &= stream_lat == want
+        print(f"check latency: {lat} samples = streaming {stream_lat} + output_delay {delay} "
+              f"({'ok' if stream_lat == want else f'FAIL: streaming should be {want}'})")
         n = x.size // hop * hop
         st = DemucsStreamer(model)
         xt = torch.from_numpy(x[:n].copy())[None]
         with torch.no_grad():
             sref = torch.cat([st.feed(xt[:, i:i + hop]) for i in range(0, n, hop)], 1)[0].numpy()
-        ours = s32.stream(x[:n])[lat:]
+        ours = s32.stream(x[:n])[stream_lat:]
         m = min(sref.size, ours.size)
         e = rel_err(sref[:m], ours[:m])
         ok &= m > 0 and e <= 1e-4
@@ -134,7 +146,7 @@ def main(argv=None):
               f"({'ok' if e <= 1e-4 else 'FAIL'}); hop {hop}, latency {lat} samples "
               f"({1000 * lat / s32.sample_rate:.2f} ms)")
         sp = dm.Shim(a.lib, str(out))
-        y = sp.stream(x[:n])[lat:]
+        y = sp.stream(x[:n])[stream_lat:]
         s = snr_db(ours[:m], y[:m])
         lim = {"fp32": 100.0, "fp16": 35.0, "int8": 12.0}[a.precision]
         ok &= s >= lim

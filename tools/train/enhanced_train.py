@@ -16,6 +16,10 @@ as in Defossez et al. 2020, with resolutions scaled to 48 kHz; optionally (confi
 compressed complex spectral loss (cspec_weight), -SI-SDR below 8 kHz (sisdr_weight) and
 ultra_e2e's PESQ-like compressed-magnitude loss with residual noise weighted more
 (pesq_weight, pesq_noise_asym, pesq_hf_weight; session 8).
+output_delay (samples, default 0; session 10): the network learns the clean speech that many
+samples late (every loss term compares est[t] with clean[t - output_delay]), so it sees that
+much future context; the exported .gnvm must then say so (enhanced_export.py --output-delay:
+metadata.demucs.output_delay, and the family's algorithmic latency grows by it).
 Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
 starts a wider network (e.g. --set model.hidden=64) from a narrower one's weights with the same
 output (widen_state_dict).
@@ -426,6 +430,16 @@ def sisdr_loss(est, clean, hz):
 
 
 # ---- training ----------------------------------------------------------------------------------
+def delay_align(est, clean, noisy, delay):
+    """A network trained to output the clean speech `delay` samples late: est[t] is scored
+    against clean[t - delay] (and noisy[t - delay], its input at that time), so the first
+    `delay` output samples and the last `delay` target samples drop out. delay 0: unchanged."""
+    if delay <= 0:
+        return est, clean, noisy
+    n = est.shape[-1] - delay
+    return est[..., delay:], clean[..., :n], noisy[..., :n]
+
+
 def lr_at(cfg, step, elapsed_frac=None):
     """Warm-up, then cosine to lr * lr_final; with elapsed_frac (schedule "time") the cosine
     follows the fraction of the wall-clock budget spent, so a time-capped run still anneals."""
@@ -535,6 +549,9 @@ def main(argv=None):
         # ultra_e2e's PESQ-like loss (compressed magnitudes, < 8 kHz weighted 1, residual
         # noise weighted 1 + pesq_noise_asym), imported here so there is one copy of it
         from ultra_e2e import spec_loss as pesq_like_loss
+    out_delay = int(cfg.get("output_delay", 0))
+    if not 0 <= out_delay < L // 2:
+        raise SystemExit(f"enhanced_train: output_delay {out_delay} must be in [0, {L // 2})")
     by_time = cfg.get("schedule") == "time"
     ema_decay = cfg.get("ema", 0.0)
     ema = None
@@ -559,6 +576,10 @@ def main(argv=None):
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
             est = model(noisy)
         est = est.float()
+        if out_delay:
+            # the network learns the clean speech out_delay samples late: it sees that many
+            # samples of future context (the .gnvm's metadata.demucs.output_delay)
+            est, clean, noisy = delay_align(est, clean, noisy, out_delay)
         if cfg.get("loss_scale") == "input_std":
             # waveform loss on the scale the network sees (Demucs divides by the input's std):
             # without it the L1 term is ~100x smaller than the scale-free STFT terms at low
@@ -636,6 +657,7 @@ def main(argv=None):
                     noisy, clean = mixer.batch(B, L, 777 + i)
                     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
                         est = vm(noisy).float()
+                    est, clean, noisy = delay_align(est, clean, noisy, out_delay)
                     lim = torch.full((B,), sisdr_hz, device=dev)
                     ref = band_limit(clean[:, 0], lim)
                     live = ref.pow(2).mean(-1) > 1e-10

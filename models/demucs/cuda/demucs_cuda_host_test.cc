@@ -320,6 +320,23 @@ std::vector<Case> Cases() {
     s.lookahead = 5;
     v.push_back({"d3h3k6s3r1-noglu", s, 30});
   }
+  {
+    DemucsShape s;  // an output delay (metadata.demucs.output_delay) longer than the hop (27)
+    s.depth = 3;    // and not a multiple of it: the dry signal's extra delay line
+    s.hidden = 4;
+    s.kernel = 6;
+    s.stride = 3;
+    s.resample = 1;
+    s.output_delay = 61;
+    v.push_back({"d3h4k6s3r1-delay61", s, 24});
+  }
+  {
+    DemucsShape s;  // an output delay shorter than the hop (64)
+    s.depth = 3;
+    s.hidden = 4;
+    s.output_delay = 5;
+    v.push_back({"d3h4r4-delay5", s, 20});
+  }
   return v;
 }
 

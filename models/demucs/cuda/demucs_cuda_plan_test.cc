@@ -3,7 +3,8 @@
 // the converted fixture tools/convert/tests/data/demucs_small.onnx ($GHOSTNV_DEMUCS_GNVM, else
 // that part is skipped with a message) and random models of several shapes — dns48's (depth 5,
 // hidden 48, K 8, S 4, resample 4, 16 kHz), a 48 kHz one (resample 2, hop 512), K 4 / S 2 /
-// resample 2 with one LSTM layer, and resample 1 without GLU or normalisation. Five sessions on
+// resample 2 with one LSTM layer, resample 1 without GLU or normalisation, and a 48 kHz
+// resample-1 one with an output delay of 300 samples (a dry delay line). Five sessions on
 // scattered slots of 37, rows shuffled every hop, staggered starts, strengths 1 and 0.7, both
 // LSTM paths: per hop and session the relative L2 error of the output <= 1e-4, whole-stream SNR
 // of the difference >= 60 dB. Also: 1500 live sessions of 2500 slots, argument errors, slot
@@ -111,6 +112,13 @@ std::vector<Named> Models() {
   ng.normalize = false;
   ng.lookahead = 5;
   v.push_back({"d3h6k6s3r1-noglu", MakeRandomDemucs(ng, 6), 300});
+  DemucsShape dl;  // the enhanced model's geometry (48 kHz, resample 1, hop 256) with an output
+  dl.depth = 4;    // delay (metadata.demucs.output_delay) longer than a hop, not a multiple of it
+  dl.hidden = 8;
+  dl.resample = 1;
+  dl.sample_rate = 48000;
+  dl.output_delay = 300;
+  v.push_back({"48k-d4h8r1-delay300", MakeRandomDemucs(dl, 7), 120});
   return v;
 }
 

@@ -73,6 +73,7 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   s.glu = net.glu;
   s.floor = net.floor;
   s.math = static_cast<int>(net.lstm[0].math);
+  s.output_delay = net.output_delay;
   const int k_hops = (s.total_length + s.hop - 1) / s.hop;
   s.window = k_hops * s.hop;
   s.first_valid_hop = k_hops - 1;
@@ -193,7 +194,8 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
                     {DmxBuf::kRout, 2 * static_cast<size_t>(s.rb)},
                     {DmxBuf::kEnc, s.enc_slot},
                     {DmxBuf::kTail, s.tail_slot},
-                    {DmxBuf::kLstate, s.lstate_slot}};
+                    {DmxBuf::kLstate, s.lstate_slot},
+                    {DmxBuf::kDry, 2 * static_cast<size_t>(s.output_delay)}};
   for (const auto& [b, per] : s.slot_buffers) f[static_cast<int>(b)] = m * per;
   f[static_cast<int>(DmxBuf::kFrame)] = m * s.frame_rs;
   f[static_cast<int>(DmxBuf::kUp1)] = R >= 2 ? m * s.up1_rs : 0;
@@ -472,7 +474,8 @@ std::vector<DmxOp> DmxSchedule::Hop(int rows, bool split_lstm) const {
   }
   add("demucs_finish_f32", grid1(static_cast<long long>(rows) * hop, thr), thr,
          {P(DmxBuf::kCtl), I(rows), P(out_buf), I(out_stride), I(out_offset), P(DmxBuf::kScale),
-          I(normalize ? 1 : 0), P(DmxBuf::kWin), I(window), I(hop), P(DmxBuf::kPcmOut)});
+          I(normalize ? 1 : 0), P(DmxBuf::kWin), I(window), I(hop), P(DmxBuf::kPcmOut),
+          output_delay > 0 ? P(DmxBuf::kDry) : Null(), I(output_delay)});
   {
     DmxOp out;
     out.kind = DmxOp::kCopyOut;

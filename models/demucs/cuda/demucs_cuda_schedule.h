@@ -36,6 +36,7 @@ enum class DmxBuf : int {
   kEnc,      // [slot][levels < depth-1][2][len * cout] encoder outputs
   kTail,     // [slot][levels][2][S * cin] transposed-conv partial sums
   kLstate,   // [slot][L][2][C] LSTM h, c
+  kDry,      // [slot][2][D] the dry signal's extra delay (D = output_delay > 0)
   // Per row (work):
   kFrame, kUp1, kUp2, kScale, kConv, kElast, kHseq, kCseq, kDx0, kDx1, kDpw, kBlk, kPo,
   kDown1, kDown2,
@@ -73,6 +74,7 @@ struct DmxSchedule {
   // Geometry (as models/demucs's streaming plan).
   int hop = 0, total_length = 0, rb = 0, window = 0, resample = 1, kernel = 0, stride = 0;
   int depth = 0, channels = 0, lstm_layers = 0, lstm_steps = 0, first_valid_hop = 0;
+  int output_delay = 0;  // metadata.demucs.output_delay: the dry signal's extra delay
   std::vector<int> enc_len, enc_new, cin, cout;
   std::vector<int> dec_x, dec_e;
   int out_x = 0, out_e = 0;

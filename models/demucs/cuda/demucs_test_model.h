@@ -26,6 +26,7 @@ struct DemucsShape {
   bool glu = true, normalize = true;
   int sample_rate = 16000, lookahead = 64, resample_buffer_cap = 256, sinc_zeros = 56;
   float weight_gain = 1.0f;  // weights uniform in +-gain * sqrt(3 / fan_in)
+  int output_delay = 0;      // > 0: metadata.demucs.output_delay (and that much more latency)
 };
 
 // The model owns its weights through a holder kept alive by the returned shared_ptr's deleter.
@@ -118,13 +119,14 @@ inline std::shared_ptr<Model> MakeRandomDemucs(const DemucsShape& sh, unsigned s
   const int tl = static_cast<int>(tmp.ValidLength(1)) + sh.lookahead;
   m.hop_size = hop;
   m.frame_size = tl;
-  m.algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop;
+  m.algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop + sh.output_delay;
   m.metadata_json = absl::StrCat(
       R"({"demucs": {"depth": )", sh.depth, R"(, "kernel_size": )", K, R"(, "stride": )", S,
       R"(, "resample": )", R, R"(, "lstm_layers": )", sh.lstm_layers, R"(, "glu": )",
       sh.glu ? "true" : "false", R"(, "normalize": )", sh.normalize ? "true" : "false",
       R"(, "floor": 0.001, "resample_lookahead": )", sh.lookahead, R"(, "resample_buffer": )",
-      std::min(hop, sh.resample_buffer_cap), "}}");
+      std::min(hop, sh.resample_buffer_cap),
+      sh.output_delay > 0 ? absl::StrCat(R"(, "output_delay": )", sh.output_delay) : "", "}}");
   return std::shared_ptr<Model>(h, &h->model);
 }
 

@@ -242,6 +242,43 @@ def test_overrides_and_pesq(tmp, pack):
           f"encoder.0.0 {tuple(sd['encoder.0.0.weight'].shape)}")
 
 
+def test_output_delay(tmp, pack, rng):
+    # delay_align: est[t] is scored against clean[t - D]; an output that is the clean signal
+    # D samples late has zero error after alignment, the undelayed one does not
+    B, L, D = 3, 997, 37
+    clean = torch.from_numpy(rng.standard_normal((B, 1, L))).float()
+    noisy = clean + 0.1
+    late = torch.cat([torch.zeros(B, 1, D), clean[..., :L - D]], -1)
+    e, c, n = et.delay_align(late, clean, noisy, D)
+    e0, c0, _ = et.delay_align(clean, clean, noisy, D)
+    same = et.delay_align(late, clean, noisy, 0)
+    check("train/delay-align", e.shape[-1] == c.shape[-1] == n.shape[-1] == L - D
+          and float((e - c).abs().max()) == 0.0 and float((n - c - 0.1).abs().max()) < 1e-6
+          and float((e0 - c0).abs().max()) > 0.1 and all(a is b for a, b in
+                                                        zip(same, (late, clean, noisy))),
+          f"aligned length {e.shape[-1]}, error of the late copy {float((e - c).abs().max())}")
+    cfg = small_cfg(4)
+    cfg["aug"]["p_reverb"] = 0.0
+    cp = os.path.join(tmp, "cfg4d.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    work = os.path.join(tmp, "work_d")
+    rc = et.main(["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
+                  "--batch-size", "2", "--segment", "0.2", "--steps", "2", "--set", "log_every=1",
+                  "--set", "init_from=null", "--set", "output_delay=64", "--set", "val_batches=1"])
+    logs = [json.loads(l) for l in open(os.path.join(work, "log.jsonl"))]
+    val = json.loads(open(os.path.join(work, "val.json")).read())
+    check("train/output-delay", rc == 0 and len(logs) == 2
+          and all(np.isfinite(r["loss"]) for r in logs) and np.isfinite(val["model"]),
+          f"losses {[round(r['loss'], 4) for r in logs]}, val {val}")
+    try:
+        et.main(["--config", cp, "--pack", pack, "--work-dir", work + "x", "--device", "cpu",
+                 "--batch-size", "2", "--segment", "0.2", "--steps", "1",
+                 "--set", "init_from=null", "--set", "output_delay=100000"])
+        check("train/output-delay-range", False, "an output delay longer than the segment ran")
+    except SystemExit as ex:
+        check("train/output-delay-range", "output_delay" in str(ex), str(ex))
+
+
 def test_ckpt(rng):
     import enhanced_ckpt
     base = {"w": torch.from_numpy(rng.standard_normal((7, 5, 3))).float(),
@@ -390,9 +427,46 @@ def test_export(tmp, capi):
                         "--lib", capi, "--length", "12000"], capture_output=True, text=True)
     lines = [l for l in r.stdout.splitlines() if l.startswith(("check", "engine"))]
     print("\n".join("     " + l for l in lines))
-    check("export/engine-vs-pytorch", r.returncode == 0 and len(lines) == 4,
-          "enhanced_export.py checks (onnxruntime, DemucsStreamer, fp16)" +
+    check("export/engine-vs-pytorch", r.returncode == 0 and len(lines) == 5,
+          "enhanced_export.py checks (latency, onnxruntime, DemucsStreamer, fp16)" +
           ("" if r.returncode == 0 else f": {r.stderr[-2000:]}"))
+    from gnvm_writer import read_gnvm
+    import enhanced_ckpt
+    # from-gnvm inverts the converter: the fp32 .gnvm back to the same state dict and function
+    fp32 = os.path.join(tmp, "h8.fp32.gnvm")
+    sd, _ = enhanced_ckpt.gnvm_to_state_dict(fp32)
+    ref = model.state_dict()
+    lstm_b = [k for k in ref if k.startswith("lstm.lstm.bias_ih")]
+    err = max(float((sd[k] - ref[k]).abs().max() / ref[k].abs().max().clamp(min=1e-12))
+              for k in ref if k not in lstm_b and not k.startswith("lstm.lstm.bias_hh"))
+    back = et.build_model(cfg)
+    back.load_state_dict(sd)
+    x = torch.from_numpy(np.random.default_rng(4).standard_normal((1, 1, 7001))).float() * 0.1
+    with torch.no_grad():
+        ya, yb = model(x), back(x)
+    ferr = float((ya - yb).abs().max() / ya.abs().max())
+    check("ckpt/from-gnvm", set(sd) == set(ref) and err < 1e-6 and ferr < 1e-5,
+          f"{len(sd)} tensors, max rel. weight diff {err:.1e}, output rel. diff {ferr:.1e}")
+
+    # output_delay: the same network exported as trained on a target 96 samples late: its
+    # latency is 96 samples more (header, metadata, the family), the checks still pass
+    r = subprocess.run([sys.executable, str(REPO / "tools/train/enhanced_export.py"), "--config",
+                        cp, "--checkpoint", ck, "--out", os.path.join(tmp, "h8d.gnvm"),
+                        "--lib", capi, "--length", "12000", "--output-delay", "96",
+                        "--onnx", os.path.join(tmp, "h8d.onnx")], capture_output=True, text=True)
+    h0, _ = read_gnvm(os.path.join(tmp, "h8.gnvm"))
+    h1, _ = read_gnvm(os.path.join(tmp, "h8d.gnvm"))
+    sys.path.insert(0, str(REPO / "tools" / "convert" / "tests"))
+    import demucs_common as dm
+    sh = dm.Shim(capi, os.path.join(tmp, "h8d.gnvm"))
+    lat = sh.latency
+    sh.close()
+    check("export/output-delay", r.returncode == 0
+          and h1["algorithmic_latency"] == h0["algorithmic_latency"] + 96 == lat
+          and h1["metadata"]["demucs"].get("output_delay") == 96
+          and "output_delay" not in h0["metadata"]["demucs"],
+          f"latency {h0['algorithmic_latency']} -> {h1['algorithmic_latency']} (engine {lat})" +
+          ("" if r.returncode == 0 else f": {r.stdout[-1500:]} {r.stderr[-1500:]}"))
 
 
 def test_shipped():
@@ -428,6 +502,7 @@ def main():
             test_train(tmp, pack)
             test_widen(rng)
             test_overrides_and_pesq(tmp, pack)
+            test_output_delay(tmp, pack, rng)
             test_ckpt(rng)
             test_losses(rng)
             test_opus_pack(tmp)
