@@ -26,6 +26,9 @@
 //   GHOSTNV_RNN_FRONTEND_ROWS=3).
 //   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (_r3: 384; each of the 4 warps
 //   runs its own chains; the launch bounds assume 128).
+//   rnn_frontend_lp_* -> rnn_lpc_lanes -> rnn_frontend_tail: the same, as three kernels with the
+//   autocorrelation + LPC one lane per row between them (CudaPlanOptions::lane_chains, opt-in:
+//   5 % faster as one 64k-row launch, slower in the chunked hop; docs/perf/gpu.md, session 10).
 //
 // Cost (ncu on the H200, 2026-11-29): the frontend is bound by the instructions it issues (IPC
 // 2.65 of 4, ~22k warp instructions per row) and the shared-memory cycles next to them, not by
