@@ -506,8 +506,8 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 // and stores the row's low-passed signal o = lp0 + 5 in scratch row b (RNN_LPS_STRIDE floats);
 // 2 starts from there: o from scratch row b, the whitening filter from scratch row b +
 // RNN_LP_LEN (rnn_lpc_lanes: the autocorrelation and the LPC, one lane per row), the ring's head
-// as phase 1 left it, and then everything from the whitening on; its row counter is
-// ctl[RNN_CTL_ROWS2] (ctl[1] is phase 1's). Same operations in the same order, so the same bits.
+// as SPLIT 1 left it, and then everything from the whitening on; its row counter is
+// ctl[RNN_CTL_ROWS2] (ctl[1] is SPLIT 1's). Same operations in the same order, so the same bits.
 template <bool HP, typename T, int R = 1, int SPLIT = 0>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
@@ -604,7 +604,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     float* fp = fx + RNN_WINDOW;
     float* ring = st + RNN_ST_PITCH;
     const int head = sti[RNN_ST_PITCH_HEAD];  // the oldest sample's ring position: this hop overwrites [head, +480)
-    // (SPLIT 2: phase 1 of this hop has already advanced the head.)
+    // (SPLIT 2: SPLIT 1 has already advanced the head in this hop.)
     const int base = SPLIT == 2 ? head : head + RNN_HOP < RNN_PITCH_BUF ? head + RNN_HOP : head + RNN_HOP - RNN_PITCH_BUF;
     [[maybe_unused]] float* const srow = SPLIT != 0 ? scratch + static_cast<long long>(b) * RNN_LPS_STRIDE : nullptr;
     if constexpr (SPLIT == 2) {  // o and the whitening filter from scratch (rnn_frontend_lp_*, rnn_lpc_lanes)
@@ -1056,7 +1056,7 @@ rnn_frontend_s16_r3(const short* __restrict__ in, int in_stride, const int* __re
   rnn_frontend<false, short, 3>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
-// The chained frontend (rnn_frontend's SPLIT; RnnoiseKernels / CudaPlanOptions::lane_chains):
+// The chained frontend (rnn_frontend's SPLIT; launched by CudaPlan with CudaPlanOptions::lane_chains):
 //   rnn_frontend_lp_f32 / _s16 / _hp: phases 0-2 (the _hp one after rnn_highpass_*, `in` not
 //     read); row b's low-passed signal o -> scratch[b][0, RNN_LP_LEN). Row counter ctl[1].
 //   rnn_lpc_lanes: one lane per row (block.x <= 64, grid.x = ceil(rows / block.x)): scratch[b]'s
