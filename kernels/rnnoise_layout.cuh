@@ -61,6 +61,13 @@
 // ctl[RNN_CTL_LOW_CUT]: metadata.rnnoise.low_cut_hz as bins (DspOptions::low_cut_bins): the
 // postprocess zeroes the output spectrum's bins below it in every hop, silent ones included.
 #define RNN_CTL_LOW_CUT 5
+// ctl[RNN_CTL_ROWS2]: the chained frontend's second row counter (rnn_frontend_tail; zeroed by
+// the host with ctl[1] every hop).
+#define RNN_CTL_ROWS2 6
+// The chained frontend's scratch row (kernels/rnnoise_pitch.cu, rnn_frontend_lp_* ->
+// rnn_lpc_lanes -> rnn_frontend_tail): the low-passed pitch signal (RNN_PITCH_BUF / 2 floats),
+// then the 5 whitening-filter taps; a multiple of 4 floats (16-byte aligned rows).
+#define RNN_LPS_STRIDE (RNN_PITCH_BUF / 2 + 8)
 #define RNN_CTL_NO_HIGHPASS 1
 #define RNN_CTL_PF_CUSTOM 2
 

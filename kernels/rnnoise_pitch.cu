@@ -26,6 +26,9 @@
 //   GHOSTNV_RNN_FRONTEND_ROWS=3).
 //   Launch: grid.x >= 1 (blocks loop over rows), block.x = 128 (_r3: 384; each of the 4 warps
 //   runs its own chains; the launch bounds assume 128).
+//   rnn_frontend_lp_* -> rnn_lpc_lanes -> rnn_frontend_tail: the same, as three kernels with the
+//   autocorrelation + LPC one lane per row between them (CudaPlanOptions::lane_chains, opt-in:
+//   5 % faster as one 64k-row launch, slower in the chunked hop; docs/perf/gpu.md, session 10).
 //
 // Cost (ncu on the H200, 2026-11-29): the frontend is bound by the instructions it issues (IPC
 // 2.65 of 4, ~22k warp instructions per row) and the shared-memory cycles next to them, not by
@@ -47,6 +50,7 @@
 #define RNN_LP_LEN (RNN_PITCH_BUF / 2)  // 864
 #define RNN_LP_OLD ((RNN_PITCH_BUF - RNN_HOP) / 2)  // 624: lp0 + 5 + i that only read the history
 #define RNN_AC_SPLIT (RNN_LP_OLD - 4)               // 620: autocorrelation terms known before the hop
+// (RNN_LPS_STRIDE, the chained frontend's scratch row: rnnoise_layout.cuh.)
 // Resident blocks per SM the frontend kernels are built for (__launch_bounds__): what 14.8 KB of
 // shared memory per block and the registers allow (sm_90: 228 KB per SM -> 12 blocks of 128
 // threads at <= 40 registers — 14 (32 registers, all shared memory allows) measured no faster
@@ -496,11 +500,20 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 // rows repeat its first row (the same inputs and the same operations, so they write the same
 // values to the same places, and every write of a row is separated by a barrier from every
 // read of it).
-template <bool HP, typename T, int R = 1>
+//
+// SPLIT (the chained frontend, rnn_frontend_lp_* -> rnn_lpc_lanes -> rnn_frontend_tail; R = 1):
+// 1 runs phases 0-2 only (input, high-pass, state, analysis frame, PitchDownsample's low-pass)
+// and stores the row's low-passed signal o = lp0 + 5 in scratch row b (RNN_LPS_STRIDE floats);
+// 2 starts from there: o from scratch row b, the whitening filter from scratch row b +
+// RNN_LP_LEN (rnn_lpc_lanes: the autocorrelation and the LPC, one lane per row), the ring's head
+// as SPLIT 1 left it, and then everything from the whitening on; its row counter is
+// ctl[RNN_CTL_ROWS2] (ctl[1] is SPLIT 1's). Same operations in the same order, so the same bits.
+template <bool HP, typename T, int R = 1, int SPLIT = 0>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
-                                             int avx2) {
+                                             int avx2, float* __restrict__ scratch = nullptr) {
+  static_assert(SPLIT == 0 || R == 1, "the chained frontend runs one row per block");
   // Shared memory is what limits the resident rows (blocks) per SM, so the big arrays are reused:
   // pa: the pitch buffer pb (only its last history sample and this hop, high-passed in place; the
   //     low-pass of the older part reads the ring) until the low-pass has read it; then the
@@ -575,7 +588,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   for (int g = blockIdx.x; g < groups; g = next_row[it++ & 1]) {
     if (threadIdx.x == 0) {
 #ifdef __CUDACC_RTC__
-      next_row[it & 1] = groups > grid ? grid + atomicAdd(const_cast<int*>(ctl) + 1, 1) : groups;
+      next_row[it & 1] = groups > grid ? grid + atomicAdd(const_cast<int*>(ctl) + (SPLIT == 2 ? RNN_CTL_ROWS2 : 1), 1) : groups;
 #else
       next_row[it & 1] = g + grid;  // host shim (tests): static striding
 #endif
@@ -591,7 +604,21 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     float* fp = fx + RNN_WINDOW;
     float* ring = st + RNN_ST_PITCH;
     const int head = sti[RNN_ST_PITCH_HEAD];  // the oldest sample's ring position: this hop overwrites [head, +480)
-    const int base = head + RNN_HOP < RNN_PITCH_BUF ? head + RNN_HOP : head + RNN_HOP - RNN_PITCH_BUF;
+    // (SPLIT 2: SPLIT 1 has already advanced the head in this hop.)
+    const int base = SPLIT == 2 ? head : head + RNN_HOP < RNN_PITCH_BUF ? head + RNN_HOP : head + RNN_HOP - RNN_PITCH_BUF;
+    [[maybe_unused]] float* const srow = SPLIT != 0 ? scratch + static_cast<long long>(b) * RNN_LPS_STRIDE : nullptr;
+    if constexpr (SPLIT == 2) {  // o and the whitening filter from scratch (rnn_frontend_lp_*, rnn_lpc_lanes)
+      for (int i = tid; i < RNN_LP_LEN; i += nthr) lp0[5 + i] = srow[i];
+      if (tid < 5) {
+        lp0[tid] = 0.f;
+        fir[tid] = srow[RNN_LP_LEN + tid];
+      }
+      if (tid == 5) {
+        prev_period_s = sti[RNN_ST_LAST_PERIOD] / 2;
+        prev_gain_s = st[RNN_ST_LAST_GAIN];
+      }
+      __syncthreads();
+    } else {
 
     // Phase 0: the input (into the pitch buffer's tail), the pitch history (the ring's 1248
     // newest samples, read before anything writes the ring), and PitchDownsample's low-pass of
@@ -625,7 +652,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // index order; its first RNN_AC_SPLIT terms, o[j] o[j + k] with j + k < RNN_LP_OLD, are
     // known already).
     const float* o = lp0 + 5;
-    const bool ac_lane = r == 0 && warp == 1 && lane < 5 * R;
+    const bool ac_lane = SPLIT == 0 && r == 0 && warp == 1 && lane < 5 * R;
     float ac_bulk = 0.f;  // carried to the second half below
     if (hp_lane) {
       if (!(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS)) {  // (else: the input as is, the state unused)
@@ -665,6 +692,11 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     if (tid == 0) sti[RNN_ST_PITCH_HEAD] = base;  // every thread read head in phase 0
     for (int i = RNN_LP_OLD + tid; i < RNN_LP_LEN; i += nthr) lp0[5 + i] = rnn_lowpass(pb, i);
     __syncthreads();
+    if constexpr (SPLIT == 1) {  // o to scratch; the rest after rnn_lpc_lanes (rnn_frontend_tail)
+      for (int i = tid; i < RNN_LP_LEN; i += nthr) srow[i] = o[i];
+      __syncthreads();  // shared buffers are reused by the next row
+      continue;
+    }
     if (ac_lane) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
       const int ac_q = R == 1 ? 0 : lane / 5, k = lane - 5 * ac_q, fast = RNN_LP_LEN - 4;
       const float* const oq = o_of(ac_q);
@@ -683,6 +715,8 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     __syncthreads();
     if (tid == 0) rnn_lpc_fir(ac, fir);
     __syncthreads();
+    }  // (SPLIT 2: from here on)
+    const float* o = lp0 + 5;
     for (int i = tid; i < RNN_LP_LEN; i += nthr) {
       float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
       v = __fadd_rn(v, __fmul_rn(fir[1], o[i - 2]));
@@ -1020,6 +1054,113 @@ rnn_frontend_s16_r3(const short* __restrict__ in, int in_stride, const int* __re
                     float* __restrict__ state, int state_stride, const float* __restrict__ window,
                     float* __restrict__ frames, int avx2) {
   rnn_frontend<false, short, 3>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// The chained frontend (rnn_frontend's SPLIT; launched by CudaPlan with CudaPlanOptions::lane_chains):
+//   rnn_frontend_lp_f32 / _s16 / _hp: phases 0-2 (the _hp one after rnn_highpass_*, `in` not
+//     read); row b's low-passed signal o -> scratch[b][0, RNN_LP_LEN). Row counter ctl[1].
+//   rnn_lpc_lanes: one lane per row (block.x <= 64, grid.x = ceil(rows / block.x)): scratch[b]'s
+//     autocorrelation (5 lags, the CPU's order: rnn_lpc_row) and whitening filter ->
+//     scratch[b][RNN_LP_LEN, + 5).
+//   rnn_frontend_tail: the rest of the frontend from scratch[b] (same arguments as
+//     rnn_frontend_f32 plus scratch; `in` not read). Row counter ctl[RNN_CTL_ROWS2].
+// scratch is RNN_LPS_STRIDE floats per row (16-byte aligned rows), indexed by the chunk's row b.
+// Why: the autocorrelation is rnn_frontend's biggest one-lane chain (5 lanes x 864 steps, ~3.7k
+// of its ~22k warp instructions per row, one row per warp instruction); here one warp
+// instruction advances the chains of 32 rows.
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_lp_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                    float* __restrict__ frames, int avx2, float* __restrict__ scratch) {
+  rnn_frontend<false, float, 1, 1>(in, in_stride, ctl, state, state_stride, window, frames, avx2, scratch);
+}
+
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_lp_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                    float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                    float* __restrict__ frames, int avx2, float* __restrict__ scratch) {
+  rnn_frontend<false, short, 1, 1>(in, in_stride, ctl, state, state_stride, window, frames, avx2, scratch);
+}
+
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_lp_hp(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                   float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                   float* __restrict__ frames, int avx2, float* __restrict__ scratch) {
+  rnn_frontend<true, float, 1, 1>(in, in_stride, ctl, state, state_stride, window, frames, avx2, scratch);
+}
+
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_tail(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                  float* __restrict__ frames, int avx2, float* __restrict__ scratch) {
+  rnn_frontend<false, float, 1, 2>(in, in_stride, ctl, state, state_stride, window, frames, avx2, scratch);
+}
+
+// PitchDownsample's autocorrelation of one row's o[0, RNN_LP_LEN) (16-byte aligned) and its
+// whitening filter -> fir[0..4], on one lane: lag k = the bulk sum_{j < RNN_LP_LEN - 4} o[j]
+// o[j + k] in j order, then the tail sum_{i = k + RNN_LP_LEN - 4}^{RNN_LP_LEN - 1} o[i] o[i - k],
+// then bulk + tail — rnn_frontend's ac lanes' (and the CPU's) operations. The five lags run
+// side by side over blocks of 20 samples; the next block's five 128-bit loads are issued before
+// this block's 100 multiply-adds (a chunk's rows are few warps per SM: the loads' latency, not
+// the issue, is what a lane waits for).
+#define RNN_LPC_BLK 20  // RNN_LP_LEN - 4 = 860 = 43 blocks
+__device__ __forceinline__ void rnn_lpc_row(const float* o, float* fir) {
+  constexpr int fast = RNN_LP_LEN - 4;  // 860
+  static_assert(fast % RNN_LPC_BLK == 0, "whole blocks");
+  float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f, a4 = 0.f;
+  float4 cur[RNN_LPC_BLK / 4];
+#pragma unroll
+  for (int q = 0; q < RNN_LPC_BLK / 4; ++q) cur[q] = rnn_ld4(o + 4 * q);
+  for (int j = 0; j < fast; j += RNN_LPC_BLK) {
+    // The next block: its first four samples always (this block's last lags read them; at the
+    // end o[860..863]), the rest while there is a next block.
+    float4 nxt[RNN_LPC_BLK / 4];
+    nxt[0] = rnn_ld4(o + j + RNN_LPC_BLK);
+    const bool more = j + RNN_LPC_BLK < fast;
+#pragma unroll
+    for (int q = 1; q < RNN_LPC_BLK / 4; ++q) nxt[q] = more ? rnn_ld4(o + j + RNN_LPC_BLK + 4 * q) : nxt[0];
+    float v[RNN_LPC_BLK + 4];
+#pragma unroll
+    for (int q = 0; q < RNN_LPC_BLK / 4; ++q) {
+      v[4 * q] = cur[q].x;
+      v[4 * q + 1] = cur[q].y;
+      v[4 * q + 2] = cur[q].z;
+      v[4 * q + 3] = cur[q].w;
+    }
+    v[RNN_LPC_BLK] = nxt[0].x;
+    v[RNN_LPC_BLK + 1] = nxt[0].y;
+    v[RNN_LPC_BLK + 2] = nxt[0].z;
+    v[RNN_LPC_BLK + 3] = nxt[0].w;
+#pragma unroll
+    for (int u = 0; u < RNN_LPC_BLK; ++u) {
+      a0 = __fadd_rn(a0, __fmul_rn(v[u], v[u]));
+      a1 = __fadd_rn(a1, __fmul_rn(v[u], v[u + 1]));
+      a2 = __fadd_rn(a2, __fmul_rn(v[u], v[u + 2]));
+      a3 = __fadd_rn(a3, __fmul_rn(v[u], v[u + 3]));
+      a4 = __fadd_rn(a4, __fmul_rn(v[u], v[u + 4]));
+    }
+#pragma unroll
+    for (int q = 0; q < RNN_LPC_BLK / 4; ++q) cur[q] = nxt[q];
+  }
+  float ac[5] = {a0, a1, a2, a3, a4};
+#pragma unroll
+  for (int k = 0; k < 5; ++k) {
+    float tail = 0.f;
+    for (int i = k + fast; i < RNN_LP_LEN; ++i) tail = __fadd_rn(tail, __fmul_rn(o[i], o[i - k]));
+    ac[k] = __fadd_rn(ac[k], tail);
+  }
+  rnn_lpc_fir(ac, fir);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+rnn_lpc_lanes(const int* __restrict__ ctl, float* __restrict__ scratch) {
+  const int b = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (b >= ctl[0]) return;
+  float* const row = scratch + static_cast<long long>(b) * RNN_LPS_STRIDE;
+  float fir[5];
+  rnn_lpc_row(row, fir);
+#pragma unroll
+  for (int k = 0; k < 5; ++k) row[RNN_LP_LEN + k] = fir[k];
 }
 
 // The frontend after rnn_highpass_* (same arguments; `in` is not read).

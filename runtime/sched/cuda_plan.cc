@@ -2,7 +2,9 @@
 //   H2D control (count, slots, strengths) and input rows
 //   rnn_frontend_f32       high-pass, pitch analysis, analysis + pitch-delayed frames
 //                          (lane_highpass, >= 128 rows: rnn_highpass_* one lane per row, then
-//                          rnn_frontend_hp for the rest)
+//                          rnn_frontend_hp for the rest; lane_chains, >= 128 rows:
+//                          rnn_frontend_lp_* -> rnn_lpc_lanes (the autocorrelation one lane
+//                          per row) -> rnn_frontend_tail, through a per-row scratch)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
 //   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
@@ -156,6 +158,7 @@ class CudaPlanImpl final : public CudaPlan {
     for (int c = 0; c < chunks; ++c) {
       ctl[c * (kCtlHeader + cap)] = std::clamp(n - c * cap, 0, cap);
       ctl[c * (kCtlHeader + cap) + 1] = 0;  // the frontend's row counter (rnnoise_pitch.cu)
+      ctl[c * (kCtlHeader + cap) + RNN_CTL_ROWS2] = 0;  // rnn_frontend_tail's (lane_chains)
       std::copy_n(&dsp_header_[RNN_CTL_FLAGS], RNN_CTL_LOW_CUT + 1 - RNN_CTL_FLAGS,
                   &ctl[c * (kCtlHeader + cap) + RNN_CTL_FLAGS]);
     }
@@ -271,8 +274,12 @@ class CudaPlanImpl final : public CudaPlan {
   std::optional<RnnoiseKernels> rk_;
   // CudaPlanOptions::lane_highpass: rnn_highpass_f32/_s16 + rnn_frontend_hp from a module of
   // rnnoise_pitch.cu of the plan's own (RnnoiseKernels holds the fused frontend).
+  // (Also loaded for CudaPlanOptions::lane_chains: rnn_frontend_lp_f32/_s16/_hp, rnn_lpc_lanes,
+  // rnn_frontend_tail, with lpc_scratch_ of RNN_LPS_STRIDE floats per row.)
   std::optional<runtime::Module> hp_module_;
   runtime::Kernel highpass_f32_, highpass_s16_, frontend_hp_;
+  bool lane_hp_ = false, chains_ = false;
+  runtime::Kernel lp_f32_, lp_s16_, lp_hp_, lpc_lanes_, frontend_tail_;
   // GHOSTNV_CUDA_PLAN_WARP_INNER=0: the frontends' pitch inner products one lane each (as before
   // 2026-11-29 04:30) instead of one warp each (AVX2 order only; same bits either way).
   bool warp_inner_ = true;
@@ -294,6 +301,7 @@ class CudaPlanImpl final : public CudaPlan {
   // Everything that goes up per hop is one block (one copy): [ctl: count, pad, slots][strengths]
   // [input rows]; everything that comes back is one block: [info][output rows]. The same layout
   // on the device and in pinned host memory; a hop copies the headers and its rows.
+  DeviceBlock lpc_scratch_;  // lane_chains only
   DeviceBlock window_, dct_, state_, up_d_, frames_, spec_, bands_, net_a_, net_b_, net_c_, gains_,
       vad_, y_, down_d_;
   PinnedBlock up_h_, down_h_;
@@ -361,16 +369,33 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
                     gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b), y = f(y_, b * RNN_WINDOW);
   absl::Status st;
   CUresult r;
-  if (hp_module_ && rows >= 128) {  // lane_highpass: the high-pass one lane per row, then the rest
+  if ((lane_hp_ || chains_) && rows >= 128) {
+    // lane_highpass: the high-pass one lane per row, then the rest; lane_chains: the frontend up
+    // to the low-pass, the autocorrelation + LPC one lane per row, the rest (same bits).
     CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
+    CUdeviceptr scratch_p = chains_ ? lpc_scratch_.ptr() + b * RNN_LPS_STRIDE * 4 : 0;
     int in_stride = RNN_HOP, state_stride = state_stride_, avx2 = avx2_ | (warp_inner_ ? 0 : 4);
-    void* hp_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p};
-    r = (pcm16_ ? highpass_s16_ : highpass_f32_)
-            .Launch({static_cast<unsigned>((rows + 127) / 128)}, {128}, 0, s, hp_args);
-    if (!(st = check(r, "rnn_highpass")).ok()) return st;
-    void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2};
-    r = frontend_hp_.Launch({static_cast<unsigned>(std::min(rows, frontend_grid_cap_))}, {128}, 0, s, fe_args);
-    if (!(st = check(r, "rnn_frontend_hp")).ok() || !(st = stage()).ok()) return st;
+    const unsigned fe_grid = static_cast<unsigned>(std::min(rows, frontend_grid_cap_));
+    if (lane_hp_) {
+      void* hp_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &frames_p};
+      r = (pcm16_ ? highpass_s16_ : highpass_f32_)
+              .Launch({static_cast<unsigned>((rows + 127) / 128)}, {128}, 0, s, hp_args);
+      if (!(st = check(r, "rnn_highpass")).ok()) return st;
+    }
+    void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2, &scratch_p};
+    if (chains_) {
+      r = (lane_hp_ ? lp_hp_ : pcm16_ ? lp_s16_ : lp_f32_).Launch({fe_grid}, {128}, 0, s, fe_args);
+      if (!(st = check(r, "rnn_frontend_lp")).ok()) return st;
+      void* lpc_args[] = {&ctl_p, &scratch_p};
+      // One warp per block: a chunk's few warps spread over the SMs (the lanes wait on loads).
+      r = lpc_lanes_.Launch({static_cast<unsigned>((rows + 31) / 32)}, {32}, 0, s, lpc_args);
+      if (!(st = check(r, "rnn_lpc_lanes")).ok()) return st;
+      r = frontend_tail_.Launch({fe_grid}, {128}, 0, s, fe_args);
+      if (!(st = check(r, "rnn_frontend_tail")).ok() || !(st = stage()).ok()) return st;
+    } else {
+      r = frontend_hp_.Launch({fe_grid}, {128}, 0, s, fe_args);  // (the extra scratch argument unused)
+      if (!(st = check(r, "rnn_frontend_hp")).ok() || !(st = stage()).ok()) return st;
+    }
   } else {
     r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows,
                     avx2_ | (warp_inner_ ? 0 : 4), s, pcm16_);
@@ -566,7 +591,12 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
     lane_hp = e[0] == '1';
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_WARP_INNER"); e != nullptr && e[0] == '0') warp_inner_ = false;
-  if (lane_hp) {
+  bool chains = o.lane_chains;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_CHAINS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
+    chains = e[0] == '1';
+  lane_hp_ = lane_hp;
+  chains_ = chains;
+  if (lane_hp || chains) {
     const runtime::KernelSource* src = runtime::FindKernelProgram("rnnoise_pitch.cu");
     if (src == nullptr) return absl::InternalError("kernel program rnnoise_pitch.cu is not embedded");
     absl::StatusOr<runtime::BuiltKernel> built = runtime::BuildKernelProgram(*src, ctx_->device().Arch(), cache);
@@ -575,7 +605,9 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     if (!mod.ok()) return mod.status();
     hp_module_.emplace(*std::move(mod));
     for (auto [name, out] : {std::pair{"rnn_highpass_f32", &highpass_f32_}, std::pair{"rnn_highpass_s16", &highpass_s16_},
-                             std::pair{"rnn_frontend_hp", &frontend_hp_}}) {
+                             std::pair{"rnn_frontend_hp", &frontend_hp_}, std::pair{"rnn_frontend_lp_f32", &lp_f32_},
+                             std::pair{"rnn_frontend_lp_s16", &lp_s16_}, std::pair{"rnn_frontend_lp_hp", &lp_hp_},
+                             std::pair{"rnn_lpc_lanes", &lpc_lanes_}, std::pair{"rnn_frontend_tail", &frontend_tail_}}) {
       absl::StatusOr<runtime::Kernel> k = hp_module_->GetKernel(name);
       if (!k.ok()) return k.status();
       *out = *k;
@@ -682,7 +714,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
                 {&gains_, n * RNN_BANDS, Wipe::kOnFree},
                 {&vad_, n, Wipe::kOnFree},
                 {&y_, fused_ ? 0 : n * RNN_WINDOW, Wipe::kOnFree},  // (the fused kernels keep y on chip)
-                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree}};
+                {&down_d_, down_bytes / sizeof(float), Wipe::kOnFree},
+                {&lpc_scratch_, chains_ ? n * RNN_LPS_STRIDE : 0, Wipe::kOnFree}};
   for (auto& b : blocks) {
     absl::StatusOr<DeviceBlock> d = Alloc(*ctx_, b.floats, b.wipe);
     if (!d.ok()) return d.status();

@@ -88,6 +88,14 @@ struct CudaPlanOptions {
   // chunked hop got 1-3 % slower (docs/perf/gpu.md). GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1
   // overrides it (for measuring both in one binary).
   bool lane_highpass = false;
+  // true: in batches of >= 128 rows the frontend runs as three kernels — rnn_frontend_lp_* (up
+  // to PitchDownsample's low-pass), rnn_lpc_lanes (the 5-lag autocorrelation and the LPC, one
+  // lane per row: one warp instruction advances 32 rows' chains instead of one), then
+  // rnn_frontend_tail — through a scratch of RNN_LPS_STRIDE floats per session (3.5 KB). Same
+  // operations, same bits. Combines with lane_highpass. Off by default: on the H200
+  // (2026-11-29) the frontend stage as one 64k-row launch got 5 % faster, but the chunked hop
+  // 14 % slower (docs/perf/gpu.md, session 10). GHOSTNV_CUDA_PLAN_LANE_CHAINS=0|1 overrides it.
+  bool lane_chains = false;
   // true (default): after the frontend, two fused kernels per chunk instead of six —
   // rnn_spec_features_f32 (both frames' forward FFTs in shared memory + band energies, features,
   // silence gate, net rows) and, after the network, rnn_post_synthesis_* (pitch filter, gains,

@@ -16,7 +16,8 @@
 //   settings stay for the PCIe bound and the deadline search (replaces the passes).
 //   E.g. --ab "base:;occ8:GHOSTNV_CUDA_PLAN_FUSED_OCC=8;tc:net=fp16+GHOSTNV_TC_VARIANT=4".
 //   GHOSTNV_CUDA_PLAN_LANE_HIGHPASS=0|1 in the environment selects the frontend's high-pass
-//   (cuda_plan.h); GHOSTNV_CUDA_PLAN_FUSED=0|1 the split or the fused
+//   (cuda_plan.h), GHOSTNV_CUDA_PLAN_LANE_CHAINS=0|1 the fused or the chained frontend
+//   (lane_chains); GHOSTNV_CUDA_PLAN_FUSED=0|1 the split or the fused
 //   kernels after it (CudaPlanOptions::fused_spectra; the stage names show which ran).
 //
 // Real time: a plan with realtime=true (greatest stream priority), one session, Submit + Wait

@@ -9,6 +9,9 @@
 // Both summation orders (avx2 = 0 / 1) and the one-lane inner products (avx2 | 4) in the split
 // path. The pitch history is a ring (RNN_ST_PITCH_HEAD): read in order, its newest hop is the
 // (high-passed) input.
+// Also CudaPlanOptions::lane_chains, alone and with lane_highpass: rnn_frontend_lp_f32/_s16 (or
+// rnn_highpass_* + rnn_frontend_lp_hp) -> rnn_lpc_lanes -> rnn_frontend_tail through the scratch,
+// against the fused frontend, the same way.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -42,10 +45,13 @@ float Sample(int row, long long t, std::mt19937& rng) {
 
 // rnn_highpass_* + rnn_frontend_hp against rnn_frontend_*. ctl_flags: the control block's
 // RNN_CTL_FLAGS (the model's DSP switches). b_bits: OR'ed into the split path's avx2 argument
-// (4: inner products one lane each).
-void RunCase(int rows, bool pcm16, int avx2_override = -1, int ctl_flags = 0, int b_bits = 0) {
+// (4: inner products one lane each). Split path: kHp (above), kChain (lane_chains: lp_f32/_s16,
+// lpc_lanes, tail), kHpChain (lane_highpass + lane_chains: highpass, lp_hp, lpc_lanes, tail).
+enum class Split { kHp, kChain, kHpChain };
+void RunCase(int rows, bool pcm16, int avx2_override = -1, int ctl_flags = 0, int b_bits = 0,
+             Split split = Split::kHp) {
   SCOPED_TRACE(::testing::Message() << rows << " rows, " << (pcm16 ? "pcm16" : "float") << ", flags " << ctl_flags
-                                    << ", bits " << b_bits);
+                                    << ", bits " << b_bits << ", split " << static_cast<int>(split));
   const int slots = rows + 3, hops = 10;
   const int avx2 =
       avx2_override >= 0 ? avx2_override : kernels::ActiveSimd() == kernels::SimdLevel::kAvx2 ? 1 : 0;
@@ -57,6 +63,7 @@ void RunCase(int rows, bool pcm16, int avx2_override = -1, int ctl_flags = 0, in
   if (slots % 5 == 0)
     for (int b = 0; b < rows; ++b) ctl[16 + b] = slots - 1 - b;
   std::vector<float> st_a(size_t(slots) * kStride, 0.f), st_b = st_a;
+  std::vector<float> scratch(size_t(rows) * RNN_LPS_STRIDE);
   // One row more than the count in the frame buffers: it must stay untouched (sentinel).
   std::vector<float> fr_a(size_t(2 * (rows + 1)) * RNN_WINDOW, 7.f), fr_b = fr_a;
   std::vector<float> in_f(size_t(rows + 1) * kHop);
@@ -70,23 +77,47 @@ void RunCase(int rows, bool pcm16, int avx2_override = -1, int ctl_flags = 0, in
         in_s[size_t(b) * kHop + i] = static_cast<int16_t>(std::clamp(std::lrint(x * 32768.f), -32768L, 32767L));
         in_f[size_t(b) * kHop + i] = pcm16 ? in_s[size_t(b) * kHop + i] / 32768.f : x;
       }
+    const bool lane_hp = split != Split::kChain;
     if (pcm16) {
       cuda_host::LaunchGrid(fe_blocks, 128, [&] {
         rnn_frontend_s16(in_s.data(), kHop, ctl.data(), st_a.data(), kStride, w.data(), fr_a.data(), avx2);
       });
-      cuda_host::LaunchGrid(blocks, 128,
-                            [&] { rnn_highpass_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
+      if (lane_hp)
+        cuda_host::LaunchGrid(blocks, 128,
+                              [&] { rnn_highpass_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
     } else {
       cuda_host::LaunchGrid(fe_blocks, 128, [&] {
         rnn_frontend_f32(in_f.data(), kHop, ctl.data(), st_a.data(), kStride, w.data(), fr_a.data(), avx2);
       });
-      cuda_host::LaunchGrid(blocks, 128,
-                            [&] { rnn_highpass_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
+      if (lane_hp)
+        cuda_host::LaunchGrid(blocks, 128,
+                              [&] { rnn_highpass_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, fr_b.data()); });
     }
-    // rnn_frontend_hp does not read `in` (any valid pointer).
-    cuda_host::LaunchGrid(fe_blocks, 128, [&] {
-      rnn_frontend_hp(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), avx2 | b_bits);
-    });
+    const int ab = avx2 | b_bits;
+    if (split == Split::kHp) {
+      // rnn_frontend_hp does not read `in` (any valid pointer).
+      cuda_host::LaunchGrid(fe_blocks, 128, [&] {
+        rnn_frontend_hp(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), ab);
+      });
+    } else {
+      std::fill(scratch.begin(), scratch.end(), std::nanf(""));  // what the tail reads, this hop wrote
+      cuda_host::LaunchGrid(fe_blocks, 128, [&] {
+        if (split == Split::kHpChain)
+          rnn_frontend_lp_hp(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), ab,
+                             scratch.data());
+        else if (pcm16)
+          rnn_frontend_lp_s16(in_s.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), ab,
+                              scratch.data());
+        else
+          rnn_frontend_lp_f32(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), ab,
+                              scratch.data());
+      });
+      cuda_host::LaunchGrid((rows + 63) / 64, 64, [&] { rnn_lpc_lanes(ctl.data(), scratch.data()); });
+      cuda_host::LaunchGrid(fe_blocks, 128, [&] {
+        rnn_frontend_tail(in_f.data(), kHop, ctl.data(), st_b.data(), kStride, w.data(), fr_b.data(), ab,
+                          scratch.data());
+      });
+    }
     ASSERT_EQ(fr_a, fr_b) << "hop " << t;
     ASSERT_EQ(st_a, st_b) << "hop " << t;
     // The ring's head moved by a hop; its newest hop is the analysis half (the high-passed input)
@@ -129,6 +160,25 @@ TEST(HostLaneHighpass, BothSummationOrdersAndOneLaneInnerProducts) {
     RunCase(7, false, avx2);
     RunCase(33, true, avx2, 0, 4);
   }
+}
+
+// lane_chains (the autocorrelation + LPC one lane per row between two block-per-row kernels),
+// alone and after the lane high-pass; float and PCM rows, both orders, odd row counts (65, 129:
+// a partial block of rnn_lpc_lanes' 64 lanes), the no-high-pass flag.
+TEST(HostLaneChains, ChainedFrontendMatchesTheFusedOneBitForBit) {
+  RunCase(7, false, -1, 0, 0, Split::kChain);
+  RunCase(65, true, -1, 0, 0, Split::kChain);
+  RunCase(129, true, -1, 0, 0, Split::kHpChain);
+  RunCase(5, false, -1, 0, 0, Split::kHpChain);
+}
+
+TEST(HostLaneChains, BothSummationOrdersAndFlags) {
+  for (int avx2 : {1, 0}) {
+    RunCase(9, true, avx2, 0, 0, Split::kChain);
+    RunCase(33, false, avx2, 0, 4, Split::kHpChain);
+  }
+  RunCase(11, false, 1, RNN_CTL_NO_HIGHPASS, 0, Split::kChain);
+  RunCase(7, true, 0, RNN_CTL_NO_HIGHPASS, 0, Split::kHpChain);
 }
 
 // A model without the input high-pass (metadata.rnnoise.highpass = false -> RNN_CTL_NO_HIGHPASS):

@@ -87,9 +87,12 @@ struct CpuFrontend {
 
 class HostFrontend : public ::testing::TestWithParam<bool> {};
 
-// kRows rows through rnn_frontend_f32 (r3: rnn_frontend_f32_r3, three rows per block) vs the
-// CPU frontend, hop by hop.
-void CheckFrontendBitForBit(bool scalar, bool r3, int kRows) {
+// kRows rows through rnn_frontend_f32 (kR3: rnn_frontend_f32_r3, three rows per block; kChain:
+// the chained frontend rnn_frontend_lp_f32 -> rnn_lpc_lanes -> rnn_frontend_tail) vs the CPU
+// frontend, hop by hop.
+enum class FrontendPath { kFused, kR3, kChain };
+void CheckFrontendBitForBit(bool scalar, FrontendPath path, int kRows) {
+  const bool r3 = path == FrontendPath::kR3;
   kernels::ForceScalar(scalar);
   constexpr int kStride = RNN_ST_GRU + 5, kHops = 30;
   std::vector<std::vector<float>> sig = {SpeechLike(kHop * kHops, 1, 110), SpeechLike(kHop * kHops, 2, 230)};
@@ -108,7 +111,18 @@ void CheckFrontendBitForBit(bool scalar, bool r3, int kRows) {
   const int avx2 = scalar ? 0 : 1;
   for (int t = 0; t < kHops; ++t) {
     for (int b = 0; b < kRows; ++b) std::copy_n(&sig[b][t * kHop], kHop, &in[b * kHop]);
-    if (r3) {  // groups of three rows, the last one short when kRows % 3 != 0
+    if (path == FrontendPath::kChain) {
+      std::vector<float> scratch(size_t(kRows) * RNN_LPS_STRIDE, std::nanf(""));
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_lp_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2,
+                            scratch.data());
+      });
+      cuda_host::LaunchGrid((kRows + 63) / 64, 64, [&] { rnn_lpc_lanes(ctl.data(), scratch.data()); });
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_tail(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2,
+                          scratch.data());
+      });
+    } else if (r3) {  // groups of three rows, the last one short when kRows % 3 != 0
       cuda_host::Launch(384, [&] {
         rnn_frontend_f32_r3(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), avx2);
       });
@@ -143,7 +157,7 @@ void CheckFrontendBitForBit(bool scalar, bool r3, int kRows) {
 TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
   const bool scalar = GetParam();
   if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
-  CheckFrontendBitForBit(scalar, false, 3);
+  CheckFrontendBitForBit(scalar, FrontendPath::kFused, 3);
   kernels::ForceScalar(false);
 }
 
@@ -152,8 +166,51 @@ TEST_P(HostFrontend, MatchesTheCpuBitForBit) {
 TEST_P(HostFrontend, ThreeRowsPerBlockMatchTheCpuBitForBit) {
   const bool scalar = GetParam();
   if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
-  CheckFrontendBitForBit(scalar, true, 4);
+  CheckFrontendBitForBit(scalar, FrontendPath::kR3, 4);
   kernels::ForceScalar(false);
+}
+
+// The chained frontend (CudaPlanOptions::lane_chains): the autocorrelation + LPC one lane per
+// row between two block-per-row kernels, through the scratch (NaN-filled every hop: a value the
+// tail reads but nobody wrote shows). 5 rows on two blocks (static striding: 3 and 2 rows each).
+TEST_P(HostFrontend, ChainedFrontendMatchesTheCpuBitForBit) {
+  const bool scalar = GetParam();
+  if (!scalar && !kernels::CpuHasAvx2Fma()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+  CheckFrontendBitForBit(scalar, FrontendPath::kChain, 5);
+  kernels::ForceScalar(false);
+}
+
+// rnn_lpc_lanes (one lane per row, a sliding window of eight samples) against the frontend's ac
+// lanes' order written out plainly here (rounded float steps: -ffp-contract=off): random rows
+// of odd scales, the five lags' bulk-then-tail sums and the LPC from them; o is left as it was
+// and rows past the count are not touched.
+TEST(HostLpcLanes, AutocorrelationIsTheFrontendsOrder) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g;
+  constexpr int kRows = 67;  // a partial block of 64 lanes
+  std::vector<float> scratch(size_t(kRows + 1) * RNN_LPS_STRIDE, 9.f);
+  for (int b = 0; b < kRows; ++b)
+    for (int i = 0; i < RNN_LP_LEN; ++i)
+      scratch[size_t(b) * RNN_LPS_STRIDE + i] = g(rng) * (b % 3 == 0 ? 3e3f : b % 3 == 1 ? 1e-3f : 1.f);
+  std::vector<int> ctl(16 + kRows, 0);
+  ctl[0] = kRows;
+  const std::vector<float> before = scratch;
+  cuda_host::LaunchGrid((kRows + 63) / 64, 64, [&] { rnn_lpc_lanes(ctl.data(), scratch.data()); });
+  for (int b = 0; b < kRows; ++b) {
+    const float* o = &before[size_t(b) * RNN_LPS_STRIDE];
+    float ac[5];
+    for (int k = 0; k < 5; ++k) {
+      float bulk = 0.f, tail = 0.f;
+      for (int j = 0; j < RNN_LP_LEN - 4; ++j) bulk = bulk + o[j] * o[j + k];
+      for (int i = k + RNN_LP_LEN - 4; i < RNN_LP_LEN; ++i) tail = tail + o[i] * o[i - k];
+      ac[k] = bulk + tail;
+    }
+    float fir[5];
+    rnn_lpc_fir(ac, fir);
+    ASSERT_EQ(std::memcmp(&scratch[size_t(b) * RNN_LPS_STRIDE + RNN_LP_LEN], fir, sizeof fir), 0) << "row " << b;
+    ASSERT_EQ(std::memcmp(&scratch[size_t(b) * RNN_LPS_STRIDE], o, RNN_LP_LEN * sizeof(float)), 0) << "row " << b;
+  }
+  for (size_t i = size_t(kRows) * RNN_LPS_STRIDE; i < scratch.size(); ++i) ASSERT_EQ(scratch[i], 9.f) << "past the count";
 }
 
 // rnn_inner_warp_shfl (one warp, the device's inner products of 240 and 480 floats) gives the
