@@ -56,7 +56,7 @@ const std::set<std::string>& ExpectedKernels(const std::string& program) {
       {"demucs.cu", {"demucs_input_f32", "demucs_upsample2_f32", "demucs_downsample2_f32", "demucs_dense_sk_f32", "demucs_dense_f32_t4", "demucs_dense_f32_t16", "demucs_lstm_cell_f32", "demucs_dec_ola_f32", "demucs_lstm_state_f32", "demucs_out_history_f32", "demucs_finish_f32"}},
       {"dfn3.cu", {"dfn3_input_f32", "dfn3_dft_f32", "dfn3_features_f32", "dfn3_conv_f32", "dfn3_convt_f32", "dfn3_gemv_f32", "dfn3_gru_f32", "dfn3_c0_push_f32", "dfn3_convp_f32", "dfn3_convp_pw_f32", "dfn3_filter_f32", "dfn3_idft_f32", "dfn3_output_f32"}},
       {"dtln.cu", {"dtln_frame_f32", "dtln_magnitude_f32", "dtln_apply_mask_f32", "dtln_layer_norm_f32", "dtln_mul_f32", "dtln_ola_f32", "dtln_lstm_split_f32"}},
-      {"network_tc.cu", {"rnn_network_f16_t1", "rnn_network_f16_t2", "rnn_network_f16_g2w8_t1", "rnn_network_f16_gw8_t1_b2", "rnn_network_f16_gw8_t1_b4", "rnn_network_f16_gw16_t2_b2", "gnv_probe_copy", "gnv_probe_fma", "gnv_probe_mma"}},
+      {"network_tc.cu", {"rnn_network_f16_t1", "rnn_network_f16_t2", "rnn_network_f16_g2w8_t1", "rnn_network_f16_gw8_t1_b2", "rnn_network_f16_gw8_t1_b4", "rnn_network_f16_gw16_t2_b2", "rnn_network_f16x3_gw8_t1_b2", "rnn_network_f16x3_gw8_t1_b4", "gnv_probe_copy", "gnv_probe_fma", "gnv_probe_mma"}},
       {"rnnoise_features.cu", {"rnn_features_f32", "rnn_copy_cols_f32", "rnn_postprocess_f32", "rnn_synthesis_f32", "rnn_synthesis_s16", "rnn_spec_features_f32", "rnn_spec_features_f32_o10", "rnn_spec_features_f32_o10p", "rnn_post_synthesis_f32", "rnn_post_synthesis_s16", "rnn_post_synthesis_f32_o10", "rnn_post_synthesis_s16_o10", "rnn_post_synthesis_f32_o10p", "rnn_post_synthesis_s16_o10p"}},
   };
   static const std::set<std::string> none;
