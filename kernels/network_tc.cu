@@ -558,6 +558,9 @@ GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw16_t2_b2, 2, 16, 2)
   }
 GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw8_t1_b2, 1, 8, 2)
 GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw8_t1_b4, 1, 8, 4)
+GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw16_t2_b1, 2, 16, 1)  // half the weight reads per row
+// (sm_90, default model: b2 128 registers, the GRU spills 80 bytes; b4 64 registers, ~0.6 KB of
+// GRU spills; gw16_t2_b1 128 registers.)
 
 // ---- Ceiling probes (benchmark only) ----
 // Copy bandwidth: dst[i] = src[i], n float4s, grid-stride.

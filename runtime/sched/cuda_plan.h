@@ -80,7 +80,8 @@ struct CudaPlanOptions {
   // 0 = automatic (see cuda_plan.cc, PipelineChunks), 1 = no split; at most 16; never more
   // chunks than rows / 1024.
   int batch_chunks = 0;
-  // The network stage's arithmetic (see NetworkPrecision). kFp16 / kFp16x3 fail Create with
+  // The network stage's arithmetic (see NetworkPrecision; GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|
+  // fp16x3 overrides it, for measuring). kFp16 / kFp16x3 fail Create with
   // InvalidArgument for a model the fused kernel cannot hold (shared memory).
   NetworkPrecision network = NetworkPrecision::kFp32;
   // true: in batches of >= 128 rows the DC high-pass runs one lane per row (rnn_highpass_*,

@@ -123,7 +123,8 @@ const TcVariant& TcVariantAt(int i) {
                                                 {"rnn_network_f16_gw8_t1_b4", 1, 1, 8, true},
                                                 {"rnn_network_f16_gw16_t2_b2", 2, 1, 16, true},
                                                 {"rnn_network_f16x3_gw8_t1_b2", 1, 1, 8, true, true},
-                                                {"rnn_network_f16x3_gw8_t1_b4", 1, 1, 8, true, true}};
+                                                {"rnn_network_f16x3_gw8_t1_b4", 1, 1, 8, true, true},
+                                                {"rnn_network_f16x3_gw16_t2_b1", 2, 1, 16, true, true}};
   return kTable[std::clamp(i, 0, kTcVariants - 1)];
 }
 
@@ -424,7 +425,7 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
 int TcNetwork::AutoVariant(int batch) const {
   if (forced_variant_ >= 0) return forced_variant_;
   // Split (fp32-grade) networks: the x3 kernel of 2 blocks per multiprocessor at every batch
-  // (GHOSTNV_TC_VARIANT=7 forces the 4-block one; measured in docs/perf/gpu.md, Session 10).
+  // (GHOSTNV_TC_VARIANT=7 / 8 force the 4-block / the 32-row-tile one; docs/perf/gpu.md, Session 10).
   if (split_) return kTcFirstSplitVariant;
   // Tiles of 32 rows once there are enough of them to give half the multiprocessors one; below
   // that, 16-row tiles spread the (latency-bound) work over twice as many blocks. Measured on the
@@ -444,8 +445,7 @@ cu::CUresult TcNetwork::Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch,
                             int tile_rows) const {
   if (tile_rows == 0) return RunVariant(io, count, batch, stream, AutoVariant(std::max(batch, 1)));
   if (tile_rows != 16 && tile_rows != 32) return cu::kErrorInvalidValue;
-  if (split_) return tile_rows == 16 ? RunVariant(io, count, batch, stream, AutoVariant(std::max(batch, 1)))
-                                     : cu::kErrorInvalidValue;
+  if (split_) return RunVariant(io, count, batch, stream, tile_rows == 16 ? kTcFirstSplitVariant : kTcFirstSplitVariant + 2);
   return RunVariant(io, count, batch, stream, tile_rows / 16 - 1);
 }
 

@@ -82,10 +82,10 @@ size_t TcSharedBytes(const GnvTcNet& desc, int mt, int groups = 1, bool global_w
 // memory (L1/L2) instead of a 187 KiB shared-memory copy per block; one tile per block, grid =
 // tiles, ~12 KiB of shared memory and 64-124 registers per thread, so the blocks share a
 // multiprocessor with other kernels (the chunk pipeline's other streams).
-// Variants 6-7 (split, gpuspec2 2026-11-29): fp32-grade operands on tensor cores, each fp16
+// Variants 6-8 (split, gpuspec2 2026-11-29): fp32-grade operands on tensor cores, each fp16
 // operand a hi + lo pair (lo = the rounding error scaled by kTcLoScale, fp16), three mma per
 // product (hi*hi into the accumulator, hi*lo + lo*hi into a second one), fp32 accumulation;
-// global weights as variants 3-4 (plus their lo blocks), twice their activation tile. Only a
+// global weights as variants 3-5 (plus their lo blocks), twice their activation tile. Only a
 // TcNetwork created with split = true runs them (and only them).
 struct TcVariant {
   const char* kernel;
@@ -93,7 +93,7 @@ struct TcVariant {
   bool global_weights = false;
   bool split = false;
 };
-inline constexpr int kTcVariants = 8;
+inline constexpr int kTcVariants = 9;
 inline constexpr int kTcFirstSplitVariant = 6;
 const TcVariant& TcVariantAt(int i);
 
@@ -101,7 +101,7 @@ class TcNetwork {
  public:
   // InvalidArgument: layers missing/inconsistent, or too large for the kernel (shared memory,
   // GNV_TC_MAXIT). Unavailable / Internal from the driver or NVRTC.
-  // split: the fp32-grade x3 kernels (variants 6-7) instead of the fp16 ones.
+  // split: the fp32-grade x3 kernels (variants 6-8) instead of the fp16 ones.
   static absl::StatusOr<TcNetwork> Create(const runtime::Context& ctx, const runtime::Stream& stream,
                                           const runtime::CubinCache& cache, const models::Model& model,
                                           bool split = false);
@@ -110,8 +110,8 @@ class TcNetwork {
 
   // One step for rows [0, min(batch, *count)) (count: a device int, or 0 = batch).
   // tile_rows: 0 = automatic, else 16 or 32 (if it fits). kErrorInvalidValue for bad arguments.
-  // (tile_rows 16 = variant 0, 32 = variant 1, 0 = AutoVariant(batch); split networks: 16 or 0
-  // = AutoVariant(batch), 32 invalid.)
+  // (tile_rows 16 = variant 0, 32 = variant 1, 0 = AutoVariant(batch); split networks: 16 =
+  // variant 6, 32 = variant 8.)
   cu::CUresult Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch, const runtime::Stream& stream,
                    int tile_rows = 0) const;
   // The same with a given kernel variant (TcVariantAt); kErrorInvalidValue if unavailable.
