@@ -63,7 +63,9 @@ namespace cu = ::ghostnv::runtime::cu;  // CUresult, kSuccess, kErrorNotReady...
 // fp16 weights/activations, fp32 accumulation and state; >= 35 dB vs the CPU, measured 67.5 dB
 // worst session end to end on the H200; 1.8-3.5x PyTorch's graph replay of the network, docs/perf/gpu.md);
 // kFp16x3 (gpuspec2, 2026-11-29) = the same kernel with fp32-grade operands (each fp16 operand a
-// hi + lo pair, three mma per product: TcNetwork's split variants; docs/perf/gpu.md, Session 10).
+// hi + lo pair, three mma per product: TcNetwork's split variants): H200, 64k rows, network stage
+// 472 vs 718 us (fp32), worst session 126.9 dB vs the CPU end to end; slower than kFp32 below
+// ~16 rows (docs/perf/gpu.md, Session 10). Opt-in like kFp16.
 enum class NetworkPrecision { kFp32, kFp16, kFp16x3 };
 
 struct CudaPlanOptions {

@@ -424,8 +424,10 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
 
 int TcNetwork::AutoVariant(int batch) const {
   if (forced_variant_ >= 0) return forced_variant_;
-  // Split (fp32-grade) networks: the x3 kernel of 2 blocks per multiprocessor at every batch
-  // (GHOSTNV_TC_VARIANT=7 / 8 force the 4-block / the 32-row-tile one; docs/perf/gpu.md, Session 10).
+  // Split (fp32-grade) networks: the x3 kernel of 2 blocks per multiprocessor at every batch.
+  // H200, 2026-11-29 14:34 (network alone, graph replay): 26.8 / 30.8 / 455 us at 16 / 4096 /
+  // 64k rows vs 37.2 / 51.6 / 572 for b4 (variant 7, spills) and 28.6 / 31.0 / 461 for 32-row
+  // tiles (variant 8); in the 64k pipeline 472 vs 582 vs 474 us (docs/perf/gpu.md, Session 10).
   if (split_) return kTcFirstSplitVariant;
   // Tiles of 32 rows once there are enough of them to give half the multiprocessors one; below
   // that, 16-row tiles spread the (latency-bound) work over twice as many blocks. Measured on the

@@ -18,7 +18,8 @@
 // The host emulation RunTcNetworkOnHost computes the same roundings on the CPU (tests, no GPU).
 // Split (fp32-grade, Create(..., split = true); CudaPlan's NetworkPrecision::kFp16x3): every
 // operand is hi + lo (22-bit significand), three mma per product; the host emulation does the
-// same (runtime/sched/network_tc_host_test.cc measures it against the CPU's fp32 network).
+// same (runtime/sched/network_tc_host_test.cc measures it against the CPU's fp32 network:
+// 134-146 dB; on the H200 >= 131.6 dB per layer, 126.9 dB worst session end to end).
 //
 // Weights are packed once at Create (PackTcNetwork: fragment order, see the layout header);
 // each block of variants 0-2 keeps all of them in shared memory (default model: 187 KiB), so
