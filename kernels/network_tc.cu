@@ -43,6 +43,7 @@ __device__ __forceinline__ unsigned short gnv_tc_half(float x) {
 #define GNV_TC_LO_SCALE 2048.f
 #define GNV_TC_LO_INV (1.f / 2048.f)
 // Stores v at act[i] (hi) and, SPLIT, its lo at act[i + lo] (lo: the tile's lo region, halves).
+// lo = 0 where hi is not finite (|v| >= 65520 or NaN: the fp16 kernels' inf / NaN, not inf - inf).
 template <bool SPLIT>
 __device__ __forceinline__ void gnv_tc_put(unsigned short* act, int i, int lo, float v) {
   const unsigned short h = gnv_tc_half(v);
@@ -50,7 +51,8 @@ __device__ __forceinline__ void gnv_tc_put(unsigned short* act, int i, int lo, f
   if (SPLIT) {
     float hf;
     asm("cvt.f32.f16 %0, %1;" : "=f"(hf) : "h"(h));
-    act[i + lo] = gnv_tc_half(__fmul_rn(__fsub_rn(v, hf), GNV_TC_LO_SCALE));
+    const float d = __fsub_rn(v, hf);
+    act[i + lo] = gnv_tc_half(fabsf(d) <= 16.f ? __fmul_rn(d, GNV_TC_LO_SCALE) : 0.f);
   }
 }
 

@@ -94,8 +94,10 @@ uint16_t FloatToHalf(float x) {
 }
 
 uint16_t LoHalf(float x) {
-  // x - fp16(x) is exact in fp32 and so is the scaling by a power of two (kernel: gnv_tc_put).
-  return FloatToHalf((x - HalfToFloat(FloatToHalf(x))) * kTcLoScale);
+  // x - fp16(x) is exact in fp32 and so is the scaling by a power of two (kernel: gnv_tc_put);
+  // |x - fp16(x)| <= 16 wherever fp16(x) is finite, else (inf, NaN) lo = 0.
+  const float d = x - HalfToFloat(FloatToHalf(x));
+  return FloatToHalf(std::fabs(d) <= 16.f ? d * kTcLoScale : 0.f);
 }
 
 float HalfToFloat(uint16_t h) {

@@ -63,7 +63,8 @@ absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& model, bool s
 uint16_t FloatToHalf(float x);
 float HalfToFloat(uint16_t h);
 // The lo part of x for the split (x3) kernels: FloatToHalf((x - HalfToFloat(FloatToHalf(x))) *
-// kTcLoScale) (kernels/network_tc.cu's GNV_TC_LO_SCALE and gnv_tc_put).
+// kTcLoScale), 0 where FloatToHalf(x) is inf or NaN (kernels/network_tc.cu's GNV_TC_LO_SCALE
+// and gnv_tc_put).
 inline constexpr float kTcLoScale = 2048.f;
 uint16_t LoHalf(float x);
 

@@ -68,6 +68,13 @@ TEST(Half, LoPartCarriesTheRoundingError) {
   }
   EXPECT_EQ(LoHalf(1.f), 0);
   EXPECT_EQ(LoHalf(0.f), 0);
+  // Where hi is inf or NaN, lo is 0 (hi alone carries it, as in the fp16 kernels).
+  EXPECT_EQ(LoHalf(65520.f), 0);
+  EXPECT_EQ(LoHalf(-1e6f), 0);
+  EXPECT_EQ(LoHalf(INFINITY), 0);
+  EXPECT_EQ(LoHalf(NAN), 0);
+  // The largest finite hi: 65519 -> 65504 + 15 (lo = 15 * 2048 = 30720, exact in fp16).
+  EXPECT_EQ(HalfToFloat(LoHalf(65519.f)), 30720.f);
   // 1 + 2^-12 rounds to 1 (tie to even): lo = 2^-12 * 2048 = 0.5.
   EXPECT_EQ(HalfToFloat(LoHalf(1.f + std::ldexp(1.f, -12))), 0.5f);
   std::shared_ptr<const models::Model> m = tc_testing::RandomModel(false, kernels::MathMode::kExact);
