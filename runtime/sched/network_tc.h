@@ -23,7 +23,7 @@
 //
 // Weights are packed once at Create (PackTcNetwork: fragment order, see the layout header);
 // each block of variants 0-2 keeps all of them in shared memory (default model: 187 KiB), so
-// models whose packed weights do not fit are InvalidArgument at Create; variants 3-5 read them
+// models whose packed weights do not fit are InvalidArgument at Create; variants 3-8 read them
 // from global memory (see TcVariant).
 // Threads: Create is the setup path; Run is real-time safe (no allocation, lock or Status) and
 // may be captured in a CUDA graph; one Run at a time per TcNetwork is not required (it keeps no
