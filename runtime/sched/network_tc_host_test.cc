@@ -2,7 +2,7 @@
 // (label unit): the fp16 conversion, the weight packing (through the host emulation, which reads
 // the operands back out of the fragment layout exactly as the kernel's lanes do) and the fp16
 // precision bound: emulated network vs the CPU's fp32 network >= 35 dB SNR of the difference;
-// the split (hi + lo, fp32-grade) packing and emulation: >= 120 dB.
+// the split (hi + lo, fp32-grade) packing and emulation: >= 130 dB.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -20,7 +20,7 @@ using tc_testing::CpuNet;
 using tc_testing::kF;
 using tc_testing::Snr;
 
-constexpr double kSplitMinDb = 120.0;  // measured 134-146 dB (2026-11-29)
+constexpr double kSplitMinDb = 130.0;  // measured 133.5-151 dB (2026-11-29, Release and ASan builds)
 
 TEST(Half, KnownValuesAndRounding) {
   EXPECT_EQ(FloatToHalf(1.f), 0x3c00);
@@ -177,7 +177,7 @@ TEST(Emulation, RandomModelsBothVariantsAndMathModesOddSizes) {
     }
 }
 
-// The split (hi + lo) operands: fp32-grade, >= 120 dB against the CPU's fp32 network (the
+// The split (hi + lo) operands: fp32-grade, >= 130 dB against the CPU's fp32 network (the
 // gap to fp32 is the dropped lo * lo term and the lo parts' own rounding, ~2^-22 relative).
 TEST(Emulation, SplitDefaultModelIsFp32Grade) {
   std::shared_ptr<const models::Model> m = tc_testing::DefaultModel();
