@@ -36,6 +36,26 @@ __device__ __forceinline__ unsigned short gnv_tc_half(float x) {
   return h;
 }
 
+// fp32-grade operands (the x3 kernels, gpuspec2 2026-11-29): every fp16 operand v is the pair
+// hi = fp16(v), lo = fp16((v - hi) * GNV_TC_LO_SCALE) (the weights packed so on the host, the
+// activations so as they are stored), and each product is ah*bh + (ah*bl + al*bh) / GNV_TC_LO_SCALE
+// (three mma, the two lo products in their own fp32 accumulator; al*bl, ~2^-22 relative, dropped).
+#define GNV_TC_LO_SCALE 2048.f
+#define GNV_TC_LO_INV (1.f / 2048.f)
+// Stores v at act[i] (hi) and, SPLIT, its lo at act[i + lo] (lo: the tile's lo region, halves).
+// lo = 0 where hi is not finite (|v| >= 65520 or NaN: the fp16 kernels' inf / NaN, not inf - inf).
+template <bool SPLIT>
+__device__ __forceinline__ void gnv_tc_put(unsigned short* act, int i, int lo, float v) {
+  const unsigned short h = gnv_tc_half(v);
+  act[i] = h;
+  if (SPLIT) {
+    float hf;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(hf) : "h"(h));
+    const float d = __fsub_rn(v, hf);
+    act[i + lo] = gnv_tc_half(fabsf(d) <= 16.f ? __fmul_rn(d, GNV_TC_LO_SCALE) : 0.f);
+  }
+}
+
 // The activations as calls (not inlined at each of the many call sites): the fully inlined
 // kernel was ~300 KB of straight-line code per variant and ran from the instruction cache's
 // misses (measured on the H200: ~45 µs per 32-row tile).
@@ -115,30 +135,68 @@ __device__ __forceinline__ void gnv_tc_load_a(unsigned* a, const unsigned* p0, c
 }
 
 // Up to three accumulators sharing the A operand: acc_i += A[:, col..col+16kt) * B_i.
-template <int N>
+// SPLIT: A and B_i are hi + lo pairs (gnv_tc_put; the lo activations `lo_a` halves and the lo
+// weight fragments `lo_w` uint2 further): the lo products go to their own accumulators, added
+// to acc_i (scaled back) at the end.
+template <int N, bool SPLIT = false>
 __device__ __forceinline__ void gnv_tc_accumulate(float (*acc)[4], const unsigned short* act,
                                                   int row_halves, int m0, int col, int kt,
                                                   const uint2* b0, const uint2* b1,
-                                                  const uint2* b2) {
+                                                  const uint2* b2, int lo_a = 0, int lo_w = 0) {
   const int lane = threadIdx.x & 31;
   const unsigned* p0 =
       reinterpret_cast<const unsigned*>(act + (m0 + (lane >> 2)) * row_halves + col) + (lane & 3);
   const unsigned* p1 = p0 + 4 * row_halves;  // 8 rows further (row_halves / 2 words per row)
+  float lo[N][4];
+  if (SPLIT) {
+#pragma unroll
+    for (int n = 0; n < N; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) lo[n][e] = 0.f;
+  }
+  const int lo_aw = lo_a / 2;  // words
 #pragma unroll 2
   for (int k = 0; k < kt; ++k) {
     unsigned a[4];
     gnv_tc_load_a(a, p0, p1, k);
-    gnv_tc_mma(acc[0], a, b0[32 * k]);
-    if (N > 1) gnv_tc_mma(acc[1], a, b1[32 * k]);
-    if (N > 2) gnv_tc_mma(acc[2], a, b2[32 * k]);
+    const uint2 w0 = b0[32 * k];
+    gnv_tc_mma(acc[0], a, w0);
+    if (SPLIT) {
+      unsigned al[4];
+      gnv_tc_load_a(al, p0 + lo_aw, p1 + lo_aw, k);
+      gnv_tc_mma(lo[0], a, b0[32 * k + lo_w]);
+      gnv_tc_mma(lo[0], al, w0);
+      if (N > 1) {
+        const uint2 w1 = b1[32 * k];
+        gnv_tc_mma(acc[1], a, w1);
+        gnv_tc_mma(lo[1], a, b1[32 * k + lo_w]);
+        gnv_tc_mma(lo[1], al, w1);
+      }
+      if (N > 2) {
+        const uint2 w2 = b2[32 * k];
+        gnv_tc_mma(acc[2], a, w2);
+        gnv_tc_mma(lo[2], a, b2[32 * k + lo_w]);
+        gnv_tc_mma(lo[2], al, w2);
+      }
+    } else {
+      if (N > 1) gnv_tc_mma(acc[1], a, b1[32 * k]);
+      if (N > 2) gnv_tc_mma(acc[2], a, b2[32 * k]);
+    }
+  }
+  if (SPLIT) {
+#pragma unroll
+    for (int n = 0; n < N; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[n][e] = __fadd_rn(acc[n][e], __fmul_rn(lo[n][e], GNV_TC_LO_INV));
   }
 }
 
-template <int MT, int W>
+template <int MT, int W, bool SPLIT = false>
 __device__ __noinline__ void gnv_tc_dense(const GnvTcLayer L, const uint2* w,
                                              unsigned short* act, int rh,
                                              const float* __restrict__ bias, int math, int r0,
-                                             int n, float* out, int out_stride, int warp) {
+                                             int n, float* out, int out_stride, int warp, int lo_a = 0,
+                                             int lo_w = 0) {
   const int lane = threadIdx.x & 31;
   const int nt = L.upad / 8, kt = L.kx / 16, items = MT * nt;
   for (int item = warp; item < items; item += W) {
@@ -146,14 +204,14 @@ __device__ __noinline__ void gnv_tc_dense(const GnvTcLayer L, const uint2* w,
     const int c0 = 8 * j + 2 * (lane & 3);
     const float b0 = __ldg(bias + L.bias + c0), b1 = __ldg(bias + L.bias + c0 + 1);
     float acc[1][4] = {{b0, b1, b0, b1}};
-    gnv_tc_accumulate<1>(acc, act, rh, m0, L.x_col, kt, w + (L.w_block + j * kt) * 32 + lane,
-                         nullptr, nullptr);
+    gnv_tc_accumulate<1, SPLIT>(acc, act, rh, m0, L.x_col, kt, w + (L.w_block + j * kt) * 32 + lane,
+                                nullptr, nullptr, lo_a, lo_w);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int row = m0 + (lane >> 2) + (e >> 1) * 8, c = c0 + (e & 1);
       if (c >= L.units) continue;
       const float y = gnv_tc_activation(L.act, math, acc[0][e]);
-      if (L.s_col >= 0) act[row * rh + L.s_col + c] = gnv_tc_half(y);
+      if (L.s_col >= 0) gnv_tc_put<SPLIT>(act, row * rh + L.s_col + c, lo_a, y);
       if (out != nullptr && r0 + row < n) out[static_cast<long long>(r0 + row) * out_stride + c] = y;
     }
   }
@@ -162,12 +220,13 @@ __device__ __noinline__ void gnv_tc_dense(const GnvTcLayer L, const uint2* w,
 // One GRU step for the tile; ends after every warp wrote its part of the new fp16 state (the
 // caller synchronises before the next reader). `warp` is the warp's index in its group of W
 // warps and `bar` the group's barrier (gnv_tc_bar).
-template <int MT, int W>
+template <int MT, int W, bool SPLIT = false>
 __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
                                            unsigned short* act, int rh, int rs_col,
                                            const float* __restrict__ bias, int math, int r0, int n,
                                            float* state, int state_stride, float* copy,
-                                           int copy_stride, int warp, int bar) {
+                                           int copy_stride, int warp, int bar, int lo_a = 0,
+                                           int lo_w = 0) {
   const int lane = threadIdx.x & 31;
   const int ug = L.upad / 8, ktx = L.kx / 16, kts = L.ks / 16, items = MT * ug;
   const float* bz = bias + L.bias;
@@ -206,7 +265,7 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
       const uint2* rr = w + (L.r_block + (ug + j) * kts) * 32 + lane;
       const uint2* rhh = w + (L.r_block + (2 * ug + j) * kts) * 32 + lane;
       if (L.reset_after) {
-        gnv_tc_accumulate<3>(acc, act, rh, m0, L.x_col, ktx, wz, wr, wh);
+        gnv_tc_accumulate<3, SPLIT>(acc, act, rh, m0, L.x_col, ktx, wz, wr, wh, lo_a, lo_w);
         float sacc[3][4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
@@ -214,7 +273,7 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
           sacc[1][e] = acc[1][e];
           sacc[2][e] = acc[3][e];
         }
-        gnv_tc_accumulate<3>(sacc, act, rh, m0, L.s_col, kts, rz, rr, rhh);
+        gnv_tc_accumulate<3, SPLIT>(sacc, act, rh, m0, L.s_col, kts, rz, rr, rhh, lo_a, lo_w);
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           acc[0][e] = sacc[0][e];
@@ -222,8 +281,8 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
           acc[3][e] = sacc[2][e];
         }
       } else {
-        gnv_tc_accumulate<2>(acc, act, rh, m0, L.x_col, ktx, wz, wr, nullptr);
-        gnv_tc_accumulate<2>(acc, act, rh, m0, L.s_col, kts, rz, rr, nullptr);
+        gnv_tc_accumulate<2, SPLIT>(acc, act, rh, m0, L.x_col, ktx, wz, wr, nullptr, lo_a, lo_w);
+        gnv_tc_accumulate<2, SPLIT>(acc, act, rh, m0, L.s_col, kts, rz, rr, nullptr, lo_a, lo_w);
       }
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
@@ -245,7 +304,7 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
         } else {
           keep_z[i][e] = z;
           keep_s[i][e] = s;
-          if (real) act[row * rh + rs_col + c] = gnv_tc_half(r * s);
+          if (real) gnv_tc_put<SPLIT>(act, row * rh + rs_col + c, lo_a, r * s);
         }
       }
     }
@@ -261,16 +320,16 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int row = m0 + (lane >> 2) + (e >> 1) * 8, c = c0 + (e & 1);
-          if (c < L.units) act[row * rh + L.s_col + c] = gnv_tc_half(keep_s[i][e]);
+          if (c < L.units) gnv_tc_put<SPLIT>(act, row * rh + L.s_col + c, lo_a, keep_s[i][e]);
         }
       } else {
         float acc[1][4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[0][e] = __ldg(bh + c0 + (e & 1));
-        gnv_tc_accumulate<1>(acc, act, rh, m0, L.x_col, ktx,
-                             w + (L.w_block + (2 * ug + j) * ktx) * 32 + lane, nullptr, nullptr);
-        gnv_tc_accumulate<1>(acc, act, rh, m0, rs_col, kts,
-                             w + (L.r_block + (2 * ug + j) * kts) * 32 + lane, nullptr, nullptr);
+        gnv_tc_accumulate<1, SPLIT>(acc, act, rh, m0, L.x_col, ktx,
+                                    w + (L.w_block + (2 * ug + j) * ktx) * 32 + lane, nullptr, nullptr, lo_a, lo_w);
+        gnv_tc_accumulate<1, SPLIT>(acc, act, rh, m0, rs_col, kts,
+                                    w + (L.r_block + (2 * ug + j) * kts) * 32 + lane, nullptr, nullptr, lo_a, lo_w);
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int row = m0 + (lane >> 2) + (e >> 1) * 8, c = c0 + (e & 1);
@@ -278,7 +337,7 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
           const float h = gnv_tc_activation(L.act, math, acc[0][e]);
           const float z = keep_z[i][e];
           const float s2 = z * keep_s[i][e] + (1.f - z) * h;
-          act[row * rh + L.s_col + c] = gnv_tc_half(s2);
+          gnv_tc_put<SPLIT>(act, row * rh + L.s_col + c, lo_a, s2);
           if (r0 + row < n) {
             state[static_cast<long long>(r0 + row) * state_stride + c] = s2;
             if (copy != nullptr) copy[static_cast<long long>(r0 + row) * copy_stride + c] = s2;
@@ -295,9 +354,10 @@ __device__ __noinline__ void gnv_tc_gru(const GnvTcLayer L, const uint2* w,
 // time) and its lanes the columns, 2 * GNV_TC_STAGE loads in flight per lane before any is
 // converted and stored.
 #define GNV_TC_STAGE 8
+template <bool SPLIT = false>
 __device__ __noinline__ void gnv_tc_stage(unsigned short* act, const GnvTcNet& net,
                                           const GnvTcIo& io, int rows, int r0, int n, int warp,
-                                          int warps) {
+                                          int warps, int lo_a = 0) {
   const GnvTcLayer& vg = net.layer[GNV_TC_VAD_GRU];
   const GnvTcLayer& ng = net.layer[GNV_TC_NOISE_GRU];
   const GnvTcLayer& dg = net.layer[GNV_TC_DENOISE_GRU];
@@ -341,7 +401,7 @@ __device__ __noinline__ void gnv_tc_stage(unsigned short* act, const GnvTcNet& n
                             : c < e2 ? vg.s_col + (c - e1)
                             : c < e3 ? ng.s_col + (c - e2)
                                      : dg.s_col + (c - e3);
-            dst_row[col] = gnv_tc_half(v[h][j]);
+            gnv_tc_put<SPLIT>(dst_row, col, lo_a, v[h][j]);
           }
         }
       }
@@ -388,7 +448,10 @@ __device__ __forceinline__ void gnv_tc_weights_wait() {
 // so a block needs only its activation tile (~12 KiB) and few registers and shares a
 // multiprocessor with other kernels (the chunk pipeline's FFT/postprocess kernels on the other
 // streams); one tile per block, grid = tiles.
-template <int MT, int G, int W, bool GW = false>
+// SPLIT (the x3 kernels): hi + lo operands (gnv_tc_put): the lo activations follow the G hi
+// tiles in shared memory (lo_a halves after each), the lo weight fragments are net.lo_block
+// blocks after the hi ones.
+template <int MT, int G, int W, bool GW = false, bool SPLIT = false>
 __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcIo& io,
                                                const uint4* __restrict__ weights,
                                                const float* __restrict__ bias, const int* count,
@@ -406,7 +469,8 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
   unsigned short* act = act_all + group * tm * net.row_halves;
   if (!GW) gnv_tc_weights_start(gnv_tc_smem, weights, net.weight_blocks * 16);
   unsigned* actw = reinterpret_cast<unsigned*>(act_all);
-  for (int i = threadIdx.x; i < G * tm * net.row_halves / 2; i += blockDim.x) actw[i] = 0u;
+  const int lo_a = SPLIT ? G * tm * net.row_halves : 0, lo_w = SPLIT ? net.lo_block * 32 : 0;
+  for (int i = threadIdx.x; i < (SPLIT ? 2 : 1) * G * tm * net.row_halves / 2; i += blockDim.x) actw[i] = 0u;
   const int rh = net.row_halves, math = net.math;
   const GnvTcLayer& vg = net.layer[GNV_TC_VAD_GRU];
   const GnvTcLayer& ng = net.layer[GNV_TC_NOISE_GRU];
@@ -419,7 +483,7 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
   if (G > 1) {
     // Every group reads weights that other groups' threads copied: the whole block waits once.
     __syncthreads();  // the zeroed activations
-    if (first_tile < tiles) gnv_tc_stage(act, net, io, tm, first_tile * tm, n, warp, W);
+    if (first_tile < tiles) gnv_tc_stage<SPLIT>(act, net, io, tm, first_tile * tm, n, warp, W, lo_a);
     if (!GW) gnv_tc_weights_wait();
     __syncthreads();
   }
@@ -428,29 +492,29 @@ __device__ __forceinline__ void gnv_tc_network(const GnvTcNet& net, const GnvTcI
     const int r0 = tile * tm;
     if (G == 1 || !first) {
       gnv_tc_bar(bar, W * 32);  // the previous tile is done with the activations
-      gnv_tc_stage(act, net, io, tm, r0, n, warp, W);
+      gnv_tc_stage<SPLIT>(act, net, io, tm, r0, n, warp, W, lo_a);
       if (G == 1 && first && !GW) gnv_tc_weights_wait();  // this thread's weight copies have landed
     }
     first = false;
     // (The r∘s scratch is not re-zeroed per tile: its columns past a layer's units meet zero
     // weights, and every value ever written there is finite.)
     gnv_tc_bar(bar, W * 32);
-    gnv_tc_dense<MT, W>(net.layer[GNV_TC_INPUT_DENSE], w, act, rh, bias, math, r0, n,
-                        reinterpret_cast<float*>(io.dense_out), io.dense_stride, warp);
+    gnv_tc_dense<MT, W, SPLIT>(net.layer[GNV_TC_INPUT_DENSE], w, act, rh, bias, math, r0, n,
+                               reinterpret_cast<float*>(io.dense_out), io.dense_stride, warp, lo_a, lo_w);
     gnv_tc_bar(bar, W * 32);
-    gnv_tc_gru<MT, W>(vg, w, act, rh, net.rs_col, bias, math, r0, n, vs, io.vad_stride,
-                      reinterpret_cast<float*>(io.vad_copy), io.vad_copy_stride, warp, bar);
+    gnv_tc_gru<MT, W, SPLIT>(vg, w, act, rh, net.rs_col, bias, math, r0, n, vs, io.vad_stride,
+                             reinterpret_cast<float*>(io.vad_copy), io.vad_copy_stride, warp, bar, lo_a, lo_w);
     gnv_tc_bar(bar, W * 32);
-    gnv_tc_dense<MT, W>(net.layer[GNV_TC_VAD_OUTPUT], w, act, rh, bias, math, r0, n,
-                        reinterpret_cast<float*>(io.vad), io.vad_out_stride, warp);
-    gnv_tc_gru<MT, W>(ng, w, act, rh, net.rs_col, bias, math, r0, n, ns, io.noise_stride, nullptr,
-                      0, warp, bar);
+    gnv_tc_dense<MT, W, SPLIT>(net.layer[GNV_TC_VAD_OUTPUT], w, act, rh, bias, math, r0, n,
+                               reinterpret_cast<float*>(io.vad), io.vad_out_stride, warp, lo_a, lo_w);
+    gnv_tc_gru<MT, W, SPLIT>(ng, w, act, rh, net.rs_col, bias, math, r0, n, ns, io.noise_stride, nullptr,
+                             0, warp, bar, lo_a, lo_w);
     gnv_tc_bar(bar, W * 32);
-    gnv_tc_gru<MT, W>(dg, w, act, rh, net.rs_col, bias, math, r0, n, ds, io.denoise_stride,
-                      nullptr, 0, warp, bar);
+    gnv_tc_gru<MT, W, SPLIT>(dg, w, act, rh, net.rs_col, bias, math, r0, n, ds, io.denoise_stride,
+                             nullptr, 0, warp, bar, lo_a, lo_w);
     gnv_tc_bar(bar, W * 32);
-    gnv_tc_dense<MT, W>(net.layer[GNV_TC_DENOISE_OUTPUT], w, act, rh, bias, math, r0, n,
-                        reinterpret_cast<float*>(io.gains), io.gains_stride, warp);
+    gnv_tc_dense<MT, W, SPLIT>(net.layer[GNV_TC_DENOISE_OUTPUT], w, act, rh, bias, math, r0, n,
+                               reinterpret_cast<float*>(io.gains), io.gains_stride, warp, lo_a, lo_w);
   }
 }
 
@@ -486,6 +550,19 @@ GNV_TC_NETWORK_KERNEL(rnn_network_f16_g2w8_t1, 1, 2, 8)
 GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw8_t1_b2, 1, 8, 2)
 GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw8_t1_b4, 1, 8, 4)
 GNV_TC_NETWORK_GW_KERNEL(rnn_network_f16_gw16_t2_b2, 2, 16, 2)
+// fp32-grade global-weights variants (SPLIT above, gpuspec2 2026-11-29): three mma per product.
+#define GNV_TC_NETWORK_X3_KERNEL(NAME, MT, W, MINB)                                           \
+  extern "C" __global__ void __launch_bounds__(W * 32, MINB)                                   \
+      NAME(const __grid_constant__ GnvTcNet net, const __grid_constant__ GnvTcIo io,           \
+           const uint4* __restrict__ weights,                                                  \
+           const float* __restrict__ bias, const int* count, int batch) {                      \
+    gnv_tc_network<MT, 1, W, true, true>(net, io, weights, bias, count, batch);                \
+  }
+GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw8_t1_b2, 1, 8, 2)
+GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw8_t1_b4, 1, 8, 4)
+GNV_TC_NETWORK_X3_KERNEL(rnn_network_f16x3_gw16_t2_b1, 2, 16, 1)  // half the weight reads per row
+// (sm_90, default model: b2 128 registers, the GRU spills 80 bytes; b4 64 registers, ~0.6 KB of
+// GRU spills; gw16_t2_b1 128 registers.)
 
 // ---- Ceiling probes (benchmark only) ----
 // Copy bandwidth: dst[i] = src[i], n float4s, grid-stride.

@@ -8,6 +8,8 @@
 // B[16kt + 2t + 1][8nt + g]) and word 2l + 1 = the same 8 rows further (low half first). Blocks
 // of one matrix are ordered n-tile major: block = first + nt * (K / 16) + kt.
 // GRU matrices have N = 3 * upad (gates z | r | h, each padded to upad = units rounded up to 8).
+// The x3 kernels (network_tc.cu, SPLIT) also read the lo parts (lo_block below) and keep a lo
+// copy of the activation tile right after the hi one(s).
 //
 // Activations live in shared memory as fp16 rows of GNV_TC row_halves halves:
 //   [dense out | vad state | features | noise state | denoise state | r∘s scratch], each
@@ -46,6 +48,9 @@ struct GnvTcLayer {
 struct GnvTcNet {
   struct GnvTcLayer layer[GNV_TC_LAYERS];
   int weight_blocks;  // fragment blocks in all (shared memory: weight_blocks * 256 bytes)
+  int lo_block;       // 0, or (fp32-grade x3 kernels) the first of the weight_blocks blocks of
+                      // the weights' lo parts, fp16((w - fp16(w)) * 2048), block i + lo_block
+                      // being block i's (not counted in weight_blocks)
   int row_halves;     // activation row stride in shared memory, halves (≡ 8 mod 16)
   int feat_col;       // the features' columns
   int features;       // 42

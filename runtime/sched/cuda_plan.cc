@@ -287,7 +287,7 @@ class CudaPlanImpl final : public CudaPlan {
   // filter's strength and gain slope as float bits).
   int dsp_header_[kCtlHeader] = {};  // WriteRnnoiseDspHeader's words (the rest unused)
   int frontend_grid_cap_ = 16;
-  std::optional<TcNetwork> tc_;  // gpu-tc: the fused fp16 network (options.network == kFp16)
+  std::optional<TcNetwork> tc_;  // gpu-tc: the fused tensor-core network (options.network kFp16 / kFp16x3)
   runtime::DeviceDense input_dense_, vad_out_, denoise_out_;
   runtime::DeviceGru vad_gru_, noise_gru_, denoise_gru_;
   runtime::DeviceFftPlan fft_;
@@ -628,8 +628,15 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     *out = *std::move(g);
     if (absl::Status st = ops_->SupportsGru(*out); !st.ok()) return st;
   }
-  if (o.network == NetworkPrecision::kFp16) {  // gpu-tc: fused tensor-core network stage
-    absl::StatusOr<TcNetwork> tc = TcNetwork::Create(*ctx_, s, cache, m);
+  NetworkPrecision network = o.network;  // GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|fp16x3 overrides it (measuring)
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_NETWORK"); e != nullptr) {
+    const std::string v(e);
+    if (v == "fp32") network = NetworkPrecision::kFp32;
+    if (v == "fp16") network = NetworkPrecision::kFp16;
+    if (v == "fp16x3") network = NetworkPrecision::kFp16x3;
+  }
+  if (network != NetworkPrecision::kFp32) {  // gpu-tc: fused tensor-core network stage
+    absl::StatusOr<TcNetwork> tc = TcNetwork::Create(*ctx_, s, cache, m, network == NetworkPrecision::kFp16x3);
     if (!tc.ok()) return tc.status();
     tc_.emplace(*std::move(tc));
   }

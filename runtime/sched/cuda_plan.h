@@ -61,8 +61,12 @@ namespace cu = ::ghostnv::runtime::cu;  // CUresult, kSuccess, kErrorNotReady...
 // Arithmetic of the network stage (gpu-tc, 2026-11-28): kFp32 = the fp32 GpuOps kernels (dense,
 // GRU; ~135 dB vs the CPU); kFp16 = one fused tensor-core kernel (runtime/sched/network_tc.h:
 // fp16 weights/activations, fp32 accumulation and state; >= 35 dB vs the CPU, measured 67.5 dB
-// worst session end to end on the H200; 1.8-3.5x PyTorch's graph replay of the network, docs/perf/gpu.md).
-enum class NetworkPrecision { kFp32, kFp16 };
+// worst session end to end on the H200; 1.8-3.5x PyTorch's graph replay of the network, docs/perf/gpu.md);
+// kFp16x3 (gpuspec2, 2026-11-29) = the same kernel with fp32-grade operands (each fp16 operand a
+// hi + lo pair, three mma per product: TcNetwork's split variants): H200, 64k rows, network stage
+// 472 vs 718 us (fp32), worst session 126.9 dB vs the CPU end to end; slower than kFp32 below
+// ~16 rows (docs/perf/gpu.md, Session 10). Opt-in like kFp16.
+enum class NetworkPrecision { kFp32, kFp16, kFp16x3 };
 
 struct CudaPlanOptions {
   std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
@@ -78,7 +82,8 @@ struct CudaPlanOptions {
   // 0 = automatic (see cuda_plan.cc, PipelineChunks), 1 = no split; at most 16; never more
   // chunks than rows / 1024.
   int batch_chunks = 0;
-  // The network stage's arithmetic (see NetworkPrecision). kFp16 fails Create with
+  // The network stage's arithmetic (see NetworkPrecision; GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|
+  // fp16x3 overrides it, for measuring). kFp16 / kFp16x3 fail Create with
   // InvalidArgument for a model the fused kernel cannot hold (shared memory).
   NetworkPrecision network = NetworkPrecision::kFp32;
   // true: in batches of >= 128 rows the DC high-pass runs one lane per row (rnn_highpass_*,

@@ -4,14 +4,14 @@
 // Never run by ctest; tools/gpu-check.sh runs it.
 //
 //   ghostnv_cuda_plan_benchmark [--model path.gnvm] [--batches 1024,4096,16384,65536]
-//                               [--iters 2000] [--csv out.csv] [--network fp32|fp16] [--quick]
+//                               [--iters 2000] [--csv out.csv] [--network fp32|fp16|fp16x3] [--quick]
 //   --network: CudaPlanOptions::network of the batched plans (default fp32).
 //   --search n: at most n plans in the deadline search (default 6); 0 = no chunk sweep and no
 //   search (throughput, stages and the PCIe bound only).
 //   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
 //   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
 //   --ab "name:KEY=V+KEY=V;name2:...": A/B of plan variants in one process (16-bit PCM, the
-//   largest batch): for each, the environment KEYs are set (net=fp16|fp32 sets --network), a
+//   largest batch): for each, the environment KEYs are set (net=fp16|fp16x3|fp32 sets --network), a
 //   plan's hop is timed and a profiling plan's stages printed; then the fastest variant's
 //   settings stay for the PCIe bound and the deadline search (replaces the passes).
 //   E.g. --ab "base:;occ8:GHOSTNV_CUDA_PLAN_FUSED_OCC=8;tc:net=fp16+GHOSTNV_TC_VARIANT=4".
@@ -225,6 +225,17 @@ const StageCost* CostOf(const std::vector<StageCost>& costs, const char* name) {
   return nullptr;
 }
 
+bool ParseNetwork(const std::string& v, NetworkPrecision* p) {
+  if (v == "fp16") *p = NetworkPrecision::kFp16;
+  else if (v == "fp16x3") *p = NetworkPrecision::kFp16x3;
+  else if (v == "fp32") *p = NetworkPrecision::kFp32;
+  else return false;
+  return true;
+}
+const char* NetworkName(NetworkPrecision p) {
+  return p == NetworkPrecision::kFp16 ? "fp16" : p == NetworkPrecision::kFp16x3 ? "fp16x3" : "fp32";
+}
+
 int Main(int argc, char** argv) {
   std::string model_path, csv;
   std::vector<int> batches = {1024, 4096, 16384, 65536};
@@ -252,11 +263,10 @@ int Main(int argc, char** argv) {
       search = std::clamp(std::atoi(next().c_str()), 0, 12);
     } else if (a == "--network") {
       const std::string v = next();
-      if (v != "fp16" && v != "fp32") {
-        std::cerr << "--network fp16|fp32\n";
+      if (!ParseNetwork(v, &network)) {
+        std::cerr << "--network fp16|fp16x3|fp32\n";
         return 2;
       }
-      network = v == "fp16" ? NetworkPrecision::kFp16 : NetworkPrecision::kFp32;
     } else if (a == "--batches") {
       batches.clear();
       for (absl::string_view s : absl::StrSplit(next(), ',')) {
@@ -265,7 +275,7 @@ int Main(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f] "
-                   "[--network fp32|fp16] [--quick] [--search attempts] [--ab \"name:K=V+K=V;...\"]\n";
+                   "[--network fp32|fp16|fp16x3] [--quick] [--search attempts] [--ab \"name:K=V+K=V;...\"]\n";
       return 2;
     }
   }
@@ -290,7 +300,7 @@ int Main(int argc, char** argv) {
   const char* lane_hp = std::getenv("GHOSTNV_CUDA_PLAN_LANE_HIGHPASS");
   const char* fused = std::getenv("GHOSTNV_CUDA_PLAN_FUSED");
   std::printf("batched plans: network %s, lane_highpass %s, fused_spectra %s%s\n",
-              network == NetworkPrecision::kFp16 ? "fp16" : "fp32", lane_hp != nullptr ? lane_hp : "default",
+              NetworkName(network), lane_hp != nullptr ? lane_hp : "default",
               fused != nullptr ? fused : "default",
               quick ? ", quick" : "");
   // CPU: one thread, one stream.
@@ -418,7 +428,7 @@ int Main(int argc, char** argv) {
           if (eq == absl::string_view::npos) continue;
           const std::string k(kv.substr(0, eq)), val(kv.substr(eq + 1));
           if (k == "net") {
-            v.net = val == "fp16" ? NetworkPrecision::kFp16 : NetworkPrecision::kFp32;
+            if (!ParseNetwork(val, &v.net)) v.net = NetworkPrecision::kFp32;
           } else {
             v.env.emplace_back(k, val);
             if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);

@@ -33,21 +33,25 @@ std::vector<int> RowMap(std::initializer_list<Segment> segs) {
 }
 
 // Appends the fragment blocks of B (element (k, n) = w[rows[k] * ld + cols[n]], 0 where either
-// map is -1) and returns the first block's index.
+// map is -1) and returns the first block's index; lo_words (may be null): the same blocks of
+// the lo parts (LoHalf).
 int PackMatrix(const float* w, int ld, const std::vector<int>& rows, const std::vector<int>& cols,
-               std::vector<uint32_t>* words) {
+               std::vector<uint32_t>* words, std::vector<uint32_t>* lo_words) {
   const int first = static_cast<int>(words->size() / GNV_TC_BLOCK_WORDS);
   const int kt = static_cast<int>(rows.size()) / 16, nt = static_cast<int>(cols.size()) / 8;
-  auto at = [&](int k, int n) -> uint16_t {
+  auto at = [&](int k, int n, bool lo) -> uint16_t {
     if (rows[k] < 0 || cols[n] < 0) return 0;
-    return FloatToHalf(w[static_cast<size_t>(rows[k]) * ld + cols[n]]);
+    const float v = w[static_cast<size_t>(rows[k]) * ld + cols[n]];
+    return lo ? LoHalf(v) : FloatToHalf(v);
   };
   for (int n8 = 0; n8 < nt; ++n8)
     for (int k16 = 0; k16 < kt; ++k16)
       for (int lane = 0; lane < 32; ++lane)
         for (int j = 0; j < 2; ++j) {
           const int k = 16 * k16 + 2 * (lane & 3) + 8 * j, n = 8 * n8 + (lane >> 2);
-          words->push_back(static_cast<uint32_t>(at(k, n)) | (static_cast<uint32_t>(at(k + 1, n)) << 16));
+          words->push_back(static_cast<uint32_t>(at(k, n, false)) | (static_cast<uint32_t>(at(k + 1, n, false)) << 16));
+          if (lo_words != nullptr)
+            lo_words->push_back(static_cast<uint32_t>(at(k, n, true)) | (static_cast<uint32_t>(at(k + 1, n, true)) << 16));
         }
   return first;
 }
@@ -89,6 +93,13 @@ uint16_t FloatToHalf(float x) {
   return static_cast<uint16_t>(sign | h);
 }
 
+uint16_t LoHalf(float x) {
+  // x - fp16(x) is exact in fp32 and so is the scaling by a power of two (kernel: gnv_tc_put);
+  // |x - fp16(x)| <= 16 wherever fp16(x) is finite, else (inf, NaN) lo = 0.
+  const float d = x - HalfToFloat(FloatToHalf(x));
+  return FloatToHalf(std::fabs(d) <= 16.f ? d * kTcLoScale : 0.f);
+}
+
 float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
@@ -100,9 +111,9 @@ float HalfToFloat(uint16_t h) {
   return std::bit_cast<float>(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
 
-size_t TcSharedBytes(const GnvTcNet& d, int mt, int groups, bool global_weights) {
+size_t TcSharedBytes(const GnvTcNet& d, int mt, int groups, bool global_weights, bool split) {
   return (global_weights ? 0 : static_cast<size_t>(d.weight_blocks) * GNV_TC_BLOCK_WORDS * 4) +
-         static_cast<size_t>(groups) * static_cast<size_t>(16 * mt) * d.row_halves * 2;
+         (split ? 2 : 1) * static_cast<size_t>(groups) * static_cast<size_t>(16 * mt) * d.row_halves * 2;
 }
 
 const TcVariant& TcVariantAt(int i) {
@@ -112,11 +123,14 @@ const TcVariant& TcVariantAt(int i) {
                                                 {"rnn_network_f16_g2w8_t1", 1, 2, 8},
                                                 {"rnn_network_f16_gw8_t1_b2", 1, 1, 8, true},
                                                 {"rnn_network_f16_gw8_t1_b4", 1, 1, 8, true},
-                                                {"rnn_network_f16_gw16_t2_b2", 2, 1, 16, true}};
+                                                {"rnn_network_f16_gw16_t2_b2", 2, 1, 16, true},
+                                                {"rnn_network_f16x3_gw8_t1_b2", 1, 1, 8, true, true},
+                                                {"rnn_network_f16x3_gw8_t1_b4", 1, 1, 8, true, true},
+                                                {"rnn_network_f16x3_gw16_t2_b1", 2, 1, 16, true, true}};
   return kTable[std::clamp(i, 0, kTcVariants - 1)];
 }
 
-absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
+absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m, bool split) {
   const char* names[GNV_TC_LAYERS] = {"input_dense", "vad_gru", "vad_output", "noise_gru", "denoise_gru",
                                       "denoise_output"};
   const models::Layer* l[GNV_TC_LAYERS];
@@ -135,6 +149,8 @@ absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
 
   TcPackedNetwork p;
   GnvTcNet& d = p.desc;
+  std::vector<uint32_t> lo_words;
+  std::vector<uint32_t>* lo = split ? &lo_words : nullptr;
   const int p0 = Pad(u0, 16), p1 = Pad(u1, 16), pf = Pad(kFeatures, 16), p2 = Pad(u2, 16), p3 = Pad(u3, 16);
   const int d_col = 0, s1_col = p0, feat_col = p0 + p1, s2_col = feat_col + pf, s3_col = s2_col + p2;
   d.feat_col = feat_col;
@@ -159,7 +175,7 @@ absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
     g.kx = static_cast<int>(rows.size());
     g.s_col = out_col;
     g.ks = 0;
-    g.w_block = PackMatrix(L.weights, L.units, rows, all_cols(L.units, g.upad), &p.words);
+    g.w_block = PackMatrix(L.weights, L.units, rows, all_cols(L.units, g.upad), &p.words, lo);
     g.r_block = 0;
     g.bias = static_cast<int>(p.bias.size());
     for (int c = 0; c < g.upad; ++c) p.bias.push_back(c < L.units && L.bias != nullptr ? L.bias[c] : 0.f);
@@ -180,8 +196,8 @@ absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
     g.ks = Pad(u, 16);
     std::vector<int> cols(3 * g.upad);
     for (int n = 0; n < 3 * g.upad; ++n) cols[n] = n % g.upad < u ? (n / g.upad) * u + n % g.upad : -1;
-    g.w_block = PackMatrix(L.weights, 3 * u, rows, cols, &p.words);
-    g.r_block = PackMatrix(L.recurrent, 3 * u, RowMap({{g.ks, 0, u}}), cols, &p.words);
+    g.w_block = PackMatrix(L.weights, 3 * u, rows, cols, &p.words, lo);
+    g.r_block = PackMatrix(L.recurrent, 3 * u, RowMap({{g.ks, 0, u}}), cols, &p.words, lo);
     g.bias = static_cast<int>(p.bias.size());
     auto b = [&](const float* v, int c) { return v != nullptr ? v[c] : 0.f; };
     const float* bi = L.bias;
@@ -209,18 +225,24 @@ absl::StatusOr<TcPackedNetwork> PackTcNetwork(const models::Model& m) {
   gru(GNV_TC_DENOISE_GRU, s1_col, RowMap({{p1, 0, u1}, {pf, u1 + u2, kFeatures}, {p2, u1, u2}}), s3_col);
   dense(GNV_TC_DENOISE_OUTPUT, s3_col, RowMap({{p3, 0, u3}}), -1);
   d.weight_blocks = static_cast<int>(p.words.size() / GNV_TC_BLOCK_WORDS);
+  d.lo_block = 0;
+  if (split) {
+    d.lo_block = d.weight_blocks;
+    p.words.insert(p.words.end(), lo_words.begin(), lo_words.end());
+  }
   return p;
 }
 
 void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) {
   const GnvTcNet& d = p.desc;
   auto fp = [](unsigned long long a) { return reinterpret_cast<float*>(static_cast<uintptr_t>(a)); };
-  std::vector<uint16_t> act(d.row_halves);
+  const bool split = d.lo_block > 0;
+  std::vector<uint16_t> act(d.row_halves), act_lo(d.row_halves);
   std::vector<float> z, s_old, s_new;
   // The packed matrices unpacked once (through PackedAt, i.e. the fragment layout) to [K][N].
   struct Mat {
     int n = 0;
-    std::vector<float> v;
+    std::vector<float> v, lo;  // lo: the lo parts (split; scaled by kTcLoScale)
   };
   std::map<int, Mat> mats;
   for (int li = 0; li < GNV_TC_LAYERS; ++li) {
@@ -231,12 +253,22 @@ void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) 
       Mat& mat = mats[first];
       mat.n = ncols;
       mat.v.resize(static_cast<size_t>(kx) * ncols);
+      if (split) mat.lo.resize(mat.v.size());
       for (int k = 0; k < kx; ++k)
-        for (int n = 0; n < ncols; ++n) mat.v[static_cast<size_t>(k) * ncols + n] = PackedAt(p.words, first, kx, k, n);
+        for (int n = 0; n < ncols; ++n) {
+          mat.v[static_cast<size_t>(k) * ncols + n] = PackedAt(p.words, first, kx, k, n);
+          if (split) mat.lo[static_cast<size_t>(k) * ncols + n] = PackedAt(p.words, first + d.lo_block, kx, k, n);
+        }
     }
   }
   for (int b = 0; b < batch; ++b) {
     std::fill(act.begin(), act.end(), uint16_t{0});
+    std::fill(act_lo.begin(), act_lo.end(), uint16_t{0});
+    // An activation stored as the kernel does (gnv_tc_put): fp16, and its lo part when split.
+    auto put = [&](int col, float v) {
+      act[col] = FloatToHalf(v);
+      if (split) act_lo[col] = LoHalf(v);
+    };
     auto row = [&](unsigned long long base, int stride) {
       return base == 0 ? nullptr : fp(base) + static_cast<size_t>(b) * stride;
     };
@@ -245,20 +277,31 @@ void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) 
                     row(io.denoise_state, io.denoise_stride)};
     float* vad_copy = row(io.vad_copy, io.vad_copy_stride);
     const int gl[3] = {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU};
-    for (int c = 0; c < d.features; ++c) act[d.feat_col + c] = FloatToHalf(feat[c]);
+    for (int c = 0; c < d.features; ++c) put(d.feat_col + c, feat[c]);
     for (int i = 0; i < 3; ++i)
-      for (int c = 0; c < d.layer[gl[i]].units; ++c) act[d.layer[gl[i]].s_col + c] = FloatToHalf(st[i][c]);
+      for (int c = 0; c < d.layer[gl[i]].units; ++c) put(d.layer[gl[i]].s_col + c, st[i][c]);
+    // Split: the hi products into acc, the two lo products (scaled) into their own sum, added
+    // scaled back at the end (gnv_tc_accumulate's order).
     auto dot = [&](float acc, int col, int kx, int first, int n) {
       const Mat& mat = mats.at(first);
-      for (int k = 0; k < kx; ++k) acc += HalfToFloat(act[col + k]) * mat.v[static_cast<size_t>(k) * mat.n + n];
-      return acc;
+      float lo = 0.f;
+      for (int k = 0; k < kx; ++k) {
+        const size_t at = static_cast<size_t>(k) * mat.n + n;
+        const float a = HalfToFloat(act[col + k]);
+        acc += a * mat.v[at];
+        if (split) {
+          lo += a * mat.lo[at];
+          lo += HalfToFloat(act_lo[col + k]) * mat.v[at];
+        }
+      }
+      return split ? acc + lo * (1.f / kTcLoScale) : acc;
     };
     auto dense = [&](int li, float* out) {
       const GnvTcLayer& L = d.layer[li];
       std::vector<float> y(L.units);
       for (int c = 0; c < L.units; ++c) y[c] = Act(L.act, d.math, dot(p.bias[L.bias + c], L.x_col, L.kx, L.w_block, c));
       for (int c = 0; c < L.units; ++c) {
-        if (L.s_col >= 0) act[L.s_col + c] = FloatToHalf(y[c]);
+        if (L.s_col >= 0) put(L.s_col + c, y[c]);
         if (out != nullptr) out[c] = y[c];
       }
     };
@@ -282,7 +325,7 @@ void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) 
           const float h = Act(L.act, d.math, xh + r * sh);
           s_new[c] = z[c] * s_old[c] + (1.f - z[c]) * h;
         } else {
-          act[d.rs_col + c] = FloatToHalf(r * s_old[c]);
+          put(d.rs_col + c, r * s_old[c]);
         }
       }
       if (!L.reset_after) {
@@ -293,7 +336,7 @@ void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) 
         }
       }
       for (int c = 0; c < u; ++c) {
-        act[L.s_col + c] = FloatToHalf(s_new[c]);
+        put(L.s_col + c, s_new[c]);
         s[c] = s_new[c];
         if (copy != nullptr) copy[c] = s_new[c];
       }
@@ -308,8 +351,9 @@ void RunTcNetworkOnHost(const TcPackedNetwork& p, const GnvTcIo& io, int batch) 
 }
 
 absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const runtime::Stream& stream,
-                                            const runtime::CubinCache& cache, const models::Model& model) {
-  absl::StatusOr<TcPackedNetwork> packed = PackTcNetwork(model);
+                                            const runtime::CubinCache& cache, const models::Model& model,
+                                            bool split) {
+  absl::StatusOr<TcPackedNetwork> packed = PackTcNetwork(model, split);
   if (!packed.ok()) return packed.status();
   TcNetwork net;
   net.packed_ = *std::move(packed);
@@ -318,13 +362,16 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
   net.max_mt_ = 0;
   for (int v = 0; v < kTcVariants; ++v) {
     const TcVariant& tv = TcVariantAt(v);
-    bool ok = TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights) <= static_cast<size_t>(max_shared);
+    // A split network runs on the x3 kernels only, a plain one on the others.
+    bool ok = tv.split == split &&
+              TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights, tv.split) <= static_cast<size_t>(max_shared);
     for (int li : {GNV_TC_VAD_GRU, GNV_TC_NOISE_GRU, GNV_TC_DENOISE_GRU})
       ok = ok && tv.mt * (d.layer[li].upad / 8) <= tv.warps * GNV_TC_MAXIT;
     net.usable_[v] = ok;
     if (ok && tv.groups == 1 && !tv.global_weights) net.max_mt_ = std::max(net.max_mt_, tv.mt);
   }
-  if (!net.usable_[0])
+  net.split_ = split;
+  if (!net.usable_[split ? kTcFirstSplitVariant : 0])
     return absl::InvalidArgumentError(absl::StrCat(model.name, ": the tensor-core network needs ", TcSharedBytes(d, 1),
                                                    " bytes of shared memory per block (device: ", max_shared,
                                                    ") or has a GRU wider than ",
@@ -352,7 +399,7 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
     net.kernel_[v] = *k;
     if (net.usable_[v]) {
       if (absl::Status st =
-              k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights)));
+              k->SetMaxDynamicSharedBytes(static_cast<int>(TcSharedBytes(d, tv.mt, tv.groups, tv.global_weights, tv.split)));
           !st.ok())
         return st;
     }
@@ -379,6 +426,11 @@ absl::StatusOr<TcNetwork> TcNetwork::Create(const runtime::Context& ctx, const r
 
 int TcNetwork::AutoVariant(int batch) const {
   if (forced_variant_ >= 0) return forced_variant_;
+  // Split (fp32-grade) networks: the x3 kernel of 2 blocks per multiprocessor at every batch.
+  // H200, 2026-11-29 14:34 (network alone, graph replay): 26.8 / 30.8 / 455 us at 16 / 4096 /
+  // 64k rows vs 37.2 / 51.6 / 572 for b4 (variant 7, spills) and 28.6 / 31.0 / 461 for 32-row
+  // tiles (variant 8); in the 64k pipeline 472 vs 582 vs 474 us (docs/perf/gpu.md, Session 10).
+  if (split_) return kTcFirstSplitVariant;
   // Tiles of 32 rows once there are enough of them to give half the multiprocessors one; below
   // that, 16-row tiles spread the (latency-bound) work over twice as many blocks. Measured on the
   // H200 (2026-11-29 01:45 UTC, all variants in one run): 16 wins at 1k rows, 32 at 4k and
@@ -397,6 +449,7 @@ cu::CUresult TcNetwork::Run(const GnvTcIo& io, cu::CUdeviceptr count, int batch,
                             int tile_rows) const {
   if (tile_rows == 0) return RunVariant(io, count, batch, stream, AutoVariant(std::max(batch, 1)));
   if (tile_rows != 16 && tile_rows != 32) return cu::kErrorInvalidValue;
+  if (split_) return RunVariant(io, count, batch, stream, tile_rows == 16 ? kTcFirstSplitVariant : kTcFirstSplitVariant + 2);
   return RunVariant(io, count, batch, stream, tile_rows / 16 - 1);
 }
 
@@ -419,7 +472,7 @@ cu::CUresult TcNetwork::RunVariant(const GnvTcIo& io, cu::CUdeviceptr count, int
   int n = batch;
   void* args[] = {&desc, &args_io, &w, &b, &c, &n};
   return kernel_[variant].Launch({grid}, {static_cast<unsigned>(tv.groups * tv.warps * 32)},
-                                 static_cast<unsigned>(TcSharedBytes(desc, tv.mt, tv.groups, tv.global_weights)),
+                                 static_cast<unsigned>(TcSharedBytes(desc, tv.mt, tv.groups, tv.global_weights, tv.split)),
                                  stream, args);
 }
 

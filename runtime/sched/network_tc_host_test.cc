@@ -1,7 +1,8 @@
 // runtime/sched/network_tc_host_test.cc — the tensor-core network's arithmetic without a GPU
 // (label unit): the fp16 conversion, the weight packing (through the host emulation, which reads
 // the operands back out of the fragment layout exactly as the kernel's lanes do) and the fp16
-// precision bound: emulated network vs the CPU's fp32 network >= 35 dB SNR of the difference.
+// precision bound: emulated network vs the CPU's fp32 network >= 35 dB SNR of the difference;
+// the split (hi + lo, fp32-grade) packing and emulation: >= 130 dB.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -18,6 +19,8 @@ namespace {
 using tc_testing::CpuNet;
 using tc_testing::kF;
 using tc_testing::Snr;
+
+constexpr double kSplitMinDb = 130.0;  // measured 133.5-151 dB (2026-11-29, Release and ASan builds)
 
 TEST(Half, KnownValuesAndRounding) {
   EXPECT_EQ(FloatToHalf(1.f), 0x3c00);
@@ -53,6 +56,51 @@ TEST(Half, KnownValuesAndRounding) {
   }
 }
 
+// hi + lo / kTcLoScale reproduces x to ~22 significant bits (normal range), and the split
+// packing's lo blocks hold exactly LoHalf of the weights the hi blocks round.
+TEST(Half, LoPartCarriesTheRoundingError) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (int i = 0; i < 200000; ++i) {
+    const float x = u(rng) * std::ldexp(1.f, (i % 24) - 12);
+    const double back = double(HalfToFloat(FloatToHalf(x))) + double(HalfToFloat(LoHalf(x))) / kTcLoScale;
+    ASSERT_LE(std::abs(back - x), std::abs(double(x)) * std::ldexp(1.0, -21) + std::ldexp(1.0, -35)) << x;
+  }
+  EXPECT_EQ(LoHalf(1.f), 0);
+  EXPECT_EQ(LoHalf(0.f), 0);
+  // Where hi is inf or NaN, lo is 0 (hi alone carries it, as in the fp16 kernels).
+  EXPECT_EQ(LoHalf(65520.f), 0);
+  EXPECT_EQ(LoHalf(-1e6f), 0);
+  EXPECT_EQ(LoHalf(INFINITY), 0);
+  EXPECT_EQ(LoHalf(NAN), 0);
+  // The largest finite hi: 65519 -> 65504 + 15 (lo = 15 * 2048 = 30720, exact in fp16).
+  EXPECT_EQ(HalfToFloat(LoHalf(65519.f)), 30720.f);
+  // 1 + 2^-12 rounds to 1 (tie to even): lo = 2^-12 * 2048 = 0.5.
+  EXPECT_EQ(HalfToFloat(LoHalf(1.f + std::ldexp(1.f, -12))), 0.5f);
+  std::shared_ptr<const models::Model> m = tc_testing::RandomModel(false, kernels::MathMode::kExact);
+  absl::StatusOr<TcPackedNetwork> plain = PackTcNetwork(*m), split = PackTcNetwork(*m, true);
+  ASSERT_TRUE(plain.ok() && split.ok());
+  EXPECT_EQ(plain->desc.lo_block, 0);
+  const int blocks = plain->desc.weight_blocks;
+  ASSERT_EQ(split->desc.weight_blocks, blocks);
+  ASSERT_EQ(split->desc.lo_block, blocks);
+  ASSERT_EQ(split->words.size(), 2 * plain->words.size());
+  for (size_t i = 0; i < plain->words.size(); ++i) ASSERT_EQ(split->words[i], plain->words[i]) << i;
+  // The input dense layer's W: lo of the CPU weight at (k, n) where the fragment says.
+  const models::Layer* d = m->FindLayer("input_dense");
+  const GnvTcLayer& L = split->desc.layer[GNV_TC_INPUT_DENSE];
+  int nonzero = 0;
+  for (int k = 0; k < d->inputs; ++k)
+    for (int n = 0; n < d->units; ++n) {
+      const int k16 = k / 16, kk = k % 16, j = kk / 8, t = (kk % 8) / 2, hi = kk % 2, lane = 4 * (n % 8) + t;
+      const size_t word = (size_t(blocks) + L.w_block + size_t(n / 8) * (L.kx / 16) + k16) * GNV_TC_BLOCK_WORDS + 2 * lane + j;
+      const uint16_t lo = static_cast<uint16_t>(hi ? split->words[word] >> 16 : split->words[word] & 0xffffu);
+      ASSERT_EQ(lo, LoHalf(d->weights[size_t(k) * d->units + n])) << k << " " << n;
+      nonzero += lo != 0;
+    }
+  EXPECT_GT(nonzero, d->inputs * d->units / 2);  // random weights: most are not fp16 values
+}
+
 TEST(Pack, RejectsModelsThatAreNotRnnoise) {
   auto m = std::make_shared<models::Model>(*tc_testing::RandomModel(true, kernels::MathMode::kExact));
   m->layers.pop_back();
@@ -60,8 +108,8 @@ TEST(Pack, RejectsModelsThatAreNotRnnoise) {
 }
 
 // `steps` chained steps of `streams` rows: emulation vs CPU fp32 network.
-void CompareWithCpu(const models::Model& m, int streams, int steps, double min_db) {
-  absl::StatusOr<TcPackedNetwork> p = PackTcNetwork(m);
+void CompareWithCpu(const models::Model& m, int streams, int steps, double min_db, bool split = false) {
+  absl::StatusOr<TcPackedNetwork> p = PackTcNetwork(m, split);
   ASSERT_TRUE(p.ok()) << p.status();
   const CpuNet cpu(m);
   const int u1 = cpu.u1(), u2 = cpu.u2(), u3 = cpu.u3(), nb = cpu.bands();
@@ -104,10 +152,10 @@ void CompareWithCpu(const models::Model& m, int streams, int steps, double min_d
   st.Add(c1.data(), s1.data(), c1.size());
   st.Add(c2.data(), s2.data(), c2.size());
   st.Add(c3.data(), s3.data(), c3.size());
-  std::printf("%s (reset_after %d, math %d): %d streams x %d steps, fp16 emulation vs CPU fp32: "
+  std::printf("%s (reset_after %d, math %d): %d streams x %d steps, %s emulation vs CPU fp32: "
               "SNR gains %.1f dB (max |diff| %.2g), vad %.1f dB, dense %.1f dB, final states %.1f dB\n",
               m.name.c_str(), m.FindLayer("vad_gru")->reset_after ? 1 : 0, static_cast<int>(m.math), streams, steps,
-              g.db(), g.max_abs, v.db(), dn.db(), st.db());
+              split ? "fp16x3 (split)" : "fp16", g.db(), g.max_abs, v.db(), dn.db(), st.db());
   EXPECT_GE(g.db(), min_db);
   EXPECT_GE(v.db(), min_db);
   EXPECT_GE(dn.db(), min_db);
@@ -127,6 +175,51 @@ TEST(Emulation, RandomModelsBothVariantsAndMathModesOddSizes) {
       CompareWithCpu(*tc_testing::RandomModel(reset_after, math), 5, 100, 35.0);
       CompareWithCpu(*tc_testing::RandomModel(reset_after, math, 19, 13, 37, 70, 5), 3, 60, 35.0);
     }
+}
+
+// The split (hi + lo) operands: fp32-grade, >= 130 dB against the CPU's fp32 network (the
+// gap to fp32 is the dropped lo * lo term and the lo parts' own rounding, ~2^-22 relative).
+TEST(Emulation, SplitDefaultModelIsFp32Grade) {
+  std::shared_ptr<const models::Model> m = tc_testing::DefaultModel();
+  if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  CompareWithCpu(*m, 7, 200, kSplitMinDb, true);
+}
+
+TEST(Emulation, SplitRandomModelsBothVariantsAndMathModesOddSizes) {
+  for (bool reset_after : {false, true})
+    for (auto math : {kernels::MathMode::kExact, kernels::MathMode::kRnnoiseApprox}) {
+      SCOPED_TRACE(::testing::Message() << "reset_after " << reset_after << " math " << int(math));
+      CompareWithCpu(*tc_testing::RandomModel(reset_after, math), 5, 100, kSplitMinDb, true);
+      CompareWithCpu(*tc_testing::RandomModel(reset_after, math, 19, 13, 37, 70, 5), 3, 60, kSplitMinDb, true);
+    }
+}
+
+// The test can fail: the split emulation without its lo weights (lo blocks zeroed) is only
+// fp16-grade.
+TEST(Emulation, SplitWithoutLoWeightsFallsBelowTheBound) {
+  std::shared_ptr<const models::Model> m = tc_testing::RandomModel(true, kernels::MathMode::kExact);
+  absl::StatusOr<TcPackedNetwork> p = PackTcNetwork(*m, true);
+  ASSERT_TRUE(p.ok());
+  std::fill(p->words.begin() + size_t(p->desc.lo_block) * GNV_TC_BLOCK_WORDS, p->words.end(), 0u);
+  const CpuNet cpu(*m);
+  const int n = 4;
+  const std::vector<float> f = tc_testing::RealisticFeatures(n, 30, 9);
+  std::vector<float> s1(n * 24, 0.f), s2(n * 48, 0.f), s3(n * 96, 0.f), gains(n * 22), vad(n);
+  std::vector<float> c1(24), c2(48), c3(96), cd(24), cv(1), cg(22);
+  auto a = [](const float* x) { return static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(x)); };
+  GnvTcIo io = {a(&f[20 * n * kF]), 0, a(s1.data()), 0, a(s2.data()), a(s3.data()), a(gains.data()), a(vad.data()),
+                kF, 0, 24, 0, 48, 96, 22, 1};
+  RunTcNetworkOnHost(*p, io, n);
+  Snr st;
+  for (int b = 0; b < n; ++b) {
+    std::fill(c1.begin(), c1.end(), 0.f);
+    std::fill(c2.begin(), c2.end(), 0.f);
+    std::fill(c3.begin(), c3.end(), 0.f);
+    cpu.Step(&f[(20 * n + b) * kF], c1.data(), c2.data(), c3.data(), cd.data(), cv.data(), cg.data());
+    st.Add(c3.data(), &s3[b * 96], 96);
+  }
+  std::printf("split emulation without lo weights: denoise state %.1f dB\n", st.db());
+  EXPECT_LT(st.db(), kSplitMinDb - 20);
 }
 
 // The test can fail: a wrongly packed weight (one fragment row off) is caught.
