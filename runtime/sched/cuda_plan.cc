@@ -628,17 +628,23 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     *out = *std::move(g);
     if (absl::Status st = ops_->SupportsGru(*out); !st.ok()) return st;
   }
-  NetworkPrecision network = o.network;  // GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|fp16x3 overrides it (measuring)
+  NetworkPrecision network = o.network;  // GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|fp16x3|auto overrides it (measuring)
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_NETWORK"); e != nullptr) {
     const std::string v(e);
     if (v == "fp32") network = NetworkPrecision::kFp32;
     if (v == "fp16") network = NetworkPrecision::kFp16;
     if (v == "fp16x3") network = NetworkPrecision::kFp16x3;
+    if (v == "auto") network = NetworkPrecision::kAuto;
   }
+  const bool automatic = network == NetworkPrecision::kAuto;
+  network = ResolveNetworkPrecision(network, o.max_sessions);
   if (network != NetworkPrecision::kFp32) {  // gpu-tc: fused tensor-core network stage
     absl::StatusOr<TcNetwork> tc = TcNetwork::Create(*ctx_, s, cache, m, network == NetworkPrecision::kFp16x3);
-    if (!tc.ok()) return tc.status();
-    tc_.emplace(*std::move(tc));
+    if (tc.ok()) {
+      tc_.emplace(*std::move(tc));
+    } else if (!automatic || !absl::IsInvalidArgument(tc.status())) {
+      return tc.status();
+    }  // else kAuto with a model the fused kernel cannot hold: the fp32 kernels
   }
   absl::StatusOr<runtime::DeviceFftPlan> fft = runtime::MakeFftPlan(*ctx_, s, RNN_WINDOW);
   if (!fft.ok()) return fft.status();

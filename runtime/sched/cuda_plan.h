@@ -65,8 +65,18 @@ namespace cu = ::ghostnv::runtime::cu;  // CUresult, kSuccess, kErrorNotReady...
 // kFp16x3 (gpuspec2, 2026-11-29) = the same kernel with fp32-grade operands (each fp16 operand a
 // hi + lo pair, three mma per product: TcNetwork's split variants): H200, 64k rows, network stage
 // 472 vs 718 us (fp32), worst session 126.9 dB vs the CPU end to end; slower than kFp32 below
-// ~16 rows (docs/perf/gpu.md, Session 10). Opt-in like kFp16.
-enum class NetworkPrecision { kFp32, kFp16, kFp16x3 };
+// ~16 rows (docs/perf/gpu.md, Session 10).
+// kAuto (the default, session 10) = kFp16x3 for plans of >= kAutoTcMinSessions sessions (the
+// batched mode: H200, 64k rows of 16-bit PCM, same run: hop 4656 -> 4486 us, streams in real time
+// 137,984 -> 149,248), else kFp32 (batch 1 and small batches, where the split kernel is not
+// faster). Other families' plans treat kAuto as kFp32.
+enum class NetworkPrecision { kFp32, kFp16, kFp16x3, kAuto };
+inline constexpr int kAutoTcMinSessions = 4096;
+// The precision a plan of max_sessions slots runs: `requested`, with kAuto resolved.
+inline NetworkPrecision ResolveNetworkPrecision(NetworkPrecision requested, int max_sessions) {
+  if (requested != NetworkPrecision::kAuto) return requested;
+  return max_sessions >= kAutoTcMinSessions ? NetworkPrecision::kFp16x3 : NetworkPrecision::kFp32;
+}
 
 struct CudaPlanOptions {
   std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
@@ -83,9 +93,10 @@ struct CudaPlanOptions {
   // chunks than rows / 1024.
   int batch_chunks = 0;
   // The network stage's arithmetic (see NetworkPrecision; GHOSTNV_CUDA_PLAN_NETWORK=fp32|fp16|
-  // fp16x3 overrides it, for measuring). kFp16 / kFp16x3 fail Create with
-  // InvalidArgument for a model the fused kernel cannot hold (shared memory).
-  NetworkPrecision network = NetworkPrecision::kFp32;
+  // fp16x3|auto overrides it, for measuring). kFp16 / kFp16x3 fail Create with
+  // InvalidArgument for a model the fused kernel cannot hold (shared memory); kAuto then falls
+  // back to kFp32.
+  NetworkPrecision network = NetworkPrecision::kAuto;
   // true: in batches of >= 128 rows the DC high-pass runs one lane per row (rnn_highpass_*,
   // 32 rows per warp) before the frontend (rnn_frontend_hp), instead of on one thread of each
   // row's block inside rnn_frontend_* (its longest serial chain). Same operations, same bits.

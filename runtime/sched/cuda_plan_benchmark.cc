@@ -4,14 +4,15 @@
 // Never run by ctest; tools/gpu-check.sh runs it.
 //
 //   ghostnv_cuda_plan_benchmark [--model path.gnvm] [--batches 1024,4096,16384,65536]
-//                               [--iters 2000] [--csv out.csv] [--network fp32|fp16|fp16x3] [--quick]
-//   --network: CudaPlanOptions::network of the batched plans (default fp32).
+//                               [--iters 2000] [--csv out.csv] [--network auto|fp32|fp16|fp16x3] [--quick]
+//   --network: CudaPlanOptions::network of the batched plans (default auto, the plans' default:
+//   fp16x3 from 4096 sessions on, else fp32).
 //   --search n: at most n plans in the deadline search (default 6); 0 = no chunk sweep and no
 //   search (throughput, stages and the PCIe bound only).
 //   --quick: no CPU/real-time/float passes and no chunk sweep (16 chunks, 4 compute streams,
 //   the best of the 2026-11-28 sweep): 16-bit PCM throughput, its stages, the deadline search.
 //   --ab "name:KEY=V+KEY=V;name2:...": A/B of plan variants in one process (16-bit PCM, the
-//   largest batch): for each, the environment KEYs are set (net=fp16|fp16x3|fp32 sets --network), a
+//   largest batch): for each, the environment KEYs are set (net=auto|fp16|fp16x3|fp32 sets --network), a
 //   plan's hop is timed and a profiling plan's stages printed; then the fastest variant's
 //   settings stay for the PCIe bound and the deadline search (replaces the passes).
 //   E.g. --ab "base:;occ8:GHOSTNV_CUDA_PLAN_FUSED_OCC=8;tc:net=fp16+GHOSTNV_TC_VARIANT=4".
@@ -229,11 +230,13 @@ bool ParseNetwork(const std::string& v, NetworkPrecision* p) {
   if (v == "fp16") *p = NetworkPrecision::kFp16;
   else if (v == "fp16x3") *p = NetworkPrecision::kFp16x3;
   else if (v == "fp32") *p = NetworkPrecision::kFp32;
+  else if (v == "auto") *p = NetworkPrecision::kAuto;
   else return false;
   return true;
 }
 const char* NetworkName(NetworkPrecision p) {
-  return p == NetworkPrecision::kFp16 ? "fp16" : p == NetworkPrecision::kFp16x3 ? "fp16x3" : "fp32";
+  return p == NetworkPrecision::kFp16 ? "fp16" : p == NetworkPrecision::kFp16x3 ? "fp16x3"
+         : p == NetworkPrecision::kAuto ? "auto" : "fp32";
 }
 
 int Main(int argc, char** argv) {
@@ -242,7 +245,7 @@ int Main(int argc, char** argv) {
   int iters = 2000;
   bool quick = false;
   int search = 6;  // deadline-search attempts (plans of the candidate size); 0: no chunk sweep, no search
-  NetworkPrecision network = NetworkPrecision::kFp32;
+  NetworkPrecision network = NetworkPrecision::kAuto;  // the plans' default
   std::string ab;  // --ab variants
   // Line-buffered: a run cut short by a time limit keeps every line printed so far.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -264,7 +267,7 @@ int Main(int argc, char** argv) {
     } else if (a == "--network") {
       const std::string v = next();
       if (!ParseNetwork(v, &network)) {
-        std::cerr << "--network fp16|fp16x3|fp32\n";
+        std::cerr << "--network auto|fp16|fp16x3|fp32\n";
         return 2;
       }
     } else if (a == "--batches") {
@@ -275,7 +278,7 @@ int Main(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: ghostnv_cuda_plan_benchmark [--model m.gnvm] [--batches a,b] [--iters n] [--csv f] "
-                   "[--network fp32|fp16|fp16x3] [--quick] [--search attempts] [--ab \"name:K=V+K=V;...\"]\n";
+                   "[--network auto|fp32|fp16|fp16x3] [--quick] [--search attempts] [--ab \"name:K=V+K=V;...\"]\n";
       return 2;
     }
   }

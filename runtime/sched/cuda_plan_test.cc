@@ -489,6 +489,74 @@ TEST(CudaPlanGpu, SlotsAndArguments) {
 // 16-bit PCM rows: a pcm16 plan fed int16 x and a float plan fed x / 32768 compute the same
 // floats, so the int16 output is exactly the float output * 32768 rounded to the nearest (ties to
 // even) and clamped; loud rows clip.
+// The default network precision (kAuto): a plan of >= kAutoTcMinSessions slots runs the split
+// fp16 tensor-core network (fp16x3), within 100 dB of the fp32 network's output; a small plan
+// runs the fp32 network itself (bit-identical to an explicit kFp32 plan). Same noisy rows in
+// both plans, rows reshuffled every hop, batches of the whole bucket down to 700 rows.
+TEST(CudaPlanGpu, AutoNetworkIsFp32GradeAndFp32ForSmallPlans) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) m = RandomModel(false, kernels::MathMode::kExact);
+  EXPECT_EQ(ResolveNetworkPrecision(NetworkPrecision::kAuto, kAutoTcMinSessions), NetworkPrecision::kFp16x3);
+  for (const int sessions : {kAutoTcMinSessions + 404, 64}) {
+    CudaPlanOptions o;
+    o.max_sessions = sessions;
+    o.kernel_cache_dir = env->cache_dir.path();
+    absl::StatusOr<std::unique_ptr<CudaPlan>> aut = CudaPlan::Create(m, o);  // o.network = kAuto
+    ASSERT_TRUE(aut.ok()) << aut.status();
+    o.network = NetworkPrecision::kFp32;
+    absl::StatusOr<std::unique_ptr<CudaPlan>> f32 = CudaPlan::Create(m, o);
+    ASSERT_TRUE(f32.ok()) << f32.status();
+    std::vector<int> slots;
+    for (int i = 0; i < sessions; ++i) {
+      absl::StatusOr<int> a = (*aut)->AcquireSlot(), b = (*f32)->AcquireSlot();
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_EQ(*a, *b);
+      slots.push_back(*a);
+    }
+    const std::vector<float> sig = SyntheticSpeech(kHop * (12 + 400), 91);
+    const std::vector<float> strengths(sessions, 1.f);
+    std::mt19937 rng(9);
+    long long identical = 0, total = 0;
+    double err = 0, ref = 0;
+    for (int t = 0; t < 12; ++t) {
+      const int n = t % 3 == 2 ? std::min(sessions, 700) : sessions;
+      std::shuffle(slots.begin(), slots.end(), rng);
+      for (int b = 0; b < n; ++b) {
+        const float* x = &sig[(static_cast<size_t>(slots[b]) * 37 % 400 + t) * kHop];
+        std::copy(x, x + kHop, (*aut)->input_rows() + static_cast<size_t>(b) * kHop);
+        std::copy(x, x + kHop, (*f32)->input_rows() + static_cast<size_t>(b) * kHop);
+      }
+      ASSERT_EQ((*aut)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+      ASSERT_EQ((*f32)->Submit(slots.data(), strengths.data(), n), cu::kSuccess);
+      ASSERT_EQ((*aut)->Wait(), cu::kSuccess);
+      ASSERT_EQ((*f32)->Wait(), cu::kSuccess);
+      for (size_t i = 0; i < static_cast<size_t>(n) * kHop; ++i) {
+        const double a = (*f32)->output_rows()[i], c = (*aut)->output_rows()[i];
+        ASSERT_TRUE(std::isfinite(c)) << "hop " << t << " sample " << i;
+        identical += a == c ? 1 : 0;
+        ++total;
+        err += (a - c) * (a - c);
+        ref += a * a;
+      }
+      for (int b = 0; b < n; ++b) {
+        ASSERT_EQ((*aut)->info()[b].silent, (*f32)->info()[b].silent) << "hop " << t << " row " << b;
+        EXPECT_NEAR((*aut)->info()[b].vad, (*f32)->info()[b].vad, 1e-3) << "hop " << t << " row " << b;
+      }
+    }
+    const double snr = err == 0 ? 999 : 10 * std::log10(ref / err);
+    std::printf("auto network, %d sessions: %lld of %lld samples bit-identical to the fp32 plan, SNR of the "
+                "difference %.1f dB\n", sessions, identical, total, snr);
+    EXPECT_GT(ref, 0.0);
+    if (sessions >= kAutoTcMinSessions) {
+      EXPECT_GE(snr, 100.0);
+      EXPECT_LT(identical, total);  // the tensor-core network did run
+    } else {
+      EXPECT_EQ(identical, total);
+    }
+  }
+}
+
 TEST(CudaPlanGpu, Pcm16MatchesTheFloatPlan) {
   GPU_TEST_OR_SKIP(env);
   std::shared_ptr<const models::Model> m = DefaultModel();
@@ -559,6 +627,7 @@ TEST_P(Chunked, PipelineMatchesOneChunk) {
   o.max_sessions = kSessions;
   o.pcm16 = pcm16;
   o.kernel_cache_dir = env->cache_dir.path();
+  o.network = NetworkPrecision::kFp32;  // the chunking alone (kAuto would pick fp16x3 here)
   o.batch_chunks = 1;
   absl::StatusOr<std::unique_ptr<CudaPlan>> one = CudaPlan::Create(m, o);
   ASSERT_TRUE(one.ok()) << one.status();

@@ -74,5 +74,19 @@ TEST(CudaPlanUnit, NoDriverIsUnavailable) {
   EXPECT_TRUE(absl::IsUnavailable(p.status())) << p.status();
 }
 
+// The default network precision: the split tensor-core network for batched plans of
+// kAutoTcMinSessions slots and more, the fp32 kernels below; an explicit choice is kept.
+TEST(CudaPlanUnit, AutoNetworkPrecisionDependsOnThePlanSize) {
+  EXPECT_EQ(CudaPlanOptions{}.network, NetworkPrecision::kAuto);
+  EXPECT_EQ(ResolveNetworkPrecision(NetworkPrecision::kAuto, 1), NetworkPrecision::kFp32);
+  EXPECT_EQ(ResolveNetworkPrecision(NetworkPrecision::kAuto, kAutoTcMinSessions - 1), NetworkPrecision::kFp32);
+  EXPECT_EQ(ResolveNetworkPrecision(NetworkPrecision::kAuto, kAutoTcMinSessions), NetworkPrecision::kFp16x3);
+  EXPECT_EQ(ResolveNetworkPrecision(NetworkPrecision::kAuto, 65536), NetworkPrecision::kFp16x3);
+  for (NetworkPrecision p : {NetworkPrecision::kFp32, NetworkPrecision::kFp16, NetworkPrecision::kFp16x3}) {
+    EXPECT_EQ(ResolveNetworkPrecision(p, 1), p);
+    EXPECT_EQ(ResolveNetworkPrecision(p, 65536), p);
+  }
+}
+
 }  // namespace
 }  // namespace ghostnv::sched

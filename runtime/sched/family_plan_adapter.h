@@ -41,7 +41,7 @@ inline absl::Status CheckFamilyPlanRequest(const models::Model* model,
     return absl::InvalidArgumentError(
         absl::StrCat(family, " backend plan: 16-bit PCM rows are not supported"));
   }
-  if (options.network != NetworkPrecision::kFp32) {
+  if (options.network != NetworkPrecision::kFp32 && options.network != NetworkPrecision::kAuto) {
     return absl::InvalidArgumentError(
         absl::StrCat(family, " backend plan: only the fp32 network is supported"));
   }
