@@ -389,6 +389,14 @@ def test_skip_delay_train(tmp, pack):
           et.training_output_delay({"skip_delay": 256}) == 256
           and et.training_output_delay({"output_delay": 64}) == 64
           and et.training_output_delay({}) == 0, "output_delay defaults to skip_delay")
+    import enhanced_export
+    try:
+        enhanced_export.main(["--config", cp, "--checkpoint", os.path.join(work, "model.pt"),
+                              "--out", os.path.join(tmp, "skip.gnvm"), "--set", "skip_delay=256"])
+        check("export/skip-delay-refused", False, "a skip-delayed network was exported")
+    except SystemExit as ex:
+        check("export/skip-delay-refused", "skip_delay" in str(ex)
+              and not os.path.exists(os.path.join(tmp, "skip.gnvm")), str(ex)[:90])
     try:
         et.training_output_delay({"skip_delay": 256, "output_delay": 128})
         check("train/skip-delay-mismatch", False, "output_delay 128 with skip_delay 256 accepted")
