@@ -362,9 +362,8 @@ def test_skip_delay(rng):
     check("lookahead/causal", all(0 < a <= 595 for a in look0) and all(0 < a <= 595 for a in look),
           f"output changes from {look0} (plain) / {look} (skip delay {D}) samples before the "
           "input change")
-    # the skip-delayed output at t estimates s(t - D): feeding x delayed by D to the plain
-    # network's skips and x to its deep path is what the delayed model computes at the skips;
-    # the end-to-end meaning is checked by training (train/skip-delay below)
+    # (that output[t] then estimates s(t - D) is what training with output_delay D teaches;
+    # train/skip-delay below runs it)
 
 
 def test_skip_delay_train(tmp, pack):
