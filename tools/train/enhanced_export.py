@@ -79,6 +79,11 @@ def main(argv=None):
     import export_demucs
     from enhanced_train import apply_overrides, build_model
     cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+    if int(cfg.get("skip_delay", 0) or 0):
+        # the state dict is a plain Demucs's, so exporting it would silently drop the delays
+        raise SystemExit(f"enhanced_export: skip_delay {cfg['skip_delay']}: skip-delayed networks "
+                         "have no .gnvm form yet (the ONNX graph, the converter and the C++ "
+                         "family have no skip delay lines)")
     delay = a.output_delay if a.output_delay is not None else int(cfg.get("output_delay", 0))
     model = build_model(cfg)
     sd = torch.load(a.checkpoint, map_location="cpu", weights_only=False)

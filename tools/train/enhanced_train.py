@@ -20,6 +20,12 @@ output_delay (samples, default 0; session 10): the network learns the clean spee
 samples late (every loss term compares est[t] with clean[t - output_delay]), so it sees that
 much future context; the exported .gnvm must then say so (enhanced_export.py --output-delay:
 metadata.demucs.output_delay, and the family's algorithmic latency grows by it).
+skip_delay (samples D, default 0; session 10's lookahead probe): each skip connection passes a
+delay line (D / stride^l frames at encoder level l: 64, 16, 4, 1 for D = 256) so the decoder
+combines skip features of t - D with deep (LSTM) features that have seen up to t; trained with
+output_delay = D (its default then). Not exportable yet (enhanced_export.py refuses it: the
+converter and the C++ family have no skip delay lines). val_init: the validation also scores
+the init_from weights (as the plain network, undelayed) on the same mixes.
 Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
 starts a wider network (e.g. --set model.hidden=64) from a narrower one's weights with the same
 output (widen_state_dict).
@@ -54,15 +60,109 @@ SR = 48000
 
 
 # ---- model -------------------------------------------------------------------------------------
-def build_model(cfg):
+def skip_frames(stride, depth, resample, delay):
+    """Frames by which encoder level l's skip (l = 1..depth, index l - 1) is delayed so that it
+    lags by `delay` input samples: level l runs at resample * SR / stride^l frames per second,
+    so delay * resample / stride^l frames (stride 4, depth 4, resample 1, delay 256: 64, 16, 4,
+    1). The delay must be a whole number of frames at the deepest level."""
+    unit = stride ** depth
+    if delay < 0 or (delay * resample) % unit:
+        raise ValueError(f"skip_delay {delay}: must be >= 0 and delay * resample a multiple of "
+                         f"stride^depth = {unit}")
+    return [delay * resample // stride ** lv for lv in range(1, depth + 1)]
+
+
+def delay_frames(x, k):
+    """x (batch, channels, frames) k frames late, zeros before the start (a delay line with
+    zero history); the length is kept."""
+    if k == 0:
+        return x
+    return F.pad(x, (k, 0))[..., :x.shape[-1]]
+
+
+_SKIP_DELAY_CLASS = None
+
+
+def skip_delay_demucs_class():
+    """The `denoiser` package's Demucs with real lookahead (session 10, issue 7): each skip
+    connection passes through a delay line (skip_frames) before the decoder adds it, so the
+    decoder combines skip features of time t - D with deep (LSTM) features that have seen up to
+    t, and output[t] estimates the clean speech at t - D (train with output_delay D). The
+    bottleneck is not delayed. skip_delay 0 computes what Demucs.forward computes. Same
+    parameters and state dict as Demucs; only the forward differs."""
+    global _SKIP_DELAY_CLASS
+    if _SKIP_DELAY_CLASS is not None:
+        return _SKIP_DELAY_CLASS
     from denoiser.demucs import Demucs
+    from denoiser.resample import downsample2, upsample2
+
+    class SkipDelayDemucs(Demucs):
+        def __init__(self, *args, skip_delay=0, **kw):
+            super().__init__(*args, **kw)
+            self.skip_delay = int(skip_delay)
+            self.skip_frames = skip_frames(self.stride, self.depth, self.resample,
+                                           self.skip_delay)
+
+        def forward(self, mix):
+            if mix.dim() == 2:
+                mix = mix.unsqueeze(1)
+            scale = 1
+            if self.normalize:
+                scale = mix.mean(dim=1, keepdim=True).std(dim=-1, keepdim=True)
+                mix = mix / (self.floor + scale)
+            n = mix.shape[-1]
+            h = F.pad(mix, (0, self.valid_length(n) - n))
+            for _ in range({1: 0, 2: 1, 4: 2}[self.resample]):
+                h = upsample2(h)
+            levels = []
+            for enc in self.encoder:
+                h = enc(h)
+                levels.append(h)
+            h = self.lstm(h.permute(2, 0, 1))[0].permute(1, 2, 0)
+            # decoder i (0 = the deepest) takes encoder level depth - i's skip, delayed
+            for i, dec in enumerate(self.decoder):
+                lv = self.depth - 1 - i
+                skip = delay_frames(levels[lv], self.skip_frames[lv])
+                h = dec(h + skip[..., :h.shape[-1]])
+            for _ in range({1: 0, 2: 1, 4: 2}[self.resample]):
+                h = downsample2(h)
+            return scale * h[..., :n]
+
+    _SKIP_DELAY_CLASS = SkipDelayDemucs
+    return SkipDelayDemucs
+
+
+def build_model(cfg):
+    """The causal Demucs of cfg["model"]; with cfg["skip_delay"] D > 0 the skip-delayed variant
+    (skip_delay_demucs_class), whose output is the clean speech D samples late."""
+    kw = model_kwargs(cfg)
+    delay = int(cfg.get("skip_delay", 0) or 0)
+    if delay:
+        return skip_delay_demucs_class()(skip_delay=delay, **kw)
+    from denoiser.demucs import Demucs
+    return Demucs(**kw)
+
+
+def model_kwargs(cfg):
+    """Demucs's constructor arguments for cfg["model"] (48 kHz, causal, GLU, normalised)."""
     m = cfg["model"]
-    return Demucs(chin=1, chout=1, hidden=m["hidden"], depth=m["depth"],
-                  kernel_size=m["kernel_size"], stride=m["stride"], causal=True,
-                  resample=m["resample"], growth=m.get("growth", 2),
-                  max_hidden=m.get("max_hidden", 10000), normalize=True, glu=True,
-                  rescale=m.get("rescale", 0.1), floor=m.get("floor", 1e-3),
-                  sample_rate=SR)
+    return dict(chin=1, chout=1, hidden=m["hidden"], depth=m["depth"],
+                kernel_size=m["kernel_size"], stride=m["stride"], causal=True,
+                resample=m["resample"], growth=m.get("growth", 2),
+                max_hidden=m.get("max_hidden", 10000), normalize=True, glu=True,
+                rescale=m.get("rescale", 0.1), floor=m.get("floor", 1e-3), sample_rate=SR)
+
+
+def training_output_delay(cfg):
+    """The delay (samples) every loss aligns the output by: output_delay, which defaults to
+    skip_delay (a skip-delayed network outputs the clean speech skip_delay samples late)."""
+    sk = int(cfg.get("skip_delay", 0) or 0)
+    od = cfg.get("output_delay")
+    od = sk if od is None else int(od)
+    if sk and od != sk:
+        raise SystemExit(f"enhanced_train: output_delay {od} != skip_delay {sk} (a skip-delayed "
+                         "network's output is skip_delay samples late)")
+    return od
 
 
 def widen_state_dict(small, big_model):
@@ -497,6 +597,7 @@ def main(argv=None):
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=tuple(cfg.get("betas",
                                                                               (0.9, 0.999))))
     step = 0
+    init_sd = None   # the init_from weights, scored in the validation as "init"
     last = work / "last.pt"
     if a.init_from:
         cfg["init_from"] = a.init_from
@@ -504,6 +605,7 @@ def main(argv=None):
         # fine-tuning: start from another run's weights (a state dict, e.g. its model.pt)
         sd = torch.load(cfg["init_from"], map_location=dev, weights_only=True)
         model.load_state_dict({k: v.float() for k, v in sd.items()})
+        init_sd = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
         if cfg.get("init_negate_output"):
             # the output layer (last decoder's transposed conv, nothing non-linear after it)
             # negated: an exact sign flip of the model's output
@@ -549,7 +651,7 @@ def main(argv=None):
         # ultra_e2e's PESQ-like loss (compressed magnitudes, < 8 kHz weighted 1, residual
         # noise weighted 1 + pesq_noise_asym), imported here so there is one copy of it
         from ultra_e2e import spec_loss as pesq_like_loss
-    out_delay = int(cfg.get("output_delay", 0))
+    out_delay = training_output_delay(cfg)
     if not 0 <= out_delay < L // 2:
         raise SystemExit(f"enhanced_train: output_delay {out_delay} must be in [0, {L // 2})")
     by_time = cfg.get("schedule") == "time"
@@ -646,10 +748,16 @@ def main(argv=None):
     if cfg.get("val_batches"):
         # fixed mixes from the training sources (never the held-out set): SI-SDR below
         # sisdr_band_hz of the raw and the EMA weights, to pick one for export
+        # init: the init_from weights (e.g. the shipped model) on the same mixes, run as the
+        # plain network (no skip delay) and scored without output delay, as it was trained
         val = {"step": step}
         cands = [("model", model.state_dict())] + ([("ema", ema)] if ema is not None else [])
-        vm = build_model(cfg).to(dev).eval()
+        if init_sd is not None and cfg.get("val_init", False):
+            cands.append(("init", init_sd))
         for name, sd in cands:
+            plain = name == "init"
+            vm = build_model(dict(cfg, skip_delay=0) if plain else cfg).to(dev).eval()
+            vdelay = 0 if plain else out_delay
             vm.load_state_dict({k: v.to(vm.state_dict()[k].dtype) for k, v in sd.items()})
             tot, cnt, inp = 0.0, 0, 0.0
             with torch.no_grad():
@@ -657,7 +765,7 @@ def main(argv=None):
                     noisy, clean = mixer.batch(B, L, 777 + i)
                     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
                         est = vm(noisy).float()
-                    est, clean, noisy = delay_align(est, clean, noisy, out_delay)
+                    est, clean, noisy = delay_align(est, clean, noisy, vdelay)
                     lim = torch.full((B,), sisdr_hz, device=dev)
                     ref = band_limit(clean[:, 0], lim)
                     live = ref.pow(2).mean(-1) > 1e-10
@@ -665,7 +773,7 @@ def main(argv=None):
                     inp += float((si_sdr(band_limit(noisy[:, 0], lim), ref) * live).sum())
                     cnt += int(live.sum())
             val[name] = round(tot / max(1, cnt), 3)
-            val["noisy"] = round(inp / max(1, cnt), 3)
+            val["noisy_init" if plain else "noisy"] = round(inp / max(1, cnt), 3)
         (work / "val.json").write_text(json.dumps(val))
         print(f"enhanced_train: validation SI-SDR (training sources, fixed mixes) {val}",
               flush=True)

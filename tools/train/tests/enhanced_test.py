@@ -279,6 +279,130 @@ def test_output_delay(tmp, pack, rng):
         check("train/output-delay-range", "output_delay" in str(ex), str(ex))
 
 
+def lookahead_model(delay, hidden=4, depth=4, normalize=True):
+    torch.manual_seed(11)
+    cfg = small_cfg(hidden)
+    cfg["model"]["depth"] = depth
+    m = et.skip_delay_demucs_class()(skip_delay=delay, **et.model_kwargs(cfg))
+    for prm in m.parameters():   # not the (rescaled) initialisation: any weights
+        prm.data.add_(0.05 * torch.randn_like(prm))
+    m.normalize = normalize
+    return m.eval()
+
+
+def test_skip_delay(rng):
+    # the frame shifts: D = 256 -> 64, 16, 4, 1 frames at levels 1..4 (stride 4); D not a
+    # whole number of deepest-level frames is refused
+    check("lookahead/frames", et.skip_frames(4, 4, 1, 256) == [64, 16, 4, 1]
+          and et.skip_frames(4, 4, 1, 512) == [128, 32, 8, 2]
+          and et.skip_frames(4, 4, 2, 128) == [64, 16, 4, 1]
+          and et.skip_frames(4, 4, 1, 0) == [0, 0, 0, 0], str(et.skip_frames(4, 4, 1, 256)))
+    try:
+        et.skip_frames(4, 4, 1, 128)
+        check("lookahead/frames-refused", False, "skip_delay 128 accepted at stride^depth 256")
+    except ValueError as e:
+        check("lookahead/frames-refused", "256" in str(e), str(e))
+    # skip_delay 0: the subclass's forward computes what Demucs.forward computes
+    from denoiser.demucs import Demucs
+    m0 = lookahead_model(0)
+    x = torch.from_numpy(rng.standard_normal((2, 1, 3001))).float()
+    with torch.no_grad():
+        a, b = m0(x), Demucs.forward(m0, x)
+    check("lookahead/delay0-is-demucs", type(m0) is not Demucs and tuple(a.shape) == (2, 1, 3001)
+          and float((a - b).abs().max()) == 0.0, f"max diff {float((a - b).abs().max()):.1e}")
+    # the decoder's inputs: decoder i gets (the LSTM's output for i = 0, else decoder i-1's
+    # output) + encoder level depth-i's output shifted by D / 4^(depth-i) frames, zeros first;
+    # the shift is written here by index, independently of delay_frames
+    D = 256
+    m = lookahead_model(D)
+    m.load_state_dict(m0.state_dict())
+    enc, dec_in, dec_out, lstm = [], [], [], []
+    hooks = [e.register_forward_hook(lambda mod, i, o: enc.append(o)) for e in m.encoder]
+    hooks += [d.register_forward_pre_hook(lambda mod, i: dec_in.append(i[0])) for d in m.decoder]
+    hooks += [d.register_forward_hook(lambda mod, i, o: dec_out.append(o)) for d in m.decoder]
+    hooks.append(m.lstm.register_forward_hook(lambda mod, i, o: lstm.append(o[0])))
+    x = torch.from_numpy(rng.standard_normal((2, 1, 9000))).float()
+    with torch.no_grad():
+        y = m(x)
+    for h in hooks:
+        h.remove()
+    worst, shifts = 0.0, []
+    for i in range(4):
+        lv = 3 - i
+        k = D // 4 ** (lv + 1)
+        shifts.append(k)
+        prev = lstm[0].permute(1, 2, 0) if i == 0 else dec_out[i - 1]
+        s = enc[lv]
+        sh = torch.zeros_like(s)
+        if k < s.shape[-1]:
+            sh[..., k:] = s[..., :s.shape[-1] - k]
+        ref = prev + sh[..., :prev.shape[-1]]
+        worst = max(worst, float((dec_in[i] - ref).abs().max() / ref.abs().max()))
+    check("lookahead/skip-shifts", shifts == [1, 4, 16, 64] and worst < 1e-6
+          and enc[0].shape[-1] > 64, f"shifts (deepest first) {shifts}, rel. error {worst:.1e}")
+    # causality: output[t] depends on x[..t + A] only, A = the plain network's lookahead (the
+    # skip delay adds none); measured by changing x from sample p on (normalisation off: its
+    # std spans the whole signal, the streaming engine's runs causally)
+    def first_change(model, p, n=9000):
+        xa = torch.from_numpy(rng.standard_normal((1, 1, n))).float()
+        xb = xa.clone()
+        xb[..., p:] += torch.from_numpy(rng.standard_normal((1, 1, n - p))).float()
+        with torch.no_grad():
+            d = (model(xa) - model(xb)).abs()[0, 0]
+        idx = torch.nonzero(d > 0)
+        return int(idx[0]) if len(idx) else n
+    mp0, mp = lookahead_model(0, normalize=False), lookahead_model(D, normalize=False)
+    mp.load_state_dict(mp0.state_dict())
+    firsts0 = [first_change(mp0, p) for p in (3000, 4100, 5001)]
+    firsts = [first_change(mp, p) for p in (3000, 4100, 5001)]
+    # plain Demucs (K 8, S 4, depth 4): frame j of level 4 sees x[256 j .. 256 j + 595], the
+    # decoder's output samples from frame j start at 256 j: output t sees x up to t + 595 at most
+    look0 = [p - f for p, f in zip((3000, 4100, 5001), firsts0)]
+    look = [p - f for p, f in zip((3000, 4100, 5001), firsts)]
+    check("lookahead/causal", all(0 < a <= 595 for a in look0) and all(0 < a <= 595 for a in look),
+          f"output changes from {look0} (plain) / {look} (skip delay {D}) samples before the "
+          "input change")
+    # (that output[t] then estimates s(t - D) is what training with output_delay D teaches;
+    # train/skip-delay below runs it)
+
+
+def test_skip_delay_train(tmp, pack):
+    cfg = small_cfg(4)
+    cfg["aug"]["p_reverb"] = 0.0
+    cp = os.path.join(tmp, "cfg4s.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    init = os.path.join(tmp, "init4s.pt")
+    torch.save(et.build_model(cfg).state_dict(), init)
+    work = os.path.join(tmp, "work_s")
+    rc = et.main(["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
+                  "--batch-size", "2", "--segment", "0.2", "--steps", "2", "--set", "log_every=1",
+                  "--set", f"init_from={json.dumps(init)}", "--set", "skip_delay=256",
+                  "--set", "val_batches=1", "--set", "val_init=true"])
+    logs = [json.loads(l) for l in open(os.path.join(work, "log.jsonl"))]
+    val = json.loads(open(os.path.join(work, "val.json")).read())
+    check("train/skip-delay", rc == 0 and len(logs) == 2
+          and all(np.isfinite(r["loss"]) for r in logs)
+          and all(np.isfinite(val[k]) for k in ("model", "ema", "init", "noisy", "noisy_init")),
+          f"losses {[round(r['loss'], 4) for r in logs]}, val {val}")
+    check("train/skip-delay-output-delay",
+          et.training_output_delay({"skip_delay": 256}) == 256
+          and et.training_output_delay({"output_delay": 64}) == 64
+          and et.training_output_delay({}) == 0, "output_delay defaults to skip_delay")
+    import enhanced_export
+    try:
+        enhanced_export.main(["--config", cp, "--checkpoint", os.path.join(work, "model.pt"),
+                              "--out", os.path.join(tmp, "skip.gnvm"), "--set", "skip_delay=256"])
+        check("export/skip-delay-refused", False, "a skip-delayed network was exported")
+    except SystemExit as ex:
+        check("export/skip-delay-refused", "skip_delay" in str(ex)
+              and not os.path.exists(os.path.join(tmp, "skip.gnvm")), str(ex)[:90])
+    try:
+        et.training_output_delay({"skip_delay": 256, "output_delay": 128})
+        check("train/skip-delay-mismatch", False, "output_delay 128 with skip_delay 256 accepted")
+    except SystemExit as ex:
+        check("train/skip-delay-mismatch", "skip_delay" in str(ex), str(ex))
+
+
 def test_ckpt(rng):
     import enhanced_ckpt
     base = {"w": torch.from_numpy(rng.standard_normal((7, 5, 3))).float(),
@@ -503,6 +627,8 @@ def main():
             test_widen(rng)
             test_overrides_and_pesq(tmp, pack)
             test_output_delay(tmp, pack, rng)
+            test_skip_delay(rng)
+            test_skip_delay_train(tmp, pack)
             test_ckpt(rng)
             test_losses(rng)
             test_opus_pack(tmp)
