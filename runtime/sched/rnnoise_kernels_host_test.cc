@@ -26,6 +26,7 @@
 #include "kernels/cpu.h"
 #include "kernels/dense.h"
 #include "kernels/gru.h"
+#include "kernels/xcorr.h"
 #include "models/family.h"
 #include "models/model_loader.h"
 #include "runtime/sched/cuda_plan.h"
@@ -229,6 +230,34 @@ TEST(HostWarp, InnerProductIsTheAvx2Order) {
       });
       const float want = rnn_inner(x.data(), y.data() + trial % 8, n, 1);
       ASSERT_EQ(std::memcmp(&got[0], &want, 4), 0) << "n " << n << " trial " << trial << ": " << got[0] << " vs " << want;
+    }
+  }
+}
+
+// rnn_xcorr_lag3 (three lags of the coarse cross-correlation on one thread) gives the bits of the
+// CPU's kernels::PitchXcorr in both orders: _ref (explicitly rounded multiply, then add) for every
+// lag, _avx2 (one FMA per step) for the lags of whole groups of 8 — the last lags % 8 the AVX2
+// code sums as inner products, and the device as rnn_inner. The coarse search's sizes (240
+// samples, 147 lags) and odd ones; inputs at two scales.
+TEST(HostXcorr, LagTripleIsTheCpusOrder) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> g;
+  for (const auto [len, lags] : {std::pair{240, 147}, std::pair{120, 61}, std::pair{36, 24}}) {
+    std::vector<float> x(len);  // heap: 16-byte aligned, as rnn_ld4 needs
+    std::vector<float> y(len + lags + 2), want(lags), got(lags + 2);
+    for (int trial = 0; trial < 8; ++trial) {
+      for (float& v : x) v = g(rng) * (trial % 2 ? 3e3f : 1.f);
+      for (float& v : y) v = g(rng) * (trial % 4 < 2 ? 1.f : 7e2f);
+      for (int avx2 : {0, 1}) {
+        if (avx2 && !kernels::CpuHasAvx2Fma()) continue;
+        (avx2 ? kernels::PitchXcorr_avx2 : kernels::PitchXcorr_ref)(x.data(), y.data(), want.data(), len, lags);
+        const int n = avx2 ? lags / 8 * 8 : lags;
+        for (int k0 = 0; k0 + 2 < n; k0 += 3) rnn_xcorr_lag3(x.data(), y.data(), len, k0, avx2, got.data());
+        for (int k = 0; k < n / 3 * 3; ++k)  // the lags the triples cover
+          ASSERT_EQ(std::memcmp(&got[k], &want[k], 4), 0)
+              << "len " << len << " lag " << k << " avx2 " << avx2 << " trial " << trial << ": " << got[k]
+              << " vs " << want[k];
+      }
     }
   }
 }
