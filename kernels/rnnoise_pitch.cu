@@ -192,43 +192,46 @@ __device__ __forceinline__ void rnn_track(float* out, float v, int m) {
 // runs the three side by side, loading x[i] once and sliding y[i + k] through registers. x is
 // 16-byte aligned and len a multiple of 4: x (the same for every lane) is read four values at a
 // time (rnn_ld4).
-// s + a b: one FMA (the AVX2 order, kFma) or an explicitly rounded multiply, then add (scalar).
-template <bool kFma>
-__device__ __forceinline__ float rnn_mac(float s, float a, float b) {
-  return kFma ? __fmaf_rn(a, b, s) : __fadd_rn(s, __fmul_rn(a, b));
-}
-
-template <bool kFma>
-__device__ __forceinline__ void rnn_xcorr_lag3_t(const float* x, const float* y, int len, int k0, float* out) {
+__device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, int len, int k0, int avx2, float* out) {
   float s0 = 0.f, s1 = 0.f, s2 = 0.f;
   float y0 = y[k0], y1 = y[k0 + 1];
   const float* yk = y + k0 + 2;
-  const auto step = [&](float xi, float y2) {
-    s0 = rnn_mac<kFma>(s0, xi, y0);
-    s1 = rnn_mac<kFma>(s1, xi, y1);
-    s2 = rnn_mac<kFma>(s2, xi, y2);
-    y0 = y1;
-    y1 = y2;
-  };
+  if (avx2) {
+    const auto step = [&](float xi, float y2) {
+      s0 = __fmaf_rn(xi, y0, s0);
+      s1 = __fmaf_rn(xi, y1, s1);
+      s2 = __fmaf_rn(xi, y2, s2);
+      y0 = y1;
+      y1 = y2;
+    };
 #pragma unroll 2
-  for (int i = 0; i < len; i += 4) {
-    const float4 xv = rnn_ld4(x + i);
-    step(xv.x, yk[i]);
-    step(xv.y, yk[i + 1]);
-    step(xv.z, yk[i + 2]);
-    step(xv.w, yk[i + 3]);
+    for (int i = 0; i < len; i += 4) {
+      const float4 xv = rnn_ld4(x + i);
+      step(xv.x, yk[i]);
+      step(xv.y, yk[i + 1]);
+      step(xv.z, yk[i + 2]);
+      step(xv.w, yk[i + 3]);
+    }
+  } else {
+    const auto step = [&](float xi, float y2) {
+      s0 = __fadd_rn(s0, __fmul_rn(xi, y0));
+      s1 = __fadd_rn(s1, __fmul_rn(xi, y1));
+      s2 = __fadd_rn(s2, __fmul_rn(xi, y2));
+      y0 = y1;
+      y1 = y2;
+    };
+#pragma unroll 2
+    for (int i = 0; i < len; i += 4) {
+      const float4 xv = rnn_ld4(x + i);
+      step(xv.x, yk[i]);
+      step(xv.y, yk[i + 1]);
+      step(xv.z, yk[i + 2]);
+      step(xv.w, yk[i + 3]);
+    }
   }
   out[k0] = s0;
   out[k0 + 1] = s1;
   out[k0 + 2] = s2;
-}
-
-__device__ __forceinline__ void rnn_xcorr_lag3(const float* x, const float* y, int len, int k0, int avx2, float* out) {
-  if (avx2) {
-    rnn_xcorr_lag3_t<true>(x, y, len, k0, out);
-  } else {
-    rnn_xcorr_lag3_t<false>(x, y, len, k0, out);
-  }
 }
 
 // rnn_inner(x, y, n, avx2 = 1) computed by a whole warp, for n = 32 m or 32 m + 8 j (every lane
