@@ -216,8 +216,7 @@ def main(argv=None) -> int:
         if lib_ok:
             checks.append(("default e2e", lambda: check_e2e(
                 rnnoise_e2e.main, tmp, "default", "rnnoise_e2e.json",
-                tmp / "default_work" / "last.pt", ["--lib-dir", str(a.lib_dir or "")]
-                if a.lib_dir else [])))
+                tmp / "default_work" / "last.pt", ["--lib-dir", a.lib_dir] if a.lib_dir else [])))
         for name, fn in checks:
             try:
                 fn()
