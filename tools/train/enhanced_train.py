@@ -332,6 +332,9 @@ def load_opus_pack(path, device, lib_dir=None, jobs=None):
     return speech, noise
 
 
+SPEED_LEVELS = 9   # distinct playback rates per batch (GpuMixer._rates)
+
+
 class GpuMixer:
     """Builds (noisy, clean) batches [B, 1, L] on the device from a seed."""
 
@@ -400,6 +403,39 @@ class GpuMixer:
         y = torch.fft.irfft(torch.fft.rfft(x, nfft) * torch.fft.rfft(ir, nfft), nfft)[:, :L]
         return y
 
+    def _crop_speed(self, pool, off, ln, src, start, L, rate):
+        """Crops of L samples played `rate` times faster (rate [B] > 0; 1 = _crop): for each of
+        the SPEED_LEVELS distinct rates present, round((L + 2P) * r) samples are cropped and
+        resampled to L + 2P by FFT (band-limited: content above 24 kHz / r is dropped), and P
+        samples are trimmed at each end (the FFT's circular edges). Pitch, formants and tempo
+        all scale by r: a voice at r = 1.1 is a different, higher voice."""
+        P = 1024
+        out = torch.empty(len(src), L, device=self.device)
+        for r in torch.unique(rate).tolist():
+            idx = torch.nonzero(rate == r).flatten()
+            if r == 1.0:
+                out[idx] = self._crop(pool, off, ln, src[idx], start[idx], L)
+                continue
+            n = L + 2 * P
+            m = int(round(n * r))
+            x = self._crop(pool, off, ln, src[idx], start[idx], m)
+            X = torch.fft.rfft(x)
+            k = n // 2 + 1
+            X = X[:, :k] if X.shape[1] >= k else torch.cat(
+                [X, X.new_zeros(X.shape[0], k - X.shape[1])], 1)
+            out[idx] = torch.fft.irfft(X, n=n)[:, P:P + L] * (n / m)
+        return out
+
+    def _rates(self, B, p, lo_hi, g):
+        """Per-item playback rates: 1 with probability 1 - p, else one of SPEED_LEVELS
+        log-spaced rates in [lo, hi] (a few distinct rates keep the FFT resampling batched)."""
+        dev = self.device
+        lo, hi = lo_hi
+        levels = torch.exp(torch.linspace(math.log(lo), math.log(hi), SPEED_LEVELS, device=dev))
+        pick = torch.randint(0, SPEED_LEVELS, (B,), generator=g, device=dev)
+        use = torch.rand(B, generator=g, device=dev) < p
+        return torch.where(use, levels[pick], torch.ones(B, device=dev))
+
     def batch(self, B, L, seed):
         a, dev = self.aug, self.device
         g = torch.Generator(device=dev)
@@ -407,10 +443,31 @@ class GpuMixer:
         u = lambda *s: torch.rand(*s, generator=g, device=dev)  # noqa: E731
         src = torch.multinomial(self.s_w, B, replacement=True, generator=g)
         start = (u(B) * self.s_len[src].float()).long()
-        s = self._crop(self.s_pool, self.s_off, self.s_len, src, start, L)
+        # Optional augmentations (session 11; absent keys draw nothing, so older configs see
+        # exactly the batches they saw before): speed/pitch perturbation of speech and noise,
+        # and a second noise recording mixed into the first.
+        s_rate = torch.ones(B, device=dev)
+        if a.get("p_speed", 0) > 0:
+            s_rate = self._rates(B, a["p_speed"], a.get("speed", [0.85, 1.18]), g)
+            s = self._crop_speed(self.s_pool, self.s_off, self.s_len, src, start, L, s_rate)
+        else:
+            s = self._crop(self.s_pool, self.s_off, self.s_len, src, start, L)
         nsrc = torch.multinomial(self.n_w, B, replacement=True, generator=g)
         nstart = (u(B) * self.n_len[nsrc].float()).long()
-        nz = self._crop(self.n_pool, self.n_off, self.n_len, nsrc, nstart, L)
+        if a.get("p_noise_speed", 0) > 0:
+            n_rate = self._rates(B, a["p_noise_speed"], a.get("noise_speed", [0.7, 1.4]), g)
+            nz = self._crop_speed(self.n_pool, self.n_off, self.n_len, nsrc, nstart, L, n_rate)
+        else:
+            nz = self._crop(self.n_pool, self.n_off, self.n_len, nsrc, nstart, L)
+        if a.get("p_noise2", 0) > 0:
+            nsrc2 = torch.multinomial(self.n_w, B, replacement=True, generator=g)
+            nstart2 = (u(B) * self.n_len[nsrc2].float()).long()
+            nz2 = self._crop(self.n_pool, self.n_off, self.n_len, nsrc2, nstart2, L)
+            r1 = torch.sqrt(nz.pow(2).mean(1, keepdim=True) + 1e-12)
+            r2 = torch.sqrt(nz2.pow(2).mean(1, keepdim=True) + 1e-12)
+            rel = 10 ** (-(u(B, 1) * a.get("noise2_db", 10.0)) / 20)   # 0..-10 dB below noise 1
+            use2 = (u(B, 1) < a["p_noise2"]) & (nsrc2 != nsrc)[:, None]
+            nz = torch.where(use2, nz + nz2 / r2 * r1 * rel, nz)
         # speech-free stretches: a random gate (0.1-0.6 s of silence somewhere) on some items
         gate = torch.ones(B, L, device=dev)
         use = u(B) < a["p_gap"]
@@ -449,7 +506,7 @@ class GpuMixer:
         lvl = noisy.abs().amax(1) * (0.3 + 0.6 * u(B))
         noisy = torch.where(clip[:, None], torch.maximum(torch.minimum(noisy, lvl[:, None]),
                                                          -lvl[:, None]), noisy)
-        bw = self.s_bw[src].clone()
+        bw = (self.s_bw[src] * s_rate).clamp(max=SR / 2)   # a faster voice reaches higher
         bw = torch.where(lp, bw.clamp(max=22050.0), bw)
         self.last_bw = torch.where(only_noise, torch.full_like(bw, SR / 2), bw)
         return noisy[:, None], s[:, None]

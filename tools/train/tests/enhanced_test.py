@@ -162,6 +162,50 @@ def test_mixer(tmp, rng):
     return path
 
 
+def test_speed(rng):
+    """Speed/pitch perturbation (session 11): a 1 kHz tone cropped at rate r comes back at
+    r kHz with its level, rate 1 is the plain crop bit for bit, and a mixer with every new
+    augmentation on gives finite batches whose bandwidth follows the rate."""
+    dev = torch.device("cpu")
+    sr = et.SR
+    n = 5 * sr
+    tone = torch.from_numpy((0.5 * np.sin(2 * np.pi * 1000.0 * np.arange(n) / sr))
+                            .astype(np.float32))
+    m = et.GpuMixer([("tone", tone)], [("hiss", torch.from_numpy(
+        rng.standard_normal(n).astype(np.float32) * 0.1))], aug(), dev)
+    L = 9601   # odd
+    src = torch.zeros(5, dtype=torch.long)
+    start = torch.tensor([0, 1234, 50000, 200000, 7])
+    rate = torch.tensor([1.0, 1.1, 0.9, 1.18, 1.0])
+    y = m._crop_speed(m.s_pool, m.s_off, m.s_len, src, start, L, rate)
+    plain = m._crop(m.s_pool, m.s_off, m.s_len, src, start, L)
+    check("speed/rate1-exact", torch.equal(y[0], plain[0]) and torch.equal(y[4], plain[4]), "")
+    worst_f = worst_a = 0.0
+    for i in (1, 2, 3):
+        x = y[i].double().numpy()
+        win = np.hanning(L)
+        spec = np.abs(np.fft.rfft(x * win, 8 * L))
+        f = np.argmax(spec) * sr / (8 * L)
+        worst_f = max(worst_f, abs(f - 1000.0 * float(rate[i])))
+        worst_a = max(worst_a, abs(np.sqrt(2 * np.mean(x[1000:-1000] ** 2)) - 0.5))
+    check("speed/pitch", worst_f < 3.0 and worst_a < 0.01,
+          f"max |f - 1000 r| {worst_f:.2f} Hz, max |amplitude - 0.5| {worst_a:.4f}")
+    et.BANDWIDTH["tone"] = et.BANDWIDTH["tone2"] = 8000.0
+    m2 = et.GpuMixer([("tone", tone), ("tone2", tone * 0.5)],
+                     [("hiss", tone * 0.0 + 0.01), ("hum", tone * 0.2)],
+                     aug(p_speed=1.0, speed=[0.85, 1.18], p_noise_speed=1.0,
+                         noise_speed=[0.7, 1.4], p_noise2=1.0), dev)
+    a1, c1 = m2.batch(16, L, 4)
+    a2, c2 = m2.batch(16, L, 4)
+    bw = m2.last_bw
+    check("speed/mixer", bool(torch.isfinite(a1).all() and torch.isfinite(c1).all())
+          and torch.equal(a1, a2) and torch.equal(c1, c2) and tuple(a1.shape) == (16, 1, L),
+          "all new augmentations on: finite, reproducible")
+    check("speed/bandwidth", bool((bw >= 8000.0 * 0.85 - 1).all() and (bw <= 8000.0 * 1.18 + 1).all()
+                                  and (bw != 8000.0).any()),
+          f"bandwidths {sorted(set(round(v) for v in bw.tolist()))}")
+
+
 def test_train(tmp, pack):
     cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())
     cfg["model"]["hidden"] = 4
@@ -623,6 +667,7 @@ def main():
             fn()
         try:
             pack = test_mixer(tmp, rng)
+            test_speed(rng)
             test_train(tmp, pack)
             test_widen(rng)
             test_overrides_and_pesq(tmp, pack)
