@@ -366,5 +366,35 @@ TEST(DemucsCudaHost, RejectsUnsupportedGeometryAndOptions) {
   EXPECT_TRUE(BuildDemucsSchedule(*net, o).ok());
 }
 
+// A skip-delayed model (metadata.demucs.skip_delay) is refused with an error that names the key
+// (the backend then falls back to the CPU family, which has the delay lines); skip_delay 0
+// written out is accepted.
+TEST(DemucsCudaHost, RejectsSkipDelayedModels) {
+  for (int delay : {0, 1, 3}) {   // in hops
+    DemucsShape s;
+    std::shared_ptr<Model> model = MakeRandomDemucs(s, 1);
+    absl::StatusOr<Networks> plain = BuildNetworks(*model);
+    ASSERT_TRUE(plain.ok());
+    const int d = delay * plain->hop;
+    model->algorithmic_latency += d;
+    const std::string tail = "}}";
+    ASSERT_EQ(model->metadata_json.compare(model->metadata_json.size() - 2, 2, tail), 0);
+    model->metadata_json.insert(model->metadata_json.size() - 2,
+                                absl::StrCat(R"(, "output_delay": )", d, R"(, "skip_delay": )", d));
+    absl::StatusOr<Networks> net = BuildNetworks(*model);
+    ASSERT_TRUE(net.ok()) << net.status() << " " << model->metadata_json;
+    ASSERT_EQ(net->skip_delay, d);
+    DmxScheduleOptions o;
+    absl::StatusOr<DmxSchedule> sch = BuildDemucsSchedule(*net, o);
+    if (d == 0) {
+      EXPECT_TRUE(sch.ok()) << sch.status();
+    } else {
+      ASSERT_FALSE(sch.ok());
+      EXPECT_NE(std::string(sch.status().message()).find("skip_delay"), std::string::npos)
+          << sch.status();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ghostnv::models::demucs

@@ -58,6 +58,13 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   if (K != 2 * S) return absl::InvalidArgumentError("demucs cuda: streaming needs kernel_size == 2 * stride");
   if (net.lstm.empty()) return absl::InvalidArgumentError("demucs cuda: no LSTM layers");
   if (R != 1 && R != 2 && R != 4) return absl::InvalidArgumentError("demucs cuda: resample must be 1, 2 or 4");
+  // A skip-delayed model (metadata.demucs.skip_delay > 0) needs per-level skip history lines
+  // this schedule does not have: refuse it (the backend then runs the CPU family, which has
+  // them) rather than run it with undelayed skips.
+  if (net.skip_delay > 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "demucs cuda: metadata.demucs.skip_delay ", net.skip_delay,
+        " (delayed skip connections) is not supported by the GPU plan; the CPU family runs it"));
   DmxSchedule s;
   s.options = o;
   s.hop = net.hop;
