@@ -539,6 +539,52 @@ extern "C" __global__ void demucs_lstm_state_f32(const int* __restrict__ ctl, in
   }
 }
 
+// Skip delay lines (metadata.demucs.skip_delay; the CPU twin: the history in front of each
+// level's window in DemucsFamily's Channel::enc). A level's skip reaches the decoder k steps late:
+// h[slot][2][H][c] keeps per parity the k steps before the frame's window; full = 1 (the deepest
+// level, whose window is a row buffer) keeps the window as well (H = k + len), the other levels
+// find their previous window in the encoder buffer (win, mode 2). This hop writes copy frame & 1:
+// the history moved on by nn steps (zeros on the first frame; the window part = this frame's
+// window), and d[r][0, steps) = (history ++ window)[0, steps), the decoder's delayed skip. Rows
+// that run the network only. Each value is a copy (exact).
+__device__ __forceinline__ float dmx_skip_at(int t, int k, int nn, int c, int ch, int f, int full,
+                                             const float* hp, const float* wp, const float* wc) {
+  if (t >= k) return wc[static_cast<long long>(t - k) * c + ch];
+  if (f <= 1) return 0.f;
+  const int s = t + nn;
+  if (full || s < k) return hp[static_cast<long long>(s) * c + ch];
+  return wp[static_cast<long long>(s - k) * c + ch];
+}
+
+extern "C" __global__ void demucs_skip_delay_f32(const int* __restrict__ ctl, int rows, float* h,
+                                                 int h_rs, int h_ps, int k, int nn, int c, int full,
+                                                 const float* __restrict__ win, int win_mode,
+                                                 int win_rs, int win_ps, float* __restrict__ d,
+                                                 int d_rs, int steps) {
+  const int H = h_ps / c;
+  const long long per = static_cast<long long>(H + steps) * c;
+  const long long total = static_cast<long long>(rows) * per;
+  const long long step = static_cast<long long>(blockDim.x) * gridDim.x;
+  for (long long id = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; id < total; id += step) {
+    const int r = static_cast<int>(id / per);
+    if (!dmx_live(ctl, r)) continue;
+    const int q = static_cast<int>(id - static_cast<long long>(r) * per);
+    const int j = q / c, ch = q - j * c;
+    const int f = dmx_frame(ctl, r);
+    const float* hp = h + dmx_base(2, h_rs, h_ps, ctl, r);
+    const float* wc = win + dmx_base(win_mode, win_rs, win_ps, ctl, r);
+    const float* wp = full ? wc : win + dmx_base(2, win_rs, win_ps, ctl, r);
+    if (j < H) {
+      h[dmx_base(1, h_rs, h_ps, ctl, r) + static_cast<long long>(j) * c + ch] =
+          dmx_skip_at(j, k, nn, c, ch, f, full, hp, wp, wc);
+    } else {
+      const int t = j - H;
+      d[static_cast<long long>(r) * d_rs + static_cast<long long>(t) * c + ch] =
+          dmx_skip_at(t, k, nn, c, ch, f, full, hp, wp, wc);
+    }
+  }
+}
+
 // The output resampler's history: po[r][0, RB) = rout[slot][prev]; rout[slot][cur] =
 // po[r][RB + out_x - RB, RB + out_x) (po[r][RB...] holds the network output). Live rows only.
 extern "C" __global__ void demucs_out_history_f32(const int* __restrict__ ctl, int rows, float* po,

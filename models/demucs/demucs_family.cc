@@ -261,6 +261,23 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
     if (!geti("output_delay", 0, 1 << 16, &net.output_delay))
       return Bad(m, "metadata.demucs.output_delay must be an integer in [0, 65536]");
   }
+  if (d.contains("skip_delay")) {   // absent in files before session 11: 0
+    if (!geti("skip_delay", 0, 1 << 16, &net.skip_delay) || net.skip_delay % net.hop != 0)
+      return Bad(m, absl::StrCat("metadata.demucs.skip_delay must be an integer in [0, 65536] "
+                                 "and a multiple of stride^depth / resample = ", net.hop));
+    if (net.skip_delay > 0 && net.output_delay != net.skip_delay)
+      return Bad(m, absl::StrCat("metadata.demucs.skip_delay ", net.skip_delay,
+                                 " needs output_delay ", net.skip_delay,
+                                 " (a skip-delayed network's output is that many samples "
+                                 "late), not ", net.output_delay));
+  }
+  {
+    long per = static_cast<long>(net.skip_delay) * net.resample;  // steps at the upsampled rate
+    for (int i = 0; i < net.depth; ++i) {
+      per /= S;   // exact: skip_delay * resample is a multiple of S^depth
+      net.skip_frames.push_back(static_cast<int>(per));
+    }
+  }
   const int latency = net.StreamingLatency() + net.output_delay;
   if (m.algorithmic_latency != latency) {
     return Bad(m, absl::StrCat("algorithmic_latency must be ", latency, " (streaming ",
@@ -345,8 +362,10 @@ absl::Status ProcessOffline(const Networks& net, const float* in, size_t n, floa
   for (int j = 0; j < net.depth; ++j) {
     const int li = net.depth - 1 - j;
     const Networks::Level& l = net.level[li];
+    // the skip delayed by k steps (zeros before the start)
     const std::vector<float>& sk = skips[li];
-    for (size_t i = 0; i < static_cast<size_t>(T) * l.cout; ++i) a[i] += sk[i];
+    const size_t k = static_cast<size_t>(net.skip_frames[li]) * l.cout;
+    for (size_t i = k; i < static_cast<size_t>(T) * l.cout; ++i) a[i] += sk[i - k];
     DecodePointwise(net, l, a.data(), T, scratch.data());
     const int To = (T - 1) * S + K;
     std::vector<float> o(static_cast<size_t>(To) * l.cin);
@@ -379,6 +398,7 @@ struct Plan {
   int out_x = 0, out_e = 0;     // network output: complete / extra samples (upsampled rate)
   size_t max_x = 0, max_e = 0;  // floats of the decoder's x / extra buffers
   int cmax = 1;                 // widest level (scratch: 3*cmax pointwise, K*cmax block)
+  std::vector<int> skip_k;      // skip delay per level, steps (Networks::skip_frames)
 };
 
 absl::StatusOr<Plan> MakePlan(const Networks& net) {
@@ -389,6 +409,7 @@ absl::StatusOr<Plan> MakePlan(const Networks& net) {
   p.total_length = net.frame_length + net.lookahead;
   p.rb = net.resample_buffer;
   p.up_len = R * net.frame_length;
+  p.skip_k = net.skip_frames;
   for (const Networks::Level& l : net.level) p.cmax = std::max({p.cmax, l.cin, l.cout});
   int len = p.up_len, nnew = R * net.hop;
   for (int i = 0; i < net.depth; ++i) {
@@ -438,7 +459,7 @@ class Channel final : public ChannelState {
     resample_in.assign(p.rb, 0.f);
     resample_out.assign(p.rb, 0.f);
     for (int i = 0; i < net.depth; ++i)
-      enc.emplace_back(static_cast<size_t>(p.enc_len[i]) * net.level[i].cout, 0.f);
+      enc.emplace_back(static_cast<size_t>(p.skip_k[i] + p.enc_len[i]) * net.level[i].cout, 0.f);
     for (size_t k = 0; k < net.lstm.size(); ++k) {
       h.emplace_back(net.Channels(), 0.f);
       c.emplace_back(net.Channels(), 0.f);
@@ -471,6 +492,9 @@ class Channel final : public ChannelState {
   // output_delay > 0: the dry signal's extra delay, [output_delay + hop] samples (the oldest
   // first); empty otherwise.
   std::vector<float> dry_line;
+  // enc[i]: level i's skip history, [skip_k[i] + enc_len[i]][cout]: the skip_k[i] steps before
+  // this frame's window (zeros before the first frame), then the window (the encoder's outputs
+  // this frame). The decoder reads the first enc_len[i] steps: the window skip_k[i] steps late.
   std::vector<std::vector<float>> enc, h, c, tail;
   int filled = 0;   // samples in pending
   long frames = 0;  // frames processed
@@ -560,16 +584,21 @@ class DemucsFamily final : public Family {
     int in_len = p.up_len;
     for (int i = 0; i < n.depth; ++i) {
       const Networks::Level& l = n.level[i];
-      float* o = ch.enc[i].data();
-      const int len = p.enc_len[i];
+      const int len = p.enc_len[i], k = p.skip_k[i], nn = p.enc_new[i];
+      float* hist = ch.enc[i].data();
+      float* o = hist + static_cast<size_t>(k) * l.cout;  // this frame's window
       if (i == n.depth - 1 || first) {
+        // (the deepest level is recomputed whole; its history still moves on by nn steps)
+        if (!first && k > 0)
+          std::memmove(hist, hist + static_cast<size_t>(nn) * l.cout,
+                       sizeof(float) * static_cast<size_t>(k + len - nn) * l.cout);
         EncodeSteps(n, l, xin, 0, len, o, ch.scratch.data());
       } else {
         // DemucsStreamer's rule: the nn new outputs are the last windows of this frame's
-        // input, counted from its end (offset = in_len - K - S*(nn-1)); the rest is reused.
-        const int nn = p.enc_new[i];
-        std::memmove(o, o + static_cast<size_t>(nn) * l.cout,
-                     sizeof(float) * static_cast<size_t>(len - nn) * l.cout);
+        // input, counted from its end (offset = in_len - K - S*(nn-1)); the rest is reused
+        // (and the skip history moves on with it).
+        std::memmove(hist, hist + static_cast<size_t>(nn) * l.cout,
+                     sizeof(float) * static_cast<size_t>(k + len - nn) * l.cout);
         const size_t offset = static_cast<size_t>(in_len - n.kernel - n.stride * (nn - 1));
         EncodeSteps(n, l, xin + offset * l.cin, 0, nn,
                     o + static_cast<size_t>(len - nn) * l.cout, ch.scratch.data());
@@ -581,7 +610,8 @@ class DemucsFamily final : public Family {
     const int C = n.Channels();
     const int T = p.enc_len.back();
     float* a = ch.x.data();
-    std::memcpy(a, ch.enc.back().data(), sizeof(float) * static_cast<size_t>(T) * C);
+    std::memcpy(a, ch.enc.back().data() + static_cast<size_t>(p.skip_k.back()) * C,
+                sizeof(float) * static_cast<size_t>(T) * C);   // the window, not delayed
     for (size_t k = 0; k < n.lstm.size(); ++k) {
       for (int t = 0; t < T; ++t) {
         kernels::LstmStep(n.lstm[k], a + static_cast<size_t>(t) * C, ch.h[k].data(),
@@ -599,7 +629,7 @@ class DemucsFamily final : public Family {
     for (int j = 0; j < n.depth; ++j) {
       const int li = n.depth - 1 - j;
       const Networks::Level& l = n.level[li];
-      const float* skip = ch.enc[li].data();
+      const float* skip = ch.enc[li].data();   // skip_k[li] steps late
       const int tx = p.dec_x[j], te = p.dec_e[j];
       for (size_t i = 0; i < static_cast<size_t>(tx) * l.cout; ++i) xa[i] += skip[i];
       DecodePointwise(n, l, xa, tx, ch.scratch.data());

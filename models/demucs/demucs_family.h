@@ -20,7 +20,10 @@
 //     from the offline output by the normalisation (running instead of global variance) and
 //     the resampler's frame edges, exactly as DemucsStreamer does. A model trained on a
 //     target delayed by D samples (metadata.demucs.output_delay = D) reports D more samples of
-//     algorithmic latency; its computation is the same.
+//     algorithmic latency; its computation is the same. A skip-delayed model
+//     (metadata.demucs.skip_delay = D, which must equal output_delay) adds a delay line to each
+//     skip connection (level i: D * resample / stride^(i+1) steps, ~22 KiB per channel for the
+//     enhanced model at D = 256); ProcessOffline and the streaming channel both apply it.
 //
 //   auto fam = models::CreateFamily(model);   // family "demucs", from ghostnv-convert
 //   auto ch = (*fam)->NewChannel();           // allocates every buffer of the channel
@@ -57,6 +60,14 @@ struct Networks {
   // (StreamingLatency() + output_delay), so everything that aligns output (ghostnv-denoise,
   // the library's latency report, --report json) accounts for it.
   int output_delay = 0;
+  // metadata.demucs.skip_delay (optional, default 0; tools/train/enhanced_train.py
+  // SkipDelayDemucs): the skip of encoder level i (0-based) reaches its decoder skip_frames[i] =
+  // skip_delay * resample / stride^(i+1) steps late (zeros before the start); the LSTM path is
+  // not delayed, so the decoder combines skip features of t - skip_delay with deep features
+  // that have seen up to t, and the output is skip_delay samples late: output_delay must equal
+  // it. skip_delay is a multiple of hop (a whole number of steps at the deepest level).
+  int skip_delay = 0;
+  std::vector<int> skip_frames;  // [depth], all 0 without a skip delay
   const float* sinc = nullptr;  // [2 * zeros] the interpolation kernel (resample > 1)
   int sinc_taps = 0;
 

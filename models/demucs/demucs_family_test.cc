@@ -143,10 +143,12 @@ struct TestModel {
   }
 
   // output_delay >= 0 writes metadata.demucs.output_delay (and adds it to the latency); -1
-  // leaves the key out, as in files written before session 10.
-  explicit TestModel(int depth = 3, int hidden = 4, int output_delay = -1) {
+  // leaves the key out, as in files written before session 10. skip_delay >= 0 writes
+  // metadata.demucs.skip_delay (-1: absent, as before session 11); resample 1, 2 or 4.
+  explicit TestModel(int depth = 3, int hidden = 4, int output_delay = -1, int R = 4,
+                     bool normalize = true, int skip_delay = -1) {
     store.reserve(64);
-    const int K = 8, S = 4, R = 4;
+    const int K = 8, S = 4;
     using kernels::Activation;
     Dense("resample.kernel", 1, 112, Activation::kIdentity, 0.f, true, true);
     int cin = 1, h = hidden;
@@ -188,10 +190,12 @@ struct TestModel {
     model->algorithmic_latency = ((tl + hop - 1) / hop - 1) * hop + std::max(0, output_delay);
     model->metadata_json = absl::StrCat(
         R"({"demucs": {"depth": )", depth,
-        R"(, "kernel_size": 8, "stride": 4, "resample": 4, "lstm_layers": 2, "glu": true,
-            "normalize": true, "floor": 0.001, "resample_lookahead": 64,
-            "resample_buffer": )", std::min(hop, 256),
-        output_delay >= 0 ? absl::StrCat(R"(, "output_delay": )", output_delay) : "", "}}");
+        R"(, "kernel_size": 8, "stride": 4, "resample": )", R,
+        R"(, "lstm_layers": 2, "glu": true, "normalize": )", normalize ? "true" : "false",
+        R"(, "floor": 0.001, "resample_lookahead": 64, "resample_buffer": )",
+        std::min(hop, 256),
+        output_delay >= 0 ? absl::StrCat(R"(, "output_delay": )", output_delay) : "",
+        skip_delay >= 0 ? absl::StrCat(R"(, "skip_delay": )", skip_delay) : "", "}}");
     // A plausible interpolation kernel (windowed sinc), as the converter stores it.
     std::vector<float>& kern = store[0 + 1];  // resample.kernel's bias
     for (int j = 0; j < 112; ++j) {
@@ -274,6 +278,143 @@ TEST(DemucsFamily, OutputDelayAddsLatencyAndDelaysTheDrySignal) {
   ch->Reset();
   for (int k = 0; k < hops; ++k) (*fd)->ProcessHop(*ch, x.data() + k * hop, b.data() + k * hop, 0.3f);
   EXPECT_EQ(a, b);
+}
+
+std::vector<float> Stream(const Family& fam, const std::vector<float>& x, float strength = 1.f,
+                          ChannelState* ch = nullptr) {
+  std::unique_ptr<ChannelState> own;
+  if (ch == nullptr) {
+    own = fam.NewChannel();
+    ch = own.get();
+  }
+  const size_t hop = static_cast<size_t>(fam.hop_size());
+  std::vector<float> y(x.size() / hop * hop);
+  for (size_t k = 0; k < y.size(); k += hop)
+    fam.ProcessHop(*ch, x.data() + k, y.data() + k, strength);
+  return y;
+}
+
+// metadata.demucs.skip_delay: absent or 0 -> no delay lines; D > 0 must be a multiple of the hop
+// and equal output_delay; the per-level delays are D * resample / stride^(i+1) steps.
+TEST(DemucsFamily, SkipDelayMetadataIsChecked) {
+  TestModel none(3, 4, -1, 4, true, -1), zero(3, 4, -1, 4, true, 0);
+  TestModel d1(3, 4, 48, 4, true, 48), d4(3, 3, 128, 1, true, 128), d1r1(3, 4, 64, 1, true, 64);
+  for (TestModel* t : {&none, &zero, &d1, &d4, &d1r1}) {
+    absl::StatusOr<Networks> n = BuildNetworks(*t->model);
+    ASSERT_TRUE(n.ok()) << n.status();
+  }
+  EXPECT_EQ(BuildNetworks(*none.model)->skip_frames, (std::vector<int>{0, 0, 0}));
+  EXPECT_EQ(BuildNetworks(*zero.model)->skip_frames, (std::vector<int>{0, 0, 0}));
+  // hop 16 at resample 4: 48 samples = 3 deepest steps; 48 * 4 / 4^(i+1)
+  EXPECT_EQ(BuildNetworks(*d1.model)->skip_frames, (std::vector<int>{48, 12, 3}));
+  EXPECT_EQ(BuildNetworks(*d4.model)->skip_frames, (std::vector<int>{32, 8, 2}));
+  EXPECT_EQ(BuildNetworks(*d4.model)->skip_delay, 128);   // hop 64 at depth 3, resample 1
+  EXPECT_EQ(BuildNetworks(*d1r1.model)->skip_frames, (std::vector<int>{16, 4, 1}));
+  // the latency check still applies (streaming + output_delay)
+  EXPECT_EQ(d1.model->algorithmic_latency, none.model->algorithmic_latency + 48);
+  auto bad = [](TestModel& t, const char* want) {
+    absl::StatusOr<Networks> n = BuildNetworks(*t.model);
+    ASSERT_FALSE(n.ok()) << t.model->metadata_json;
+    EXPECT_NE(std::string(n.status().message()).find(want), std::string::npos) << n.status();
+    EXPECT_FALSE(CreateDemucsFamily(t.model).ok());
+  };
+  TestModel odd(3, 4, 40, 4, true, 40);      // not a multiple of the hop (16)
+  bad(odd, "skip_delay");
+  TestModel mismatch(3, 4, 32, 4, true, 48);  // output_delay != skip_delay
+  bad(mismatch, "output_delay");
+  TestModel no_out(3, 4, -1, 4, true, 16);    // output_delay absent (0)
+  no_out.model->algorithmic_latency += 16;
+  bad(no_out, "output_delay");
+  for (const char* v : {"-16", "16.0", "\"16\"", "true", "131072"}) {
+    TestModel b(3, 4, 16, 4, true, 16);
+    const std::string key = R"("skip_delay": 16)";
+    b.model->metadata_json.replace(b.model->metadata_json.find(key), key.size(),
+                                   absl::StrCat(R"("skip_delay": )", v));
+    bad(b, "skip_delay");
+  }
+}
+
+// The skip-delayed streaming engine vs the whole-signal forward with delayed skips
+// (ProcessOffline: the skips shifted by k steps; a different implementation from the streaming
+// delay lines). With resample 1 and no normalisation the streaming algorithm computes the
+// whole-signal forward exactly (no resampler frame edges, no running variance), so the two
+// agree to float rounding. Odd channel counts; delays shorter and longer than a level's window
+// (level 0 of depth 3 has 36 steps per frame; D = 192 delays it by 48).
+TEST(DemucsFamily, SkipDelayStreamingMatchesTheDelayedOfflineForward) {
+  struct Case { int depth, hidden, delay; };
+  for (const Case c : {Case{3, 3, 0}, Case{3, 3, 64}, Case{3, 5, 192}, Case{4, 3, 256},
+                       Case{4, 2, 512}}) {
+    TestModel tm(c.depth, c.hidden, c.delay, 1, false, c.delay);
+    auto fam = CreateDemucsFamily(tm.model);
+    ASSERT_TRUE(fam.ok()) << fam.status();
+    absl::StatusOr<Networks> net = BuildNetworks(*tm.model);
+    ASSERT_TRUE(net.ok());
+    const int hop = (*fam)->hop_size(), lat = (*fam)->algorithmic_latency();
+    const int stream_lat = net->StreamingLatency();
+    ASSERT_EQ(lat, stream_lat + c.delay);
+    const size_t n = static_cast<size_t>(hop) * 23;
+    const std::vector<float> x = Random(n, 31 + c.delay, 0.3f);
+    const std::vector<float> y = Stream(**fam, x);
+    std::vector<float> ref(n);
+    ASSERT_TRUE(ProcessOffline(*net, x.data(), n, ref.data()).ok());
+    double peak = 0, worst = 0;
+    for (size_t t = 0; t + stream_lat < n; ++t) peak = std::max(peak, std::fabs(double(ref[t])));
+    for (size_t t = 0; t + stream_lat < n; ++t)
+      worst = std::max(worst, std::fabs(double(y[t + stream_lat]) - ref[t]));
+    EXPECT_GT(peak, 1e-3) << c.depth << " " << c.delay;
+    EXPECT_LT(worst, 1e-5 * peak) << "depth " << c.depth << " delay " << c.delay << ": max |diff| "
+                                  << worst << " of " << peak;
+    if (c.delay > 0) {   // the delay lines matter: the undelayed model's output is far off
+      TestModel plain(c.depth, c.hidden, -1, 1, false, -1);
+      absl::StatusOr<Networks> pn = BuildNetworks(*plain.model);
+      ASSERT_TRUE(pn.ok());
+      std::vector<float> r0(n);
+      ASSERT_TRUE(ProcessOffline(*pn, x.data(), n, r0.data()).ok());
+      double diff = 0;
+      for (size_t t = 0; t + stream_lat < n; ++t)
+        diff = std::max(diff, std::fabs(double(y[t + stream_lat]) - r0[t]));
+      EXPECT_GT(diff, 0.05 * peak) << c.delay;
+    }
+  }
+}
+
+// skip_delay 0 written out is the model without the key, bit for bit (streaming and offline).
+TEST(DemucsFamily, SkipDelayZeroIsTheUndelayedModel) {
+  TestModel none(3, 3, -1, 4, true, -1), zero(3, 3, -1, 4, true, 0);
+  auto fa = CreateDemucsFamily(none.model);
+  auto fb = CreateDemucsFamily(zero.model);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  const std::vector<float> x = Random(16 * 37, 8, 0.2f);
+  EXPECT_EQ(Stream(**fa, x, 0.8f), Stream(**fb, x, 0.8f));
+  std::vector<float> a(x.size()), b(x.size());
+  ASSERT_TRUE(ProcessOffline(*BuildNetworks(*none.model), x.data(), x.size(), a.data()).ok());
+  ASSERT_TRUE(ProcessOffline(*BuildNetworks(*zero.model), x.data(), x.size(), b.data()).ok());
+  EXPECT_EQ(a, b);
+}
+
+// With normalisation and resample 4 (the streaming output is not the offline one there):
+// Reset clears the delay lines (a second pass repeats the first), the dry signal is delayed by
+// the whole latency, and ProcessHop allocates nothing.
+TEST(DemucsFamily, SkipDelayStreamingResetsDelaysTheDrySignalAndDoesNotAllocate) {
+  TestModel tm(4, 3, 80, 4, true, 80);   // hop 64 at depth 4: D = 80 is not a multiple
+  EXPECT_FALSE(CreateDemucsFamily(tm.model).ok());
+  TestModel ok(4, 3, 192, 4, true, 192);  // 3 steps at the deepest level, 192 at level 0
+  auto fam = CreateDemucsFamily(ok.model);
+  ASSERT_TRUE(fam.ok()) << fam.status();
+  const int hop = (*fam)->hop_size(), lat = (*fam)->algorithmic_latency();
+  const std::vector<float> x = Random(static_cast<size_t>(hop) * 29, 12, 0.1f);
+  auto ch = (*fam)->NewChannel();
+  const std::vector<float> a = Stream(**fam, x, 1.f, ch.get());
+  ch->Reset();
+  const std::vector<float> b = Stream(**fam, x, 1.f, ch.get());
+  EXPECT_EQ(a, b);
+  for (float v : a) ASSERT_TRUE(std::isfinite(v));
+  const std::vector<float> dry = Stream(**fam, x, 0.f);
+  for (size_t i = 0; i + lat < x.size(); ++i) ASSERT_FLOAT_EQ(dry[i + lat], x[i]) << i;
+  std::vector<float> y(static_cast<size_t>(hop));
+  const long before = g_allocations.load();
+  for (int k = 0; k < 12; ++k) (*fam)->ProcessHop(*ch, x.data() + k * hop, y.data(), 0.7f);
+  EXPECT_EQ(g_allocations.load() - before, 0);
 }
 
 TEST(DemucsFamily, OfflineHandlesAnyLength) {

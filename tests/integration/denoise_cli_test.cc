@@ -428,6 +428,85 @@ TEST_F(DenoiseCliTest, DemucsOutputDelayIsCompensated) {
   for (size_t t = 0; t < frames; ++t) ASSERT_NEAR(yd[t], x[t], 1e-6f) << t;
 }
 
+// A skip-delayed demucs file (metadata.demucs.skip_delay = output_delay = D, session 11: the
+// shipped weights with the skips delayed, as tools/train/enhanced_export.py writes it): the
+// library reports D more samples of latency, the tool removes them, and the output lines up
+// with the plain file's (both estimate the clean signal at the same time: the cross-correlation
+// peaks at lag 0 among +-512) while differing from it (the delay lines change the network); the
+// dry signal (strength 0) stays aligned with the input.
+TEST_F(DenoiseCliTest, DemucsSkipDelayIsAligned) {
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string enhanced = std::string(src) + "/models/weights/enhanced.gnvm";
+  if (!Exists(enhanced)) GTEST_SKIP() << "no models/weights/enhanced.gnvm";
+  auto loaded = ghostnv::models::LoadGnvmFile(enhanced);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const int D = 256;
+  auto variant = [&](int delay, const std::string& path) {
+    ghostnv::models::Model m = **loaded;  // the tensors stay with *loaded
+    nlohmann::json meta = nlohmann::json::parse(m.metadata_json);
+    const int base = m.algorithmic_latency - meta["demucs"].value("output_delay", 0);
+    meta["demucs"]["output_delay"] = delay;
+    meta["demucs"]["skip_delay"] = delay;
+    m.metadata_json = meta.dump();
+    m.algorithmic_latency = base + delay;
+    const absl::Status st = ghostnv::models::WriteGnvmFile(m, path);
+    EXPECT_TRUE(st.ok()) << st;
+    return base;
+  };
+  const std::string plain = Path("plain_s.gnvm"), skip = Path("skip.gnvm");
+  const int base = variant(0, plain);
+  variant(D, skip);
+  const size_t frames = 48000 + 517;
+  const std::vector<float> x = SpeechPlusNoise(48000, 1, frames, 6);
+  const std::string in = Path("in_s.wav");
+  ASSERT_TRUE(audio::WriteSoundFile(in, {audio::kContainerWav, audio::Subtype::kFloat, 48000, 1},
+                                    x).ok());
+  auto run = [&](const std::string& model, const char* strength, const std::string& out) {
+    const Result r = RunTool({in, out, "--model", model, "--strength", strength, "--report",
+                              "json", "--backend", "cpu", "--format", "float"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto y = audio::ReadSoundFile(out);
+    EXPECT_TRUE(y.ok());
+    return std::make_pair(r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json(),
+                          y.ok() ? y->samples : std::vector<float>());
+  };
+  const auto [jp, yp] = run(plain, "1", Path("plain_s.wav"));
+  const auto [js, ys] = run(skip, "1", Path("skip.wav"));
+  const auto [jd, yd] = run(skip, "0", Path("dry_s.wav"));
+  ASSERT_FALSE(jp.is_null() || js.is_null() || jd.is_null());
+  EXPECT_DOUBLE_EQ(jp["algorithmic_latency_ms"].get<double>(), base / 48.0);
+  EXPECT_DOUBLE_EQ(js["algorithmic_latency_ms"].get<double>(), (base + D) / 48.0);
+  ASSERT_EQ(yp.size(), frames);
+  ASSERT_EQ(ys.size(), frames);
+  ASSERT_EQ(yd.size(), frames);
+  const size_t lo = 4800, hi = frames - 4800;
+  auto corr = [&](int lag) {
+    double xy = 0, xx = 0, yy = 0;
+    for (size_t t = lo; t < hi; ++t) {
+      const double a = yp[t], b = ys[t + lag];
+      xy += a * b;
+      xx += a * a;
+      yy += b * b;
+    }
+    return xy / std::sqrt(xx * yy + 1e-30);
+  };
+  int best = 0;
+  double c0 = corr(0), cb = c0, diff = 0;
+  for (int lag = -512; lag <= 512; ++lag) {
+    const double c = corr(lag);
+    if (c > cb) {
+      cb = c;
+      best = lag;
+    }
+  }
+  for (size_t t = lo; t < hi; ++t) diff = std::max(diff, std::fabs(double(ys[t]) - yp[t]));
+  EXPECT_EQ(best, 0) << "correlation " << cb << " at lag " << best << ", " << c0 << " at 0";
+  EXPECT_GT(c0, 0.5);
+  EXPECT_GT(diff, 1e-3);   // not the plain network
+  for (size_t t = 0; t < frames; ++t) ASSERT_NEAR(yd[t], x[t], 1e-6f) << t;
+}
+
 // The models built into the library are selected by name: `--model ultra` (2 ms) and
 // `--model default`; a path (with a '/' or '.') is always a file, and the names win over a file
 // named like them in the current directory.

@@ -21,7 +21,13 @@ multiplication by the standard deviation. Hyper-parameters the wiring does not s
 rate) travel in the ONNX metadata (`denoiser.*` keys). `--output-delay D` (samples) marks a
 network trained to output the clean signal D samples late (tools/train/enhanced_train.py
 output_delay): key `ghostnv.output_delay`, which the converter writes as metadata.demucs.
-output_delay and adds to the model's algorithmic latency.
+output_delay and adds to the model's algorithmic latency. `--skip-delay D` (samples, a multiple
+of stride^depth / resample) marks a skip-delayed network (enhanced_train.py SkipDelayDemucs: the
+skip of encoder level l reaches the decoder D * resample / stride^l frames late, zero history;
+its output is D samples late, so output_delay must be D too, its default then): key
+`ghostnv.skip_delay` -> metadata.demucs.skip_delay, which the C++ family turns into per-level
+delay lines. The traced graph is always the plain `Demucs.forward` (the same weights; the delays
+are not in the graph, only in the metadata).
 
 Needs torch and denoiser (`pip install --no-deps denoiser`; it imports only torch here).
 """
@@ -74,18 +80,43 @@ def from_checkpoint(path, config, allow_pickle=False):
     return model.eval()
 
 
-def export(model, path, length, opset=17, output_delay=0):
-    """Traces model.forward on [1, 1, length] and writes the ONNX file. output_delay > 0: the
+def check_skip_delay(model, skip_delay, output_delay):
+    """The rules of metadata.demucs.skip_delay (the converter and the C++ family apply them
+    too): an integer >= 0, skip_delay * resample a multiple of stride^depth (a whole number of
+    frames at the deepest level), and output_delay == skip_delay when it is not 0."""
+    sk, od = int(skip_delay), int(output_delay)
+    unit = model.stride ** model.depth
+    if sk < 0 or (sk * model.resample) % unit:
+        raise ValueError(f"skip_delay {sk} must be >= 0 and a multiple of stride^depth / resample "
+                         f"= {unit // model.resample} samples")
+    if sk and od != sk:
+        raise ValueError(f"output_delay {od} != skip_delay {sk}: a skip-delayed network outputs "
+                         "the clean signal skip_delay samples late")
+
+
+def export(model, path, length, opset=17, output_delay=0, skip_delay=0):
+    """Traces Demucs.forward on [1, 1, length] and writes the ONNX file. output_delay > 0: the
     network outputs the clean signal that many samples late (ONNX metadata
-    ghostnv.output_delay)."""
+    ghostnv.output_delay). skip_delay > 0 (== output_delay): the skips are delayed by that many
+    samples (ONNX metadata ghostnv.skip_delay); the graph is still the plain forward, so a
+    SkipDelayDemucs is traced as its parent class."""
     if int(output_delay) < 0:
         raise ValueError("output_delay must be >= 0")
+    check_skip_delay(model, skip_delay, output_delay)
     import onnx
     import torch
+    from denoiser.demucs import Demucs
     x = torch.zeros(1, 1, length)
-    with torch.no_grad():
-        torch.onnx.export(model, (x,), path, dynamo=False, input_names=["mix"],
-                          output_names=["clean"], opset_version=opset)
+    plain = type(model).forward is not Demucs.forward
+    if plain:   # e.g. SkipDelayDemucs: trace the parent's forward on the same module
+        model.forward = Demucs.forward.__get__(model)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, (x,), path, dynamo=False, input_names=["mix"],
+                              output_names=["clean"], opset_version=opset)
+    finally:
+        if plain:
+            del model.forward
     m = onnx.load(path)
     meta = {"denoiser.sample_rate": str(int(model.sample_rate)),
             "denoiser.length": str(length), "denoiser.causal": str(bool(model.causal)),
@@ -93,6 +124,8 @@ def export(model, path, length, opset=17, output_delay=0):
             "denoiser.normalize": str(bool(model.normalize))}
     if output_delay:
         meta["ghostnv.output_delay"] = str(int(output_delay))
+    if skip_delay:
+        meta["ghostnv.skip_delay"] = str(int(skip_delay))
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
@@ -112,9 +145,13 @@ def main(argv=None):
                     help="--checkpoint may be a pickled denoiser model package "
                     "(trusted files only)")
     ap.add_argument("--length", type=int, default=16000, help="traced signal length, samples")
-    ap.add_argument("--output-delay", type=int, default=0,
+    ap.add_argument("--output-delay", type=int, default=None,
                     help="samples by which the network's output lags the clean signal it was "
-                    "trained on (training's output_delay); added to the model's latency")
+                    "trained on (training's output_delay; default: --skip-delay); added to the "
+                    "model's latency")
+    ap.add_argument("--skip-delay", type=int, default=0,
+                    help="samples by which the network's skip connections are delayed "
+                    "(enhanced_train.py skip_delay; a multiple of stride^depth / resample)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(1)
@@ -128,7 +165,12 @@ def main(argv=None):
         print("export_demucs: the model is not causal (BiLSTM); GhostNV runs causal Demucs only",
               file=sys.stderr)
         return 1
-    export(model, a.output, a.length, output_delay=a.output_delay)
+    od = a.skip_delay if a.output_delay is None else a.output_delay
+    try:
+        export(model, a.output, a.length, output_delay=od, skip_delay=a.skip_delay)
+    except ValueError as e:
+        print(f"export_demucs: {e}", file=sys.stderr)
+        return 1
     n = sum(p.numel() for p in model.parameters())
     print(f"export_demucs: wrote {a.output} ({n} parameters, length {a.length})")
     return 0

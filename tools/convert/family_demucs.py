@@ -388,10 +388,25 @@ def match(model, label):
     _need(0 <= output_delay <= 1 << 16,
           f"ONNX metadata ghostnv.output_delay must be an integer in [0, 65536], got "
           f"{meta.get('ghostnv.output_delay')!r}")
+    # export_demucs.py --skip-delay: the skip of encoder level l reaches the decoder
+    # skip_delay * resample / stride^l frames late (enhanced_train.py SkipDelayDemucs); the
+    # graph is the plain forward, so only the metadata says so. A whole number of frames at the
+    # deepest level, and the output is that many samples late (output_delay == skip_delay).
+    try:
+        skip_delay = int(meta.get("ghostnv.skip_delay", "0"))
+    except ValueError:
+        skip_delay = -1
+    unit = stride ** depth // resample
+    _need(0 <= skip_delay <= 1 << 16 and skip_delay % unit == 0,
+          f"ONNX metadata ghostnv.skip_delay must be an integer in [0, 65536] and a multiple of "
+          f"stride^depth / resample = {unit}, got {meta.get('ghostnv.skip_delay')!r}")
+    _need(skip_delay == 0 or output_delay == skip_delay,
+          f"ONNX metadata ghostnv.skip_delay {skip_delay} needs ghostnv.output_delay "
+          f"{skip_delay} (a skip-delayed network's output is that late), got {output_delay}")
     return dict(enc=enc, dec=dec, lstm=lstm, depth=depth, kernel=kernel, stride=stride,
                 resample=resample, kernel_sinc=kernel_sinc, glu=glu, floor=floor,
                 normalize=normalize, sample_rate=sr, hidden=enc[0]["cout"],
-                length=ishape[-1], output_delay=output_delay)
+                length=ishape[-1], output_delay=output_delay, skip_delay=skip_delay)
 
 
 def valid_length(d, length):
@@ -461,6 +476,7 @@ def build(d, sources):
     total_length = frame_length + LOOKAHEAD
     latency = (-(-total_length // total_stride) - 1) * total_stride
     delay = int(d.get("output_delay", 0))
+    skip_delay = int(d.get("skip_delay", 0))
     header = {
         "family": "demucs", "name": f"demucs{int(d['hidden'])}-depth{d['depth']}",
         "sample_rate": d["sample_rate"], "frame_size": total_length, "hop_size": total_stride,
@@ -474,7 +490,8 @@ def build(d, sources):
                        "resample_lookahead": LOOKAHEAD,
                        "resample_buffer": min(total_stride, MAX_RESAMPLE_BUFFER),
                        "traced_length": int(d["length"]),
-                       **({"output_delay": delay} if delay else {})},
+                       **({"output_delay": delay} if delay else {}),
+                       **({"skip_delay": skip_delay} if skip_delay else {})},
             "licence": "architecture: facebookresearch/denoiser (CC-BY-NC 4.0 for the published "
                        "weights); these weights: see the source model",
         },

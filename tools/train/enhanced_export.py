@@ -15,6 +15,17 @@ Checks (printed; exit 1 when one fails):
 A network trained with output_delay D (the config's key, or --output-delay) is exported with D in
 its metadata: the .gnvm's latency is the streaming latency + D (checked), and the engine is
 compared with DemucsStreamer (which knows no D) D samples later.
+A skip-delayed network (the config's skip_delay D: enhanced_train.py SkipDelayDemucs; output_delay
+must be D, its default) is exported with metadata.demucs.skip_delay = output_delay = D (the ONNX
+graph is the plain Demucs.forward of the same weights, so onnxruntime is checked against that).
+DemucsStreamer has no skip delays, so its engine checks are instead (resample 1 only):
+  * the engine's offline forward (fp32 .gnvm) vs SkipDelayDemucs.forward (relative error <= 1e-4);
+  * the engine streaming hop by hop vs SkipDelayDemucs.forward with the normalisation off on both
+    sides (a copy of the fp32 .gnvm with metadata.demucs.normalize false): the streaming algorithm
+    computes the whole-signal forward exactly then (resample 1: no resampler frame edges), so
+    this checks the per-level skip delay lines (relative error <= 1e-4);
+  * printed only: the engine streaming (normalised by the running variance) vs
+    SkipDelayDemucs.forward (normalised by the whole signal's), SNR.
 """
 
 import argparse
@@ -77,14 +88,14 @@ def main(argv=None):
     import torch
     torch.set_num_threads(1)
     import export_demucs
-    from enhanced_train import apply_overrides, build_model
+    from enhanced_train import apply_overrides, build_model, training_output_delay
+    from denoiser.demucs import Demucs
     cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
-    if int(cfg.get("skip_delay", 0) or 0):
-        # the state dict is a plain Demucs's, so exporting it would silently drop the delays
-        raise SystemExit(f"enhanced_export: skip_delay {cfg['skip_delay']}: skip-delayed networks "
-                         "have no .gnvm form yet (the ONNX graph, the converter and the C++ "
-                         "family have no skip delay lines)")
-    delay = a.output_delay if a.output_delay is not None else int(cfg.get("output_delay", 0))
+    skip = int(cfg.get("skip_delay", 0) or 0)
+    delay = a.output_delay if a.output_delay is not None else training_output_delay(cfg)
+    if skip and delay != skip:
+        raise SystemExit(f"enhanced_export: output_delay {delay} != skip_delay {skip} (a "
+                         "skip-delayed network's output is skip_delay samples late)")
     model = build_model(cfg)
     sd = torch.load(a.checkpoint, map_location="cpu", weights_only=False)
     if isinstance(sd, dict) and "model" in sd and "step" in sd:
@@ -97,7 +108,7 @@ def main(argv=None):
             ct.weight.neg_()
             ct.bias.neg_()
     onnx_path = a.onnx or str(pathlib.Path(a.checkpoint).with_suffix(".onnx"))
-    export_demucs.export(model, onnx_path, a.length, output_delay=delay)
+    export_demucs.export(model, onnx_path, a.length, output_delay=delay, skip_delay=skip)
     print(f"enhanced_export: wrote {onnx_path}")
     ok = True
 
@@ -107,8 +118,8 @@ def main(argv=None):
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
     x = test_signal(a.length / 48000, 3)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x)[None, None]).numpy().reshape(-1)
+    with torch.no_grad():   # the graph is the plain forward (no skip delays) in any case
+        ref = Demucs.forward(model, torch.from_numpy(x)[None, None]).numpy().reshape(-1)
     got = sess.run(None, {sess.get_inputs()[0].name: x.reshape(1, 1, -1)})[0].reshape(-1)
     e = rel_err(ref, got)
     ok &= e <= 1e-4
@@ -128,7 +139,6 @@ def main(argv=None):
 
     if a.lib:
         import demucs_common as dm
-        from denoiser.demucs import DemucsStreamer
         x = test_signal(6.0, 5)
         s32 = dm.Shim(a.lib, fp32)
         hop, lat = s32.hop, s32.latency
@@ -138,18 +148,12 @@ def main(argv=None):
         print(f"check latency: {lat} samples = streaming {stream_lat} + output_delay {delay} "
               f"({'ok' if stream_lat == want else f'FAIL: streaming should be {want}'})")
         n = x.size // hop * hop
-        st = DemucsStreamer(model)
-        xt = torch.from_numpy(x[:n].copy())[None]
-        with torch.no_grad():
-            sref = torch.cat([st.feed(xt[:, i:i + hop]) for i in range(0, n, hop)], 1)[0].numpy()
+        if skip:
+            ok &= check_skip_delay_engine(a.lib, fp32, model, x, n, stream_lat)
+        else:
+            ok &= check_streamer(s32, model, x, n, stream_lat, hop, lat)
         ours = s32.stream(x[:n])[stream_lat:]
-        m = min(sref.size, ours.size)
-        e = rel_err(sref[:m], ours[:m])
-        ok &= m > 0 and e <= 1e-4
-        print(f"check engine (fp32 .gnvm, streaming) vs DemucsStreamer: rel {e:.2e}, "
-              f"SNR {snr_db(sref[:m], ours[:m]):.1f} dB over {m} samples "
-              f"({'ok' if e <= 1e-4 else 'FAIL'}); hop {hop}, latency {lat} samples "
-              f"({1000 * lat / s32.sample_rate:.2f} ms)")
+        m = ours.size
         sp = dm.Shim(a.lib, str(out))
         y = sp.stream(x[:n])[stream_lat:]
         s = snr_db(ours[:m], y[:m])
@@ -165,6 +169,72 @@ def main(argv=None):
         sp.close()
     print("enhanced_export: " + ("all checks passed" if ok else "a check FAILED"))
     return 0 if ok else 1
+
+
+def check_streamer(s32, model, x, n, stream_lat, hop, lat):
+    """The engine (fp32 .gnvm) streaming vs denoiser's DemucsStreamer."""
+    import torch
+    from denoiser.demucs import DemucsStreamer
+    st = DemucsStreamer(model)
+    xt = torch.from_numpy(x[:n].copy())[None]
+    with torch.no_grad():
+        sref = torch.cat([st.feed(xt[:, i:i + hop]) for i in range(0, n, hop)], 1)[0].numpy()
+    ours = s32.stream(x[:n])[stream_lat:]
+    m = min(sref.size, ours.size)
+    e = rel_err(sref[:m], ours[:m])
+    ok = m > 0 and e <= 1e-4
+    print(f"check engine (fp32 .gnvm, streaming) vs DemucsStreamer: rel {e:.2e}, "
+          f"SNR {snr_db(sref[:m], ours[:m]):.1f} dB over {m} samples "
+          f"({'ok' if ok else 'FAIL'}); hop {hop}, latency {lat} samples "
+          f"({1000 * lat / s32.sample_rate:.2f} ms)")
+    return ok
+
+
+def check_skip_delay_engine(lib, fp32, model, x, n, stream_lat):
+    """A skip-delayed network: the engine vs SkipDelayDemucs.forward, offline, and streaming
+    with the normalisation off on both sides (exact at resample 1); the normalised streaming
+    output's SNR against the whole-signal forward is printed."""
+    import copy
+    import torch
+    import demucs_common as dm
+    from gnvm_writer import read_gnvm, write_gnvm
+    ok = True
+    s32 = dm.Shim(lib, fp32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
+    off = s32.offline(x[:n])
+    e = rel_err(ref, off)
+    ok &= e <= 1e-4
+    print(f"check engine (fp32 .gnvm, offline) vs SkipDelayDemucs.forward (skip_delay "
+          f"{model.skip_delay}): rel {e:.2e} ({'ok' if e <= 1e-4 else 'FAIL'})")
+    if model.resample != 1:
+        print("check engine streaming vs SkipDelayDemucs: skipped (resample != 1: the "
+              "streaming resampler's frame edges differ from the whole-signal forward)")
+        s32.close()
+        return ok
+    header, tensors = read_gnvm(fp32)
+    header["metadata"]["demucs"]["normalize"] = False
+    raw = fp32 + ".nonorm.gnvm"
+    write_gnvm(raw, header, tensors)
+    plain = copy.deepcopy(model)
+    plain.normalize = False
+    with torch.no_grad():
+        rref = plain(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
+    sr = dm.Shim(lib, raw)
+    got = sr.stream(x[:n])[stream_lat:]
+    sr.close()
+    os.unlink(raw)
+    m = got.size
+    e = rel_err(rref[:m], got)
+    ok &= m > 0 and e <= 1e-4
+    print(f"check engine (fp32 .gnvm, streaming, normalisation off) vs SkipDelayDemucs.forward "
+          f"(normalisation off): rel {e:.2e}, SNR {snr_db(rref[:m], got):.1f} dB over {m} samples "
+          f"({'ok' if e <= 1e-4 else 'FAIL'})")
+    ours = s32.stream(x[:n])[stream_lat:]
+    print(f"engine streaming (running variance) vs SkipDelayDemucs.forward (global): SNR "
+          f"{snr_db(ref[:ours.size], ours):.1f} dB (the normalisation differs; not a check)")
+    s32.close()
+    return ok
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ metadata.demucs.output_delay, and the family's algorithmic latency grows by it).
 skip_delay (samples D, default 0; session 10's lookahead probe): each skip connection passes a
 delay line (D / stride^l frames at encoder level l: 64, 16, 4, 1 for D = 256) so the decoder
 combines skip features of t - D with deep (LSTM) features that have seen up to t; trained with
-output_delay = D (its default then). Not exportable yet (enhanced_export.py refuses it: the
-converter and the C++ family have no skip delay lines). val_init: the validation also scores
+output_delay = D (its default then). Exported by enhanced_export.py with
+metadata.demucs.skip_delay = D (session 11; the C++ family and the CUDA plan have the delay
+lines). val_init: the validation also scores
 the init_from weights (as the plain network, undelayed) on the same mixes.
 Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
 starts a wider network (e.g. --set model.hidden=64) from a narrower one's weights with the same

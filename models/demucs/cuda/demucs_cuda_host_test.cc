@@ -94,6 +94,7 @@ const std::map<std::string, std::function<void(const DmxOp&, void**)>>& Kernels(
       {"demucs_dense_sk_f32", Bind(demucs_dense_sk_f32)},
       {"demucs_lstm_cell_f32", Bind(demucs_lstm_cell_f32)},
       {"dtln_lstm_split_f32", Bind(dtln_lstm_split_f32)},
+      {"demucs_skip_delay_f32", Bind(demucs_skip_delay_f32)},
   };
   return *m;
 }
@@ -337,6 +338,23 @@ std::vector<Case> Cases() {
     s.output_delay = 5;
     v.push_back({"d3h4r4-delay5", s, 20});
   }
+  {
+    DemucsShape s;  // skip delay lines (metadata.demucs.skip_delay = output_delay = 2 hops of
+    s.depth = 3;    // 16): 32, 8, 2 steps against windows of 36, 8, 1 steps
+    s.hidden = 3;
+    s.skip_delay = s.output_delay = 32;
+    v.push_back({"d3h3r4-skip32", s, 24});
+  }
+  {
+    DemucsShape s;  // resample 1, K 6, S 3 (hop 27), skip delay 3 hops: 27, 9, 3 steps, each
+    s.depth = 3;    // longer than the level's window (21, 6, 1 steps)
+    s.hidden = 4;
+    s.kernel = 6;
+    s.stride = 3;
+    s.resample = 1;
+    s.skip_delay = s.output_delay = 81;
+    v.push_back({"d3h4k6s3r1-skip81", s, 30});
+  }
   return v;
 }
 
@@ -364,6 +382,53 @@ TEST(DemucsCudaHost, RejectsUnsupportedGeometryAndOptions) {
   bad.kernel = 7;  // streaming needs K == 2S
   EXPECT_FALSE(BuildDemucsSchedule(bad, o).ok());
   EXPECT_TRUE(BuildDemucsSchedule(*net, o).ok());
+}
+
+// A skip-delayed model (metadata.demucs.skip_delay): the schedule sizes a history line per level
+// (skip_k steps, the deepest level its window too, x2 parities) and adds one
+// demucs_skip_delay_f32 launch per level; without the key, or with 0, nothing changes: the same
+// buffers and the same launches as before (the skip_delay 0 path is untouched).
+TEST(DemucsCudaHost, SkipDelayedModelsGetHistoryLines) {
+  std::vector<std::string> plain_kernels;
+  for (int delay : {-1, 0, 1, 3}) {   // in hops; -1: no key
+    DemucsShape s;
+    std::shared_ptr<Model> model = MakeRandomDemucs(s, 1);
+    absl::StatusOr<Networks> plain = BuildNetworks(*model);
+    ASSERT_TRUE(plain.ok());
+    const int d = std::max(0, delay) * plain->hop;
+    if (delay >= 0) {
+      model->algorithmic_latency += d;
+      ASSERT_EQ(model->metadata_json.compare(model->metadata_json.size() - 2, 2, "}}"), 0);
+      model->metadata_json.insert(model->metadata_json.size() - 2,
+                                  absl::StrCat(R"(, "output_delay": )", d, R"(, "skip_delay": )", d));
+    }
+    absl::StatusOr<Networks> net = BuildNetworks(*model);
+    ASSERT_TRUE(net.ok()) << net.status() << " " << model->metadata_json;
+    ASSERT_EQ(net->skip_delay, d);
+    DmxScheduleOptions o;
+    o.max_sessions = 3;
+    absl::StatusOr<DmxSchedule> sch = BuildDemucsSchedule(*net, o);
+    ASSERT_TRUE(sch.ok()) << sch.status();
+    size_t want = 0;
+    for (int i = 0; i < net->depth; ++i)
+      want += 2 * static_cast<size_t>(net->skip_frames[i] +
+                                      (d > 0 && i == net->depth - 1 ? sch->enc_len[i] : 0)) *
+              sch->cout[i];
+    EXPECT_EQ(sch->skip_slot, want);
+    EXPECT_EQ(sch->floats[static_cast<int>(DmxBuf::kSkipH)], 3 * want);
+    EXPECT_EQ(sch->floats[static_cast<int>(DmxBuf::kSkipD)] > 0, d > 0);
+    std::vector<std::string> kernels;
+    int delay_ops = 0;
+    for (const DmxOp& op : sch->Hop(2, true)) {
+      kernels.push_back(op.kernel);
+      delay_ops += op.kernel == "demucs_skip_delay_f32";
+    }
+    EXPECT_EQ(delay_ops, d > 0 ? net->depth : 0);
+    if (delay < 0) plain_kernels = kernels;
+    if (delay == 0) {
+      EXPECT_EQ(kernels, plain_kernels);
+    }
+  }
 }
 
 }  // namespace

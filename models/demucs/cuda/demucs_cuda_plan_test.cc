@@ -119,6 +119,13 @@ std::vector<Named> Models() {
   dl.sample_rate = 48000;
   dl.output_delay = 300;
   v.push_back({"48k-d4h8r1-delay300", MakeRandomDemucs(dl, 7), 120});
+  DemucsShape sk;  // the enhanced model's geometry with skip delay lines (metadata.demucs.
+  sk.depth = 4;    // skip_delay = output_delay = 256: 64, 16, 4, 1 steps), as the lookahead
+  sk.hidden = 8;   // network is exported
+  sk.resample = 1;
+  sk.sample_rate = 48000;
+  sk.skip_delay = sk.output_delay = 256;
+  v.push_back({"48k-d4h8r1-skip256", MakeRandomDemucs(sk, 8), 120});
   return v;
 }
 

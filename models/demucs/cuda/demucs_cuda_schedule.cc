@@ -58,6 +58,8 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   if (K != 2 * S) return absl::InvalidArgumentError("demucs cuda: streaming needs kernel_size == 2 * stride");
   if (net.lstm.empty()) return absl::InvalidArgumentError("demucs cuda: no LSTM layers");
   if (R != 1 && R != 2 && R != 4) return absl::InvalidArgumentError("demucs cuda: resample must be 1, 2 or 4");
+  if (net.skip_frames.size() != static_cast<size_t>(net.depth))
+    return absl::InvalidArgumentError("demucs cuda: skip_frames must have one entry per level");
   DmxSchedule s;
   s.options = o;
   s.hop = net.hop;
@@ -74,6 +76,8 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   s.floor = net.floor;
   s.math = static_cast<int>(net.lstm[0].math);
   s.output_delay = net.output_delay;
+  s.skip_delay = net.skip_delay;
+  s.skip_k = net.skip_frames;
   const int k_hops = (s.total_length + s.hop - 1) / s.hop;
   s.window = k_hops * s.hop;
   s.first_valid_hop = k_hops - 1;
@@ -164,6 +168,20 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
     s.enc_off.push_back(s.enc_slot);
     if (i < net.depth - 1) s.enc_slot += 2 * static_cast<size_t>(s.enc_len[i]) * s.cout[i];
   }
+  // Skip delay lines: level i keeps skip_k[i] steps of history per parity (its previous
+  // window is still in kEnc); the deepest level, whose window is a row buffer (kElast), keeps
+  // its window too. The decoder reads the delayed skip from kSkipD.
+  size_t max_skipd = 0;
+  for (int i = 0; i < net.depth; ++i) {
+    s.skip_off.push_back(s.skip_slot);
+    const int k = s.skip_k[i];
+    if (k <= 0) continue;
+    const size_t h = static_cast<size_t>(k) + (i == net.depth - 1 ? s.enc_len[i] : 0);
+    s.skip_slot += 2 * h * s.cout[i];
+    const int j = net.depth - 1 - i;
+    max_skipd = std::max(max_skipd, static_cast<size_t>(s.dec_x[j] + s.dec_e[j]) * s.cout[i]);
+  }
+  s.skipd_rs = RoundUp(std::max<size_t>(1, max_skipd), 4);
   for (int j = 0; j < net.depth; ++j) {
     s.tail_off.push_back(s.tail_slot);
     s.tail_slot += 2 * static_cast<size_t>(S) * s.cin[net.depth - 1 - j];
@@ -195,7 +213,8 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
                     {DmxBuf::kEnc, s.enc_slot},
                     {DmxBuf::kTail, s.tail_slot},
                     {DmxBuf::kLstate, s.lstate_slot},
-                    {DmxBuf::kDry, 2 * static_cast<size_t>(s.output_delay)}};
+                    {DmxBuf::kDry, 2 * static_cast<size_t>(s.output_delay)},
+                    {DmxBuf::kSkipH, s.skip_slot}};
   for (const auto& [b, per] : s.slot_buffers) f[static_cast<int>(b)] = m * per;
   f[static_cast<int>(DmxBuf::kFrame)] = m * s.frame_rs;
   f[static_cast<int>(DmxBuf::kUp1)] = R >= 2 ? m * s.up1_rs : 0;
@@ -213,6 +232,7 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   f[static_cast<int>(DmxBuf::kDown1)] = R >= 2 ? m * s.down1_rs : 0;
   f[static_cast<int>(DmxBuf::kDown2)] = R >= 4 ? m * s.down2_rs : 0;
   f[static_cast<int>(DmxBuf::kZ)] = m * 4 * static_cast<size_t>(C);
+  f[static_cast<int>(DmxBuf::kSkipD)] = s.skip_slot > 0 ? m * s.skipd_rs : 0;
   if (R == 1) {
     s.out_buf = DmxBuf::kPo;
     s.out_stride = s.po_rs;
@@ -432,6 +452,20 @@ std::vector<DmxOp> DmxSchedule::Hop(int rows, bool split_lstm) const {
       p.x2_mode = 1;
       p.x2_rs = enc_rs;
       p.x2_ps = enc_len[li] * co;
+    }
+    if (skip_k[li] > 0) {
+      // The skip skip_k steps late: the history moves on and the delayed window goes to kSkipD.
+      const int k = skip_k[li];
+      const bool full = li == depth - 1;
+      const int h = k + (full ? enc_len[li] : 0);
+      add("demucs_skip_delay_f32", grid1(static_cast<long long>(rows) * (h + steps) * co, thr), thr,
+          {P(DmxBuf::kCtl), I(rows), P(DmxBuf::kSkipH, skip_off[li]), I(static_cast<int>(skip_slot)),
+           I(h * co), I(k), I(enc_new[li]), I(co), I(full ? 1 : 0), p.x2, I(p.x2_mode), I(p.x2_rs),
+           I(p.x2_ps), P(DmxBuf::kSkipD), I(static_cast<int>(skipd_rs)), I(steps)});
+      p.x2 = P(DmxBuf::kSkipD);
+      p.x2_mode = 0;
+      p.x2_rs = static_cast<int>(skipd_rs);
+      p.x2_ps = 0;
     }
     p.x2_ts = co;
     p.y = P(DmxBuf::kDpw);

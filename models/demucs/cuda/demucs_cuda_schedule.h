@@ -37,10 +37,13 @@ enum class DmxBuf : int {
   kTail,     // [slot][levels][2][S * cin] transposed-conv partial sums
   kLstate,   // [slot][L][2][C] LSTM h, c
   kDry,      // [slot][2][D] the dry signal's extra delay (D = output_delay > 0)
+  kSkipH,    // [slot][levels][2][H * cout] skip delay histories (skip_delay > 0; H = skip_k,
+             // the deepest level skip_k + its window)
   // Per row (work):
   kFrame, kUp1, kUp2, kScale, kConv, kElast, kHseq, kCseq, kDx0, kDx1, kDpw, kBlk, kPo,
   kDown1, kDown2,
   kZ,        // [rows][4C] LSTM gate pre-activations (large buckets)
+  kSkipD,    // [rows][steps * cout] the decoder level's delayed skip (skip_delay > 0)
   kCount
 };
 
@@ -75,6 +78,8 @@ struct DmxSchedule {
   int hop = 0, total_length = 0, rb = 0, window = 0, resample = 1, kernel = 0, stride = 0;
   int depth = 0, channels = 0, lstm_layers = 0, lstm_steps = 0, first_valid_hop = 0;
   int output_delay = 0;  // metadata.demucs.output_delay: the dry signal's extra delay
+  int skip_delay = 0;    // metadata.demucs.skip_delay: the skips' delay (samples)
+  std::vector<int> skip_k;  // per level: the skip's delay in steps (Networks::skip_frames)
   std::vector<int> enc_len, enc_new, cin, cout;
   std::vector<int> dec_x, dec_e;
   int out_x = 0, out_e = 0;
@@ -109,7 +114,8 @@ struct DmxSchedule {
   int sinc_taps = 0;
   std::vector<int> x_reuse_off;                 // per level: window shift of the new steps
   std::vector<size_t> enc_off, tail_off;        // per level: offsets within a slot
-  size_t enc_slot = 0, tail_slot = 0, lstate_slot = 0;
+  std::vector<size_t> skip_off;                 // per level: kSkipH offset within a slot
+  size_t enc_slot = 0, tail_slot = 0, lstate_slot = 0, skip_slot = 0, skipd_rs = 0;
   size_t frame_rs = 0, up1_rs = 0, up2_rs = 0, conv_rs = 0, elast_rs = 0, seq_rs = 0, dx_rs = 0,
          dpw_rs = 0, blk_rs = 0, po_rs = 0, down1_rs = 0, down2_rs = 0;
 };

@@ -27,6 +27,7 @@ struct DemucsShape {
   int sample_rate = 16000, lookahead = 64, resample_buffer_cap = 256, sinc_zeros = 56;
   float weight_gain = 1.0f;  // weights uniform in +-gain * sqrt(3 / fan_in)
   int output_delay = 0;      // > 0: metadata.demucs.output_delay (and that much more latency)
+  int skip_delay = 0;        // > 0: metadata.demucs.skip_delay (set output_delay to it too)
 };
 
 // The model owns its weights through a holder kept alive by the returned shared_ptr's deleter.
@@ -126,7 +127,8 @@ inline std::shared_ptr<Model> MakeRandomDemucs(const DemucsShape& sh, unsigned s
       sh.glu ? "true" : "false", R"(, "normalize": )", sh.normalize ? "true" : "false",
       R"(, "floor": 0.001, "resample_lookahead": )", sh.lookahead, R"(, "resample_buffer": )",
       std::min(hop, sh.resample_buffer_cap),
-      sh.output_delay > 0 ? absl::StrCat(R"(, "output_delay": )", sh.output_delay) : "", "}}");
+      sh.output_delay > 0 ? absl::StrCat(R"(, "output_delay": )", sh.output_delay) : "",
+      sh.skip_delay > 0 ? absl::StrCat(R"(, "skip_delay": )", sh.skip_delay) : "", "}}");
   return std::shared_ptr<Model>(h, &h->model);
 }
 

@@ -13,7 +13,10 @@
     libghostnv_demucs_capi.so under $GHOSTNV_BINARY_DIR or --capi): a random 48 kHz
     resample-1 Demucs with the shipped hyper-parameters but hidden 8, exported and converted
     by enhanced_export.py: onnxruntime vs PyTorch and our streaming engine vs DemucsStreamer
-    (relative error <= 1e-4), fp16 vs fp32 >= 35 dB;
+    (relative error <= 1e-4), fp16 vs fp32 >= 35 dB; the same weights as a skip-delayed
+    network (skip_delay 256): metadata and latency, the engine offline vs SkipDelayDemucs and
+    streaming vs SkipDelayDemucs with the normalisation off (<= 1e-4); the converter refuses a
+    skip delay that is not a multiple of the hop or differs from the output delay;
   * losses (enhanced_train): SI-SDR vs a float64 numpy reference; band_limit passes / stops
     tones; the band-masked STFT and compressed complex spectral losses ignore differences above
     each item's bandwidth; the compressed loss sees a sign flip the log-magnitude loss cannot;
@@ -433,12 +436,13 @@ def test_skip_delay_train(tmp, pack):
           and et.training_output_delay({"output_delay": 64}) == 64
           and et.training_output_delay({}) == 0, "output_delay defaults to skip_delay")
     import enhanced_export
-    try:
+    try:   # a skip-delayed network's output is skip_delay late: another output_delay is refused
         enhanced_export.main(["--config", cp, "--checkpoint", os.path.join(work, "model.pt"),
-                              "--out", os.path.join(tmp, "skip.gnvm"), "--set", "skip_delay=256"])
-        check("export/skip-delay-refused", False, "a skip-delayed network was exported")
+                              "--out", os.path.join(tmp, "skip.gnvm"), "--set", "skip_delay=256",
+                              "--output-delay", "128"])
+        check("export/skip-delay-mismatch-refused", False, "output_delay 128 exported")
     except SystemExit as ex:
-        check("export/skip-delay-refused", "skip_delay" in str(ex)
+        check("export/skip-delay-mismatch-refused", "skip_delay" in str(ex)
               and not os.path.exists(os.path.join(tmp, "skip.gnvm")), str(ex)[:90])
     try:
         et.training_output_delay({"skip_delay": 256, "output_delay": 128})
@@ -635,6 +639,42 @@ def test_export(tmp, capi):
           and "output_delay" not in h0["metadata"]["demucs"],
           f"latency {h0['algorithmic_latency']} -> {h1['algorithmic_latency']} (engine {lat})" +
           ("" if r.returncode == 0 else f": {r.stdout[-1500:]} {r.stderr[-1500:]}"))
+
+
+    # skip_delay: the same weights exported as a SkipDelayDemucs with D = 256: metadata
+    # skip_delay = output_delay = 256, latency + 256; the engine's offline forward vs
+    # SkipDelayDemucs.forward and its streaming (normalisation off) vs the same, both <= 1e-4
+    r = subprocess.run([sys.executable, str(REPO / "tools/train/enhanced_export.py"), "--config",
+                        cp, "--checkpoint", ck, "--out", os.path.join(tmp, "h8s.gnvm"),
+                        "--lib", capi, "--length", "12000", "--set", "skip_delay=256",
+                        "--onnx", os.path.join(tmp, "h8s.onnx")], capture_output=True, text=True)
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("check", "engine"))]
+    print("\n".join("     " + l for l in lines))
+    h2, _ = read_gnvm(os.path.join(tmp, "h8s.gnvm"))
+    d2 = h2["metadata"]["demucs"]
+    check("export/skip-delay", r.returncode == 0 and len(lines) == 7
+          and sum("SkipDelayDemucs" in l and "ok" in l for l in lines) == 2
+          and d2.get("skip_delay") == 256 and d2.get("output_delay") == 256
+          and h2["algorithmic_latency"] == h0["algorithmic_latency"] + 256,
+          f"latency {h2['algorithmic_latency']}, metadata skip_delay {d2.get('skip_delay')}" +
+          ("" if r.returncode == 0 else f": {r.stdout[-1500:]} {r.stderr[-1500:]}"))
+    # the converter refuses a skip delay that is not a whole number of hops, or without the
+    # matching output delay (ONNX metadata edited by hand)
+    import onnx
+    for sk, od, want in (("100", "100", "multiple"), ("256", "0", "output_delay")):
+        m = onnx.load(os.path.join(tmp, "h8s.onnx"))
+        for prop in m.metadata_props:
+            if prop.key == "ghostnv.skip_delay":
+                prop.value = sk
+            if prop.key == "ghostnv.output_delay":
+                prop.value = od
+        bad = os.path.join(tmp, f"bad{sk}.onnx")
+        onnx.save(m, bad)
+        r = subprocess.run([str(REPO / "tools/convert/ghostnv-convert"), "-o", bad + ".gnvm", bad],
+                           capture_output=True, text=True)
+        check(f"convert/skip-delay-refused-{sk}-{od}", r.returncode != 0
+              and want in r.stderr + r.stdout and not os.path.exists(bad + ".gnvm"),
+              (r.stderr + r.stdout).strip()[-160:])
 
 
 def test_shipped():
