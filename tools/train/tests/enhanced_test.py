@@ -32,7 +32,8 @@
   * enhanced_ckpt: int8 differences from a base round-trip within half a quantisation step
     per row, tensors without a base in fp16;
   * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
-    latency 512 samples, the hyper-parameters of configs/enhanced.json.
+    latency 512 samples + its skip delay (= output_delay; 256 since session 11), the
+    hyper-parameters of configs/enhanced.json.
 
   python3 tools/train/tests/enhanced_test.py [--capi build/models/demucs/libghostnv_demucs_capi.so]
 Exit 0 = pass, 1 = fail, 77 = skipped (python3 lacks torch, numpy or denoiser).
@@ -688,11 +689,14 @@ def test_shipped():
     d = h["metadata"]["demucs"]
     cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())["model"]
     ok = (b[:4] == b"GNVM" and h["family"] == "demucs" and h["sample_rate"] == 48000
-          and h["hop_size"] == 256 and h["algorithmic_latency"] == 512
+          and h["hop_size"] == 256
+          and h["algorithmic_latency"] == 512 + int(d.get("output_delay", 0))
+          and int(d.get("skip_delay", 0)) == int(d.get("output_delay", 0))
           and d["resample"] == 1 and d["depth"] == cfg["depth"] and d["hidden"] == cfg["hidden"]
           and d["kernel_size"] == cfg["kernel_size"] and d["stride"] == cfg["stride"])
     check("shipped/header", ok, f"{h['name']}, {h['sample_rate']} Hz, hop {h['hop_size']}, "
-          f"latency {h['algorithmic_latency']} samples, {len(b)} bytes")
+          f"latency {h['algorithmic_latency']} samples (skip delay {d.get('skip_delay', 0)}), "
+          f"{len(b)} bytes")
 
 
 def main():
