@@ -108,18 +108,21 @@ typedef enum ghostnv_backend {
 
 /* The seed's DenoisingMode: which model (and execution path) denoises.
  *   BASIC        the default RNNoise-class model embedded in the library, on the CPU (10 ms).
- *   ENHANCED     a stronger CPU model: DTLN converted by the user with ghostnv-convert and
- *                installed as dtln.gnvm (or any model installed as enhanced.gnvm).
+ *   ENHANCED     a stronger model (48 kHz, 16 ms): GhostNV's own causal Demucs embedded in
+ *                the library ("builtin:enhanced"), unless the user installed a model as
+ *                enhanced.gnvm (an explicit override, first) or DTLN converted with
+ *                ghostnv-convert as dtln.gnvm (second); either wins over the embedded one.
  *   MAXIMUM      DeepFilterNet3, converted and installed as dfn3.gnvm (on the GPU when the
  *                backend finds one, else the CPU).
  *   GPU_REALTIME the embedded ultra-low-latency model (2 ms) on the GPU real-time path
  *                (backend AUTO means the first GPU; CPU is refused); available when a CUDA GPU
  *                is present.
- * BASIC is always available, GPU_REALTIME on machines with a GPU, ENHANCED and MAXIMUM when
- * their model file is found in a model folder: each folder of $GHOSTNV_MODEL_PATH (colon-
- * separated), then $XDG_DATA_HOME/ghostnv/models (~/.local/share/ghostnv/models), then
- * PREFIX/share/ghostnv/models. Otherwise GHOSTNV_ERROR_NOT_AVAILABLE, with the folders tried in
- * ghostnv_last_error(). The same models by name in options.model: "installed:enhanced",
+ * BASIC is always available, ENHANCED in every build that embeds its model (else as MAXIMUM),
+ * GPU_REALTIME on machines with a GPU, MAXIMUM when its model file is found in a model folder:
+ * each folder of $GHOSTNV_MODEL_PATH (colon-separated), then $XDG_DATA_HOME/ghostnv/models
+ * (~/.local/share/ghostnv/models), then PREFIX/share/ghostnv/models. Otherwise
+ * GHOSTNV_ERROR_NOT_AVAILABLE, with the folders tried in ghostnv_last_error(). The installed
+ * files by name in options.model (files only, never the embedded model): "installed:enhanced",
  * "installed:maximum". See ghostnv_mode_status(). */
 typedef enum ghostnv_mode {
   GHOSTNV_MODE_BASIC = 0,
@@ -138,8 +141,11 @@ typedef struct ghostnv_options {
   uint32_t struct_size;    /* sizeof(ghostnv_options), set by ghostnv_options_init() */
   /* The model: NULL, "", "default" or "builtin:default" = the model of `mode` (BASIC: the one
    * embedded in the library); "builtin:ultra" = the embedded ultra-low-latency model (96-sample
-   * hop at 48 kHz, 2 ms algorithmic latency; GHOSTNV_ERROR_MODEL_NOT_FOUND in a build without
-   * it); otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content). Anything but
+   * hop at 48 kHz, 2 ms algorithmic latency); "builtin:enhanced" = the embedded enhanced model
+   * (GhostNV's causal Demucs, 256-sample hop at 48 kHz, 16 ms), even when an enhanced.gnvm or
+   * dtln.gnvm is installed (GHOSTNV_ERROR_MODEL_NOT_FOUND in a build without the one named);
+   * "installed:enhanced" / "installed:maximum" = the installed files (see ghostnv_mode);
+   * otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content). Anything but
    * the model of `mode` requires mode BASIC. Read during ghostnv_create() only. */
   const char* model;
   /* Alternatively an in-memory .gnvm image or .rnnn text (model must then be NULL). The library
@@ -178,8 +184,8 @@ GHOSTNV_API const char* ghostnv_version(void);
 GHOSTNV_API void ghostnv_options_init(ghostnv_options* options);
 
 /* Whether a ghostnv_mode can be created in this build: GHOSTNV_OK, GHOSTNV_ERROR_NOT_AVAILABLE
- * (the model is not shipped yet, or gpu-realtime without a GPU) or
- * GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be NULL) receives a static name:
+ * (the mode's model is neither embedded in this build nor installed, or gpu-realtime without a
+ * GPU) or GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be NULL) receives a static name:
  * "basic", "enhanced", "maximum", "gpu-realtime" (or "unknown").
  * Any thread; real-time safe, except the first call for gpu-realtime in a process, which loads
  * the CUDA driver to look for a GPU. */

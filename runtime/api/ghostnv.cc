@@ -203,18 +203,34 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
     d->model_source = *path;
     return GHOSTNV_OK;
   }
-  if (want_default ? mode.embedded_ultra : std::strcmp(o.model, "builtin:ultra") == 0) {
-    // The embedded ultra-low-latency model (2 ms): the name "builtin:ultra" (never a path) and
-    // the GPU real-time mode's model.
+  // The embedded named models: "builtin:ultra" (the 2 ms model, also the GPU real-time mode's)
+  // and "builtin:enhanced" (GhostNV's Demucs, 16 ms, also the Enhanced mode's when nothing is
+  // installed). Names, never paths.
+  struct Builtin {
+    const char* name;
+    bool by_mode;
+    bool (*get)(const void**, size_t*);
+    const char* what;
+  };
+  const Builtin builtins[] = {
+      {"builtin:ultra", mode.embedded_ultra, &ghostnv::api::EmbeddedUltraModel,
+       "ultra-low-latency"},
+      {"builtin:enhanced", mode.embedded_enhanced, &ghostnv::api::EmbeddedEnhancedModel,
+       "enhanced"},
+  };
+  for (const Builtin& b : builtins) {
+    if (!(want_default ? b.by_mode : std::strcmp(o.model, b.name) == 0)) continue;
     const void* data = nullptr;
     size_t size = 0;
-    if (!ghostnv::api::EmbeddedUltraModel(&data, &size)) {
+    if (!b.get(&data, &size)) {
       return Fail(GHOSTNV_ERROR_MODEL_NOT_FOUND,
-                  "model 'builtin:ultra': no ultra-low-latency model is embedded in this build "
-                  "of libghostnv; pass a model file (.gnvm)");
+                  absl::StrCat("model '", b.name, "': no ", b.what,
+                               " model is embedded in this build of libghostnv; pass a model "
+                               "file (.gnvm)"));
     }
-    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded ultra>");
-    if (!u.ok()) return ModelError(u.status(), "embedded ultra model");  // a build problem
+    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false,
+                                             absl::StrCat("<embedded ", b.name + 8, ">"));
+    if (!u.ok()) return ModelError(u.status(), "embedded model");  // a build problem
     d->model = std::move(*u);
     d->model_source = "embedded";
     return GHOSTNV_OK;
