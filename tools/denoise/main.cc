@@ -74,8 +74,8 @@ ABSL_FLAG(std::string, format, "same",
 ABSL_FLAG(std::string, capture, "", "live mode: ALSA capture PCM (e.g. hw:1,0, plughw:1, default)");
 ABSL_FLAG(std::string, playback, "", "live mode: ALSA playback PCM");
 ABSL_FLAG(std::string, latency, "realtime",
-          "live mode: ultra | realtime | quality (period sizes; ultra also picks the 2 ms "
-          "model unless --model is given; see docs/live.md)");
+          "live mode: ultra | realtime | quality (period sizes; unless --model is given, ultra "
+          "also picks the 2 ms model and quality the enhanced one; see docs/live.md)");
 ABSL_FLAG(int, period, 0, "live mode: period in frames (16..8192; default from --latency)");
 ABSL_FLAG(int, periods, 0, "live mode: periods per device buffer (default from --latency)");
 ABSL_FLAG(int, rate, 48000, "live mode: sample rate, 44100 | 48000 | 96000");
@@ -110,8 +110,8 @@ constexpr const char* kUsage =
     "DeepFilterNet3 installed in $GHOSTNV_MODEL_PATH or ~/.local/share/ghostnv/models "
     "(dfn3.gnvm); "
     "names win over files, an argument with a '/' or '.' is a path "
-    "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model unless --model "
-    "is given";
+    "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model and --latency "
+    "quality the enhanced one unless --model is given";
 
 // Thrown inside this program only; main() prints it as the one error line.
 struct Failure {
