@@ -634,6 +634,15 @@ TEST_F(DenoiseCliTest, EnhancedByNameIsEmbeddedUnlessInstalled) {
   EXPECT_EQ(je["model_source"], models + "/enhanced.gnvm");
   EXPECT_EQ(je["family"], "ultra");
   EXPECT_DOUBLE_EQ(je["algorithmic_latency_ms"].get<double>(), 2.0);
+  // The library's own name for the embedded model reaches it whatever is installed.
+  const Result bi = RunTool({in, Path("builtin.wav"), "--model", "builtin:enhanced", "--report",
+                             "json", "--backend", "cpu"},
+                            installed);
+  ASSERT_EQ(bi.exit_code, 0) << bi.err;
+  EXPECT_EQ(nlohmann::json::parse(bi.out)["model_source"], "embedded");
+  auto c = audio::ReadSoundFile(Path("builtin.wav"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->samples, a->samples);
 }
 
 TEST_F(DenoiseCliTest, NonFiniteInputIsSanitisedAndReported) {

@@ -6,8 +6,10 @@
 //   enhanced  mode ENHANCED: an installed enhanced.gnvm, else an installed dtln.gnvm, else the
 //             GhostNV enhanced model embedded in the library (runtime/api/modes.h)
 //   maximum   "installed:maximum": an installed DeepFilterNet3 (maximum.gnvm / dfn3.gnvm)
-//   anything else is a path. Names win over files: a file literally named `ultra` in the
-//   current directory is reached as `./ultra` (an argument with a '/' or a '.' is never a name).
+//   anything else goes to the library as it is: "builtin:enhanced" (the embedded enhanced model
+//   even when files are installed), "builtin:ultra", "installed:NAME", or a path. Names win over
+//   files: a file literally named `ultra` in the current directory is reached as `./ultra` (an
+//   argument with a '/' or a '.' is never a name).
 //
 //   const LibraryModel m = LibraryModelArg(flag);   // m.model: static or flag.c_str()
 //   opt.model = m.model; opt.mode = m.mode;
