@@ -79,7 +79,8 @@ typedef enum ghostnv_status {
   GHOSTNV_OK = 0,
   GHOSTNV_ERROR_INVALID_ARGUMENT = -1,    /* NULL pointer, misaligned buffer, size that overflows,
                                              option out of range */
-  GHOSTNV_ERROR_UNSUPPORTED = -2,         /* sample rate, channel count or options version */
+  GHOSTNV_ERROR_UNSUPPORTED = -2,         /* sample rate, channel count, options version, or a VAD
+                                             gate on a model without a voice probability */
   GHOSTNV_ERROR_MODEL_NOT_FOUND = -3,     /* model file missing/unreadable; no default embedded */
   GHOSTNV_ERROR_MODEL_INVALID = -4,       /* corrupt, truncated or not a model; unknown family */
   GHOSTNV_ERROR_BACKEND_UNAVAILABLE = -5, /* the requested backend/GPU is not in this build/machine */
@@ -161,7 +162,8 @@ typedef struct ghostnv_options {
   /* ---- struct_size 64 and later ---- */
   int32_t mode;            /* a ghostnv_mode; default BASIC */
   /* VAD gate (see ghostnv_set_vad_gate()): threshold in [0, 1], 0 = off (default); grace period
-   * (hold time) in milliseconds, 0..10000, default 200. */
+   * (hold time) in milliseconds, 0..10000, default 200. A threshold > 0 with a model that
+   * computes no voice probability (DTLN, the enhanced Demucs) is GHOSTNV_ERROR_UNSUPPORTED. */
   float vad_threshold;
   float vad_grace_ms;
   /* Period hint: 0 = calls of any frame count (the stream then buffers up to hop - 1 frames).
@@ -227,7 +229,10 @@ GHOSTNV_API int ghostnv_set_strength(ghostnv_denoiser* denoiser, float strength)
  * the last hop with voice). Decisions are per hop and aligned with the audio the hop produced;
  * the gain ramps (2 ms open, 10 ms close), so there are no clicks. With the gate off the output
  * is bit-identical to a denoiser that never had one. Returns GHOSTNV_ERROR_INVALID_ARGUMENT for
- * NULL or values out of range or NaN; GHOSTNV_ERROR_BAD_HANDLE for a destroyed denoiser.
+ * NULL or values out of range or NaN; GHOSTNV_ERROR_UNSUPPORTED (and changes nothing) for a
+ * threshold > 0 when the model computes no voice probability (the default, ultra and
+ * DeepFilterNet3 models do; DTLN and the enhanced model, causal Demucs, do not: their gate would
+ * never open); GHOSTNV_ERROR_BAD_HANDLE for a destroyed denoiser.
  * Any thread, at any time; real-time safe (relaxed atomic stores; applied at the next hop). */
 GHOSTNV_API int ghostnv_set_vad_gate(ghostnv_denoiser* denoiser, float threshold,
                                      float grace_ms);
@@ -314,7 +319,8 @@ GHOSTNV_API ghostnv_context_t* ghostnv_init_audio_ex(const ghostnv_options* opti
  * per channel. Same rules as ghostnv_process() (in place allowed; samples == 0 is a no-op).
  * Returns 0, or a negative ghostnv_status: GHOSTNV_ERROR_INVALID_ARGUMENT for a NULL context,
  * NULL/misaligned buffers, a count that is not a multiple of the channel count or one whose byte
- * size overflows; GHOSTNV_ERROR_BAD_HANDLE for a cleaned-up context. The audio thread; one call at a time per
+ * size overflows, or a frame count that breaks options.period_frames' promise;
+ * GHOSTNV_ERROR_BAD_HANDLE for a cleaned-up context. The audio thread; one call at a time per
  * context; real-time safe. */
 GHOSTNV_API int ghostnv_denoise_audio(ghostnv_context_t* ctx, float* input_buffer,
                                       float* output_buffer, size_t samples);

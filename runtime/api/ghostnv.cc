@@ -57,6 +57,7 @@ struct ghostnv_denoiser {
   ghostnv::sched::StreamConfig config;
   ghostnv::sched::BackendChoice backend;
   int mode = GHOSTNV_MODE_BASIC;
+  bool has_vad = true;  // the model computes a voice probability (ModelHasVad): the gate may close
   size_t channels = 1;
   std::string model_source;  // "embedded", a path, or "memory"
   std::string info;          // ghostnv_info_json()'s buffer
@@ -256,6 +257,13 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
   return GHOSTNV_OK;
 }
 
+// Whether the model's family computes a voice probability per hop (models::HopInfo::vad). The
+// others (DTLN, Demucs: the enhanced model) report 0, which would close the VAD gate for good, so
+// a gate threshold > 0 is refused for them.
+bool ModelHasVad(const Model& m) {
+  return m.family == "rnnoise" || m.family == "ultra" || m.family == "dfn3";
+}
+
 int64_t GraceFrames(float grace_ms, int rate) {
   return static_cast<int64_t>(std::llround(static_cast<double>(grace_ms) * rate / 1000.0));
 }
@@ -421,6 +429,14 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
                 std::string(run.status().message()));
   }
   d->family = std::move(*run);
+  d->has_vad = ModelHasVad(*d->model);
+  if (o.vad_threshold > 0.0f && !d->has_vad) {
+    return Fail(GHOSTNV_ERROR_UNSUPPORTED,
+                absl::StrCat("options.vad_threshold ", o.vad_threshold, ": the VAD gate needs a ",
+                             "model that computes a voice probability, and model '", d->model->name,
+                             "' (family ", d->model->family, ") has none; leave the gate off ",
+                             "(threshold 0)"));
+  }
 
   d->config.sample_rate = static_cast<int>(o.sample_rate);
   d->config.channels = static_cast<int>(o.channels);
@@ -598,6 +614,7 @@ GHOSTNV_API int ghostnv_set_vad_gate(ghostnv_denoiser* denoiser, float threshold
                                      float grace_ms) {
   if (int rc = Check(denoiser); rc != GHOSTNV_OK) return rc;
   if (!ValidGate(threshold, grace_ms)) return GHOSTNV_ERROR_INVALID_ARGUMENT;
+  if (threshold > 0.0f && !denoiser->has_vad) return GHOSTNV_ERROR_UNSUPPORTED;
   denoiser->vad_grace_frames.store(GraceFrames(grace_ms, denoiser->config.sample_rate),
                                    std::memory_order_relaxed);
   denoiser->vad_grace_ms.store(grace_ms, std::memory_order_relaxed);
@@ -768,6 +785,8 @@ GHOSTNV_API int ghostnv_denoise_audio(ghostnv_context_t* ctx, float* input_buffe
   const size_t frames = samples / d->channels;
   if (int rc = CheckBuffers(input_buffer, output_buffer, frames, d->channels); rc != GHOSTNV_OK)
     return rc;
+  if (const size_t p = d->config.period_frames; p != 0 && frames % p != 0)
+    return GHOSTNV_ERROR_INVALID_ARGUMENT;  // the period hint's promise is broken (as process)
   return ProcessChecked(d, input_buffer, output_buffer, frames);
 }
 

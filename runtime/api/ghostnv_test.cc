@@ -294,6 +294,23 @@ TEST(ApiTest, EmbeddedEnhancedModel) {
   EXPECT_EQ(jb["model_source"], "embedded");
   EXPECT_DOUBLE_EQ(jb["algorithmic_latency_ms"].get<double>(), 16.0);
 
+  // Demucs computes no voice probability: a VAD gate is refused (it would never open), at
+  // creation and later; threshold 0 (off) is fine.
+  {
+    ghostnv::Options g = o;
+    g.vad_threshold = 0.5f;
+    ghostnv_denoiser* d = nullptr;
+    EXPECT_EQ(ghostnv_create(&g, &d), GHOSTNV_ERROR_UNSUPPORTED);
+    EXPECT_EQ(d, nullptr);
+    EXPECT_NE(std::string(ghostnv_last_error()).find("voice probability"), std::string::npos)
+        << ghostnv_last_error();
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    EXPECT_EQ(ghostnv_set_vad_gate(d, 0.5f, 100.0f), GHOSTNV_ERROR_UNSUPPORTED);
+    EXPECT_EQ(ghostnv_set_vad_gate(d, 0.0f, 100.0f), GHOSTNV_OK);
+    EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["vad_gate"]["threshold"], 0.0);
+    ghostnv_destroy(d);
+  }
+
   o.strength = 0.0f;
   const std::vector<float> dry = run(o, nullptr);
   ASSERT_EQ(dry.size(), frames);
@@ -804,6 +821,13 @@ TEST(ApiTest, PeriodHintLowersLatencyAndIsEnforced) {
   EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 960), GHOSTNV_OK);
   EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 100), GHOSTNV_ERROR_INVALID_ARGUMENT);
   ghostnv_destroy(d);
+  // The spec's call holds the same promise (found by api_fuzz: it used to accept any count).
+  ghostnv_context_t* c = ghostnv_init_audio_ex(&o);
+  ASSERT_NE(c, nullptr) << ghostnv_last_error();
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 960), GHOSTNV_OK);
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 479), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 0), GHOSTNV_OK);
+  ghostnv_cleanup(c);
   ghostnv::Options any;
   ASSERT_EQ(ghostnv_create(&any, &d), GHOSTNV_OK);
   EXPECT_EQ(ghostnv_latency_frames(d), 959);

@@ -236,6 +236,12 @@ TEST_F(LadspaTest, ModesFallBackToBasicWhenUnavailableAndBadRatesFailCleanly) {
     ASSERT_EQ(e.size(), b.size());
     EXPECT_NE(e, b);
     for (float v : e) ASSERT_TRUE(std::isfinite(v));
+    // Its model computes no voice probability: a VAD threshold is refused (a note), not a mute.
+    Result gated = Sh("sox " + Quote(in) + " -e floating-point -b 32 " + Quote(Path("eg.wav")) +
+                      " ladspa ghostnv_ladspa.so ghostnv_mono 1 1 0.6 100");
+    ASSERT_EQ(gated.status, 0) << gated.output;
+    EXPECT_NE(gated.output.find("VAD gate stays off"), std::string::npos) << gated.output;
+    EXPECT_EQ(Read(Path("eg.wav"), 1), e);
   }
   // 22050 Hz is not a rate the library takes: the host reports it, nobody crashes.
   Result bad = Sh("sox " + Quote(in) + " -r 22050 " + Quote(Path("r.wav")) +
