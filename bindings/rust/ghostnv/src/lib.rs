@@ -332,7 +332,8 @@ impl GhostNvProcessor {
     }
 
     /// The VAD gate: mute while the voice probability stays below `threshold` (0 = off) for
-    /// longer than `grace_ms`. Real-time safe.
+    /// longer than `grace_ms`. [`ErrorKind::Unsupported`] for a threshold > 0 when the model
+    /// computes no voice probability (DTLN, the enhanced model). Real-time safe.
     pub fn set_vad_gate(&mut self, threshold: f32, grace_ms: f32) -> Result<(), Error> {
         match unsafe { sys::ghostnv_set_vad_gate(self.denoiser(), threshold, grace_ms) } {
             0 => Ok(()),

@@ -189,6 +189,9 @@ fn enhanced_mode_runs_the_embedded_model() {
         assert!(info.contains("\"family\":\"demucs\""), "{info}");
         assert!(info.contains("\"algorithmic_latency_ms\":16.0"), "{info}");
         assert_eq!(p.latency_frames(), 768 + 255);
+        // Demucs computes no voice probability: a VAD gate is refused, off is fine.
+        assert_eq!(p.set_vad_gate(0.5, 100.0).unwrap_err().kind(), ErrorKind::Unsupported);
+        p.set_vad_gate(0.0, 100.0).unwrap();
     }
     // Quiet white noise (no voice) is suppressed: the model did something.
     let input = white(24000, 9);
