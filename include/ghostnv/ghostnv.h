@@ -79,7 +79,8 @@ typedef enum ghostnv_status {
   GHOSTNV_OK = 0,
   GHOSTNV_ERROR_INVALID_ARGUMENT = -1,    /* NULL pointer, misaligned buffer, size that overflows,
                                              option out of range */
-  GHOSTNV_ERROR_UNSUPPORTED = -2,         /* sample rate, channel count or options version */
+  GHOSTNV_ERROR_UNSUPPORTED = -2,         /* sample rate, channel count, options version, or a VAD
+                                             gate on a model without a voice probability */
   GHOSTNV_ERROR_MODEL_NOT_FOUND = -3,     /* model file missing/unreadable; no default embedded */
   GHOSTNV_ERROR_MODEL_INVALID = -4,       /* corrupt, truncated or not a model; unknown family */
   GHOSTNV_ERROR_BACKEND_UNAVAILABLE = -5, /* the requested backend/GPU is not in this build/machine */
@@ -108,18 +109,21 @@ typedef enum ghostnv_backend {
 
 /* The seed's DenoisingMode: which model (and execution path) denoises.
  *   BASIC        the default RNNoise-class model embedded in the library, on the CPU (10 ms).
- *   ENHANCED     a stronger CPU model: DTLN converted by the user with ghostnv-convert and
- *                installed as dtln.gnvm (or any model installed as enhanced.gnvm).
+ *   ENHANCED     a stronger model (48 kHz, 16 ms): GhostNV's own causal Demucs embedded in
+ *                the library ("builtin:enhanced"), unless the user installed a model as
+ *                enhanced.gnvm (an explicit override, first) or DTLN converted with
+ *                ghostnv-convert as dtln.gnvm (second); either wins over the embedded one.
  *   MAXIMUM      DeepFilterNet3, converted and installed as dfn3.gnvm (on the GPU when the
  *                backend finds one, else the CPU).
  *   GPU_REALTIME the embedded ultra-low-latency model (2 ms) on the GPU real-time path
  *                (backend AUTO means the first GPU; CPU is refused); available when a CUDA GPU
  *                is present.
- * BASIC is always available, GPU_REALTIME on machines with a GPU, ENHANCED and MAXIMUM when
- * their model file is found in a model folder: each folder of $GHOSTNV_MODEL_PATH (colon-
- * separated), then $XDG_DATA_HOME/ghostnv/models (~/.local/share/ghostnv/models), then
- * PREFIX/share/ghostnv/models. Otherwise GHOSTNV_ERROR_NOT_AVAILABLE, with the folders tried in
- * ghostnv_last_error(). The same models by name in options.model: "installed:enhanced",
+ * BASIC is always available, ENHANCED in every build that embeds its model (else as MAXIMUM),
+ * GPU_REALTIME on machines with a GPU, MAXIMUM when its model file is found in a model folder:
+ * each folder of $GHOSTNV_MODEL_PATH (colon-separated), then $XDG_DATA_HOME/ghostnv/models
+ * (~/.local/share/ghostnv/models), then PREFIX/share/ghostnv/models. Otherwise
+ * GHOSTNV_ERROR_NOT_AVAILABLE, with the folders tried in ghostnv_last_error(). The installed
+ * files by name in options.model (files only, never the embedded model): "installed:enhanced",
  * "installed:maximum". See ghostnv_mode_status(). */
 typedef enum ghostnv_mode {
   GHOSTNV_MODE_BASIC = 0,
@@ -138,8 +142,11 @@ typedef struct ghostnv_options {
   uint32_t struct_size;    /* sizeof(ghostnv_options), set by ghostnv_options_init() */
   /* The model: NULL, "", "default" or "builtin:default" = the model of `mode` (BASIC: the one
    * embedded in the library); "builtin:ultra" = the embedded ultra-low-latency model (96-sample
-   * hop at 48 kHz, 2 ms algorithmic latency; GHOSTNV_ERROR_MODEL_NOT_FOUND in a build without
-   * it); otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content). Anything but
+   * hop at 48 kHz, 2 ms algorithmic latency); "builtin:enhanced" = the embedded enhanced model
+   * (GhostNV's causal Demucs, 256-sample hop at 48 kHz, 16 ms), even when an enhanced.gnvm or
+   * dtln.gnvm is installed (GHOSTNV_ERROR_MODEL_NOT_FOUND in a build without the one named);
+   * "installed:enhanced" / "installed:maximum" = the installed files (see ghostnv_mode);
+   * otherwise a path to a .gnvm or RNNoise .rnnn file (recognised by content). Anything but
    * the model of `mode` requires mode BASIC. Read during ghostnv_create() only. */
   const char* model;
   /* Alternatively an in-memory .gnvm image or .rnnn text (model must then be NULL). The library
@@ -155,7 +162,8 @@ typedef struct ghostnv_options {
   /* ---- struct_size 64 and later ---- */
   int32_t mode;            /* a ghostnv_mode; default BASIC */
   /* VAD gate (see ghostnv_set_vad_gate()): threshold in [0, 1], 0 = off (default); grace period
-   * (hold time) in milliseconds, 0..10000, default 200. */
+   * (hold time) in milliseconds, 0..10000, default 200. A threshold > 0 with a model that
+   * computes no voice probability (DTLN, the enhanced Demucs) is GHOSTNV_ERROR_UNSUPPORTED. */
   float vad_threshold;
   float vad_grace_ms;
   /* Period hint: 0 = calls of any frame count (the stream then buffers up to hop - 1 frames).
@@ -178,8 +186,8 @@ GHOSTNV_API const char* ghostnv_version(void);
 GHOSTNV_API void ghostnv_options_init(ghostnv_options* options);
 
 /* Whether a ghostnv_mode can be created in this build: GHOSTNV_OK, GHOSTNV_ERROR_NOT_AVAILABLE
- * (the model is not shipped yet, or gpu-realtime without a GPU) or
- * GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be NULL) receives a static name:
+ * (the mode's model is neither embedded in this build nor installed, or gpu-realtime without a
+ * GPU) or GHOSTNV_ERROR_INVALID_ARGUMENT (not a mode). `name` (may be NULL) receives a static name:
  * "basic", "enhanced", "maximum", "gpu-realtime" (or "unknown").
  * Any thread; real-time safe, except the first call for gpu-realtime in a process, which loads
  * the CUDA driver to look for a GPU. */
@@ -221,7 +229,10 @@ GHOSTNV_API int ghostnv_set_strength(ghostnv_denoiser* denoiser, float strength)
  * the last hop with voice). Decisions are per hop and aligned with the audio the hop produced;
  * the gain ramps (2 ms open, 10 ms close), so there are no clicks. With the gate off the output
  * is bit-identical to a denoiser that never had one. Returns GHOSTNV_ERROR_INVALID_ARGUMENT for
- * NULL or values out of range or NaN; GHOSTNV_ERROR_BAD_HANDLE for a destroyed denoiser.
+ * NULL or values out of range or NaN; GHOSTNV_ERROR_UNSUPPORTED (and changes nothing) for a
+ * threshold > 0 when the model computes no voice probability (the default, ultra and
+ * DeepFilterNet3 models do; DTLN and the enhanced model, causal Demucs, do not: their gate would
+ * never open); GHOSTNV_ERROR_BAD_HANDLE for a destroyed denoiser.
  * Any thread, at any time; real-time safe (relaxed atomic stores; applied at the next hop). */
 GHOSTNV_API int ghostnv_set_vad_gate(ghostnv_denoiser* denoiser, float threshold,
                                      float grace_ms);
@@ -308,7 +319,8 @@ GHOSTNV_API ghostnv_context_t* ghostnv_init_audio_ex(const ghostnv_options* opti
  * per channel. Same rules as ghostnv_process() (in place allowed; samples == 0 is a no-op).
  * Returns 0, or a negative ghostnv_status: GHOSTNV_ERROR_INVALID_ARGUMENT for a NULL context,
  * NULL/misaligned buffers, a count that is not a multiple of the channel count or one whose byte
- * size overflows; GHOSTNV_ERROR_BAD_HANDLE for a cleaned-up context. The audio thread; one call at a time per
+ * size overflows, or a frame count that breaks options.period_frames' promise;
+ * GHOSTNV_ERROR_BAD_HANDLE for a cleaned-up context. The audio thread; one call at a time per
  * context; real-time safe. */
 GHOSTNV_API int ghostnv_denoise_audio(ghostnv_context_t* ctx, float* input_buffer,
                                       float* output_buffer, size_t samples);

@@ -9,7 +9,8 @@
 //                              3 gpu-realtime. Read at activate(); a mode this build lacks
 //                              falls back to basic with one line on stderr.
 //   2 VAD Threshold            0..1, default 0 (gate off): mute while the voice probability
-//                              stays below it ...
+//                              stays below it ... (ignored, with one line on stderr at
+//                              activate(), in mode 1: the enhanced model computes no VAD)
 //   3 VAD Grace Period (ms)    0..1000, default 250: ... for longer than this hold time.
 // Control output:
 //   4 latency                  frames of delay the plugin adds (959 at 48 kHz). Hosts that
@@ -147,6 +148,12 @@ void Activate(LADSPA_Handle h) {
   p->strength = -1.0f;
   p->threshold = -1.0f;
   PushControls(p);
+  if (p->threshold > 0.0f &&
+      ghostnv_set_vad_gate(p->denoiser, p->threshold, p->grace_ms) == GHOSTNV_ERROR_UNSUPPORTED) {
+    std::fprintf(stderr,
+                 "ghostnv LADSPA: this mode's model computes no voice probability; the VAD gate "
+                 "stays off\n");
+  }
 }
 
 void Run(LADSPA_Handle h, unsigned long frames) {

@@ -15,6 +15,13 @@ extern const unsigned char ghostnv_embedded_ultra_model_end[];
 }
 #endif
 
+#if GHOSTNV_HAVE_ENHANCED_MODEL
+extern "C" {
+extern const unsigned char ghostnv_embedded_enhanced_model[];
+extern const unsigned char ghostnv_embedded_enhanced_model_end[];
+}
+#endif
+
 namespace ghostnv::api {
 
 bool EmbeddedDefaultModel(const void** data, size_t* size) {
@@ -33,6 +40,18 @@ bool EmbeddedUltraModel(const void** data, size_t* size) {
 #if GHOSTNV_HAVE_ULTRA_MODEL
   *data = ghostnv_embedded_ultra_model;
   *size = static_cast<size_t>(ghostnv_embedded_ultra_model_end - ghostnv_embedded_ultra_model);
+  return *size > 0;
+#else
+  *data = nullptr;
+  *size = 0;
+  return false;
+#endif
+}
+
+bool EmbeddedEnhancedModel(const void** data, size_t* size) {
+#if GHOSTNV_HAVE_ENHANCED_MODEL
+  *data = ghostnv_embedded_enhanced_model;
+  *size = static_cast<size_t>(ghostnv_embedded_enhanced_model_end - ghostnv_embedded_enhanced_model);
   return *size > 0;
 #else
   *data = nullptr;

@@ -57,6 +57,7 @@ struct ghostnv_denoiser {
   ghostnv::sched::StreamConfig config;
   ghostnv::sched::BackendChoice backend;
   int mode = GHOSTNV_MODE_BASIC;
+  bool has_vad = true;  // the model computes a voice probability (ModelHasVad): the gate may close
   size_t channels = 1;
   std::string model_source;  // "embedded", a path, or "memory"
   std::string info;          // ghostnv_info_json()'s buffer
@@ -203,18 +204,34 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
     d->model_source = *path;
     return GHOSTNV_OK;
   }
-  if (want_default ? mode.embedded_ultra : std::strcmp(o.model, "builtin:ultra") == 0) {
-    // The embedded ultra-low-latency model (2 ms): the name "builtin:ultra" (never a path) and
-    // the GPU real-time mode's model.
+  // The embedded named models: "builtin:ultra" (the 2 ms model, also the GPU real-time mode's)
+  // and "builtin:enhanced" (GhostNV's Demucs, 16 ms, also the Enhanced mode's when nothing is
+  // installed). Names, never paths.
+  struct Builtin {
+    const char* name;
+    bool by_mode;
+    bool (*get)(const void**, size_t*);
+    const char* what;
+  };
+  const Builtin builtins[] = {
+      {"builtin:ultra", mode.embedded_ultra, &ghostnv::api::EmbeddedUltraModel,
+       "ultra-low-latency"},
+      {"builtin:enhanced", mode.embedded_enhanced, &ghostnv::api::EmbeddedEnhancedModel,
+       "enhanced"},
+  };
+  for (const Builtin& b : builtins) {
+    if (!(want_default ? b.by_mode : std::strcmp(o.model, b.name) == 0)) continue;
     const void* data = nullptr;
     size_t size = 0;
-    if (!ghostnv::api::EmbeddedUltraModel(&data, &size)) {
+    if (!b.get(&data, &size)) {
       return Fail(GHOSTNV_ERROR_MODEL_NOT_FOUND,
-                  "model 'builtin:ultra': no ultra-low-latency model is embedded in this build "
-                  "of libghostnv; pass a model file (.gnvm)");
+                  absl::StrCat("model '", b.name, "': no ", b.what,
+                               " model is embedded in this build of libghostnv; pass a model "
+                               "file (.gnvm)"));
     }
-    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false, "<embedded ultra>");
-    if (!u.ok()) return ModelError(u.status(), "embedded ultra model");  // a build problem
+    auto u = ghostnv::models::LoadGnvmMemory(data, size, /*copy=*/false,
+                                             absl::StrCat("<embedded ", b.name + 8, ">"));
+    if (!u.ok()) return ModelError(u.status(), "embedded model");  // a build problem
     d->model = std::move(*u);
     d->model_source = "embedded";
     return GHOSTNV_OK;
@@ -238,6 +255,13 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
   d->model = std::move(*m);
   d->model_source = o.model;
   return GHOSTNV_OK;
+}
+
+// Whether the model's family computes a voice probability per hop (models::HopInfo::vad). The
+// others (DTLN, Demucs: the enhanced model) report 0, which would close the VAD gate for good, so
+// a gate threshold > 0 is refused for them.
+bool ModelHasVad(const Model& m) {
+  return m.family == "rnnoise" || m.family == "ultra" || m.family == "dfn3";
 }
 
 int64_t GraceFrames(float grace_ms, int rate) {
@@ -405,6 +429,14 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
                 std::string(run.status().message()));
   }
   d->family = std::move(*run);
+  d->has_vad = ModelHasVad(*d->model);
+  if (o.vad_threshold > 0.0f && !d->has_vad) {
+    return Fail(GHOSTNV_ERROR_UNSUPPORTED,
+                absl::StrCat("options.vad_threshold ", o.vad_threshold, ": the VAD gate needs a ",
+                             "model that computes a voice probability, and model '", d->model->name,
+                             "' (family ", d->model->family, ") has none; leave the gate off ",
+                             "(threshold 0)"));
+  }
 
   d->config.sample_rate = static_cast<int>(o.sample_rate);
   d->config.channels = static_cast<int>(o.channels);
@@ -582,6 +614,7 @@ GHOSTNV_API int ghostnv_set_vad_gate(ghostnv_denoiser* denoiser, float threshold
                                      float grace_ms) {
   if (int rc = Check(denoiser); rc != GHOSTNV_OK) return rc;
   if (!ValidGate(threshold, grace_ms)) return GHOSTNV_ERROR_INVALID_ARGUMENT;
+  if (threshold > 0.0f && !denoiser->has_vad) return GHOSTNV_ERROR_UNSUPPORTED;
   denoiser->vad_grace_frames.store(GraceFrames(grace_ms, denoiser->config.sample_rate),
                                    std::memory_order_relaxed);
   denoiser->vad_grace_ms.store(grace_ms, std::memory_order_relaxed);
@@ -752,6 +785,8 @@ GHOSTNV_API int ghostnv_denoise_audio(ghostnv_context_t* ctx, float* input_buffe
   const size_t frames = samples / d->channels;
   if (int rc = CheckBuffers(input_buffer, output_buffer, frames, d->channels); rc != GHOSTNV_OK)
     return rc;
+  if (const size_t p = d->config.period_frames; p != 0 && frames % p != 0)
+    return GHOSTNV_ERROR_INVALID_ARGUMENT;  // the period hint's promise is broken (as process)
   return ProcessChecked(d, input_buffer, output_buffer, frames);
 }
 

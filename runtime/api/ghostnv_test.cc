@@ -29,6 +29,14 @@ const bool kIsolatedModelDirs = [] {
   return true;
 }();
 
+// Whether the build embeds GhostNV's enhanced model (models/weights/enhanced.gnvm): then mode
+// ENHANCED is available with nothing installed, and "builtin:enhanced" names it.
+#if GHOSTNV_EXPECT_ENHANCED_MODEL
+constexpr bool kEmbeddedEnhanced = true;
+#else
+constexpr bool kEmbeddedEnhanced = false;
+#endif
+
 // Whether this machine has a GPU the library can use (then AUTO picks it and GPU_REALTIME exists).
 bool GpuHere() { return ghostnv_mode_status(GHOSTNV_MODE_GPU_REALTIME, nullptr) == GHOSTNV_OK; }
 
@@ -222,6 +230,107 @@ TEST(ApiTest, EmbeddedUltraModelProcesses) {
   double energy = 0;
   for (float v : outs[0]) energy += double(v) * v;
   EXPECT_GT(energy, 0.0);  // it processed something (not all zeros)
+}
+#endif
+
+#if GHOSTNV_EXPECT_ENHANCED_MODEL
+// Mode ENHANCED with no model installed (the model folders are isolated above) is the embedded
+// GhostNV Demucs: 48 kHz, 256-sample hop, 768 samples = 16 ms algorithmic latency. It runs on
+// calls of any size, changes the signal, stays finite, is bit-identical to "builtin:enhanced"
+// and to the committed file by path, and at strength 0 is an exact delay.
+TEST(ApiTest, EmbeddedEnhancedModel) {
+  const size_t frames = 24000 + 37;
+  std::vector<float> in = Noise(frames, 23);
+  for (size_t t = 0; t < frames; ++t)  // a tone under the noise
+    in[t] = 0.3f * in[t] + 0.4f * static_cast<float>(std::sin(0.031 * double(t)));
+  auto run = [&](const ghostnv::Options& o, nlohmann::json* info) {
+    ghostnv_denoiser* d = nullptr;
+    EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    if (d == nullptr) return std::vector<float>();
+    if (info != nullptr) *info = nlohmann::json::parse(ghostnv_info_json(d));
+    std::vector<float> out(frames);
+    const size_t sizes[] = {1, 7, 113, 0, 513, 256, 4099};
+    for (size_t pos = 0, k = 0; pos < frames;) {
+      const size_t n = std::min(frames - pos, sizes[k++ % 7]);
+      EXPECT_EQ(ghostnv_process(d, in.data() + pos, out.data() + pos, n), GHOSTNV_OK);
+      pos += n;
+    }
+    ghostnv_destroy(d);
+    return out;
+  };
+  ghostnv::Options o;
+  o.set_mode(ghostnv::Mode::kEnhanced);
+  o.backend = GHOSTNV_BACKEND_CPU;
+  nlohmann::json j;
+  const std::vector<float> by_mode = run(o, &j);
+  ASSERT_EQ(by_mode.size(), frames);
+  EXPECT_EQ(j["mode"], "enhanced");
+  EXPECT_EQ(j["model_source"], "embedded");
+  EXPECT_EQ(j["family"], "demucs");
+  EXPECT_EQ(j["model_sample_rate"], 48000);
+  EXPECT_EQ(j["hop_size"], 256);
+  EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 16.0);
+  // Calls of any size: the model's 768 frames plus hop - 1 = 255 of buffering.
+  EXPECT_EQ(j["latency_frames"], 768 + 255);
+  const size_t lat = 768 + 255;
+  double e_in = 0, e_out = 0, e_diff = 0;
+  for (size_t t = 0; t < frames; ++t) {
+    ASSERT_TRUE(std::isfinite(by_mode[t])) << t;
+    if (t < lat) continue;
+    const double x = in[t - lat], y = by_mode[t];
+    e_in += x * x;
+    e_out += y * y;
+    e_diff += (y - x) * (y - x);
+  }
+  EXPECT_GT(e_out, 1e-3 * e_in);  // not silence
+  EXPECT_GT(e_diff, 0.01 * e_in);  // not the input delayed: the model did something
+
+  ghostnv::Options b;
+  b.model = "builtin:enhanced";
+  b.backend = GHOSTNV_BACKEND_CPU;
+  nlohmann::json jb;
+  EXPECT_EQ(run(b, &jb), by_mode);
+  EXPECT_EQ(jb["mode"], "basic");
+  EXPECT_EQ(jb["model_source"], "embedded");
+  EXPECT_DOUBLE_EQ(jb["algorithmic_latency_ms"].get<double>(), 16.0);
+
+  // Demucs computes no voice probability: a VAD gate is refused (it would never open), at
+  // creation and later; threshold 0 (off) is fine.
+  {
+    ghostnv::Options g = o;
+    g.vad_threshold = 0.5f;
+    ghostnv_denoiser* d = nullptr;
+    EXPECT_EQ(ghostnv_create(&g, &d), GHOSTNV_ERROR_UNSUPPORTED);
+    EXPECT_EQ(d, nullptr);
+    EXPECT_NE(std::string(ghostnv_last_error()).find("voice probability"), std::string::npos)
+        << ghostnv_last_error();
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    EXPECT_EQ(ghostnv_set_vad_gate(d, 0.5f, 100.0f), GHOSTNV_ERROR_UNSUPPORTED);
+    EXPECT_EQ(ghostnv_set_vad_gate(d, 0.0f, 100.0f), GHOSTNV_OK);
+    EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["vad_gate"]["threshold"], 0.0);
+    ghostnv_destroy(d);
+  }
+
+  o.strength = 0.0f;
+  const std::vector<float> dry = run(o, nullptr);
+  ASSERT_EQ(dry.size(), frames);
+  for (size_t t = 0; t < frames; ++t)
+    ASSERT_NEAR(dry[t], t >= lat ? in[t - lat] : 0.0f, 1e-6f) << t;
+
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string file = std::string(src) + "/models/weights/enhanced.gnvm";
+  b.model = file.c_str();
+  EXPECT_EQ(run(b, &jb), by_mode);
+  EXPECT_EQ(jb["model_source"], file);
+}
+#else
+TEST(ApiTest, NoEmbeddedEnhancedModel) {
+  ghostnv::Options b;
+  b.model = "builtin:enhanced";
+  ghostnv_denoiser* d = nullptr;
+  EXPECT_EQ(ghostnv_create(&b, &d), GHOSTNV_ERROR_MODEL_NOT_FOUND);
+  EXPECT_NE(std::string(ghostnv_last_error()).find("builtin:enhanced"), std::string::npos);
 }
 #endif
 
@@ -542,7 +651,10 @@ TEST(ApiTest, Modes) {
   EXPECT_STREQ(name, "maximum");
   EXPECT_EQ(ghostnv_mode_status(17, &name), GHOSTNV_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(name, "unknown");
-  EXPECT_EQ(ghostnv::ModeStatus(ghostnv::Mode::kEnhanced), GHOSTNV_ERROR_NOT_AVAILABLE);
+  // Enhanced: the embedded GhostNV model when the build has it (EmbeddedEnhancedModel), else
+  // only an installed file (none here).
+  EXPECT_EQ(ghostnv::ModeStatus(ghostnv::Mode::kEnhanced),
+            kEmbeddedEnhanced ? GHOSTNV_OK : GHOSTNV_ERROR_NOT_AVAILABLE);
   EXPECT_STREQ(ghostnv::ModeName(ghostnv::Mode::kGpuRealtime), "gpu-realtime");
 
   ghostnv::Options o;
@@ -550,6 +662,7 @@ TEST(ApiTest, Modes) {
   for (ghostnv::Mode m : {ghostnv::Mode::kEnhanced, ghostnv::Mode::kMaximum,
                           ghostnv::Mode::kGpuRealtime}) {
     if (m == ghostnv::Mode::kGpuRealtime && GpuHere()) continue;  // see GpuRealtimeMode
+    if (m == ghostnv::Mode::kEnhanced && kEmbeddedEnhanced) continue;  // EmbeddedEnhancedModel
     o.set_mode(m);
     EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
     EXPECT_EQ(d, nullptr);
@@ -561,9 +674,19 @@ TEST(ApiTest, Modes) {
   o.mode = 9;
   EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
   // A model file chooses the model: only Basic combines with it.
-  o.mode = GHOSTNV_MODE_ENHANCED;
+  o.mode = GHOSTNV_MODE_MAXIMUM;
   o.model = "/some/file.gnvm";
   EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);  // the mode is checked first
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  EXPECT_EQ(ghostnv_create(&o, &d), kEmbeddedEnhanced ? GHOSTNV_ERROR_INVALID_ARGUMENT
+                                                       : GHOSTNV_ERROR_NOT_AVAILABLE);
+  EXPECT_EQ(d, nullptr);
+  if (kEmbeddedEnhanced) {
+    EXPECT_NE(std::string(ghostnv_last_error()).find("chooses its own model"), std::string::npos)
+        << ghostnv_last_error();
+    o.model = "builtin:enhanced";  // the embedded model by name is for mode Basic too
+    EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  }
   REQUIRE_DEFAULT_MODEL();
   o.mode = GHOSTNV_MODE_BASIC;
   o.model = nullptr;
@@ -590,15 +713,38 @@ TEST(ApiTest, InstalledModelsMakeEnhancedAndMaximumAvailable) {
     out << in.rdbuf();
   };
   ::setenv("GHOSTNV_MODEL_PATH", ("/nonexistent/a:" + dir).c_str(), 1);
-  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, nullptr), GHOSTNV_ERROR_NOT_AVAILABLE);
   ghostnv::Options o;
   ghostnv_denoiser* d = nullptr;
-  o.mode = GHOSTNV_MODE_ENHANCED;
+  o.mode = GHOSTNV_MODE_MAXIMUM;
+  EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_MAXIMUM, nullptr), GHOSTNV_ERROR_NOT_AVAILABLE);
   EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
   // The message says where it looked and how to install the model.
-  EXPECT_NE(std::string(ghostnv_last_error()).find(dir + "/dtln.gnvm"), std::string::npos)
+  EXPECT_NE(std::string(ghostnv_last_error()).find(dir + "/dfn3.gnvm"), std::string::npos)
       << ghostnv_last_error();
   EXPECT_NE(std::string(ghostnv_last_error()).find("ghostnv-convert"), std::string::npos);
+  // Nothing installed: Enhanced is the embedded model (when the build has one); the name
+  // "installed:enhanced" keeps meaning installed files only.
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  o.backend = GHOSTNV_BACKEND_CPU;
+  if (kEmbeddedEnhanced) {
+    EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, nullptr), GHOSTNV_OK);
+    ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+    EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["model_source"], "embedded");
+    ghostnv_destroy(d);
+  } else {
+    EXPECT_EQ(ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, nullptr), GHOSTNV_ERROR_NOT_AVAILABLE);
+    EXPECT_EQ(ghostnv_create(&o, &d), GHOSTNV_ERROR_NOT_AVAILABLE);
+    EXPECT_NE(std::string(ghostnv_last_error()).find(dir + "/dtln.gnvm"), std::string::npos)
+        << ghostnv_last_error();
+  }
+  {
+    ghostnv::Options n;
+    n.model = "installed:enhanced";
+    EXPECT_EQ(ghostnv_create(&n, &d), GHOSTNV_ERROR_MODEL_NOT_FOUND);
+    EXPECT_EQ(d, nullptr);
+    EXPECT_NE(std::string(ghostnv_last_error()).find(dir + "/enhanced.gnvm"), std::string::npos)
+        << ghostnv_last_error();
+  }
 
   copy(dir + "/dtln.gnvm");
   copy(dir + "/dfn3.gnvm");
@@ -625,13 +771,34 @@ TEST(ApiTest, InstalledModelsMakeEnhancedAndMaximumAvailable) {
     EXPECT_EQ(out, ref);
     ghostnv_destroy(d);
   }
-  // enhanced.gnvm wins over dtln.gnvm; by name in mode Basic: "installed:enhanced".
+  // enhanced.gnvm wins over dtln.gnvm, by mode and by name in mode Basic ("installed:enhanced").
   copy(dir + "/enhanced.gnvm");
   ghostnv::Options n;
   n.model = "installed:enhanced";
   ASSERT_EQ(ghostnv_create(&n, &d), GHOSTNV_OK) << ghostnv_last_error();
   EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["model_source"], dir + "/enhanced.gnvm");
   ghostnv_destroy(d);
+  o.mode = GHOSTNV_MODE_ENHANCED;
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["model_source"], dir + "/enhanced.gnvm");
+  ghostnv_destroy(d);
+  // enhanced.gnvm alone (no dtln.gnvm) is found as well.
+  ::unlink((dir + "/dtln.gnvm").c_str());
+  ASSERT_EQ(ghostnv_create(&o, &d), GHOSTNV_OK) << ghostnv_last_error();
+  EXPECT_EQ(nlohmann::json::parse(ghostnv_info_json(d))["model_source"], dir + "/enhanced.gnvm");
+  ghostnv_destroy(d);
+  // "builtin:enhanced" is the embedded model even with files installed.
+  n.model = "builtin:enhanced";
+  if (kEmbeddedEnhanced) {
+    ASSERT_EQ(ghostnv_create(&n, &d), GHOSTNV_OK) << ghostnv_last_error();
+    const auto bi = nlohmann::json::parse(ghostnv_info_json(d));
+    EXPECT_EQ(bi["model_source"], "embedded");
+    EXPECT_EQ(bi["family"], "demucs");
+    EXPECT_EQ(bi["mode"], "basic");
+    ghostnv_destroy(d);
+  } else {
+    EXPECT_EQ(ghostnv_create(&n, &d), GHOSTNV_ERROR_MODEL_NOT_FOUND);
+  }
   n.model = "installed:nothing";
   EXPECT_EQ(ghostnv_create(&n, &d), GHOSTNV_ERROR_INVALID_ARGUMENT);
   // A corrupt installed file is a model error, not a crash.
@@ -654,6 +821,13 @@ TEST(ApiTest, PeriodHintLowersLatencyAndIsEnforced) {
   EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 960), GHOSTNV_OK);
   EXPECT_EQ(ghostnv_process(d, in.data(), out.data(), 100), GHOSTNV_ERROR_INVALID_ARGUMENT);
   ghostnv_destroy(d);
+  // The spec's call holds the same promise (found by api_fuzz: it used to accept any count).
+  ghostnv_context_t* c = ghostnv_init_audio_ex(&o);
+  ASSERT_NE(c, nullptr) << ghostnv_last_error();
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 960), GHOSTNV_OK);
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 479), GHOSTNV_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(ghostnv_denoise_audio(c, in.data(), out.data(), 0), GHOSTNV_OK);
+  ghostnv_cleanup(c);
   ghostnv::Options any;
   ASSERT_EQ(ghostnv_create(&any, &d), GHOSTNV_OK);
   EXPECT_EQ(ghostnv_latency_frames(d), 959);

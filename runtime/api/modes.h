@@ -1,9 +1,12 @@
 // runtime/api/modes.h — the seed's DenoisingMode mapped onto models and backends, in one place.
 //
 //   Basic        the default RNNoise-class model embedded in the library, CPU (any backend).
-//   Enhanced     a stronger CPU model: the installed model "enhanced" (DTLN converted by the
-//                user, or a model installed as enhanced.gnvm; installed_models.h). Available
-//                exactly when that file is found; "not available" says where it was looked for.
+//   Enhanced     a stronger model, in this order: a model the user installed as enhanced.gnvm
+//                (an explicit override), then an installed dtln.gnvm (converted DTLN;
+//                installed_models.h), then GhostNV's own 48 kHz causal Demucs embedded in the
+//                library ("builtin:enhanced", 16 ms). Available on every build that embeds it;
+//                in one that does not, exactly when one of those files is found ("not
+//                available" then says where it was looked for).
 //   Maximum      DeepFilterNet3: the installed model "maximum" (dfn3.gnvm); on the GPU when the
 //                backend selection finds one (models/dfn3/cuda/: the whole pipeline on the
 //                device), else the CPU.
@@ -31,6 +34,8 @@ struct ModeSpec {
   bool embedded_default = false;  // uses the library's embedded default model
   const char* installed_model = nullptr;  // else: this installed model (FindInstalledModel)
   bool embedded_ultra = false;    // or the embedded ultra-low-latency model ("builtin:ultra")
+  bool embedded_enhanced = false; // or the embedded enhanced model ("builtin:enhanced"): the
+                                  // Enhanced mode when no enhanced/dtln file is installed
   bool gpu = false;               // must run on the GPU (the real-time CUDA path)
 };
 
@@ -40,7 +45,7 @@ const char* ModeName(int mode);
 enum class ModeAvailability { kAvailable, kNotShipped, kUnknown };
 // The same decision as ResolveMode() without building a message (setup path: the first question
 // about gpu-realtime in a process loads the CUDA driver to look for a GPU; enhanced/maximum stat
-// the model directories).
+// the model directories; enhanced is available without a file when the library embeds its model).
 ModeAvailability CheckMode(int mode);
 
 // InvalidArgument for a value that is not a ghostnv_mode; Unavailable (with the reason and what

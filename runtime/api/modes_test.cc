@@ -1,5 +1,6 @@
-// The mode table: Basic resolves; Enhanced/Maximum exactly when their installed model is found;
-// GpuRealtime exactly where a GPU is; "not available" carries the reason.
+// The mode table: Basic resolves; Maximum exactly when its installed model is found; Enhanced
+// when an installed model is found or the library embeds GhostNV's enhanced model (installed
+// files first); GpuRealtime exactly where a GPU is; "not available" carries the reason.
 #include "runtime/api/modes.h"
 
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "runtime/api/default_model.h"
 #include "runtime/api/installed_models.h"
 #include "runtime/sched/cuda_backend.h"
 
@@ -25,6 +27,13 @@ const bool kIsolated = [] {
   return true;
 }();
 
+// Whether this build embeds models/weights/enhanced.gnvm (GHOSTNV_HAVE_ENHANCED_MODEL).
+bool EnhancedEmbedded() {
+  const void* data = nullptr;
+  size_t size = 0;
+  return EmbeddedEnhancedModel(&data, &size);
+}
+
 TEST(ModesTest, BasicIsTheEmbeddedDefault) {
   auto m = ResolveMode(GHOSTNV_MODE_BASIC);
   ASSERT_TRUE(m.ok()) << m.status();
@@ -35,8 +44,10 @@ TEST(ModesTest, BasicIsTheEmbeddedDefault) {
 
 TEST(ModesTest, OthersAreNotAvailableYet) {
   for (int mode : {GHOSTNV_MODE_ENHANCED, GHOSTNV_MODE_MAXIMUM, GHOSTNV_MODE_GPU_REALTIME}) {
-    // gpu-realtime exists exactly where a GPU does.
+    // gpu-realtime exists exactly where a GPU does, enhanced wherever its model is embedded
+    // (EnhancedIsTheEmbeddedModelUnlessInstalled).
     if (mode == GHOSTNV_MODE_GPU_REALTIME && sched::GpuPresent()) continue;
+    if (mode == GHOSTNV_MODE_ENHANCED && EnhancedEmbedded()) continue;
     auto m = ResolveMode(mode);
     ASSERT_FALSE(m.ok());
     EXPECT_TRUE(absl::IsUnavailable(m.status())) << m.status();
@@ -93,7 +104,46 @@ TEST(ModesTest, InstalledModelsAreSearchedInOrder) {
   ::rmdir(b.c_str());
   ::rmdir(tmpl);
   ::unsetenv("GHOSTNV_MODEL_PATH");
-  EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kNotShipped);
+  EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED),
+            EnhancedEmbedded() ? ModeAvailability::kAvailable : ModeAvailability::kNotShipped);
+  EXPECT_EQ(CheckMode(GHOSTNV_MODE_MAXIMUM), ModeAvailability::kNotShipped);
+}
+
+// Enhanced: an installed enhanced.gnvm, then an installed dtln.gnvm, then the embedded model;
+// "installed:enhanced" (FindInstalledModel) still means the files only.
+TEST(ModesTest, EnhancedIsTheEmbeddedModelUnlessInstalled) {
+  char tmpl[] = "/tmp/ghostnv-modes-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ::setenv("GHOSTNV_MODEL_PATH", dir.c_str(), 1);
+  EXPECT_TRUE(absl::IsNotFound(FindInstalledModel("enhanced").status()));
+  auto m = ResolveMode(GHOSTNV_MODE_ENHANCED);
+  if (EnhancedEmbedded()) {
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_STREQ(m->name, "enhanced");
+    EXPECT_TRUE(m->embedded_enhanced);
+    EXPECT_EQ(m->installed_model, nullptr);
+    EXPECT_FALSE(m->embedded_default);
+    EXPECT_FALSE(m->embedded_ultra);
+    EXPECT_FALSE(m->gpu);
+    EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kAvailable);
+  } else {
+    EXPECT_TRUE(absl::IsUnavailable(m.status())) << m.status();
+    EXPECT_NE(std::string(m.status().message()).find(dir + "/dtln.gnvm"), std::string::npos);
+    EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kNotShipped);
+  }
+  for (const char* f : {"/dtln.gnvm", "/enhanced.gnvm"}) {
+    std::ofstream(dir + f) << "x";  // installed: the file, not the embedded model
+    auto i = ResolveMode(GHOSTNV_MODE_ENHANCED);
+    ASSERT_TRUE(i.ok()) << i.status();
+    EXPECT_FALSE(i->embedded_enhanced) << f;
+    EXPECT_STREQ(i->installed_model, "enhanced");
+    EXPECT_EQ(*FindInstalledModel("enhanced"), dir + f);  // enhanced.gnvm before dtln.gnvm
+    EXPECT_EQ(CheckMode(GHOSTNV_MODE_ENHANCED), ModeAvailability::kAvailable);
+  }
+  for (const char* f : {"/dtln.gnvm", "/enhanced.gnvm"}) ::unlink((dir + f).c_str());
+  ::rmdir(tmpl);
+  ::unsetenv("GHOSTNV_MODEL_PATH");
 }
 
 TEST(ModesTest, UnknownModes) {

@@ -68,8 +68,9 @@ class DenoiseCliTest : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
-  Result RunTool(const std::vector<std::string>& args) const {
-    std::string cmd = Quote(GHOSTNV_DENOISE_BIN);
+  // `env` (optional): a prefix for the command line, e.g. "env -u GHOSTNV_MODEL_PATH ".
+  Result RunTool(const std::vector<std::string>& args, const std::string& env = "") const {
+    std::string cmd = env + Quote(GHOSTNV_DENOISE_BIN);
     for (const std::string& a : args) cmd.append(" ").append(Quote(a));
     const std::string o = dir_ + "/.stdout", e = dir_ + "/.stderr";
     cmd.append(" >").append(Quote(o)).append(" 2>").append(Quote(e)).append(" </dev/null");
@@ -562,6 +563,86 @@ TEST_F(DenoiseCliTest, ModelNames) {
   EXPECT_NE(std::system((cd + "./ultra >/dev/null 2>&1").c_str()), 0);
   EXPECT_NE(RunTool({in, Path("x.wav"), "--model", Path("ultra")}).err.find("not a model file"),
             std::string::npos);
+}
+
+// `--model enhanced` works on a machine with no installed models (the model folders are
+// isolated: no $GHOSTNV_MODEL_PATH, an $XDG_DATA_HOME that does not exist): the GhostNV Demucs
+// embedded in the library, 16 ms (768 frames) algorithmic latency. An installed dtln.gnvm takes
+// its place, and an installed enhanced.gnvm takes the place of both.
+TEST_F(DenoiseCliTest, EnhancedByNameIsEmbeddedUnlessInstalled) {
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  if (!src) GTEST_SKIP() << "no GHOSTNV_SOURCE_DIR";
+  const std::string weights = std::string(src) + "/models/weights/";
+  if (!Exists(weights + "enhanced.gnvm")) GTEST_SKIP() << "no models/weights/enhanced.gnvm";
+  const size_t frames = 24000 + 77;
+  const std::string in = Path("in.wav");
+  const audio::SoundFormat fmt{audio::kContainerWav, audio::Subtype::kFloat, 48000, 1};
+  ASSERT_TRUE(audio::WriteSoundFile(in, fmt, SpeechPlusNoise(48000, 1, frames, 5)).ok());
+  const std::string models = Path("models");
+  ASSERT_EQ(::mkdir(models.c_str(), 0700), 0);
+  const std::string isolated = "env -u GHOSTNV_MODEL_PATH XDG_DATA_HOME=" + Quote(Path("xdg")) + " ";
+  const std::string installed = "env GHOSTNV_MODEL_PATH=" + Quote(models) +
+                                " XDG_DATA_HOME=" + Quote(Path("xdg")) + " ";
+  auto run = [&](const std::string& env, const std::string& out) {
+    const Result r =
+        RunTool({in, out, "--model", "enhanced", "--report", "json", "--backend", "cpu"}, env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+  };
+  const nlohmann::json j = run(isolated, Path("enhanced.wav"));
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["model_source"], "embedded");
+  EXPECT_EQ(j["family"], "demucs");
+  EXPECT_EQ(j["model_sample_rate"], 48000);
+  EXPECT_DOUBLE_EQ(j["algorithmic_latency_ms"].get<double>(), 16.0);
+  EXPECT_EQ(j["latency_frames"], 768 + 255);
+  auto a = audio::ReadSoundFile(Path("enhanced.wav"));
+  auto x = audio::ReadSoundFile(in);
+  ASSERT_TRUE(a.ok() && x.ok());
+  ASSERT_EQ(a->frames, frames);
+  double e_in = 0, e_diff = 0;
+  for (size_t t = 0; t < frames; ++t) {
+    ASSERT_TRUE(std::isfinite(a->samples[t])) << t;
+    e_in += double(x->samples[t]) * x->samples[t];
+    e_diff += (double(a->samples[t]) - x->samples[t]) * (double(a->samples[t]) - x->samples[t]);
+  }
+  EXPECT_GT(e_diff, 0.01 * e_in);  // the output is not the input
+  // The same model by path: the same samples.
+  const Result p = RunTool({in, Path("by_path.wav"), "--model", weights + "enhanced.gnvm",
+                            "--backend", "cpu"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  auto b = audio::ReadSoundFile(Path("by_path.wav"));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(a->samples, b->samples);
+
+  // Installed files win: dtln.gnvm (here a copy of the default model), then enhanced.gnvm (a copy
+  // of the ultra model) over both.
+  auto copy = [&](const std::string& from, const std::string& to) {
+    std::ofstream(models + "/" + to, std::ios::binary)
+        << std::ifstream(weights + from, std::ios::binary).rdbuf();
+  };
+  if (!Exists(weights + "default.gnvm") || !Exists(weights + "ultra.gnvm"))
+    GTEST_SKIP() << "no models/weights/default.gnvm or ultra.gnvm to install";
+  copy("default.gnvm", "dtln.gnvm");
+  const nlohmann::json jd = run(installed, Path("dtln.wav"));
+  ASSERT_FALSE(jd.is_null());
+  EXPECT_EQ(jd["model_source"], models + "/dtln.gnvm");
+  EXPECT_NE(jd["family"], "demucs");
+  copy("ultra.gnvm", "enhanced.gnvm");
+  const nlohmann::json je = run(installed, Path("installed.wav"));
+  ASSERT_FALSE(je.is_null());
+  EXPECT_EQ(je["model_source"], models + "/enhanced.gnvm");
+  EXPECT_EQ(je["family"], "ultra");
+  EXPECT_DOUBLE_EQ(je["algorithmic_latency_ms"].get<double>(), 2.0);
+  // The library's own name for the embedded model reaches it whatever is installed.
+  const Result bi = RunTool({in, Path("builtin.wav"), "--model", "builtin:enhanced", "--report",
+                             "json", "--backend", "cpu"},
+                            installed);
+  ASSERT_EQ(bi.exit_code, 0) << bi.err;
+  EXPECT_EQ(nlohmann::json::parse(bi.out)["model_source"], "embedded");
+  auto c = audio::ReadSoundFile(Path("builtin.wav"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->samples, a->samples);
 }
 
 TEST_F(DenoiseCliTest, NonFiniteInputIsSanitisedAndReported) {

@@ -23,6 +23,7 @@
 #include "audio/alsa_format.h"
 #include "ghostnv/ghostnv.hpp"
 #include "nlohmann/json.hpp"
+#include "tools/denoise/model_arg.h"
 
 namespace ghostnv::tools {
 namespace {
@@ -272,14 +273,6 @@ int64_t Median(std::vector<int64_t> v) {
 
 }  // namespace
 
-const char* LibraryModelArg(const std::string& arg) {
-  if (arg == "default") return nullptr;
-  if (arg == "ultra") return "builtin:ultra";
-  if (arg == "enhanced") return "installed:enhanced";  // runtime/api/installed_models.h
-  if (arg == "maximum") return "installed:maximum";
-  return arg.c_str();
-}
-
 int RunLive(const LiveOptions& o) {
   // ---- options ----
   const std::optional<Preset> preset = PresetFor(o.latency, o.rate);
@@ -329,11 +322,12 @@ int RunLive(const LiveOptions& o) {
   // ---- the denoiser ----
   // --latency also picks the model when --model is left at "default": ultra the embedded
   // ultra-low-latency model ("builtin:ultra", 2 ms; on the GPU real-time path when --backend
-  // picks a GPU), quality the ENHANCED mode's model when it is installed; otherwise the BASIC
-  // RNNoise-class model.
-  int mode = GHOSTNV_MODE_BASIC;
+  // picks a GPU), quality the ENHANCED mode's model (an installed enhanced/DTLN model, else the
+  // embedded GhostNV Demucs) when this build has one; otherwise the BASIC RNNoise-class model.
+  const LibraryModel named = LibraryModelArg(o.model);
+  int mode = named.mode;
   std::string mode_note;
-  const char* model_arg = LibraryModelArg(o.model);
+  const char* model_arg = named.model;
   if (o.model == "default" && o.latency == "quality") {
     const char* name = "";
     if (ghostnv_mode_status(GHOSTNV_MODE_ENHANCED, &name) == GHOSTNV_OK) {

@@ -60,11 +60,4 @@ struct LiveOptions {
 // failed or the capture ended; 2: bad options). Errors are one "ghostnv-denoise: " line on stderr.
 int RunLive(const LiveOptions& options);
 
-// What --model means, for ghostnv_options.model: the names "default" (nullptr: the library's
-// default) and "ultra" ("builtin:ultra": the embedded 2 ms model) select the models built into
-// the library; anything else is a path. Names win over files: a file literally named `ultra` in
-// the current directory is reached as `./ultra` (an argument with a '/' or a '.' is never a name).
-// The returned pointer is static or arg.c_str().
-const char* LibraryModelArg(const std::string& arg);
-
 }  // namespace ghostnv::tools

@@ -8,6 +8,7 @@
 //                   [--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json]
 //                   [--duration S]
 //
+// --model: tools/denoise/model_arg.h (default, ultra and enhanced are built into the library).
 // --backend: where the library runs the model (auto = the first GPU that can run it, else the
 // CPU; cuda:N = CUDA device N, an error when it cannot be used). The report names the backend
 // chosen, the device, and any fallback to the CPU after a device failure ("fallback").
@@ -43,16 +44,19 @@
 #include "audio/sound_file.h"
 #include "ghostnv/ghostnv.hpp"
 #include "nlohmann/json.hpp"
+#include "tools/denoise/model_arg.h"
 #include "tools/denoise/si_sdr.h"
 #if GHOSTNV_HAVE_ALSA
 #include "tools/denoise/live.h"
 #endif
 
 ABSL_FLAG(std::string, model, "default",
-          "'default' or 'ultra' (the models built into the library: RNNoise-class, 10 ms; "
-          "ultra-low-latency, 2 ms), 'enhanced' or 'maximum' (converted DTLN / DeepFilterNet3 "
-          "installed in a model folder: $GHOSTNV_MODEL_PATH, ~/.local/share/ghostnv/models), "
-          "or a model file (.gnvm or RNNoise .rnnn). Names win: a file "
+          "'default', 'ultra' or 'enhanced' (the models built into the library: RNNoise-class, "
+          "10 ms; ultra-low-latency, 2 ms; GhostNV's causal Demucs, 16 ms, unless an "
+          "enhanced.gnvm or a converted DTLN dtln.gnvm is installed in a model folder: "
+          "$GHOSTNV_MODEL_PATH, ~/.local/share/ghostnv/models), 'maximum' (a converted "
+          "DeepFilterNet3 installed there as dfn3.gnvm), or a model file (.gnvm or RNNoise "
+          ".rnnn). Names win: a file "
           "named 'ultra' in the current directory is './ultra' (an argument with a '/' or a '.' "
           "is always a path)");
 ABSL_FLAG(std::string, backend, "auto",
@@ -70,8 +74,8 @@ ABSL_FLAG(std::string, format, "same",
 ABSL_FLAG(std::string, capture, "", "live mode: ALSA capture PCM (e.g. hw:1,0, plughw:1, default)");
 ABSL_FLAG(std::string, playback, "", "live mode: ALSA playback PCM");
 ABSL_FLAG(std::string, latency, "realtime",
-          "live mode: ultra | realtime | quality (period sizes; ultra also picks the 2 ms "
-          "model unless --model is given; see docs/live.md)");
+          "live mode: ultra | realtime | quality (period sizes; unless --model is given, ultra "
+          "also picks the 2 ms model and quality the enhanced one; see docs/live.md)");
 ABSL_FLAG(int, period, 0, "live mode: period in frames (16..8192; default from --latency)");
 ABSL_FLAG(int, periods, 0, "live mode: periods per device buffer (default from --latency)");
 ABSL_FLAG(int, rate, 48000, "live mode: sample rate, 44100 | 48000 | 96000");
@@ -100,12 +104,14 @@ constexpr const char* kUsage =
     "       ghostnv-denoise --capture PCM --playback PCM [--latency ultra|realtime|quality] "
     "[--period N] [--periods K] [--rate R] [--format F] [--channels C] [--model M] "
     "[--backend auto|cpu|cuda|cuda:N] [--strength S] [--report text|json] [--duration SECONDS]\n"
-    "       --model default|ultra: the models built into the library (RNNoise-class, 10 ms; "
-    "ultra-low-latency, 2 ms); --model enhanced|maximum: converted DTLN / DeepFilterNet3 "
-    "installed in $GHOSTNV_MODEL_PATH or ~/.local/share/ghostnv/models (dtln.gnvm, dfn3.gnvm); "
+    "       --model default|ultra|enhanced: the models built into the library (RNNoise-class, "
+    "10 ms; ultra-low-latency, 2 ms; GhostNV's causal Demucs, 16 ms: an installed "
+    "enhanced.gnvm or converted DTLN dtln.gnvm takes its place); --model maximum: a converted "
+    "DeepFilterNet3 installed in $GHOSTNV_MODEL_PATH or ~/.local/share/ghostnv/models "
+    "(dfn3.gnvm); "
     "names win over files, an argument with a '/' or '.' is a path "
-    "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model unless --model "
-    "is given";
+    "(a file named 'ultra' here: ./ultra); --latency ultra picks the ultra model and --latency "
+    "quality the enhanced one unless --model is given";
 
 // Thrown inside this program only; main() prints it as the one error line.
 struct Failure {
@@ -351,7 +357,9 @@ int Run(int argc, char** argv) {
 
   // The denoiser.
   ghostnv::Options opt;
-  opt.model = ghostnv::tools::LibraryModelArg(model_flag);
+  const ghostnv::tools::LibraryModel named = ghostnv::tools::LibraryModelArg(model_flag);
+  opt.model = named.model;
+  opt.mode = named.mode;
   opt.backend = backend;
   opt.sample_rate = static_cast<uint32_t>(in_fmt.sample_rate);
   opt.channels = static_cast<uint32_t>(in_fmt.channels);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -209,7 +210,7 @@ TEST_F(LadspaTest, VadGateThroughSoxMatchesTheLibrary) {
   EXPECT_GT(info["counters"]["gated_frames"].get<int64_t>(), rate / 2);
 }
 
-TEST_F(LadspaTest, UnavailableModeFallsBackToBasicAndBadRatesFailCleanly) {
+TEST_F(LadspaTest, ModesFallBackToBasicWhenUnavailableAndBadRatesFailCleanly) {
   REQUIRE_HOST("sox");
   const std::string in = Path("in.wav");
   WriteInput(in, 48000, 1, 48000);
@@ -221,6 +222,27 @@ TEST_F(LadspaTest, UnavailableModeFallsBackToBasicAndBadRatesFailCleanly) {
   ASSERT_EQ(maximum.status, 0) << maximum.output;
   EXPECT_NE(maximum.output.find("not available"), std::string::npos) << maximum.output;
   EXPECT_EQ(Read(Path("b.wav"), 1), Read(Path("m.wav"), 1));
+  // Enhanced (1) runs wherever the library embeds models/weights/enhanced.gnvm: no fallback note,
+  // and not the basic model's output.
+  const char* src = std::getenv("GHOSTNV_SOURCE_DIR");
+  struct stat st;
+  if (src != nullptr &&
+      ::stat((std::string(src) + "/models/weights/enhanced.gnvm").c_str(), &st) == 0) {
+    Result enhanced = Sh("sox " + Quote(in) + " -e floating-point -b 32 " + Quote(Path("e.wav")) +
+                         " ladspa ghostnv_ladspa.so ghostnv_mono 1 1");
+    ASSERT_EQ(enhanced.status, 0) << enhanced.output;
+    EXPECT_EQ(enhanced.output.find("not available"), std::string::npos) << enhanced.output;
+    const std::vector<float> e = Read(Path("e.wav"), 1), b = Read(Path("b.wav"), 1);
+    ASSERT_EQ(e.size(), b.size());
+    EXPECT_NE(e, b);
+    for (float v : e) ASSERT_TRUE(std::isfinite(v));
+    // Its model computes no voice probability: a VAD threshold is refused (a note), not a mute.
+    Result gated = Sh("sox " + Quote(in) + " -e floating-point -b 32 " + Quote(Path("eg.wav")) +
+                      " ladspa ghostnv_ladspa.so ghostnv_mono 1 1 0.6 100");
+    ASSERT_EQ(gated.status, 0) << gated.output;
+    EXPECT_NE(gated.output.find("VAD gate stays off"), std::string::npos) << gated.output;
+    EXPECT_EQ(Read(Path("eg.wav"), 1), e);
+  }
   // 22050 Hz is not a rate the library takes: the host reports it, nobody crashes.
   Result bad = Sh("sox " + Quote(in) + " -r 22050 " + Quote(Path("r.wav")) +
                   " rate 22050 ladspa ghostnv_ladspa.so ghostnv_mono");

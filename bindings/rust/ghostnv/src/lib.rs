@@ -35,16 +35,19 @@ use std::ptr::NonNull;
 
 use ghostnv_sys as sys;
 
-/// The seed's `DenoisingMode`: which model denoises. Only `Basic` ships in this version; the
-/// others return [`ErrorKind::NotAvailable`] until their models exist.
+/// The seed's `DenoisingMode`: which model denoises. `Basic` and `Enhanced` ship in the library
+/// (`Enhanced` in every build that embeds `models/weights/enhanced.gnvm`); `Maximum` needs an
+/// installed model and `GpuRealtime` a GPU, else [`ErrorKind::NotAvailable`] (see
+/// [`DenoisingMode::is_available`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DenoisingMode {
     /// The default RNNoise-class model embedded in the library (CPU, 10 ms).
     #[default]
     Basic,
-    /// A stronger CPU model (DTLN or the GhostNV conv+GRU model).
+    /// A stronger model (48 kHz, 16 ms): GhostNV's causal Demucs embedded in the library, unless
+    /// the user installed `enhanced.gnvm` or a converted DTLN `dtln.gnvm` in a model folder.
     Enhanced,
-    /// DeepFilterNet3 (GPU when there is one, else CPU).
+    /// DeepFilterNet3, installed by the user as `dfn3.gnvm` (GPU when there is one, else CPU).
     Maximum,
     /// The ultra-low-latency model on the GPU real-time path.
     GpuRealtime,
@@ -329,7 +332,8 @@ impl GhostNvProcessor {
     }
 
     /// The VAD gate: mute while the voice probability stays below `threshold` (0 = off) for
-    /// longer than `grace_ms`. Real-time safe.
+    /// longer than `grace_ms`. [`ErrorKind::Unsupported`] for a threshold > 0 when the model
+    /// computes no voice probability (DTLN, the enhanced model). Real-time safe.
     pub fn set_vad_gate(&mut self, threshold: f32, grace_ms: f32) -> Result<(), Error> {
         match unsafe { sys::ghostnv_set_vad_gate(self.denoiser(), threshold, grace_ms) } {
             0 => Ok(()),

@@ -71,6 +71,7 @@ struct Live {
   ghostnv_denoiser* d = nullptr;
   ghostnv_context_t* ctx = nullptr;
   uint32_t channels = 1;
+  uint32_t period = 0;  // the period hint: calls of other multiples are refused
 };
 
 const uint32_t kRates[] = {48000, 44100, 96000, 16000, 22050, 0, 7999, 192001, 8000, 32000};
@@ -148,7 +149,10 @@ void Create(Reader& r, Live* slot) {
       if (c) slot->channels = 1;
     } else {
       c = ghostnv_init_audio_ex(&o);
-      if (c) slot->channels = o.channels;
+      if (c) {
+        slot->channels = o.channels;
+        slot->period = o.struct_size >= sizeof(o) ? o.period_frames : 0;
+      }
     }
     FUZZ_CHECK(c != nullptr || (KnownStatus(ghostnv_last_status()) && ghostnv_last_error()[0]));
     if (c) {
@@ -170,6 +174,7 @@ void Create(Reader& r, Live* slot) {
   FUZZ_CHECK(ghostnv_latency_frames(d) > 0);
   slot->d = d;
   slot->channels = o.channels;
+  slot->period = o.struct_size >= sizeof(o) ? o.period_frames : 0;
 }
 
 void Process(Reader& r, Live& s) {
@@ -196,6 +201,8 @@ void Process(Reader& r, Live& s) {
     frames = SIZE_MAX / (special % 2 ? 1 : 4);  // overflows the byte size
     expect = GHOSTNV_ERROR_INVALID_ARGUMENT;
   }
+  if (expect == GHOSTNV_OK && s.period != 0 && frames % s.period != 0)
+    expect = GHOSTNV_ERROR_INVALID_ARGUMENT;  // the period hint's promise is broken
   int rc;
   if (s.ctx) {
     size_t samples = frames > SIZE_MAX / ch ? frames : frames * ch;
@@ -213,6 +220,14 @@ void Process(Reader& r, Live& s) {
 
 ghostnv_denoiser* DenoiserOf(Live& s) {
   return s.ctx ? ghostnv_context_denoiser(s.ctx) : s.d;
+}
+
+// Whether the denoiser's model computes no voice probability (DTLN, Demucs: the enhanced model,
+// which mode 1 picks), so that a VAD gate threshold > 0 is refused.
+bool HasNoVad(ghostnv_denoiser* d) {
+  const char* j = ghostnv_info_json(d);
+  return std::strstr(j, "\"family\":\"demucs\"") != nullptr ||
+         std::strstr(j, "\"family\":\"dtln\"") != nullptr;
 }
 
 void Destroy(Live& s, ghostnv_denoiser** dead_d, ghostnv_context_t** dead_ctx) {
@@ -261,7 +276,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           const float g = static_cast<float>(r.Byte()) * 100.0f - 100.0f;
           const int rc = ghostnv_set_vad_gate(DenoiserOf(s), t, g);
           const bool ok = t >= 0.0f && t <= 1.0f && g >= 0.0f && g <= 10000.0f;
-          FUZZ_CHECK(rc == (ok ? GHOSTNV_OK : GHOSTNV_ERROR_INVALID_ARGUMENT));
+          const int refused = t > 0.0f && HasNoVad(DenoiserOf(s)) ? GHOSTNV_ERROR_UNSUPPORTED
+                                                                  : GHOSTNV_OK;
+          FUZZ_CHECK(rc == (ok ? refused : GHOSTNV_ERROR_INVALID_ARGUMENT));
         }
         break;
       case 5:
