@@ -23,40 +23,39 @@ extern const unsigned char ghostnv_embedded_enhanced_model_end[];
 #endif
 
 namespace ghostnv::api {
+namespace {
+
+// The bytes [begin, end) of an embedded file (begin nullptr: not embedded in this build).
+bool Bytes(const unsigned char* begin, const unsigned char* end, const void** data,
+           size_t* size) {
+  *data = begin;
+  *size = begin != nullptr ? static_cast<size_t>(end - begin) : 0;
+  return *size > 0;
+}
+
+}  // namespace
 
 bool EmbeddedDefaultModel(const void** data, size_t* size) {
 #if GHOSTNV_HAVE_DEFAULT_MODEL
-  *data = ghostnv_embedded_default_model;
-  *size = static_cast<size_t>(ghostnv_embedded_default_model_end - ghostnv_embedded_default_model);
-  return *size > 0;
+  return Bytes(ghostnv_embedded_default_model, ghostnv_embedded_default_model_end, data, size);
 #else
-  *data = nullptr;
-  *size = 0;
-  return false;
+  return Bytes(nullptr, nullptr, data, size);
 #endif
 }
 
 bool EmbeddedUltraModel(const void** data, size_t* size) {
 #if GHOSTNV_HAVE_ULTRA_MODEL
-  *data = ghostnv_embedded_ultra_model;
-  *size = static_cast<size_t>(ghostnv_embedded_ultra_model_end - ghostnv_embedded_ultra_model);
-  return *size > 0;
+  return Bytes(ghostnv_embedded_ultra_model, ghostnv_embedded_ultra_model_end, data, size);
 #else
-  *data = nullptr;
-  *size = 0;
-  return false;
+  return Bytes(nullptr, nullptr, data, size);
 #endif
 }
 
 bool EmbeddedEnhancedModel(const void** data, size_t* size) {
 #if GHOSTNV_HAVE_ENHANCED_MODEL
-  *data = ghostnv_embedded_enhanced_model;
-  *size = static_cast<size_t>(ghostnv_embedded_enhanced_model_end - ghostnv_embedded_enhanced_model);
-  return *size > 0;
+  return Bytes(ghostnv_embedded_enhanced_model, ghostnv_embedded_enhanced_model_end, data, size);
 #else
-  *data = nullptr;
-  *size = 0;
-  return false;
+  return Bytes(nullptr, nullptr, data, size);
 #endif
 }
 
