@@ -40,6 +40,11 @@ class Family {
   int sample_rate() const { return model().sample_rate; }
   int algorithmic_latency() const { return model().algorithmic_latency; }
 
+  // Whether ProcessHop's HopInfo::vad is a voice probability from the network (rnnoise, ultra,
+  // dfn3). The others report 0 there, which would close a VAD gate for good. Wrappers of a
+  // family (backends, taps) answer for the family they run.
+  virtual bool computes_vad() const { return false; }
+
   virtual std::unique_ptr<ChannelState> NewChannel() const = 0;
   // in/out: hop_size() samples, float in [-1, 1] nominal; in must be finite (callers sanitise).
   // strength in [0, 1]: 1 = the model's output, 0 = the input delayed by the latency.

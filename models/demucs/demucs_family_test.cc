@@ -4,6 +4,7 @@
 
 #include "models/demucs/demucs_family.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -413,8 +414,13 @@ TEST(DemucsFamily, SkipDelayStreamingResetsDelaysTheDrySignalAndDoesNotAllocate)
   for (size_t i = 0; i + lat < x.size(); ++i) ASSERT_FLOAT_EQ(dry[i + lat], x[i]) << i;
   std::vector<float> y(static_cast<size_t>(hop));
   const long before = g_allocations.load();
-  for (int k = 0; k < 12; ++k) (*fam)->ProcessHop(*ch, x.data() + k * hop, y.data(), 0.7f);
+  float vad_max = 0;
+  for (int k = 0; k < 12; ++k)
+    vad_max = std::max(vad_max, (*fam)->ProcessHop(*ch, x.data() + k * hop, y.data(), 0.7f).vad);
   EXPECT_EQ(g_allocations.load() - before, 0);
+  // no voice probability: the API refuses a VAD gate for this family
+  EXPECT_FALSE((*fam)->computes_vad());
+  EXPECT_EQ(vad_max, 0.f);
 }
 
 TEST(DemucsFamily, OfflineHandlesAnyLength) {

@@ -663,6 +663,7 @@ class Dfn3Family final : public Family {
   }
 
   const Model& model() const override { return *model_; }
+  bool computes_vad() const override { return true; }
 
   std::unique_ptr<ChannelState> NewChannel() const override {
     return std::make_unique<Channel>(net_);

@@ -84,6 +84,7 @@ TEST(Dfn3, RejectsMissingLayerAndWrongRate) {
 TEST(Dfn3, RealTimeLoopOnRandomWeights) {
   absl::StatusOr<std::unique_ptr<Family>> fam = CreateDfn3Family(RandomModel());
   ASSERT_TRUE(fam.ok()) << fam.status();
+  EXPECT_TRUE((*fam)->computes_vad());  // HopInfo::vad from the network's local SNR
   EXPECT_EQ((*fam)->algorithmic_latency(), 1440);
   auto ch = (*fam)->NewChannel();
   std::mt19937 rng(3);

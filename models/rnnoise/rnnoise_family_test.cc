@@ -110,6 +110,27 @@ TEST(RnnoiseFamily, OutputIsFiniteAndChangesTheSignal) {
   }
 }
 
+// HopInfo::vad is the network's voice probability (so the API allows a VAD gate): in (0, 1] on
+// hops the network runs.
+TEST(RnnoiseFamily, ComputesAVoiceProbability) {
+  auto fam = CreateRnnoiseFamily(RandomModel());
+  ASSERT_TRUE(fam.ok());
+  EXPECT_TRUE((*fam)->computes_vad());
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-0.3f, 0.3f);
+  auto ch = (*fam)->NewChannel();
+  std::vector<float> x(kHop), y(kHop);
+  float vad_max = 0;
+  for (int h = 0; h < 9; ++h) {
+    for (float& v : x) v = dist(rng);
+    const HopInfo info = (*fam)->ProcessHop(*ch, x.data(), y.data(), 1.f);
+    EXPECT_GE(info.vad, 0.f);
+    EXPECT_LE(info.vad, 1.f);
+    vad_max = std::max(vad_max, info.vad);
+  }
+  EXPECT_GT(vad_max, 0.f);
+}
+
 TEST(RnnoiseFamily, SilenceInSilenceOut) {
   auto fam = CreateRnnoiseFamily(RandomModel());
   ASSERT_TRUE(fam.ok());

@@ -118,6 +118,7 @@ class UltraFamily final : public Family {
       : model_(std::move(model)), net_(net) {}
 
   const Model& model() const override { return *model_; }
+  bool computes_vad() const override { return true; }
 
   std::unique_ptr<ChannelState> NewChannel() const override {
     return std::make_unique<Channel>(net_);

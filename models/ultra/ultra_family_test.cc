@@ -305,6 +305,7 @@ TEST(UltraFamily, OddInputsStayFinite) {
   const OwnedModel om = UltraModel(10);
   auto fam = Make(om);
   ASSERT_NE(fam, nullptr);
+  EXPECT_TRUE(fam->computes_vad());  // HopInfo::vad is the network's voice probability
   auto ch = fam->NewChannel();
   std::vector<float> in(kHop), out(kHop);
   // Digital silence, denormals, full-scale square, DC, alternating max.

@@ -57,7 +57,7 @@ struct ghostnv_denoiser {
   ghostnv::sched::StreamConfig config;
   ghostnv::sched::BackendChoice backend;
   int mode = GHOSTNV_MODE_BASIC;
-  bool has_vad = true;  // the model computes a voice probability (ModelHasVad): the gate may close
+  bool has_vad = true;  // the family computes a voice probability (computes_vad): the gate may close
   size_t channels = 1;
   std::string model_source;  // "embedded", a path, or "memory"
   std::string info;          // ghostnv_info_json()'s buffer
@@ -257,13 +257,6 @@ int LoadTheModel(const ghostnv_options& o, const api::ModeSpec& mode, ghostnv_de
   return GHOSTNV_OK;
 }
 
-// Whether the model's family computes a voice probability per hop (models::HopInfo::vad). The
-// others (DTLN, Demucs: the enhanced model) report 0, which would close the VAD gate for good, so
-// a gate threshold > 0 is refused for them.
-bool ModelHasVad(const Model& m) {
-  return m.family == "rnnoise" || m.family == "ultra" || m.family == "dfn3";
-}
-
 int64_t GraceFrames(float grace_ms, int rate) {
   return static_cast<int64_t>(std::llround(static_cast<double>(grace_ms) * rate / 1000.0));
 }
@@ -429,7 +422,9 @@ int Create(const ghostnv_options* options, ghostnv_denoiser** out) {
                 std::string(run.status().message()));
   }
   d->family = std::move(*run);
-  d->has_vad = ModelHasVad(*d->model);
+  // A family without a voice probability (DTLN, Demucs: the enhanced model) reports 0, which
+  // would close the VAD gate for good: a gate threshold > 0 is refused for it.
+  d->has_vad = d->family->computes_vad();
   if (o.vad_threshold > 0.0f && !d->has_vad) {
     return Fail(GHOSTNV_ERROR_UNSUPPORTED,
                 absl::StrCat("options.vad_threshold ", o.vad_threshold, ": the VAD gate needs a ",

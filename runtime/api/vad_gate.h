@@ -43,6 +43,7 @@ class VadTap : public models::Family {
   VadTap(std::shared_ptr<const models::Family> inner, int channels, size_t capacity);
 
   const models::Model& model() const override { return inner_->model(); }
+  bool computes_vad() const override { return inner_->computes_vad(); }
   // Channel states are numbered in creation order: 0 .. channels-1.
   std::unique_ptr<models::ChannelState> NewChannel() const override;
   models::HopInfo ProcessHop(models::ChannelState& state, const float* in, float* out,

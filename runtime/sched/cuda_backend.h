@@ -147,6 +147,7 @@ class RealtimeCudaFamily : public BackendFamily {
   ~RealtimeCudaFamily() override;
 
   const models::Model& model() const override { return cpu_->model(); }
+  bool computes_vad() const override { return cpu_->computes_vad(); }
   // nullptr when no slot is free (the plan has max_sessions slots).
   std::unique_ptr<models::ChannelState> NewChannel() const override;
   models::HopInfo ProcessHop(models::ChannelState& state, const float* in, float* out,

@@ -145,6 +145,7 @@ class BatchedCudaFamily : public BackendFamily {
                     std::shared_ptr<const models::Family> cpu,
                     std::chrono::nanoseconds watchdog = std::chrono::seconds(2));
   const models::Model& model() const override { return cpu_->model(); }
+  bool computes_vad() const override { return cpu_->computes_vad(); }
   std::unique_ptr<models::ChannelState> NewChannel() const override;  // nullptr: no slot
   models::HopInfo ProcessHop(models::ChannelState& state, const float* in, float* out,
                              float strength) const override;
