@@ -31,7 +31,7 @@ import torch
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "eval"))
-import enhanced_train as et  # noqa: E402
+import enhanced_lookahead_eval as lae  # noqa: E402
 import evaluate  # noqa: E402
 
 import soundfile as sf  # noqa: E402
@@ -65,10 +65,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     cfg = json.loads(pathlib.Path(a.config).read_text())
     d = int(cfg.get("skip_delay", 0) or 0) if a.skip_delay is None else a.skip_delay
-    model = et.build_model(dict(cfg, skip_delay=d, output_delay=d))
-    sd = torch.load(a.checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in sd.items()})
-    model.eval()
+    _, model, _ = lae.load(f"torch={a.checkpoint}:{d}", cfg)
     items = evaluate.load_pairs(a.pairs, 48000)[::a.every]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,9 +78,7 @@ def main(argv=None):
             if r.returncode != 0:
                 raise SystemExit(f"ghostnv-denoise failed on {it['id']}: {r.stderr}")
             eng, _ = sf.read(out, dtype="float64")
-            t = torch.from_numpy(np.concatenate([noisy, np.zeros(d)]).astype(np.float32))
-            with torch.no_grad():
-                ref = model(t[None, None])[0, 0].double().numpy()[d:d + noisy.size]
+            ref = lae.run(model, d, noisy)   # the whole-signal forward, re-aligned
             n = min(eng.size, ref.size)
             row = {"id": it["id"], "snr_db": it.get("snr_db"), "samples": int(n),
                    "engine_vs_torch_snr": snr_db(ref[:n], eng[:n]),
