@@ -487,6 +487,216 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
   return period;
 }
 
+// ---- The relaxed-order frontend (rnn_frontend's RELAX; rnn_frontend_relaxed_*) ----
+// The same algorithm as the CPU frontend with every serial float chain computed in parallel,
+// in another order (same results up to rounding, not the same bits; the pitch decisions follow
+// the CPU's on >= 99 % of hops and the whole model stays >= 60 dB from the CPU: tests).
+#define RNN_RX_CHUNKS (RNN_LP_LEN / 8)  // 108 chunks of 8 whitened samples
+#define RNN_RX_SEG (RNN_HOP / 32)       // 15 samples of the hop per lane of the high-pass warp
+
+// The DC high-pass (audio::Biquad b = {-2, 1}, a = {-1.99599, 0.99600}, transposed direct form
+// II) of one hop by one warp, in double: with s = (m0, m1) and y = x + m0 the filter is the
+// linear recurrence s' = M s + x g, M = [[a1, 1], [-a2, 0]], g = (a1 - 2, 1 - a2). Lane l owns
+// samples [15 l, 15 l + 15): (1) its segment's end state from a zero start, c_l (lane 0 adds
+// M^15 s0, the row's state); (2) an inclusive scan of the affine maps s -> M^15 s + c_l over the
+// lanes (Hillis-Steele with M^15, M^30, M^60, ... : E_l = M^15 E_{l-1} + c_l, the state after
+// segment l); (3) each lane filters its segment again from E_{l-1} and writes y = x + m0 (rounded
+// once to float) over its input in xs; lane 31's E is the new state. In double the result is the
+// exact recurrence's to ~1e-15 (the CPU's float chain is within its own rounding of it). Every
+// lane calls it; hp_on = false copies the input (the state unused).
+template <typename T>
+__device__ __forceinline__ void rnn_highpass_scan(const T* in, float* xs, float* st, bool hp_on, int lane) {
+  const int i0 = RNN_RX_SEG * lane;
+  for (int i = 0; i < RNN_RX_SEG; ++i) xs[i0 + i] = rnn_pcm_in(in[i0 + i]);
+  if (!hp_on) return;
+  const double a1 = static_cast<double>(1.99599f), a2 = static_cast<double>(0.99600f);
+  double c0 = 0.0, c1 = 0.0;  // (1): segment response from a zero state
+  for (int i = 0; i < RNN_RX_SEG; ++i) {
+    const double x = xs[i0 + i], y = x + c0;
+    c0 = c1 - 2.0 * x + a1 * y;
+    c1 = x - a2 * y;
+  }
+  // P = M^15 (every lane, the same operations: the same constants).
+  double p00 = 1.0, p01 = 0.0, p10 = 0.0, p11 = 1.0;
+  for (int i = 0; i < RNN_RX_SEG; ++i) {  // P <- M P
+    const double q00 = a1 * p00 + p10, q01 = a1 * p01 + p11;
+    p10 = -a2 * p00;
+    p11 = -a2 * p01;
+    p00 = q00;
+    p01 = q01;
+  }
+  const double s0 = st[RNN_ST_HP], s1 = st[RNN_ST_HP + 1];
+  if (lane == 0) {
+    c0 += p00 * s0 + p01 * s1;
+    c1 += p10 * s0 + p11 * s1;
+  }
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {  // (2): P = M^(15 d) at offset d
+    const double u0 = __shfl_up_sync(0xffffffffu, c0, d), u1 = __shfl_up_sync(0xffffffffu, c1, d);
+    if (lane >= d) {
+      c0 += p00 * u0 + p01 * u1;
+      c1 += p10 * u0 + p11 * u1;
+    }
+    const double q00 = p00 * p00 + p01 * p10, q01 = p00 * p01 + p01 * p11;
+    const double q10 = p10 * p00 + p11 * p10, q11 = p10 * p01 + p11 * p11;
+    p00 = q00;
+    p01 = q01;
+    p10 = q10;
+    p11 = q11;
+  }
+  double m0 = __shfl_up_sync(0xffffffffu, c0, 1), m1 = __shfl_up_sync(0xffffffffu, c1, 1);
+  if (lane == 0) {
+    m0 = s0;
+    m1 = s1;
+  }
+  for (int i = 0; i < RNN_RX_SEG; ++i) {  // (3)
+    const double x = xs[i0 + i], y = x + m0;
+    m0 = m1 - 2.0 * x + a1 * y;
+    m1 = x - a2 * y;
+    xs[i0 + i] = static_cast<float>(y);
+  }
+  if (lane == 31) {
+    st[RNN_ST_HP] = static_cast<float>(m0);
+    st[RNN_ST_HP + 1] = static_cast<float>(m1);
+  }
+}
+
+// Inclusive scan over the warp of (a, e) (doubles; every lane calls it).
+__device__ __forceinline__ void rnn_warp_scan2(double& a, double& e, int lane) {
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const double ua = __shfl_up_sync(0xffffffffu, a, d), ue = __shfl_up_sync(0xffffffffu, e, d);
+    if (lane >= d) {
+      a += ua;
+      e += ue;
+    }
+  }
+}
+
+// RELAX, from the low-passed signal o (o[-5..-1] = 0) to the searches' inputs, 128 threads:
+//   autocorrelation (5 lags): per-thread partial sums (j = tid, tid + 128, ...), warp shuffles,
+//     the four warps' sums in rx_ac; thread 0 adds them and runs the LPC (rnn_lpc_fir) -> fir;
+//   whitening: thread c < 108 filters lp[8 c, 8 c + 8) (and writes x4 / y4 from it) and sums
+//     the squares of its 8 samples and of its 4 even ones in double; warp inclusive scans ->
+//     rx_pa / rx_pe, warp totals -> rx_wt. B(c) = the sum of the squares of chunks < c.
+//   phase 3: warps 0-1 the coarse cross-correlation (three lags per lane, rnn_xcorr_lag3, FMA
+//     order); warps 2-3 every energy as a window of the prefix sums: W(s) = sum_{t=s}^{s+479}
+//     lp[t]^2 for s = 0..384 gives syy_f[s] = 1 + W(s) (s <= 293), yy_lag[384 - s] = W(s) and
+//     xx = W(384) (ips[0]); Wc(i) = sum_{j=i}^{i+239} lp[2 j]^2 gives syy_c[i] = 1 + Wc(i). A
+//     thread starts at a chunk boundary (W(16 u) = B(2 u + 60) - B(2 u)) and slides 16 (8) steps
+//     by adding and removing squares, all in double (products of floats are exact in double;
+//     the window sums then carry ~1e-16 relative error of the prefix, no float cancellation).
+// Leaves every output behind a barrier.
+__device__ __forceinline__ double rnn_rx_prefix(const double* incl, const double* wt, int c) {  // B(c), c <= 108
+  if (c == 0) return 0.0;
+  double v = incl[c - 1];
+  for (int w = 0; w < (c - 1) >> 5; ++w) v += wt[w];
+  return v;
+}
+__device__ __forceinline__ void rnn_relaxed_energies(const float* o, float* lp, float* x4, float* y4, float* xc,
+                                                     float* syy_c, float* syy_f, float* yy_lag, float* ips, float* fir,
+                                                     float (*acw)[5], double* pa, double* pe, double* wt, int tid,
+                                                     int warp, int lane) {
+  {
+    float a[5] = {0.f, 0.f, 0.f, 0.f, 0.f};
+    for (int j = tid; j < RNN_LP_LEN; j += 128) {
+      const float v = o[j];
+#pragma unroll
+      for (int k = 0; k < 5; ++k)
+        if (j + k < RNN_LP_LEN) a[k] = __fmaf_rn(v, o[j + k], a[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < 5; ++k) {
+#pragma unroll
+      for (int m = 16; m >= 1; m >>= 1) a[k] += __shfl_xor_sync(0xffffffffu, a[k], m);
+    }
+    if (lane == 0) {
+#pragma unroll
+      for (int k = 0; k < 5; ++k) acw[warp][k] = a[k];
+    }
+  }
+  __syncthreads();
+  if (tid == 0) {
+    float ac[5];
+    for (int k = 0; k < 5; ++k) ac[k] = (acw[0][k] + acw[1][k]) + (acw[2][k] + acw[3][k]);
+    rnn_lpc_fir(ac, fir);
+  }
+  __syncthreads();
+  {
+    double sa = 0.0, se = 0.0;
+    const int c = tid;
+    if (c < RNN_RX_CHUNKS) {
+      const int i0 = 8 * c;
+      const float4 q0 = rnn_ld4(o + i0 - 8), q1 = rnn_ld4(o + i0 - 4), q2 = rnn_ld4(o + i0), q3 = rnn_ld4(o + i0 + 4);
+      const float v[16] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w, q2.x, q2.y, q2.z, q2.w, q3.x, q3.y, q3.z, q3.w};
+      const float f0 = fir[0], f1 = fir[1], f2 = fir[2], f3 = fir[3], f4 = fir[4];
+      float w[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        float t = __fmaf_rn(f0, v[7 + u], v[8 + u]);
+        t = __fmaf_rn(f1, v[6 + u], t);
+        t = __fmaf_rn(f2, v[5 + u], t);
+        t = __fmaf_rn(f3, v[4 + u], t);
+        w[u] = __fmaf_rn(f4, v[3 + u], t);
+        const double d2 = static_cast<double>(w[u]) * static_cast<double>(w[u]);
+        sa += d2;
+        if ((u & 1) == 0) se += d2;
+      }
+      rnn_st4(lp + i0, w[0], w[1], w[2], w[3]);
+      rnn_st4(lp + i0 + 4, w[4], w[5], w[6], w[7]);
+#pragma unroll
+      for (int u = 0; u < 8; u += 2) {  // y4[j] = lp[2 j] (j < 387), x4[j] = lp[384 + 2 j] (j < 240)
+        const int i = i0 + u;
+        if ((i >> 1) < (RNN_PITCH_FRAME + RNN_PITCH_MAX - 3 * RNN_PITCH_MIN) / 4) y4[i >> 1] = w[u];
+        if (i >= RNN_PITCH_MAX / 2 && ((i - RNN_PITCH_MAX / 2) >> 1) < RNN_PITCH_FRAME / 4)
+          x4[(i - RNN_PITCH_MAX / 2) >> 1] = w[u];
+      }
+    }
+    rnn_warp_scan2(sa, se, lane);
+    if (c < RNN_RX_CHUNKS) {
+      pa[c] = sa;
+      pe[c] = se;
+    }
+    if (lane == 31) {
+      wt[warp] = sa;
+      wt[4 + warp] = se;
+    }
+  }
+  __syncthreads();
+  const int len4 = RNN_PITCH_FRAME / 4, max_pitch = RNN_PITCH_MAX - 3 * RNN_PITCH_MIN;  // 240, 588
+  if (warp == 0) {
+    rnn_xcorr_lag3(x4, y4, len4, 3 * lane, 1, xc);  // lags 0-95
+  } else if (warp == 1) {
+    if (lane < 17) rnn_xcorr_lag3(x4, y4, len4, 96 + 3 * lane, 1, xc);  // lags 96-146
+  } else {
+    const int t = tid - 64;
+    const int nf = RNN_PITCH_MAX / 2;  // W(s) for s = 0..384
+    if (t < 25) {
+      const int s0 = 16 * t;
+      double w = rnn_rx_prefix(pa, wt, 2 * t + 60) - rnn_rx_prefix(pa, wt, 2 * t);
+      for (int s = s0; s < s0 + 16 && s <= nf; ++s) {
+        const double wc = w > 0.0 ? w : 0.0;
+        if (s < max_pitch >> 1) syy_f[s] = static_cast<float>(1.0 + wc);
+        yy_lag[nf - s] = static_cast<float>(wc);
+        if (s == nf) ips[0] = static_cast<float>(wc);
+        if (s < nf) {
+          const double a = lp[s + RNN_PITCH_FRAME / 2], b = lp[s];
+          w += a * a - b * b;
+        }
+      }
+    } else if (t < 25 + 19) {
+      const int v = t - 25, i0 = 8 * v;
+      double w = rnn_rx_prefix(pe, wt + 4, 2 * v + 60) - rnn_rx_prefix(pe, wt + 4, 2 * v);
+      for (int i = i0; i < i0 + 8 && i < max_pitch >> 2; ++i) {
+        syy_c[i] = static_cast<float>(1.0 + (w > 0.0 ? w : 0.0));
+        const double a = lp[2 * (i + len4)], b = lp[2 * i];
+        w += a * a - b * b;
+      }
+    }
+  }
+  __syncthreads();
+}
+
 // HP = true (rnn_frontend_hp): the high-pass already ran (rnn_highpass_*, one lane per row)
 // and left this hop's filtered samples in frames[2b+1][0, RNN_HOP) (the pitch frame, written
 // by this kernel only at the end of the row); `in` is not read and the state's high-pass
@@ -508,12 +718,13 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 // RNN_LP_LEN (rnn_lpc_lanes: the autocorrelation and the LPC, one lane per row), the ring's head
 // as SPLIT 1 left it, and then everything from the whitening on; its row counter is
 // ctl[RNN_CTL_ROWS2] (ctl[1] is SPLIT 1's). Same operations in the same order, so the same bits.
-template <bool HP, typename T, int R = 1, int SPLIT = 0>
+template <bool HP, typename T, int R = 1, int SPLIT = 0, bool RELAX = false>
 __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_stride, const int* __restrict__ ctl,
                                              float* __restrict__ state, int state_stride,
                                              const float* __restrict__ window, float* __restrict__ frames,
                                              int avx2, float* __restrict__ scratch = nullptr) {
   static_assert(SPLIT == 0 || R == 1, "the chained frontend runs one row per block");
+  static_assert(!RELAX || (R == 1 && SPLIT == 0 && !HP), "the relaxed frontend is one fused row per block");
   // Shared memory is what limits the resident rows (blocks) per SM, so the big arrays are reused:
   // pa: the pitch buffer pb (only its last history sample and this hop, high-passed in place; the
   //     low-pass of the older part reads the ring) until the low-pass has read it; then the
@@ -530,6 +741,11 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   __shared__ float ac_r[R][5], fir_r[R][5], ips_r[R][40], ipm_r[R][16], ipp_r[R][16];
   __shared__ float rd_xy_r[R][16], rd_yy_r[R][16], rd_g_r[R][16], prev_gain_r[R];
   __shared__ int rd_t_r[R][16], rd_ok_r[R][16], best_r[R][2], fine_lag_r[R][10], fine_n_r[R], t0s_r[R], prev_period_r[R];
+  // RELAX: the autocorrelation's per-warp partial sums, and the energies' prefix sums in double
+  // (RNN_RX_CHUNKS chunks of 8 whitened samples: in-warp inclusive sums of all / of the even
+  // samples' squares, and the four warps' totals).
+  __shared__ float rx_ac[RELAX ? 4 : 1][5];
+  __shared__ double rx_pa[RELAX ? RNN_RX_CHUNKS : 1], rx_pe[RELAX ? RNN_RX_CHUNKS : 1], rx_wt[RELAX ? 8 : 1];
   const int r = R == 1 ? 0 : static_cast<int>(threadIdx.x) >> 7;  // this thread's row of the group
   float* const pa = pa_r[r];
   float* const pc = pc_r[r];
@@ -576,7 +792,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
   const int grid = static_cast<int>(gridDim.x);
   // With the AVX2 order the 480- and 240-element inner products run one warp each
   // (rnn_inner_warp); avx2 bit 2 keeps them on one lane each (for A/B runs).
-  const bool wcoop = avx2 && !(avx2_in & 4);
+  const bool wcoop = RELAX || (avx2 && !(avx2_in & 4));
   // Latency mode (every block has at most one row): RemoveDoubling's +-1 lag correlations are
   // computed speculatively for every candidate, next to the candidates (one serial phase less).
   // Throughput mode (blocks loop over rows, the SMs are busy): only the chosen lag's two, after
@@ -625,7 +841,8 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // the part that does not depend on this hop (lp0 + 5 + i for i < RNN_LP_OLD reads history
     // samples 2i - 1 .. 2i + 1 < RNN_PITCH_BUF - RNN_HOP), from the same values.
     float* xs = pb + RNN_PITCH_BUF - RNN_HOP;
-    for (int i = tid; i < RNN_HOP; i += nthr) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
+    if (!RELAX)
+      for (int i = tid; i < RNN_HOP; i += nthr) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
     // (Of the history only its newest sample is read from pb, by the low-pass of this hop's part.)
     if (tid == 0) pb[RNN_PITCH_BUF - RNN_HOP - 1] = rnn_ring(ring, base, RNN_PITCH_BUF - RNN_HOP - 1);
     for (int i = tid; i < RNN_LP_OLD; i += nthr) lp0[5 + i] = rnn_lowpass_ring(ring, base, i);
@@ -637,22 +854,26 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       prev_period_s = sti[RNN_ST_LAST_PERIOD] / 2;
       prev_gain_s = st[RNN_ST_LAST_GAIN];
     }
+    if constexpr (RELAX) {
+      // RELAX: warp 0 loads the hop and high-passes it as a parallel recurrence (rnn_highpass_scan).
+      if (warp == 0) rnn_highpass_scan(inr, xs, st, !(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS), lane);
+    }
     // The high-pass memory: lane q of sub-block 0's warp 0 filters row q.
-    const bool hp_lane = !HP && r == 0 && warp == 0 && lane < R;
+    const bool hp_lane = !RELAX && !HP && r == 0 && warp == 0 && lane < R;
     float* const st_hp = R == 1 ? st : hp_lane ? state_of(lane) : st;
     float m0 = 0.f, m1 = 0.f;
     if (hp_lane) {
       m0 = st_hp[RNN_ST_HP];
       m1 = st_hp[RNN_ST_HP + 1];
     }
-    __syncthreads();
+    if (!RELAX) __syncthreads();  // (RELAX: warp 0 wrote xs itself)
     // Phase 1: the high-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}) on
     // one lane per row, a serial chain, in place; meanwhile warp 1's lanes 0-4 (5 q .. 5 q + 4:
     // row q) start the autocorrelation lags on the old part (the CPU's bulk loop sums j in
     // index order; its first RNN_AC_SPLIT terms, o[j] o[j + k] with j + k < RNN_LP_OLD, are
     // known already).
     const float* o = lp0 + 5;
-    const bool ac_lane = SPLIT == 0 && r == 0 && warp == 1 && lane < 5 * R;
+    const bool ac_lane = !RELAX && SPLIT == 0 && r == 0 && warp == 1 && lane < 5 * R;
     float ac_bulk = 0.f;  // carried to the second half below
     if (hp_lane) {
       if (!(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS)) {  // (else: the input as is, the state unused)
@@ -697,6 +918,10 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       __syncthreads();  // shared buffers are reused by the next row
       continue;
     }
+    if constexpr (RELAX) {
+      rnn_relaxed_energies(o, pa, x4, y4, xc, syy_c, syy_f, yy_lag, ips, fir, rx_ac, rx_pa, rx_pe, rx_wt, tid, warp,
+                           lane);
+    } else {
     if (ac_lane) {  // autocorrelation lag k: the bulk, then the tail, as the CPU sums them
       const int ac_q = R == 1 ? 0 : lane / 5, k = lane - 5 * ac_q, fast = RNN_LP_LEN - 4;
       const float* const oq = o_of(ac_q);
@@ -715,7 +940,12 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     __syncthreads();
     if (tid == 0) rnn_lpc_fir(ac, fir);
     __syncthreads();
+    }  // (RELAX: phase 3's end)
     }  // (SPLIT 2: from here on)
+    const float* xlp = lp + RNN_PITCH_MAX / 2;
+    const int maxp = RNN_PITCH_MAX / 2, minp = RNN_PITCH_MIN / 2, n = RNN_PITCH_FRAME / 2;
+    const float* x = lp + maxp;
+    if constexpr (!RELAX) {
     const float* o = lp0 + 5;
     for (int i = tid; i < RNN_LP_LEN; i += nthr) {
       float v = __fadd_rn(o[i], __fmul_rn(fir[0], o[i - 1]));
@@ -731,7 +961,6 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // below sums them, so the serial chains only add. So are the two running energy tracks'
     // differences y[i + len]^2 - y[i]^2 (the CPU's rounded difference of those products), into
     // the tracks' own arrays at i + 1 (rnn_track).
-    const float* xlp = lp + RNN_PITCH_MAX / 2;
     for (int j = tid; j < RNN_LP_LEN; j += nthr) sq[j] = __fmul_rn(lp[j], lp[j]);
     for (int j = tid; j < len >> 2; j += nthr) x4[j] = xlp[2 * j];
     for (int j = tid; j < (len + max_pitch) >> 2; j += nthr) y4[j] = lp[2 * j];
@@ -744,8 +973,6 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       syy_f[i + 1] = __fsub_rn(__fmul_rn(a, a), __fmul_rn(b, b));
     }
     __syncthreads();
-    const int maxp = RNN_PITCH_MAX / 2, minp = RNN_PITCH_MIN / 2, n = RNN_PITCH_FRAME / 2;
-    const float* x = lp + maxp;
     // Phase 3, every serial chain on its own warp next to the parallel work (divergent lanes of
     // one warp would run one after the other):
     //   warp 0: coarse cross-correlation lags 0-95, three per lane (rnn_xcorr_lag3: each lag
@@ -841,6 +1068,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       }
     }
     __syncthreads();
+    }  // (!RELAX)
     // Phase 4: warp 0 finds the coarse search's two best lags (rnn_coarse_best: the scan's
     // result, in parallel) and lists the fine search's lags (within 2 of twice a coarse
     // candidate, increasing: the only ones the CPU computes, all others are 0).
@@ -1037,6 +1265,22 @@ rnn_frontend_s16(const short* __restrict__ in, int in_stride, const int* __restr
                  float* __restrict__ state, int state_stride, const float* __restrict__ window,
                  float* __restrict__ frames, int avx2) {
   rnn_frontend<false>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// The relaxed-order frontend (CudaPlanOptions::relaxed_frontend): rnn_frontend's RELAX, same
+// arguments and launch as rnn_frontend_f32 / _s16 (block.x = 128; avx2 is not read).
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_relaxed_f32(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                         float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                         float* __restrict__ frames, int avx2) {
+  rnn_frontend<false, float, 1, 0, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_relaxed_s16(const short* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                         float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                         float* __restrict__ frames, int avx2) {
+  rnn_frontend<false, short, 1, 0, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
 // Three rows per block (block.x = 384; rnn_frontend's R): the one-lane chains serve three rows
