@@ -724,7 +724,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
                                              const float* __restrict__ window, float* __restrict__ frames,
                                              int avx2, float* __restrict__ scratch = nullptr) {
   static_assert(SPLIT == 0 || R == 1, "the chained frontend runs one row per block");
-  static_assert(!RELAX || (R == 1 && SPLIT == 0 && !HP), "the relaxed frontend is one fused row per block");
+  static_assert(!RELAX || (R == 1 && SPLIT == 0), "the relaxed frontend is one row per block");
   // Shared memory is what limits the resident rows (blocks) per SM, so the big arrays are reused:
   // pa: the pitch buffer pb (only its last history sample and this hop, high-passed in place; the
   //     low-pass of the older part reads the ring) until the low-pass has read it; then the
@@ -841,7 +841,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
     // the part that does not depend on this hop (lp0 + 5 + i for i < RNN_LP_OLD reads history
     // samples 2i - 1 .. 2i + 1 < RNN_PITCH_BUF - RNN_HOP), from the same values.
     float* xs = pb + RNN_PITCH_BUF - RNN_HOP;
-    if (!RELAX)
+    if (!RELAX || HP)
       for (int i = tid; i < RNN_HOP; i += nthr) xs[i] = HP ? fp[i] : rnn_pcm_in(inr[i]);
     // (Of the history only its newest sample is read from pb, by the low-pass of this hop's part.)
     if (tid == 0) pb[RNN_PITCH_BUF - RNN_HOP - 1] = rnn_ring(ring, base, RNN_PITCH_BUF - RNN_HOP - 1);
@@ -854,7 +854,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       prev_period_s = sti[RNN_ST_LAST_PERIOD] / 2;
       prev_gain_s = st[RNN_ST_LAST_GAIN];
     }
-    if constexpr (RELAX) {
+    if constexpr (RELAX && !HP) {
       // RELAX: warp 0 loads the hop and high-passes it as a parallel recurrence (rnn_highpass_scan).
       if (warp == 0) rnn_highpass_scan(inr, xs, st, !(ctl[RNN_CTL_FLAGS] & RNN_CTL_NO_HIGHPASS), lane);
     }
@@ -866,7 +866,7 @@ __device__ __forceinline__ void rnn_frontend(const T* __restrict__ in, int in_st
       m0 = st_hp[RNN_ST_HP];
       m1 = st_hp[RNN_ST_HP + 1];
     }
-    if (!RELAX) __syncthreads();  // (RELAX: warp 0 wrote xs itself)
+    if (!RELAX) __syncthreads();  // (RELAX: warp 0 wrote xs itself, or HP: nothing reads xs before phase 2)
     // Phase 1: the high-pass (audio::Biquad with b = {-2, 1}, a = {-1.99599, 0.99600}) on
     // one lane per row, a serial chain, in place; meanwhile warp 1's lanes 0-4 (5 q .. 5 q + 4:
     // row q) start the autocorrelation lags on the old part (the CPU's bulk loop sums j in
@@ -1274,6 +1274,15 @@ rnn_frontend_relaxed_f32(const float* __restrict__ in, int in_stride, const int*
                          float* __restrict__ state, int state_stride, const float* __restrict__ window,
                          float* __restrict__ frames, int avx2) {
   rnn_frontend<false, float, 1, 0, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
+}
+
+// The relaxed frontend after rnn_highpass_* (the CPU's own high-pass chain, 32 rows per warp;
+// CudaPlanOptions::lane_highpass with kRelaxed): `in` is not read.
+extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)
+rnn_frontend_relaxed_hp(const float* __restrict__ in, int in_stride, const int* __restrict__ ctl,
+                        float* __restrict__ state, int state_stride, const float* __restrict__ window,
+                        float* __restrict__ frames, int avx2) {
+  rnn_frontend<true, float, 1, 0, true>(in, in_stride, ctl, state, state_stride, window, frames, avx2);
 }
 
 extern "C" __global__ void __launch_bounds__(128, RNN_FRONTEND_BLOCKS_PER_SM)

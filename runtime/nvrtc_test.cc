@@ -53,7 +53,7 @@ const std::set<std::string>& ExpectedKernels(const std::string& program) {
       {"lstm.cu", {"lstm_step_f32_r1", "lstm_step_f32_r2", "lstm_step_f32_r4", "lstm_step_f32_r8"}},
       {"rnnoise_pitch.cu", {"rnn_frontend_f32", "rnn_frontend_s16", "rnn_frontend_f32_r3", "rnn_frontend_s16_r3", "rnn_frontend_hp", "rnn_highpass_f32", "rnn_highpass_s16", "rnn_frontend_lp_f32",
         "rnn_frontend_lp_s16", "rnn_frontend_lp_hp", "rnn_lpc_lanes", "rnn_frontend_tail", "rnn_frontend_relaxed_f32",
-        "rnn_frontend_relaxed_s16"}},
+        "rnn_frontend_relaxed_s16", "rnn_frontend_relaxed_hp"}},
       {"ultra_persistent.cu", {"ultra_persistent_f32", "ultra_hop_f32"}},
       {"demucs.cu", {"demucs_input_f32", "demucs_upsample2_f32", "demucs_downsample2_f32", "demucs_dense_sk_f32", "demucs_dense_f32_t4", "demucs_dense_f32_t16", "demucs_lstm_cell_f32", "demucs_dec_ola_f32", "demucs_lstm_state_f32", "demucs_out_history_f32", "demucs_finish_f32", "demucs_skip_delay_f32"}},
       {"dfn3.cu", {"dfn3_input_f32", "dfn3_dft_f32", "dfn3_features_f32", "dfn3_conv_f32", "dfn3_convt_f32", "dfn3_gemv_f32", "dfn3_gru_f32", "dfn3_c0_push_f32", "dfn3_convp_f32", "dfn3_convp_pw_f32", "dfn3_filter_f32", "dfn3_idft_f32", "dfn3_output_f32"}},

@@ -4,7 +4,9 @@
 //                          (lane_highpass, >= 128 rows: rnn_highpass_* one lane per row, then
 //                          rnn_frontend_hp for the rest; lane_chains, >= 128 rows:
 //                          rnn_frontend_lp_* -> rnn_lpc_lanes (the autocorrelation one lane
-//                          per row) -> rnn_frontend_tail, through a per-row scratch)
+//                          per row) -> rnn_frontend_tail, through a per-row scratch;
+//                          frontend_order kRelaxed (kAuto: plans of >= 4096 sessions):
+//                          rnn_frontend_relaxed_*, the serial chains in parallel)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
 //   dense / gru (GpuOps)   input_dense, vad_gru, vad_output, noise_gru, denoise_gru, output
@@ -279,7 +281,8 @@ class CudaPlanImpl final : public CudaPlan {
   std::optional<runtime::Module> hp_module_;
   runtime::Kernel highpass_f32_, highpass_s16_, frontend_hp_;
   bool lane_hp_ = false, chains_ = false;
-  runtime::Kernel lp_f32_, lp_s16_, lp_hp_, lpc_lanes_, frontend_tail_;
+  bool relaxed_ = false;  // CudaPlanOptions::frontend_order resolved to kRelaxed
+  runtime::Kernel lp_f32_, lp_s16_, lp_hp_, lpc_lanes_, frontend_tail_, relaxed_hp_;
   // GHOSTNV_CUDA_PLAN_WARP_INNER=0: the frontends' pitch inner products one lane each (as before
   // 2026-11-29 04:30) instead of one warp each (AVX2 order only; same bits either way).
   bool warp_inner_ = true;
@@ -369,7 +372,10 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
                     gains = f(gains_, b * RNN_BANDS), vad = f(vad_, b), y = f(y_, b * RNN_WINDOW);
   absl::Status st;
   CUresult r;
-  if ((lane_hp_ || chains_) && rows >= 128) {
+  if (relaxed_ && !(lane_hp_ && rows >= 128)) {
+    r = rk.Frontend(in, RNN_HOP, ctl, state_.ptr(), state_stride_, window_.ptr(), frames, rows, 0, s, pcm16_, true);
+    if (!(st = check(r, "rnn_frontend_relaxed")).ok() || !(st = stage()).ok()) return st;
+  } else if ((lane_hp_ || chains_) && rows >= 128) {
     // lane_highpass: the high-pass one lane per row, then the rest; lane_chains: the frontend up
     // to the low-pass, the autocorrelation + LPC one lane per row, the rest (same bits).
     CUdeviceptr in_p = in, ctl_p = ctl, state_p = state_.ptr(), window_p = window_.ptr(), frames_p = frames;
@@ -383,7 +389,10 @@ absl::Status CudaPlanImpl::RecordChunk(CUdeviceptr ctl, int r0, int rows, const 
       if (!(st = check(r, "rnn_highpass")).ok()) return st;
     }
     void* fe_args[] = {&in_p, &in_stride, &ctl_p, &state_p, &state_stride, &window_p, &frames_p, &avx2, &scratch_p};
-    if (chains_) {
+    if (relaxed_) {  // (lane_hp_: the CPU's high-pass chain, then the relaxed rest)
+      r = relaxed_hp_.Launch({fe_grid}, {128}, 0, s, fe_args);  // (the extra scratch argument unused)
+      if (!(st = check(r, "rnn_frontend_relaxed_hp")).ok() || !(st = stage()).ok()) return st;
+    } else if (chains_) {
       r = (lane_hp_ ? lp_hp_ : pcm16_ ? lp_s16_ : lp_f32_).Launch({fe_grid}, {128}, 0, s, fe_args);
       if (!(st = check(r, "rnn_frontend_lp")).ok()) return st;
       void* lpc_args[] = {&ctl_p, &scratch_p};
@@ -594,6 +603,15 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
   bool chains = o.lane_chains;
   if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_LANE_CHAINS"); e != nullptr && (e[0] == '0' || e[0] == '1'))
     chains = e[0] == '1';
+  FrontendOrder order = o.frontend_order;
+  if (const char* e = std::getenv("GHOSTNV_CUDA_PLAN_RELAXED_FRONTEND"); e != nullptr) {
+    const std::string v(e);
+    if (v == "0") order = FrontendOrder::kCpu;
+    if (v == "1") order = FrontendOrder::kRelaxed;
+    if (v == "auto") order = FrontendOrder::kAuto;
+  }
+  relaxed_ = ResolveFrontendOrder(order, o.max_sessions) == FrontendOrder::kRelaxed;
+  if (relaxed_) chains = false;  // (a kCpu-order variant; lane_highpass combines: rnn_frontend_relaxed_hp)
   lane_hp_ = lane_hp;
   chains_ = chains;
   if (lane_hp || chains) {
@@ -607,7 +625,8 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     for (auto [name, out] : {std::pair{"rnn_highpass_f32", &highpass_f32_}, std::pair{"rnn_highpass_s16", &highpass_s16_},
                              std::pair{"rnn_frontend_hp", &frontend_hp_}, std::pair{"rnn_frontend_lp_f32", &lp_f32_},
                              std::pair{"rnn_frontend_lp_s16", &lp_s16_}, std::pair{"rnn_frontend_lp_hp", &lp_hp_},
-                             std::pair{"rnn_lpc_lanes", &lpc_lanes_}, std::pair{"rnn_frontend_tail", &frontend_tail_}}) {
+                             std::pair{"rnn_lpc_lanes", &lpc_lanes_}, std::pair{"rnn_frontend_tail", &frontend_tail_},
+                             std::pair{"rnn_frontend_relaxed_hp", &relaxed_hp_}}) {
       absl::StatusOr<runtime::Kernel> k = hp_module_->GetKernel(name);
       if (!k.ok()) return k.status();
       *out = *k;

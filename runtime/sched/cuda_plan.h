@@ -78,6 +78,22 @@ inline NetworkPrecision ResolveNetworkPrecision(NetworkPrecision requested, int 
   return max_sessions >= kAutoTcMinSessions ? NetworkPrecision::kFp16x3 : NetworkPrecision::kFp32;
 }
 
+// Order of the frontend's float sums (gpurelax, session 12). kCpu = rnn_frontend_*: the CPU's
+// operations in the CPU's order, so the pitch decisions are the CPU path's bit for bit (serial
+// one-lane chains: the high-pass, the autocorrelation, the energy tracks). kRelaxed =
+// rnn_frontend_relaxed_*: the same algorithm with those chains computed in parallel (the
+// high-pass as a warp scan in double, block reductions, windows of double prefix sums); same
+// results up to rounding, the pitch period equal to the CPU's on >= 99 % of hops with signal
+// (host-shim test); the whole model on the H200 >= 60 dB from the CPU in all but rare sessions
+// where a near-tie flipped a period (worst 57.1 dB of 2500; cuda_plan_test RelaxedWholeModel).
+// kAuto = kRelaxed for plans of >= kAutoTcMinSessions sessions (the batched mode, like
+// NetworkPrecision::kAuto), else kCpu. Measured numbers: docs/perf/gpu.md, "Session 12 — gpurelax".
+enum class FrontendOrder { kCpu, kRelaxed, kAuto };
+inline FrontendOrder ResolveFrontendOrder(FrontendOrder requested, int max_sessions) {
+  if (requested != FrontendOrder::kAuto) return requested;
+  return max_sessions >= kAutoTcMinSessions ? FrontendOrder::kRelaxed : FrontendOrder::kCpu;
+}
+
 struct CudaPlanOptions {
   std::string device = "cuda";  // "cuda", "cuda:N", "N" or a PCI bus id (runtime::FindDevice)
   int max_sessions = 1;         // slots; every device/pinned buffer is sized for this at Create
@@ -120,6 +136,14 @@ struct CudaPlanOptions {
   // are >= 60 dB from the CPU (cuda_plan_test.cc). Profiled stages: h2d, frontend, fft+features,
   // network, post+ifft+synth, d2h. GHOSTNV_CUDA_PLAN_FUSED=0|1 overrides it.
   bool fused_spectra = true;
+  // The frontend's summation order (see FrontendOrder). kRelaxed (resolved) takes precedence
+  // over lane_chains (a kCpu-order variant); with lane_highpass, batches of >= 128 rows run the
+  // CPU's high-pass chain (rnn_highpass_*) and then rnn_frontend_relaxed_hp (not measured on the
+  // H200 yet). Default kCpu: kRelaxed is faster (H200, 64k rows: frontend 2172 -> 1539 us, hop
+  // 4575 -> 3916 us) but not yet >= 60 dB from the CPU in every session (57.1 dB in 1 of 2500,
+  // a pitch decision flipped by rounding; docs/perf/gpu.md, session 12).
+  // GHOSTNV_CUDA_PLAN_RELAXED_FRONTEND=0|1|auto overrides it (for measuring).
+  FrontendOrder frontend_order = FrontendOrder::kCpu;
   // Kernel cache directory; empty = runtime::CubinCache::DefaultDir().
   std::string kernel_cache_dir;
 };

@@ -269,8 +269,13 @@ struct Lifetime {
 };
 
 // fused: CudaPlanOptions::fused_spectra (the default) or the split kernels after the frontend.
+// order: CudaPlanOptions::frontend_order. kCpu: the pitch decisions are the CPU's bit for bit;
+// every session >= 60 dB, VAD within 1e-3. kRelaxed: a near-tie may flip a period on some hop
+// (another pitch-delayed frame and pitch features there), so: >= 99.5 % of the sessions >= 60 dB,
+// every one >= 50 dB, VAD within 0.05 (H200, 2026-11-29: worst 57.1 dB in 1 of 2500 sessions,
+// 68.5 dB of 37, VAD 0.022 — the issue's >= 60 dB in every session is not met; cuda_plan.h).
 void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int hops, uint32_t seed,
-                   bool fused = true) {
+                   bool fused = true, FrontendOrder order = FrontendOrder::kCpu, bool lane_hp = false) {
   std::string what;
   const std::vector<float>& signal = NoisySpeech(&what);
   std::cout << "signal: " << what << ", model: " << model->name << ", sessions: " << sessions << "\n";
@@ -281,10 +286,14 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
   o.max_sessions = sessions + 2;
   o.kernel_cache_dir = GpuEnv()->cache_dir.path();
   o.fused_spectra = fused;
+  o.frontend_order = order;
+  o.lane_highpass = lane_hp;
   absl::StatusOr<std::unique_ptr<CudaPlan>> plan = CudaPlan::Create(model, o);
   ASSERT_TRUE(plan.ok()) << plan.status();
   CudaPlan& p = **plan;
   ASSERT_EQ(p.hop_size(), kHop);
+  double worst_snr = 999, worst_vad = 0;
+  int below60 = 0, counted = 0;
   std::cout << "device: " << p.device_description() << "\n";
 
   // Lifetimes: every session starts at some hop; a third of them are released mid-run and a new
@@ -365,7 +374,10 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
     // (-3 dB "SNR", > 150 dB below the input; sessions 1850/2048/2301/2385 of the 2500-session
     // run before 2026-11-28 17:00; reproduced on the host by rnnoise_kernels_host_test's
     // Fft/HostBatch.*).
-    const bool ok = snr >= 60.0 || below_in >= 100.0;
+    const bool relaxed = order == FrontendOrder::kRelaxed;
+    const bool ok = snr >= (relaxed ? 50.0 : 60.0) || below_in >= 100.0;
+    below60 += snr < 60.0 && below_in < 100.0;
+    ++counted;
     if (i < 4 || snr < 60 || l.silent_mismatch > 0)
       std::printf("session %zu: %d hops (%d silent), strength %.1f, SNR of the difference %.1f dB "
                   "(%.1f dB below the input), max |vad diff| %.2g, silence mismatches %d\n",
@@ -373,8 +385,14 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
     EXPECT_TRUE(ok) << "session " << i << ": SNR of the difference " << snr << " dB, " << below_in
                     << " dB below the input";
     EXPECT_EQ(l.silent_mismatch, 0) << "session " << i;
-    EXPECT_LT(l.max_vad_diff, 1e-3) << "session " << i;
+    EXPECT_LT(l.max_vad_diff, order == FrontendOrder::kRelaxed ? 0.05 : 1e-3) << "session " << i;
+    if (below_in < 100.0) worst_snr = std::min(worst_snr, snr);
+    worst_vad = std::max(worst_vad, l.max_vad_diff);
   }
+  std::printf("%s frontend, %d sessions (%d lifetimes): worst session %.1f dB, %d below 60 dB, max |vad diff| %.2g\n",
+              order == FrontendOrder::kRelaxed ? "relaxed" : "cpu-order", sessions, counted, worst_snr, below60,
+              worst_vad);
+  EXPECT_LE(below60, counted / 200) << "sessions below 60 dB";
   for (Lifetime& l : lives)
     if (l.slot >= 0) p.ReleaseSlot(l.slot);
 }
@@ -391,6 +409,37 @@ TEST_P(WholeModel, DefaultModelMatchesTheCpuFamily) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sessions, WholeModel, ::testing::Values(1, 3, 37, 2500));
+
+// The relaxed-order frontend (CudaPlanOptions::frontend_order = kRelaxed) against the CPU family
+// (RunWholeModel's kRelaxed bounds; the CPU-order frontend keeps the bit-for-bit pitch decisions:
+// Frontend.*).
+class RelaxedWholeModel : public ::testing::TestWithParam<int> {};
+
+TEST_P(RelaxedWholeModel, DefaultModelMatchesTheCpuFamily) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  const int n = GetParam(), hops = n > 1000 ? 24 : (n > 8 ? 300 : 600);
+  RunWholeModel(m, n, hops, 57 + n, true, FrontendOrder::kRelaxed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sessions, RelaxedWholeModel, ::testing::Values(1, 37, 2500));
+
+// kRelaxed with lane_highpass: the CPU's high-pass chain (rnn_highpass_*, batches of >= 128 rows)
+// and rnn_frontend_relaxed_hp (not yet run on the H200: written after session 12's device call).
+TEST(RelaxedWholeModelLaneHighpass, DefaultModelMatchesTheCpuFamily) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  RunWholeModel(m, 2500, 24, 57 + 2500, true, FrontendOrder::kRelaxed, true);
+}
+
+TEST(CudaPlanGpu, FrontendOrderAutoIsRelaxedForBigPlans) {
+  EXPECT_EQ(ResolveFrontendOrder(FrontendOrder::kAuto, kAutoTcMinSessions), FrontendOrder::kRelaxed);
+  EXPECT_EQ(ResolveFrontendOrder(FrontendOrder::kAuto, kAutoTcMinSessions - 1), FrontendOrder::kCpu);
+  EXPECT_EQ(ResolveFrontendOrder(FrontendOrder::kCpu, 1 << 16), FrontendOrder::kCpu);
+  EXPECT_EQ(ResolveFrontendOrder(FrontendOrder::kRelaxed, 1), FrontendOrder::kRelaxed);
+}
 
 // Both kernel sets after the frontend (CudaPlanOptions::fused_spectra: rnn_spec_features_f32 +
 // rnn_post_synthesis_*, or the FFTs, features, postprocess and synthesis apart) against the CPU
@@ -711,6 +760,7 @@ TEST_P(Chunked, LaneChainsMatchTheFusedFrontendBitForBit) {
   o.pcm16 = pcm16;
   o.kernel_cache_dir = env->cache_dir.path();
   o.batch_chunks = 4;
+  o.frontend_order = FrontendOrder::kCpu;  // (kAuto would take the relaxed frontend for both plans)
   absl::StatusOr<std::unique_ptr<CudaPlan>> base = CudaPlan::Create(m, o);
   ASSERT_TRUE(base.ok()) << base.status();
   o.lane_chains = true;

@@ -60,6 +60,8 @@ absl::StatusOr<RnnoiseKernels> RnnoiseKernels::Load(const runtime::Context& ctx,
     runtime::Kernel* out;
   } fns[] = {{0, "rnn_frontend_f32", &k.frontend_},
              {0, "rnn_frontend_s16", &k.frontend_s16_},
+             {0, "rnn_frontend_relaxed_f32", &k.relaxed_},
+             {0, "rnn_frontend_relaxed_s16", &k.relaxed_s16_},
              {1, "rnn_synthesis_s16", &k.synthesis_s16_},
              {1, "rnn_features_f32", &k.features_},
              {1, "rnn_copy_cols_f32", &k.copy_cols_},
@@ -91,9 +93,10 @@ unsigned Grid(int rows, int cap) { return static_cast<unsigned>(std::max(1, std:
 
 CUresult RnnoiseKernels::Frontend(Ptr in, int in_stride, Ptr ctl, Ptr state, int state_stride,
                                   Ptr window, Ptr frames, int rows, int avx2, const Stream& s,
-                                  bool pcm16) const {
+                                  bool pcm16, bool relaxed) const {
   if (rows <= 0) return cu::kSuccess;
   void* args[] = {&in, &in_stride, &ctl, &state, &state_stride, &window, &frames, &avx2};
+  if (relaxed) return (pcm16 ? relaxed_s16_ : relaxed_).Launch({Grid(rows, grid_cap_)}, {128}, 0, s, args);
   const int r = frontend_rows_;  // rows per block (the kernel takes them r at a time)
   const unsigned threads = 128u * static_cast<unsigned>(r);
   return (pcm16 ? frontend_s16_ : frontend_)

@@ -37,9 +37,12 @@ class RnnoiseKernels {
   // High-pass, pitch analysis, analysis and pitch frames (frames: [2 rows][960]).
   // avx2: 1 = reproduce kernels/xcorr_avx2.cc's summation order, 0 = the scalar reference's.
   // pcm16: input rows are int16 (x / 32768) instead of float; in_stride counts samples.
+  // relaxed: rnn_frontend_relaxed_* (CudaPlanOptions::frontend_order kRelaxed: the same
+  // algorithm with its serial chains computed in parallel, not bit-identical to the CPU; avx2
+  // unused; one 128-thread block per row even with GHOSTNV_RNN_FRONTEND_ROWS=3).
   cu::CUresult Frontend(Ptr in, int in_stride, Ptr ctl, Ptr state, int state_stride, Ptr window,
                         Ptr frames, int rows, int avx2, const runtime::Stream& s,
-                        bool pcm16 = false) const;
+                        bool pcm16 = false, bool relaxed = false) const;
   cu::CUresult Features(Ptr spec, Ptr ctl, Ptr state, int state_stride, Ptr dct, Ptr bands,
                         Ptr net_a, int a_stride, Ptr net_b, int b_stride, Ptr net_c, int c_stride,
                         int u0, int u1, int u2, int u3, int rows, const runtime::Stream& s) const;
@@ -57,7 +60,7 @@ class RnnoiseKernels {
  private:
   RnnoiseKernels() = default;
   std::vector<runtime::Module> modules_;
-  runtime::Kernel frontend_, frontend_s16_, features_, copy_cols_, postprocess_, synthesis_, synthesis_s16_;
+  runtime::Kernel frontend_, frontend_s16_, relaxed_, relaxed_s16_, features_, copy_cols_, postprocess_, synthesis_, synthesis_s16_;
   int grid_cap_ = 1;  // blocks loop over rows beyond this
   int frontend_rows_ = 1;  // rows per frontend block (1, or 3 with GHOSTNV_RNN_FRONTEND_ROWS=3)
 };

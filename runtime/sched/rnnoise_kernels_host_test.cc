@@ -206,7 +206,7 @@ struct RelaxedStats {
   int cpu_orders_equal = -1;  // the CPU's AVX2 order against its scalar one (-1: no AVX2 here)
   double max_frame_err = 0, max_pframe_err = 0, max_gain_err = 0;
 };
-RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops) {
+RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops, bool lane_hp = false) {
   constexpr int kStride = RNN_ST_GRU + 5;
   std::vector<std::vector<float>> sig;
   const double f0s[] = {110, 230, 170, 95};
@@ -215,6 +215,10 @@ RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops) {
   std::normal_distribution<float> g;
   while (static_cast<int>(sig.size()) < kRows) {
     const int q = static_cast<int>(sig.size());
+    if (q >= 7) {  // (big runs: more speech-like rows, pitches 80-300 Hz)
+      sig.push_back(SpeechLike(size_t(kHop) * kHops, 100 + q, 80 + (q * 37) % 220));
+      continue;
+    }
     sig.emplace_back(size_t(kHop) * kHops);
     for (size_t i = 0; i < sig.back().size(); ++i) {
       const double t = double(i) / 48000;
@@ -228,7 +232,7 @@ RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops) {
   const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
   std::vector<int> ctl(16 + kRows, 0);
   ctl[0] = kRows;
-  for (int b = 0; b < kRows; ++b) ctl[16 + b] = (3 * b + 1) % kRows;  // (kRows odd, not 3: a permutation)
+  for (int b = 0; b < kRows; ++b) ctl[16 + b] = (3 * b + 1) % kRows;  // (kRows not a multiple of 3: a permutation)
   std::vector<float> state(size_t(kRows) * kStride, 0.f), in(size_t(kRows) * kHop), frames(2 * size_t(kRows) * RNN_WINDOW);
   std::vector<float> state16 = state, frames16 = frames;
   std::vector<short> in16(in.size());
@@ -242,9 +246,18 @@ RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops) {
   if (avx2) st.cpu_orders_equal = 0;
   for (int t = 0; t < kHops; ++t) {
     for (int b = 0; b < kRows; ++b) std::copy_n(&sig[b][size_t(t) * kHop], kHop, &in[size_t(b) * kHop]);
-    cuda_host::LaunchGrid(2, 128, [&] {
-      rnn_frontend_relaxed_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), 0);
-    });
+    if (lane_hp) {  // the CPU's high-pass chain (rnn_highpass_f32), then rnn_frontend_relaxed_hp
+      cuda_host::LaunchGrid((kRows + 127) / 128, 128, [&] {
+        rnn_highpass_f32(in.data(), kHop, ctl.data(), state.data(), kStride, frames.data());
+      });
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_relaxed_hp(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), 0);
+      });
+    } else {
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_relaxed_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), 0);
+      });
+    }
     if (pcm16) {
       for (size_t i = 0; i < in.size(); ++i) in16[i] = static_cast<short>(std::lrint(in[i] * 32768.f));
       cuda_host::LaunchGrid(2, 128, [&] {
@@ -309,7 +322,20 @@ void ExpectRelaxedClose(const RelaxedStats& st) {
   EXPECT_LE(st.max_gain_err, 1e-3);
 }
 
+// A bigger sample for the rates (not run by default: ~10 min on two cores):
+//   sched_rnnoise_kernels_host_test --gtest_also_run_disabled_tests --gtest_filter='*DISABLED_ManyRowHops'
+TEST(HostRelaxedFrontend, DISABLED_ManyRowHops) { ExpectRelaxedClose(RunRelaxedFrontend(false, 61, 300)); }
+
 TEST(HostRelaxedFrontend, FollowsTheCpuFrontend) { ExpectRelaxedClose(RunRelaxedFrontend(false, 7, 80)); }
+
+// With the CPU's own high-pass (rnn_highpass_f32 + rnn_frontend_relaxed_hp): the analysis frame
+// is the CPU's bit for bit, and so is the pitch history (also in pauses, where the relaxed
+// scan's ringing differs from the CPU's in relative terms).
+TEST(HostRelaxedFrontend, WithTheCpuHighpassFollowsTheCpuFrontend) {
+  const RelaxedStats st = RunRelaxedFrontend(false, 7, 80, true);
+  ExpectRelaxedClose(st);
+  EXPECT_EQ(st.max_frame_err, 0.0);
+}
 
 // 16-bit PCM rows (rnn_frontend_relaxed_s16 == the f32 kernel on x / 32768) on 5 rows.
 TEST(HostRelaxedFrontend, Pcm16RowsAreTheFloatRows) { ExpectRelaxedClose(RunRelaxedFrontend(true, 5, 30)); }
