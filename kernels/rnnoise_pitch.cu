@@ -29,13 +29,20 @@
 //   rnn_frontend_lp_* -> rnn_lpc_lanes -> rnn_frontend_tail: the same, as three kernels with the
 //   autocorrelation + LPC one lane per row between them (CudaPlanOptions::lane_chains, opt-in:
 //   5 % faster as one 64k-row launch, slower in the chunked hop; docs/perf/gpu.md, session 10).
+//   rnn_frontend_relaxed_f32 / _s16 (/ _hp after rnn_highpass_*): the same algorithm NOT in the
+//   CPU's order (CudaPlanOptions::frontend_order kRelaxed, opt-in; rnn_frontend's RELAX): the
+//   high-pass as a warp scan of affine maps in double (rnn_highpass_scan), the autocorrelation
+//   as block reductions, the energy tracks as windows of double prefix sums
+//   (rnn_relaxed_energies); the rest as the avx2 = 1 path. Same results up to rounding, so a
+//   near-tie may pick another period (H200, 64k rows: frontend stage 2172 -> 1539 us; whole
+//   model worst session 57.1 dB of 2500 vs the CPU; docs/perf/gpu.md, session 12).
 //
 // Cost (ncu on the H200, 2026-11-29): the frontend is bound by the instructions it issues (IPC
 // 2.65 of 4, ~22k warp instructions per row) and the shared-memory cycles next to them, not by
 // one latency chain (more resident blocks did not help). A one-lane chain pays a whole
 // shared-memory cycle per access, so the chains read and write four floats per access
 // (rnn_ld4/rnn_st4), and the _r3 kernels let one warp instruction serve three rows' chains.
-// Serial float chains must keep the CPU's order: every chain runs on its own warp next to the
+// Serial float chains must keep the CPU's order (except in the relaxed kernels): every chain runs on its own warp next to the
 // parallel work, and whatever does not depend on a decision is computed ahead — the autocorrelation's terms on the old pitch history
 // during the high-pass; the squares of the whitened signal once, in parallel, so that the
 // energy chains (both searches' initial and running energies, RemoveDoubling's yy_lag) only add;

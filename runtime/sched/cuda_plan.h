@@ -43,6 +43,8 @@
 // to the calling contract). 2026-11-29 01:40 stage_times() (telemetry: per-stage histograms;
 // non-pure virtual returning nullptr, fakes need no change). 2026-11-29 session 8
 // CudaPlanOptions::fused_spectra (default on; no change to the calling contract).
+// 2026-11-29 session 12 CudaPlanOptions::frontend_order (FrontendOrder; default kCpu = as before)
+// and RnnoiseKernels::Frontend's relaxed argument.
 #pragma once
 
 #include <cstdint>
