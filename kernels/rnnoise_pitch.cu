@@ -511,6 +511,17 @@ __device__ __forceinline__ int rnn_final_period(float c0, float c1, float c2, in
 // once to float) over its input in xs; lane 31's E is the new state. In double the result is the
 // exact recurrence's to ~1e-15 (the CPU's float chain is within its own rounding of it). Every
 // lane calls it; hp_on = false copies the input (the state unused).
+// (rnn_highpass_scan below.) Explicitly rounded double operations (no FMA contraction under
+// --fmad=true), so that the host shim computes the device's bits. (The energies' double sums need none: their products are of
+// floats, exact in double, so a contracted and an uncontracted sum round alike.)
+__device__ __forceinline__ double rnn_dmad(double a, double b, double c) { return __dadd_rn(__dmul_rn(a, b), c); }
+// One biquad step in double: y = x + m0; m0 = m1 - 2 x + a1 y; m1 = x - a2 y.
+__device__ __forceinline__ double rnn_hp_step(double x, double& m0, double& m1, double a1, double a2) {
+  const double y = __dadd_rn(x, m0);
+  m0 = rnn_dmad(a1, y, __dsub_rn(m1, __dmul_rn(2.0, x)));
+  m1 = __dsub_rn(x, __dmul_rn(a2, y));
+  return y;
+}
 template <typename T>
 __device__ __forceinline__ void rnn_highpass_scan(const T* in, float* xs, float* st, bool hp_on, int lane) {
   const int i0 = RNN_RX_SEG * lane;
@@ -518,34 +529,30 @@ __device__ __forceinline__ void rnn_highpass_scan(const T* in, float* xs, float*
   if (!hp_on) return;
   const double a1 = static_cast<double>(1.99599f), a2 = static_cast<double>(0.99600f);
   double c0 = 0.0, c1 = 0.0;  // (1): segment response from a zero state
-  for (int i = 0; i < RNN_RX_SEG; ++i) {
-    const double x = xs[i0 + i], y = x + c0;
-    c0 = c1 - 2.0 * x + a1 * y;
-    c1 = x - a2 * y;
-  }
+  for (int i = 0; i < RNN_RX_SEG; ++i) rnn_hp_step(xs[i0 + i], c0, c1, a1, a2);
   // P = M^15 (every lane, the same operations: the same constants).
   double p00 = 1.0, p01 = 0.0, p10 = 0.0, p11 = 1.0;
   for (int i = 0; i < RNN_RX_SEG; ++i) {  // P <- M P
-    const double q00 = a1 * p00 + p10, q01 = a1 * p01 + p11;
-    p10 = -a2 * p00;
-    p11 = -a2 * p01;
+    const double q00 = rnn_dmad(a1, p00, p10), q01 = rnn_dmad(a1, p01, p11);
+    p10 = __dmul_rn(-a2, p00);
+    p11 = __dmul_rn(-a2, p01);
     p00 = q00;
     p01 = q01;
   }
   const double s0 = st[RNN_ST_HP], s1 = st[RNN_ST_HP + 1];
   if (lane == 0) {
-    c0 += p00 * s0 + p01 * s1;
-    c1 += p10 * s0 + p11 * s1;
+    c0 = __dadd_rn(c0, rnn_dmad(p00, s0, __dmul_rn(p01, s1)));
+    c1 = __dadd_rn(c1, rnn_dmad(p10, s0, __dmul_rn(p11, s1)));
   }
 #pragma unroll
   for (int d = 1; d < 32; d <<= 1) {  // (2): P = M^(15 d) at offset d
     const double u0 = __shfl_up_sync(0xffffffffu, c0, d), u1 = __shfl_up_sync(0xffffffffu, c1, d);
     if (lane >= d) {
-      c0 += p00 * u0 + p01 * u1;
-      c1 += p10 * u0 + p11 * u1;
+      c0 = __dadd_rn(c0, rnn_dmad(p00, u0, __dmul_rn(p01, u1)));
+      c1 = __dadd_rn(c1, rnn_dmad(p10, u0, __dmul_rn(p11, u1)));
     }
-    const double q00 = p00 * p00 + p01 * p10, q01 = p00 * p01 + p01 * p11;
-    const double q10 = p10 * p00 + p11 * p10, q11 = p10 * p01 + p11 * p11;
+    const double q00 = rnn_dmad(p00, p00, __dmul_rn(p01, p10)), q01 = rnn_dmad(p00, p01, __dmul_rn(p01, p11));
+    const double q10 = rnn_dmad(p10, p00, __dmul_rn(p11, p10)), q11 = rnn_dmad(p10, p01, __dmul_rn(p11, p11));
     p00 = q00;
     p01 = q01;
     p10 = q10;
@@ -556,12 +563,7 @@ __device__ __forceinline__ void rnn_highpass_scan(const T* in, float* xs, float*
     m0 = s0;
     m1 = s1;
   }
-  for (int i = 0; i < RNN_RX_SEG; ++i) {  // (3)
-    const double x = xs[i0 + i], y = x + m0;
-    m0 = m1 - 2.0 * x + a1 * y;
-    m1 = x - a2 * y;
-    xs[i0 + i] = static_cast<float>(y);
-  }
+  for (int i = 0; i < RNN_RX_SEG; ++i) xs[i0 + i] = static_cast<float>(rnn_hp_step(xs[i0 + i], m0, m1, a1, a2));  // (3)
   if (lane == 31) {
     st[RNN_ST_HP] = static_cast<float>(m0);
     st[RNN_ST_HP + 1] = static_cast<float>(m1);

@@ -111,6 +111,9 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
 inline int __float2int_rn(float a) {  // ties to even; saturates like the device
   if (!(a > -2147483648.f)) return a != a ? 0 : -2147483647 - 1;
   if (a >= 2147483648.f) return 2147483647;
