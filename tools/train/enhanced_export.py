@@ -231,8 +231,20 @@ def check_skip_delay_engine(lib, fp32, model, x, n, stream_lat):
           f"(normalisation off): rel {e:.2e}, SNR {snr_db(rref[:m], got):.1f} dB over {m} samples "
           f"({'ok' if e <= 1e-4 else 'FAIL'})")
     ours = s32.stream(x[:n])[stream_lat:]
+    g = snr_db(ref[:ours.size], ours)
     print(f"engine streaming (running variance) vs SkipDelayDemucs.forward (global): SNR "
-          f"{snr_db(ref[:ours.size], ours):.1f} dB (the normalisation differs; not a check)")
+          f"{g:.1f} dB (the normalisation differs; not a check)")
+    # the training's emulation of the engine's normalisation (enhanced_train.running_scale,
+    # config key running_norm) must be closer to the engine than the global one
+    import enhanced_train as et
+    rn = et.set_running_norm(copy.deepcopy(model))
+    with torch.no_grad():
+        rnref = rn(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
+    r = snr_db(rnref[:ours.size], ours)
+    ok &= r >= g + 10.0
+    print(f"check engine streaming (running variance) vs SkipDelayDemucs.forward (running_norm "
+          f"emulation): SNR {r:.1f} dB, {r - g:+.1f} dB over the global normalisation's "
+          f"({'ok' if r >= g + 10.0 else 'FAIL: should be >= 10 dB closer'})")
     s32.close()
     return ok
 

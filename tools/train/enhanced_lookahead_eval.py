@@ -34,11 +34,13 @@ import soundfile as sf  # noqa: E402
 KEYS = ("si_sdr", "pesq_wb", "stoi", "speech_distortion", "noise_reduction")
 
 
-def load(spec, cfg):
+def load(spec, cfg, running_norm=False):
     name, rest = spec.split("=", 1)
     path, _, delay = rest.partition(":")
     delay = int(delay or 0)
     model = et.build_model(dict(cfg, skip_delay=delay, output_delay=delay))
+    if running_norm:
+        et.set_running_norm(model)
     sd = torch.load(path, map_location="cpu", weights_only=True)
     if "tensors" in sd:
         raise SystemExit(f"{path}: a shrunk checkpoint; expand it first (enhanced_ckpt.py)")
@@ -60,10 +62,13 @@ def main(argv=None):
     ap.add_argument("--model", action="append", required=True, metavar="NAME=PT[:SKIP_DELAY]")
     ap.add_argument("--out", help="JSON with every item's scores")
     ap.add_argument("--limit", type=int, help="first N items only (smoke runs)")
+    ap.add_argument("--running-norm", action="store_true",
+                    help="normalise as the streaming engine does (enhanced_train.running_scale: "
+                         "the running mean square per hop) instead of by the whole item's std")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     cfg = json.loads(pathlib.Path(a.config).read_text())
-    models = [load(s, cfg) for s in a.model]
+    models = [load(s, cfg, a.running_norm) for s in a.model]
     items = evaluate.load_pairs(a.pairs, 48000)[:a.limit]
     res = {n: [] for n in ["noisy"] + [m[0] for m in models]}
     for it in items:

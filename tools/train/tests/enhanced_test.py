@@ -425,9 +425,10 @@ def test_skip_delay_train(tmp, pack):
     rc = et.main(["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
                   "--batch-size", "2", "--segment", "0.2", "--steps", "2", "--set", "log_every=1",
                   "--set", f"init_from={json.dumps(init)}", "--set", "skip_delay=256",
-                  "--set", "val_batches=1", "--set", "val_init=true"])
+                  "--set", "val_batches=1", "--set", "val_init=true", "--set", "running_norm=true"])
     logs = [json.loads(l) for l in open(os.path.join(work, "log.jsonl"))]
     val = json.loads(open(os.path.join(work, "val.json")).read())
+    # (with the engine's running normalisation emulated: config key running_norm)
     check("train/skip-delay", rc == 0 and len(logs) == 2
           and all(np.isfinite(r["loss"]) for r in logs)
           and all(np.isfinite(val[k]) for k in ("model", "ema", "init", "noisy", "noisy_init")),
@@ -576,6 +577,14 @@ def find_capi(arg):
     return None
 
 
+def rn_snr(lines):
+    """The SNR (dB) of enhanced_export's engine-vs-running_norm-emulation check, or -inf."""
+    for l in lines:
+        if "running_norm emulation" in l and "(ok)" in l:
+            return float(l.split("SNR ")[1].split(" dB")[0])
+    return float("-inf")
+
+
 def test_export(tmp, capi):
     try:
         import onnx  # noqa: F401
@@ -644,7 +653,9 @@ def test_export(tmp, capi):
 
     # skip_delay: the same weights exported as a SkipDelayDemucs with D = 256: metadata
     # skip_delay = output_delay = 256, latency + 256; the engine's offline forward vs
-    # SkipDelayDemucs.forward and its streaming (normalisation off) vs the same, both <= 1e-4
+    # SkipDelayDemucs.forward and its streaming (normalisation off) vs the same, both <= 1e-4;
+    # the engine's normalised streaming >= 10 dB closer to the forward with the training's
+    # running_norm emulation (enhanced_train.running_scale) than to the global normalisation
     r = subprocess.run([sys.executable, str(REPO / "tools/train/enhanced_export.py"), "--config",
                         cp, "--checkpoint", ck, "--out", os.path.join(tmp, "h8s.gnvm"),
                         "--lib", capi, "--length", "12000", "--set", "skip_delay=256",
@@ -653,11 +664,14 @@ def test_export(tmp, capi):
     print("\n".join("     " + l for l in lines))
     h2, _ = read_gnvm(os.path.join(tmp, "h8s.gnvm"))
     d2 = h2["metadata"]["demucs"]
-    check("export/skip-delay", r.returncode == 0 and len(lines) == 7
-          and sum("SkipDelayDemucs" in l and "ok" in l for l in lines) == 2
+    check("export/skip-delay", r.returncode == 0 and len(lines) == 8
+          and sum("SkipDelayDemucs" in l and "(ok)" in l for l in lines) == 3
+          and rn_snr(lines) >= 62.0
           and d2.get("skip_delay") == 256 and d2.get("output_delay") == 256
           and h2["algorithmic_latency"] == h0["algorithmic_latency"] + 256,
-          f"latency {h2['algorithmic_latency']}, metadata skip_delay {d2.get('skip_delay')}" +
+          f"latency {h2['algorithmic_latency']}, metadata skip_delay {d2.get('skip_delay')}, "
+          f"engine vs running_norm emulation {rn_snr(lines):.1f} dB (>= 62: 66.4 measured; the "
+          "frame window 256 samples too long gives 56.1)" +
           ("" if r.returncode == 0 else f": {r.stdout[-1500:]} {r.stderr[-1500:]}"))
     # the converter refuses a skip delay that is not a whole number of hops, or without the
     # matching output delay (ONNX metadata edited by hand)
