@@ -23,6 +23,11 @@ T=${T:-tools/train}
 [ -f "$CFG" ] || CFG=tools/train/configs/$(basename "$CFG")
 export LD_LIBRARY_PATH=$PWD/$LIB:${LD_LIBRARY_PATH:-} PYTHONPATH=$PWD/$DEN:${PYTHONPATH:-}
 export PYTHONUNBUFFERED=1
+for need in "$CFG" "$H/init.pt" "$PACK" "$LIB" "$DEN/denoiser"; do
+  # fail at once when the carry is missing (a missing pack used to hold the machine for the
+  # telemetry sleep below)
+  [ -e "$need" ] || { echo "enhanced_h200.sh: $need not found (carry it)" >&2; exit 2; }
+done
 W=${WORK:-$(mktemp -d)}; mkdir -p $W $OUT
 MIN=${MIN:-8.0}
 RUNS=${RUNS:-A}
@@ -37,9 +42,14 @@ for r in $RUNS; do
   timeout -k 5 $G python3 $T/enhanced_train.py --config $CFG --pack $PACK --sndfile-dir $LIB \
       --max-minutes $MIN --work-dir $W/$r --init-from $H/init.pt ${!sets:-} ${EXTRA:-} \
       > $W/$r.out 2>&1 &
+  pids="${pids:-} $!"
 done
-( sleep 160; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> $W/env.txt ) &
-wait
+( sleep 160; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> $W/env.txt ) \
+    > /dev/null 2>&1 &
+mon=$!
+wait $pids
+# the telemetry sample must not outlive a short or failed run (nor hold a pipe open)
+pkill -P $mon 2>/dev/null; kill $mon 2>/dev/null
 date -u >> $W/env.txt
 if [ "${SHRINK:-0}" = 1 ]; then
   for r in $RUNS; do
