@@ -52,7 +52,9 @@ __device__ __forceinline__ long long dmx_base(int mode, int rs, int ps, const in
 
 // Input: win[slot][hop & 1] = [win[slot][other][H:], pcm[r]] (W floats). Live rows then build
 // the network's frame: fr[r] = [rin (RB) | win[0, TL) / (floor + sqrt(variance))] with the
-// running variance of the frame means of squares (DemucsStreamer), scale[r] = sqrt(variance)
+// running variance of the frame means of squares (DemucsStreamer's cumulative mean over the first
+// norm_frames frames, then an exponential average with weight 1 / norm_frames; 0 = never
+// forget: models/demucs Networks::norm_frames), scale[r] = sqrt(variance)
 // (1 without normalisation), and rin[slot][frame & 1] = the normalised samples [H - RB, H).
 // One block per row (blockDim a power of two <= DMX_MAX_THREADS).
 extern "C" __global__ void demucs_input_f32(const int* __restrict__ ctl, const float* __restrict__ pcm,
@@ -60,7 +62,7 @@ extern "C" __global__ void demucs_input_f32(const int* __restrict__ ctl, const f
                                             float* __restrict__ variance, float* rin,
                                             float* __restrict__ fr, int fr_stride,
                                             float* __restrict__ scale, int normalize, float floor_v,
-                                            int rows) {
+                                            int norm_frames, int rows) {
   __shared__ float red[DMX_MAX_THREADS];
   __shared__ float sdiv;
   const int count = dmx_count(ctl);
@@ -86,7 +88,8 @@ extern "C" __global__ void demucs_input_f32(const int* __restrict__ ctl, const f
       }
       if (threadIdx.x == 0) {
         const float ms = red[0] / static_cast<float>(TL);
-        const double inv = 1.0 / static_cast<double>(f);
+        const int fe = norm_frames > 0 && f > norm_frames ? norm_frames : f;
+        const double inv = 1.0 / static_cast<double>(fe);
         const float v = __fadd_rn(__fmul_rn(ms, static_cast<float>(inv)),
                                   __fmul_rn(static_cast<float>(1.0 - inv), variance[slot]));
         variance[slot] = v;

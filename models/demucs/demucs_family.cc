@@ -271,6 +271,14 @@ absl::StatusOr<Networks> BuildNetworks(const Model& m) {
                                  " (a skip-delayed network's output is that many samples "
                                  "late), not ", net.output_delay));
   }
+  if (d.contains("norm_memory_frames")) {   // absent in files before session 12: the default
+    if (!geti("norm_memory_frames", 0, 1 << 24, &net.norm_frames))
+      return Bad(m, "metadata.demucs.norm_memory_frames must be an integer in [0, 16777216] "
+                    "(0: the running variance never forgets)");
+  } else {
+    net.norm_frames = static_cast<int>(
+        std::lround(kDefaultNormMemorySeconds * m.sample_rate / net.hop));
+  }
   {
     long per = static_cast<long>(net.skip_delay) * net.resample;  // steps at the upsampled rate
     for (int i = 0; i < net.depth; ++i) {
@@ -555,7 +563,10 @@ class DemucsFamily final : public Family {
       float ms = 0.f;
       for (int i = 0; i < TL; ++i) ms += ch.pending[i] * ch.pending[i];
       ms /= static_cast<float>(TL);
-      const double inv = 1.0 / static_cast<double>(ch.frames);
+      // the cumulative mean of the frames' mean squares, then (past norm_frames frames) an
+      // exponential average with the same weight
+      const long f = n.norm_frames > 0 && ch.frames > n.norm_frames ? n.norm_frames : ch.frames;
+      const double inv = 1.0 / static_cast<double>(f);
       ch.variance = ms * static_cast<float>(inv) + static_cast<float>(1.0 - inv) * ch.variance;
       scale = static_cast<float>(std::sqrt(static_cast<double>(ch.variance)));
       const float div = n.floor + scale;

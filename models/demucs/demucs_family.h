@@ -12,7 +12,8 @@
 //   * The Family (ProcessHop): the published streaming algorithm (denoiser's DemucsStreamer,
 //     num_frames=1, resample_lookahead 64, resample_buffer min(hop, 256)): per hop of
 //     S^depth / resample samples (256 = 16 ms for dns48) one frame of frame_length + lookahead
-//     samples (661 for dns48) is normalised by the running variance, resampled with 256
+//     samples (661 for dns48) is normalised by the running variance (DemucsStreamer's cumulative
+//     mean over the first norm_frames frames, then an exponential average: Networks::norm_frames), resampled with 256
 //     samples of history, and run through the network with the encoders' previous outputs and
 //     the transposed convolutions' partial sums cached, so each hop computes only new time
 //     steps. The output is delayed by algorithmic_latency() = (ceil(661 / 256) - 1) * 256 = 512
@@ -47,6 +48,9 @@ namespace ghostnv::models::demucs {
 
 // The weights and hyper-parameters of one model, checked against each other. Holds pointers
 // into the Model (which must outlive it).
+// The streaming normalisation's memory when a file does not set metadata.demucs.norm_memory_frames.
+inline constexpr double kDefaultNormMemorySeconds = 3.0;
+
 struct Networks {
   int depth = 0, kernel = 0, stride = 0, resample = 1;
   bool glu = true, normalize = true;
@@ -67,6 +71,13 @@ struct Networks {
   // that have seen up to t, and the output is skip_delay samples late: output_delay must equal
   // it. skip_delay is a multiple of hop (a whole number of steps at the deepest level).
   int skip_delay = 0;
+  // metadata.demucs.norm_memory_frames (optional; default kDefaultNormMemorySeconds of frames,
+  // 0 = never forget): the streaming normalisation's running variance is the mean of the
+  // frames' mean squares over the first norm_frames frames (DemucsStreamer's cumulative mean),
+  // then an exponential average with weight 1 / norm_frames, so a stream whose level changes
+  // (a quiet lead-in, a user moving to the microphone) is re-normalised within ~norm_frames
+  // frames instead of ever more slowly; streams shorter than norm_frames frames are unchanged.
+  int norm_frames = 0;
   std::vector<int> skip_frames;  // [depth], all 0 without a skip delay
   const float* sinc = nullptr;  // [2 * zeros] the interpolation kernel (resample > 1)
   int sinc_taps = 0;

@@ -335,6 +335,70 @@ TEST(DemucsFamily, SkipDelayMetadataIsChecked) {
   }
 }
 
+// metadata.demucs.norm_memory_frames: absent -> kDefaultNormMemorySeconds of frames; 0 and
+// positive integers taken; anything else refused.
+TEST(DemucsFamily, NormMemoryMetadataIsChecked) {
+  auto with = [](const std::string& v) {
+    TestModel t;
+    t.model->metadata_json.insert(t.model->metadata_json.rfind("}}"),
+                                  absl::StrCat(R"(, "norm_memory_frames": )", v));
+    return t;
+  };
+  TestModel none;
+  absl::StatusOr<Networks> n = BuildNetworks(*none.model);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->norm_frames, 3000);  // 3 s at 16 kHz, hop 16
+  for (const auto& [v, want] : std::vector<std::pair<std::string, int>>{{"0", 0}, {"8", 8}}) {
+    TestModel t = with(v);
+    absl::StatusOr<Networks> m = BuildNetworks(*t.model);
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->norm_frames, want);
+  }
+  for (const char* v : {"-1", "2.5", "\"8\"", "true", "33554432"}) {
+    TestModel t = with(v);
+    absl::StatusOr<Networks> m = BuildNetworks(*t.model);
+    ASSERT_FALSE(m.ok()) << v;
+    EXPECT_NE(std::string(m.status().message()).find("norm_memory_frames"), std::string::npos)
+        << m.status();
+  }
+}
+
+// A stream whose level changes: a long quiet lead-in, then a loud signal S. With a memory of N
+// frames the running variance forgets the lead-in, and after many N frames of S the output is
+// the output of a fresh stream fed S alone; without it (0, DemucsStreamer's cumulative mean)
+// the lead-in keeps the variance low and the network sees S too loud for ever after.
+TEST(DemucsFamily, RunningVarianceForgetsAQuietLeadIn) {
+  auto run = [](const std::string& mem) {
+    TestModel t;
+    t.model->metadata_json.insert(t.model->metadata_json.rfind("}}"),
+                                  absl::StrCat(R"(, "norm_memory_frames": )", mem));
+    absl::StatusOr<std::unique_ptr<Family>> f = CreateDemucsFamily(t.model);
+    EXPECT_TRUE(f.ok()) << f.status();
+    const int hop = (*f)->hop_size(), lead = 600, hops = 400;
+    const std::vector<float> quiet = Random(static_cast<size_t>(hop) * lead, 5, 0.002f);
+    const std::vector<float> s = Random(static_cast<size_t>(hop) * hops, 6, 0.2f);
+    std::vector<float> a(s.size()), b(s.size()), tmp(hop);
+    auto ca = (*f)->NewChannel(), cb = (*f)->NewChannel();
+    for (int k = 0; k < lead; ++k) (*f)->ProcessHop(*ca, quiet.data() + k * hop, tmp.data(), 1.f);
+    for (int k = 0; k < hops; ++k) {
+      (*f)->ProcessHop(*ca, s.data() + k * hop, a.data() + k * hop, 1.f);
+      (*f)->ProcessHop(*cb, s.data() + k * hop, b.data() + k * hop, 1.f);
+    }
+    // the last quarter of S (after 300 hops of it: 37 memories of 8 frames)
+    double e = 0, d = 0;
+    for (size_t i = s.size() * 3 / 4; i < s.size(); ++i) {
+      e += double(b[i]) * b[i];
+      d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    }
+    return 10 * std::log10(e / std::max(d, 1e-30));
+  };
+  const double forgets = run("8"), never = run("0");
+  std::printf("  after a quiet lead-in vs a fresh stream: memory 8 frames %.1f dB, "
+              "never forgetting %.1f dB\n", forgets, never);
+  EXPECT_GE(forgets, 60.0);
+  EXPECT_LE(never, 40.0);
+}
+
 // The skip-delayed streaming engine vs the whole-signal forward with delayed skips
 // (ProcessOffline: the skips shifted by k steps; a different implementation from the streaming
 // delay lines). With resample 1 and no normalisation the streaming algorithm computes the

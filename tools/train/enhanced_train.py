@@ -29,8 +29,9 @@ lines). val_init: the validation also scores
 the init_from weights (as the plain network, undelayed) on the same mixes.
 running_norm (bool, default false; session 12; skip-delayed models only): the network normalises
 its input as the streaming engine does (running_scale: each 256-sample hop by the running mean
-square of the 660-sample frames so far, from the start of each crop) instead of by the whole
-crop's std, in training and validation; the export is unchanged (the engine does its own).
+square of the 660-sample frames so far, from the start of each crop, with the engine's 3 s
+memory) instead of by the whole crop's std, in training and validation; the export is unchanged
+(the engine does its own).
 Measured on the shipped weights (enhanced_lookahead_eval.py --running-norm, 40 held-out items):
 12.52 dB SI-SDR against 12.69 with the whole-item std; the engine itself scores 12.42.
 Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
@@ -145,13 +146,15 @@ def skip_delay_demucs_class():
     return SkipDelayDemucs
 
 
-def running_scale(mono, hop, window):
+def running_scale(mono, hop, window, memory=0):
     """The streaming engine's normalisation scale for every sample of mono (batch, n): hop k
     (k = 1, 2, ...; samples [hop (k - 1), hop k)) is computed from the frame of `window` input
-    samples starting at hop (k - 1) (clipped at the end), normalised by sqrt of the running mean
-    of the frames' mean squares so far (models/demucs/demucs_family.cc RunFrame, DemucsStreamer).
-    Every sample of hop k gets hop k's scale, in and out: an approximation of the engine, whose
-    cached encoder steps of earlier hops keep their own scales."""
+    samples starting at hop (k - 1) (clipped at the end), normalised by sqrt of the running
+    variance of the frames' mean squares: their mean over the first `memory` frames (all of them
+    with memory 0), then an exponential average with weight 1 / memory (models/demucs/
+    demucs_family.cc RunFrame, Networks::norm_frames). Every sample of hop k gets hop k's scale,
+    in and out: an approximation of the engine, whose cached encoder steps of earlier hops keep
+    their own scales."""
     n = mono.shape[-1]
     k = -(-n // hop)
     cs = F.pad(torch.cumsum(mono.double() ** 2, dim=-1), (1, 0))
@@ -159,18 +162,33 @@ def running_scale(mono, hop, window):
     ends = torch.clamp(starts + window, max=n)
     ms = (cs[:, ends] - cs[:, starts]) / (ends - starts).to(cs.dtype)
     var = torch.cumsum(ms, dim=-1) / torch.arange(1, k + 1, device=mono.device, dtype=cs.dtype)
+    if 0 < memory < k:
+        w = 1.0 / memory
+        v, rest = var[:, memory - 1], []
+        for j in range(memory, k):
+            v = ms[:, j] * w + (1.0 - w) * v
+            rest.append(v)
+        var = torch.cat([var[:, :memory], torch.stack(rest, dim=-1)], dim=-1)
     return var.sqrt().to(mono.dtype).repeat_interleave(hop, dim=-1)[:, :n]
 
 
-def set_running_norm(model):
+# The engine's default normalisation memory (models/demucs/demucs_family.h
+# kDefaultNormMemorySeconds) when a file does not set metadata.demucs.norm_memory_frames.
+NORM_MEMORY_SECONDS = 3.0
+
+
+def set_running_norm(model, memory_frames=None):
     """Make a skip-delayed model normalise as the streaming engine does (running_scale) instead
     of by the whole input's std: hop stride^depth / resample, window valid_length(1) + the
-    streamer's 64-sample lookahead (256 and 660 for the enhanced model). Training and the
-    held-out evaluation only; the export keeps Demucs's forward (the engine does its own)."""
+    streamer's 64-sample lookahead (256 and 660 for the enhanced model), memory the engine's
+    default (3 s of hops: 563 at 48 kHz) unless given. Training and the held-out evaluation
+    only; the export keeps Demucs's forward (the engine does its own)."""
     if not hasattr(model, "running_norm"):
         raise SystemExit("running_norm needs a skip-delayed model (skip_delay > 0)")
-    model.running_norm = (model.stride ** model.depth // model.resample,
-                          model.valid_length(1) + 64)
+    hop = model.stride ** model.depth // model.resample
+    if memory_frames is None:
+        memory_frames = int(round(NORM_MEMORY_SECONDS * SR / hop))
+    model.running_norm = (hop, model.valid_length(1) + 64, memory_frames)
     return model
 
 

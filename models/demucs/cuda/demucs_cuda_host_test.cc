@@ -355,6 +355,13 @@ std::vector<Case> Cases() {
     s.skip_delay = s.output_delay = 81;
     v.push_back({"d3h4k6s3r1-skip81", s, 30});
   }
+  {
+    DemucsShape s;  // the running variance forgets after 5 frames (norm_memory_frames): the
+    s.depth = 3;    // kernel's exponential average past them vs the family's
+    s.hidden = 4;
+    s.norm_frames = 5;
+    v.push_back({"d3h4r4-norm5", s, 30});
+  }
   return v;
 }
 

@@ -77,6 +77,7 @@ absl::StatusOr<DmxSchedule> BuildDemucsSchedule(const Networks& net,
   s.math = static_cast<int>(net.lstm[0].math);
   s.output_delay = net.output_delay;
   s.skip_delay = net.skip_delay;
+  s.norm_frames = net.norm_frames;
   s.skip_k = net.skip_frames;
   const int k_hops = (s.total_length + s.hop - 1) / s.hop;
   s.window = k_hops * s.hop;
@@ -311,7 +312,7 @@ std::vector<DmxOp> DmxSchedule::Hop(int rows, bool split_lstm) const {
   add("demucs_input_f32", grid1(rows, 1), thr,
          {P(DmxBuf::kCtl), P(DmxBuf::kPcmIn), I(hop), P(DmxBuf::kWin), I(window), I(total_length),
           I(rb), P(DmxBuf::kVar), P(DmxBuf::kRin), P(DmxBuf::kFrame), I(frame_rs),
-          P(DmxBuf::kScale), I(normalize ? 1 : 0), F(floor), I(rows)});
+          P(DmxBuf::kScale), I(normalize ? 1 : 0), F(floor), I(norm_frames), I(rows)});
   DmxBuf net_in = DmxBuf::kFrame;
   int net_in_rs = static_cast<int>(frame_rs);
   const int flen = rb + total_length;

@@ -79,6 +79,7 @@ struct DmxSchedule {
   int depth = 0, channels = 0, lstm_layers = 0, lstm_steps = 0, first_valid_hop = 0;
   int output_delay = 0;  // metadata.demucs.output_delay: the dry signal's extra delay
   int skip_delay = 0;    // metadata.demucs.skip_delay: the skips' delay (samples)
+  int norm_frames = 0;   // Networks::norm_frames: the running variance's memory (frames)
   std::vector<int> skip_k;  // per level: the skip's delay in steps (Networks::skip_frames)
   std::vector<int> enc_len, enc_new, cin, cout;
   std::vector<int> dec_x, dec_e;

@@ -28,6 +28,7 @@ struct DemucsShape {
   float weight_gain = 1.0f;  // weights uniform in +-gain * sqrt(3 / fan_in)
   int output_delay = 0;      // > 0: metadata.demucs.output_delay (and that much more latency)
   int skip_delay = 0;        // > 0: metadata.demucs.skip_delay (set output_delay to it too)
+  int norm_frames = -1;      // >= 0: metadata.demucs.norm_memory_frames (-1: absent, the default)
 };
 
 // The model owns its weights through a holder kept alive by the returned shared_ptr's deleter.
@@ -128,7 +129,9 @@ inline std::shared_ptr<Model> MakeRandomDemucs(const DemucsShape& sh, unsigned s
       R"(, "floor": 0.001, "resample_lookahead": )", sh.lookahead, R"(, "resample_buffer": )",
       std::min(hop, sh.resample_buffer_cap),
       sh.output_delay > 0 ? absl::StrCat(R"(, "output_delay": )", sh.output_delay) : "",
-      sh.skip_delay > 0 ? absl::StrCat(R"(, "skip_delay": )", sh.skip_delay) : "", "}}");
+      sh.skip_delay > 0 ? absl::StrCat(R"(, "skip_delay": )", sh.skip_delay) : "",
+      sh.norm_frames >= 0 ? absl::StrCat(R"(, "norm_memory_frames": )", sh.norm_frames) : "",
+      "}}");
   return std::shared_ptr<Model>(h, &h->model);
 }
 

@@ -666,12 +666,12 @@ def test_export(tmp, capi):
     d2 = h2["metadata"]["demucs"]
     check("export/skip-delay", r.returncode == 0 and len(lines) == 8
           and sum("SkipDelayDemucs" in l and "(ok)" in l for l in lines) == 3
-          and rn_snr(lines) >= 62.0
+          and rn_snr(lines) >= 60.0
           and d2.get("skip_delay") == 256 and d2.get("output_delay") == 256
           and h2["algorithmic_latency"] == h0["algorithmic_latency"] + 256,
           f"latency {h2['algorithmic_latency']}, metadata skip_delay {d2.get('skip_delay')}, "
-          f"engine vs running_norm emulation {rn_snr(lines):.1f} dB (>= 62: 66.4 measured; the "
-          "frame window 256 samples too long gives 56.1)" +
+          f"engine vs running_norm emulation {rn_snr(lines):.1f} dB (>= 60: 64.6 measured; the "
+          "frame window 256 samples too long gives 54.8)" +
           ("" if r.returncode == 0 else f": {r.stdout[-1500:]} {r.stderr[-1500:]}"))
     # the converter refuses a skip delay that is not a whole number of hops, or without the
     # matching output delay (ONNX metadata edited by hand)
