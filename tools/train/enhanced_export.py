@@ -171,27 +171,43 @@ def main(argv=None):
     return 0 if ok else 1
 
 
+def stream_edited(lib, fp32, x, stream_lat, **demucs):
+    """The engine streaming x through a temporary copy of the fp32 .gnvm whose metadata.demucs
+    keys are set to `demucs` (e.g. normalize=False, norm_memory_frames=0), latency removed."""
+    import demucs_common as dm
+    from gnvm_writer import read_gnvm, write_gnvm
+    header, tensors = read_gnvm(fp32)
+    header["metadata"]["demucs"].update(demucs)
+    path = fp32 + ".edited.gnvm"
+    write_gnvm(path, header, tensors)
+    try:
+        sh = dm.Shim(lib, path)
+        try:
+            return sh.stream(x)[stream_lat:], sh.sample_rate
+        finally:
+            sh.close()
+    finally:
+        os.unlink(path)
+
+
+def torch_forward(model, x):
+    """model's whole-signal forward on the 1-D float32 array x, as a 1-D array."""
+    import torch
+    with torch.no_grad():
+        return model(torch.from_numpy(x.copy())[None, None]).numpy().reshape(-1)
+
+
 def check_streamer(lib, fp32, model, x, n, stream_lat, hop, lat):
     """The engine (fp32 .gnvm) streaming vs denoiser's DemucsStreamer, whose running variance
     never forgets: the engine runs a copy with metadata.demucs.norm_memory_frames 0 (its own
     default forgets after 3 s of hops; the test signal is 6 s)."""
     import torch
-    import demucs_common as dm
     from denoiser.demucs import DemucsStreamer
-    from gnvm_writer import read_gnvm, write_gnvm
     st = DemucsStreamer(model)
     xt = torch.from_numpy(x[:n].copy())[None]
     with torch.no_grad():
         sref = torch.cat([st.feed(xt[:, i:i + hop]) for i in range(0, n, hop)], 1)[0].numpy()
-    header, tensors = read_gnvm(fp32)
-    header["metadata"]["demucs"]["norm_memory_frames"] = 0
-    never = fp32 + ".never.gnvm"
-    write_gnvm(never, header, tensors)
-    s32 = dm.Shim(lib, never)
-    ours = s32.stream(x[:n])[stream_lat:]
-    sample_rate = s32.sample_rate
-    s32.close()
-    os.unlink(never)
+    ours, sample_rate = stream_edited(lib, fp32, x[:n], stream_lat, norm_memory_frames=0)
     m = min(sref.size, ours.size)
     e = rel_err(sref[:m], ours[:m])
     ok = m > 0 and e <= 1e-4
@@ -207,13 +223,10 @@ def check_skip_delay_engine(lib, fp32, model, x, n, stream_lat):
     with the normalisation off on both sides (exact at resample 1); the normalised streaming
     output's SNR against the whole-signal forward is printed."""
     import copy
-    import torch
     import demucs_common as dm
-    from gnvm_writer import read_gnvm, write_gnvm
     ok = True
     s32 = dm.Shim(lib, fp32)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
+    ref = torch_forward(model, x[:n])
     off = s32.offline(x[:n])
     e = rel_err(ref, off)
     ok &= e <= 1e-4
@@ -224,18 +237,10 @@ def check_skip_delay_engine(lib, fp32, model, x, n, stream_lat):
               "streaming resampler's frame edges differ from the whole-signal forward)")
         s32.close()
         return ok
-    header, tensors = read_gnvm(fp32)
-    header["metadata"]["demucs"]["normalize"] = False
-    raw = fp32 + ".nonorm.gnvm"
-    write_gnvm(raw, header, tensors)
     plain = copy.deepcopy(model)
     plain.normalize = False
-    with torch.no_grad():
-        rref = plain(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
-    sr = dm.Shim(lib, raw)
-    got = sr.stream(x[:n])[stream_lat:]
-    sr.close()
-    os.unlink(raw)
+    rref = torch_forward(plain, x[:n])
+    got, _ = stream_edited(lib, fp32, x[:n], stream_lat, normalize=False)
     m = got.size
     e = rel_err(rref[:m], got)
     ok &= m > 0 and e <= 1e-4
@@ -249,9 +254,7 @@ def check_skip_delay_engine(lib, fp32, model, x, n, stream_lat):
     # the training's emulation of the engine's normalisation (enhanced_train.running_scale,
     # config key running_norm) must be closer to the engine than the global one
     import enhanced_train as et
-    rn = et.set_running_norm(copy.deepcopy(model))
-    with torch.no_grad():
-        rnref = rn(torch.from_numpy(x[:n].copy())[None, None]).numpy().reshape(-1)
+    rnref = torch_forward(et.set_running_norm(copy.deepcopy(model)), x[:n])
     r = snr_db(rnref[:ours.size], ours)
     ok &= r >= g + 10.0
     print(f"check engine streaming (running variance) vs SkipDelayDemucs.forward (running_norm "
