@@ -27,12 +27,28 @@ debian/copyright, which the script checks for the expected licence name):
   supertux-data        Tux / Penny speech (tux_rap, which is over     GPL-3+
                        music, is left out)
   boswars-data         the tutorial campaign's narration             GPL-2+
+  kajongg              the eight tile-calling voices (en and de:      GPL-2+ (Files: *)
+                       male1, male2, female1, female2 each; the de
+                       ones may be the same people as the en ones)
+  nexuiz-data          the team-message voices ("coms": attack,        GPL-2+ (free-form file)
+                       cover me, incoming...) of four human player
+                       models in data.pk3 (carni-lycan and reptilian,
+                       creatures, and marine / specop, radio-filtered
+                       to 3.5 kHz, are left out); get-debian-audio.sh
+                       took only its tutorial and male announcer
+  redeclipse-data      player voice lines (sounds/voice) and the       CC-BY-SA-3.0+ (Files: *)
+                       announcer (alert / warning left out)
+  alsa-utils           speaker-test's channel names (Front_Left...;   GPL-2 (Files: *)
+                       Noise.wav left out); sound-theme-freedesktop's
+                       audio-channel-*.oga are the same recordings
 
 Looked at and NOT used (session 13): gcompris-qt-data (the voices are a separate download, not
 in the package), asterisk-prompt-fr-armelle / asterisk-prompt-es-co (8 kHz GSM telephony),
 flight-of-the-amazon-queen, beneath-a-steel-sky, drascula (11 kHz 8-bit speech),
 warzone2100-data (11 kHz but for 40 s), tuxtype-data, kanagram, pingus-data, blinken,
-pokerth-data (a few words or none), openarena-data (announcer words only).
+pokerth-data (a few words or none), openarena-data (announcer words only), fillets-ng-data's
+sound/*/en (short NPC words and noises, by the studio that voiced fillets-ng-data-cs, which the
+pack has), sound-theme-freedesktop (alsa-utils' channel recordings again).
 
 Held-out rule (enhanced_opuspack.debian_dropped): voices in the held-out languages es / it / lt
 are never written (none of the packages above has any today; the check stays for new
@@ -47,6 +63,7 @@ apt-get when missing and run as root). Set FORCE=1 to redo packages, PACKAGES="a
 """
 
 import collections
+import fnmatch
 import glob
 import hashlib
 import os
@@ -57,6 +74,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 
 MIN_DUR = 0.5
@@ -96,7 +114,31 @@ def sel_unknown_horizons(rel):
     return (m.group(1), "", m.group(1)) if m else None
 
 
-# package -> (tar members, selection rule, expected licence in debian/copyright)
+def sel_kajongg(rel):
+    m = re.search(r"/voices/(?:([a-z]{2})/)?((?:fe)?male[0-9])/[^/]+$", rel)
+    if not m:
+        return None
+    lang = m.group(1) or "en"
+    return (f"{lang}-{m.group(2)}", "1", lang)
+
+
+def sel_nexuiz(rel):
+    m = re.search(r"/sound/player/([^/]+)/coms/[^/]+\.(ogg|wav)$", rel)
+    if not m or m.group(1) in ("carni-lycan", "reptilian", "marine", "specop"):
+        return None
+    return ("coms-" + m.group(1), "1", "en")
+
+
+def sel_redeclipse(rel):
+    if "/sounds/voice/" in rel:
+        return ("voice", "", "en")
+    if "/sounds/announcer/" in rel and not re.search(r"/(alert|warning)\.ogg$", rel):
+        return ("announcer", "1", "en")
+    return None
+
+
+# package -> (tar members, selection rule, expected licence in debian/copyright[,
+#             (zip archive inside the package, members to take from it)])
 SOURCES = {
     "megaglest-data": (["./usr/share/games/megaglest/techs/megapack/factions/*/units/*/sounds/*"],
                        sel_megaglest, "CC-BY-SA-3.0"),
@@ -112,6 +154,15 @@ SOURCES = {
                       lambda rel: None if "tux_rap" in rel else ("tux-penny", "2", "en"), "GPL-3+"),
     "boswars-data": (["./usr/share/games/boswars/campaigns/tutorial/*.wav"],
                      lambda rel: ("tutorial", "1", "en"), "GPL-2+"),
+    "kajongg": (["./usr/share/kajongg/voices/*"], sel_kajongg, "GPL-2+"),
+    "nexuiz-data": (["./usr/share/games/nexuiz/data/data.pk3"], sel_nexuiz, "GPL-2+",
+                    ("usr/share/games/nexuiz/data/data.pk3", "sound/player/*/coms/*")),
+    "redeclipse-data": (["./usr/share/games/redeclipse/data/sounds/voice/*",
+                         "./usr/share/games/redeclipse/data/sounds/announcer/*"],
+                        sel_redeclipse, "CC-BY-SA-3.0+"),
+    "alsa-utils": (["./usr/share/sounds/alsa/*.wav"],
+                   lambda rel: None if rel.endswith("/Noise.wav") else ("channels", "1", "en"),
+                   "GPL-2"),
 }
 AUDIO = (".ogg", ".wav", ".flac")
 
@@ -141,7 +192,7 @@ def licence_of(copyright_text, expected):
     "version 2 ... or (at your option) any later version" text); else stop: a new package
     version may have changed the terms, review it"""
     names = re.findall(r"^License:[ \t]*(\S+)", copyright_text, re.M)
-    gpl2_plus = re.search(r"version 2 of the License, or\s+\(at your option\) any later",
+    gpl2_plus = re.search(r"version 2\s+of the License, or\s+\(at your option\) any later",
                           copyright_text)
     if expected in names or (expected == "GPL-2+" and not names and gpl2_plus):
         return expected
@@ -217,7 +268,7 @@ def clean(s):
 
 
 def do_package(pkg, out, tmp, jobs):
-    members, rule, lic_expected = SOURCES[pkg]
+    members, rule, lic_expected, *inner = SOURCES[pkg]
     ver = subprocess.run(["apt-cache", "show", "--no-all-versions", pkg], capture_output=True,
                          text=True).stdout
     m = re.search(r"^Version:\s*(\S+)", ver, re.M)
@@ -242,6 +293,12 @@ def do_package(pkg, out, tmp, jobs):
                     f"./usr/share/doc/{pkg}/copyright"], stdin=dp.stdout, check=True)
     dp.wait()
     deb.unlink()
+    for archive, pattern in inner:   # the archive becomes a folder of the same name
+        z = pd / "root" / archive
+        z.rename(z.with_suffix(".tmp"))
+        with zipfile.ZipFile(z.with_suffix(".tmp")) as zf:
+            zf.extractall(z, [n for n in zf.namelist() if fnmatch.fnmatchcase(n, pattern)])
+        z.with_suffix(".tmp").unlink()
     lic = licence_of((pd / "root" / "usr/share/doc" / pkg / "copyright").read_text(
         errors="replace"), lic_expected)
     rows, seen = [], set()
