@@ -10,8 +10,8 @@ Sources (training material only; held-out speakers and noises never enter):
     get_more_speech.py in the same layout): speech/<pkg>_<voice>_<rate>/ and
     noise/<pkg>_<name>_<rate>/ FLAC; a folder name found in two DIRs is an error. Dropped: names matching data.EXTRA_DROP_SPEECH /
     EXTRA_DROP_NOISE (KLettres voices; soundpy / street / waterfontain / wind_turbine noises),
-    and, conservatively, every KDE / Tux Paint / Hedgewars / Unknown Horizons voice in the
-    held-out languages (es, it, lt: a volunteer may have recorded KLettres too), fillets-ng nl (the shared
+    and, conservatively, every KDE (KTuberling, Kajongg) / Tux Paint / Hedgewars / Unknown
+    Horizons voice in the held-out languages (es, it, lt: a volunteer may have recorded KLettres too), fillets-ng nl (the shared
     corpus has those voices already), folders with fewer than --min-seconds.
 Each source is capped (--speech-cap / --noise-cap seconds, files drawn in a seeded random
 order so that a capped folder still spans its material), its clips joined with 5 ms fades,
@@ -41,7 +41,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 SR = 48000
 HELD_LANG = ("_es_", "_es-", "-es_", "_it_", "_it-", "_lt_", "_lt-")
-HELD_LANG_PKGS = ("ktuberling", "tuxpaint", "hedgewars", "klettres", "unknown-horizons")
+HELD_LANG_PKGS = ("ktuberling", "tuxpaint", "hedgewars", "klettres", "unknown-horizons",
+                  "kajongg")
 
 
 def debian_dropped(name, split, drop_speech, drop_noise):
