@@ -6,11 +6,12 @@ in little space (one 64 MiB device carry), decodable on a machine without soundf
 Sources (training material only; held-out speakers and noises never enter):
   * data.Corpus's *train* split ($GHOSTNV_SHARED_DIR/data; the held-out folders and recordings
     of data.HELDOUT_SPEECH_FOLDERS / data.HELDOUT_NOISE are its other split);
-  * --debian DIR (the output of get-debian-audio.sh): speech/<pkg>_<voice>_<rate>/ and
-    noise/<pkg>_<name>_<rate>/ FLAC. Dropped: names matching data.EXTRA_DROP_SPEECH /
+  * --debian DIR, given once or more (the output of get-debian-audio.sh, and of
+    get_more_speech.py in the same layout): speech/<pkg>_<voice>_<rate>/ and
+    noise/<pkg>_<name>_<rate>/ FLAC; a folder name found in two DIRs is an error. Dropped: names matching data.EXTRA_DROP_SPEECH /
     EXTRA_DROP_NOISE (KLettres voices; soundpy / street / waterfontain / wind_turbine noises),
-    and, conservatively, every KDE / Tux Paint / Hedgewars voice in the held-out languages
-    (es, it, lt: a volunteer may have recorded KLettres too), fillets-ng nl (the shared
+    and, conservatively, every KDE (KTuberling, Kajongg) / Tux Paint / Hedgewars / Unknown
+    Horizons voice in the held-out languages (es, it, lt: a volunteer may have recorded KLettres too), fillets-ng nl (the shared
     corpus has those voices already), folders with fewer than --min-seconds.
 Each source is capped (--speech-cap / --noise-cap seconds, files drawn in a seeded random
 order so that a capped folder still spans its material), its clips joined with 5 ms fades,
@@ -20,7 +21,7 @@ and stored at the lowest Opus rate that holds its real bandwidth (data.estimate_
 only below its source's bandwidth.
 
     python3 tools/train/enhanced_opuspack.py --out build-enhanced/h200b/pack \
-        --debian /work/debian-audio
+        --debian /work/debian-audio --debian /work/debian-audio-extra
 
 Layout: OUT/index.json = {"entries": [{"name", "split": "speech"|"noise", "file", "rate",
 "bandwidth_hz", "seconds", "source"}...], "args": {...}} and OUT/NNN.opus. Needs soundfile,
@@ -40,7 +41,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 SR = 48000
 HELD_LANG = ("_es_", "_es-", "-es_", "_it_", "_it-", "_lt_", "_lt-")
-HELD_LANG_PKGS = ("ktuberling", "tuxpaint", "hedgewars", "klettres")
+HELD_LANG_PKGS = ("ktuberling", "tuxpaint", "hedgewars", "klettres", "unknown-horizons",
+                  "kajongg")
 
 
 def debian_dropped(name, split, drop_speech, drop_noise):
@@ -111,7 +113,9 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--data-root", default=None, help="shared corpus (default data.py's)")
     ap.add_argument("--no-shared", action="store_true", help="leave out the shared corpus")
-    ap.add_argument("--debian", default=None, help="get-debian-audio.sh output folder")
+    ap.add_argument("--debian", action="append", default=[],
+                    help="get-debian-audio.sh (or get_more_speech.py) output folder; "
+                    "may be given more than once")
     ap.add_argument("--speech-cap", type=float, default=150.0, help="seconds per speech folder")
     ap.add_argument("--noise-cap", type=float, default=90.0, help="seconds per noise folder")
     ap.add_argument("--shared-noise-cap", type=float, default=30.0,
@@ -170,13 +174,24 @@ def main(argv=None):
             items.append((n.name, "noise", "shared", clips))
 
     dropped = []
-    if a.debian and pathlib.Path(a.debian, "speech").is_dir():
+    debian_dirs = [pathlib.Path(d) for d in a.debian if pathlib.Path(d, "speech").is_dir()]
+    for d in a.debian:
+        if not pathlib.Path(d, "speech").is_dir():
+            print(f"  --debian {d}: no speech/ folder there, ignored", flush=True)
+    seen_folders = {}
+    for debian in debian_dirs:
         drop_s = tuple(getattr(data, "EXTRA_DROP_SPEECH", ("klettres",)))
         drop_n = tuple(getattr(data, "EXTRA_DROP_NOISE", ("soundpy", "street", "waterfontain",
                                                          "wind_turbine")))
         for split in ("speech", "noise"):
-            root = pathlib.Path(a.debian, split)
+            root = debian / split
+            if not root.is_dir():
+                continue
             for d in sorted(p for p in root.iterdir() if p.is_dir()):
+                if (split, d.name) in seen_folders:
+                    raise SystemExit(f"enhanced_opuspack: {split}/{d.name} is in both "
+                                     f"{seen_folders[split, d.name]} and {debian}")
+                seen_folders[split, d.name] = debian
                 why = debian_dropped(d.name, split, drop_s, drop_n)
                 if why:
                     dropped.append(f"{split}/{d.name}: {why}")

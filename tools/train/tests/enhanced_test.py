@@ -23,7 +23,9 @@
     FFT resampling 16 -> 48 kHz; the mixer's per-item bandwidth;
   * Opus pack (enhanced_opuspack.encode_opus + enhanced_train.load_opus_pack through
     libsndfile/ctypes; skipped without ffmpeg/libopus or a libsndfile that reads Opus): tones at
-    24 and 48 kHz come back at 48 kHz with their frequency, length and level;
+    24 and 48 kHz come back at 48 kHz with their frequency, length and level; --debian given
+    twice takes both folders' sources (a held-out-language voice of a volunteer package
+    dropped), once only its own, and a folder name in both is refused;
   * widening (enhanced_train.widen_state_dict): a random hidden-8 Demucs widened to hidden 12
     (max_hidden 32, so the LSTM keeps its size) gives the narrow model's output to float
     rounding on random input, and one backward pass reaches the weights from the new units;
@@ -567,6 +569,72 @@ def test_opus_pack(tmp):
     check("pack/opus-roundtrip", ok, "; ".join(msg))
 
 
+def test_opus_pack_sources(tmp, rng):
+    """enhanced_opuspack --debian given twice (get-debian-audio.sh's folder + get_more_speech.py's):
+    both folders' sources enter, a held-out-language voice of a volunteer package is dropped,
+    one --debian gives only its own sources (the old behaviour) and a folder name found in two
+    folders is refused."""
+    import shutil
+    import enhanced_opuspack as op
+    try:
+        import soundfile as sf
+        import soxr  # noqa: F401
+    except ImportError as e:
+        print(f"SKIP (part): opus pack sources: {e}")
+        return
+    if not shutil.which("ffmpeg"):
+        print("SKIP (part): opus pack sources: no ffmpeg")
+        return
+
+    def folder(root, split, name, rate, n_files):
+        d = pathlib.Path(tmp, root, split, name)
+        d.mkdir(parents=True)
+        for i in range(n_files):   # odd lengths, band-limited noise bursts
+            n = int(rate * rng.uniform(0.7, 1.3)) + 17 * i
+            x = np.convolve(rng.standard_normal(n), np.ones(3) / 3, mode="same") * 0.1
+            sf.write(str(d / f"c{i}.flac"), x.astype(np.float32), rate, subtype="PCM_16")
+        return pathlib.Path(tmp, root)
+
+    a = folder("deb-a", "speech", "tuxpaint-stamps-default_en_44100", 44100, 3)
+    folder("deb-a", "noise", "flare-game_environment_48000", 48000, 2)
+    b = folder("deb-b", "speech", "megaglest-data_faction-norsemen_22050", 22050, 3)
+    folder("deb-b", "speech", "unknown-horizons_es_44100", 44100, 3)
+    folder("deb-b", "speech", "unknown-horizons_fr_44100", 44100, 3)
+    c = folder("deb-c", "speech", "tuxpaint-stamps-default_en_44100", 48000, 2)
+
+    def build(out, *dirs):
+        argv = ["--out", str(pathlib.Path(tmp, out)), "--no-shared", "--min-seconds", "1"]
+        for d in dirs:
+            argv += ["--debian", str(d)]
+        op.main(argv)
+        return json.loads(pathlib.Path(tmp, out, "index.json").read_text())
+
+    try:
+        two = build("pack-two", a, b)
+    except subprocess.CalledProcessError as e:
+        print(f"SKIP (part): opus pack sources: ffmpeg cannot write Opus ({e})")
+        return
+    names = sorted(e["name"] for e in two["entries"])
+    want = sorted(["tuxpaint-stamps-default_en_44100", "flare-game_environment_48000",
+                   "megaglest-data_faction-norsemen_22050", "unknown-horizons_fr_44100"])
+    files_ok = all(pathlib.Path(tmp, "pack-two", e["file"]).stat().st_size > 0
+                   for e in two["entries"])
+    es_dropped = any(d.startswith("speech/unknown-horizons_es_44100: held-out language")
+                     for d in two["dropped"])
+    check("pack/two-debian-folders", names == want and es_dropped and files_ok,
+          f"entries {names}, dropped {two['dropped']}")
+    one = build("pack-one", a)
+    check("pack/one-debian-folder", sorted(e["name"] for e in one["entries"]) ==
+          ["flare-game_environment_48000", "tuxpaint-stamps-default_en_44100"],
+          f"entries {[e['name'] for e in one['entries']]}")
+    try:
+        build("pack-dup", a, c)
+        refused = False
+    except SystemExit as e:
+        refused = "in both" in str(e)
+    check("pack/duplicate-folder-refused", refused, "a folder name in two --debian folders")
+
+
 def find_capi(arg):
     if arg:
         return arg
@@ -735,6 +803,7 @@ def main():
             test_ckpt(rng)
             test_losses(rng)
             test_opus_pack(tmp)
+            test_opus_pack_sources(tmp, rng)
             test_export(tmp, find_capi(a.capi))
             test_shipped()
         except Exception:  # noqa: BLE001
