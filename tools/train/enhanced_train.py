@@ -604,13 +604,16 @@ def compressed_spec_loss(y, t, n_fft, hop, win, c=0.3, alpha=0.3, bw=None):
     loss leaves phase free, the waveform L1 only cares where the energy is, i.e. below 2 kHz).
     (1 - alpha) * complex MSE + alpha * magnitude MSE, over the bins below bw."""
     w = torch.hann_window(win, device=y.device)
-    Y = torch.stft(y, n_fft, hop, win, w, return_complex=True)
-    T = torch.stft(t, n_fft, hop, win, w, return_complex=True)
+    # the spectra as [B, frames, bins] views (torch.stft's memory order, so the values and
+    # their layout are what [B, bins, frames] gives; torch.compile's complex lowering needs
+    # unit stride in the last dimension), e transposed back
+    Y = torch.stft(y, n_fft, hop, win, w, return_complex=True).transpose(-1, -2)
+    T = torch.stft(t, n_fft, hop, win, w, return_complex=True).transpose(-1, -2)
     aY = (Y.real ** 2 + Y.imag ** 2 + 1e-10).sqrt()
     aT = (T.real ** 2 + T.imag ** 2 + 1e-10).sqrt()
     cY, cT = aY ** c, aT ** c
     d = (Y * (cY / aY) - T * (cT / aT)).abs() ** 2
-    e = (1 - alpha) * d + alpha * (cY - cT) ** 2
+    e = ((1 - alpha) * d + alpha * (cY - cT) ** 2).transpose(-1, -2)
     if bw is None:
         return e.mean()
     f = torch.fft.rfftfreq(n_fft, 1 / SR).to(y.device)
@@ -647,6 +650,71 @@ def sisdr_loss(est, clean, hz):
 
 
 # ---- training ----------------------------------------------------------------------------------
+
+def make_step_loss(model, cfg, amp, out_delay):
+    """The training step's forward: step_loss(noisy, clean, bw) -> (loss, terms), the network
+    (bf16 autocast when amp) and every loss term of cfg on one batch (bw: the batch's real
+    bandwidths, or None without band_loss); terms holds the logged parts (l1, sc, mag and,
+    when weighted, cspec / pesq / sisdr). One function so that torch.compile (config key
+    compile) can take the network and the losses together."""
+    res = [tuple(r) for r in cfg["stft_resolutions"]]
+    band = cfg.get("band_loss", False)
+    w_sisdr = cfg.get("sisdr_weight", 0.0)
+    sisdr_hz = cfg.get("sisdr_band_hz", 8000.0)
+    w_cspec = cfg.get("cspec_weight", 0.0)
+    cspec_res = tuple(cfg.get("cspec_resolution", [1024, 240, 960]))
+    w_pesq = cfg.get("pesq_weight", 0.0)
+    if w_pesq:
+        # ultra_e2e's PESQ-like loss (compressed magnitudes, < 8 kHz weighted 1, residual
+        # noise weighted 1 + pesq_noise_asym), imported here so there is one copy of it
+        from ultra_e2e import spec_loss as pesq_like_loss
+
+    def step_loss(noisy, clean, bw):
+        B = noisy.shape[0]
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+            est = model(noisy)
+        est = est.float()
+        if out_delay:
+            # the network learns the clean speech out_delay samples late: it sees that many
+            # samples of future context (the .gnvm's metadata.demucs.output_delay)
+            est, clean, noisy = delay_align(est, clean, noisy, out_delay)
+        if cfg.get("loss_scale") == "input_std":
+            # waveform loss on the scale the network sees (Demucs divides by the input's std):
+            # without it the L1 term is ~100x smaller than the scale-free STFT terms at low
+            # levels, and the phase of the output is left unconstrained
+            sd = noisy.std(dim=-1, keepdim=True).clamp(min=1e-5)
+            e1 = band_limit(est[:, 0], bw)[:, None] if band else est
+            l1 = F.l1_loss(e1 / sd, clean / sd)
+        else:
+            l1 = F.l1_loss(est, clean)
+        sc, mag = mrstft(est[:, 0], clean[:, 0], res, bw)
+        loss = cfg.get("l1_weight", 1.0) * l1 + cfg.get("stft_weight", 1.0) * (sc + mag)
+        if w_cspec:
+            sdv = sd[:, 0] if cfg.get("loss_scale") == "input_std" else \
+                noisy.std(dim=-1).clamp(min=1e-5)
+            lc = compressed_spec_loss(est[:, 0] / sdv, clean[:, 0] / sdv, *cspec_res, bw=bw)
+            loss = loss + w_cspec * lc
+        if w_pesq:
+            bwp = bw if bw is not None else torch.full((B,), SR / 2, device=noisy.device)
+            lp = pesq_like_loss(est[:, 0], clean[:, 0], noisy[:, 0], bwp,
+                                cfg.get("pesq_fft", 1536), cfg.get("pesq_hop", 384),
+                                cfg.get("pesq_hf_weight", 0.2), cfg.get("pesq_noise_asym", 1.0))
+            loss = loss + w_pesq * lp
+        if w_sisdr:
+            # SI-SDR below sisdr_band_hz (the eval scores 16 kHz copies), speech items only
+            ls = sisdr_loss(est[:, 0], clean[:, 0], sisdr_hz)
+            loss = loss + w_sisdr * ls
+        terms = {"l1": l1, "sc": sc, "mag": mag}
+        if w_cspec:
+            terms["cspec"] = lc
+        if w_pesq:
+            terms["pesq"] = lp
+        if w_sisdr:
+            terms["sisdr"] = ls
+        return loss, terms
+
+    return step_loss
+
 def delay_align(est, clean, noisy, delay):
     """A network trained to output the clean speech `delay` samples late: est[t] is scored
     against clean[t - delay] (and noisy[t - delay], its input at that time), so the first
@@ -675,6 +743,180 @@ def save(path, model, opt, step, cfg, extra=None):
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                 "config": cfg, **(extra or {})}, tmp)
     os.replace(tmp, path)
+
+
+# ---- step speed (session 13; every option off by default: old configs run as before) ----------
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
+def make_optimizer(model, cfg, dev):
+    """Adam with cfg's betas; fused_adam (bool, default false): PyTorch's fused Adam kernel
+    (one launch per parameter group and dtype instead of the multi-tensor loop; the same
+    algorithm: bias-corrected first/second moments, eps added to sqrt(v_hat), to rounding).
+    If fused Adam cannot be built here the plain one is used and the run says so."""
+    kw = dict(lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))))
+    if cfg.get("fused_adam"):
+        try:
+            return torch.optim.Adam(model.parameters(), fused=True, **kw)
+        except (RuntimeError, ValueError, TypeError) as e:
+            print(f"enhanced_train: fused_adam unavailable on {dev} ({type(e).__name__}: "
+                  f"{str(e)[:160]}); plain Adam", flush=True)
+    return torch.optim.Adam(model.parameters(), **kw)
+
+
+class EmaAverage:
+    """The exponential moving average of the model's weights (config ema: the decay, warmed up
+    as min(ema, (1 + step) / (10 + step))); state: the averaged state dict (fp32).
+    foreach (config ema_foreach, default false): the same mul-then-add per tensor as two
+    multi-tensor launches (torch._foreach_mul_ / _foreach_add_) instead of two launches and a
+    state_dict() walk per tensor (80 launches for the enhanced model)."""
+
+    def __init__(self, model, decay, foreach=False):
+        self.model, self.decay, self.foreach = model, decay, bool(foreach)
+        self.state = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+        live = model.state_dict(keep_vars=True)   # the parameters themselves: always current
+        self._dst = [self.state[k] for k, v in live.items() if v.dtype.is_floating_point]
+        self._src = [v for v in live.values() if v.dtype.is_floating_point]
+        self._other = [(self.state[k], v) for k, v in live.items()
+                       if not v.dtype.is_floating_point]
+
+    def update(self, step):
+        d = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            if not self.foreach:
+                for k, v in self.model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        self.state[k].mul_(d).add_(v.float(), alpha=1 - d)
+                    else:
+                        self.state[k].copy_(v)
+                return
+            torch._foreach_mul_(self._dst, d)
+            torch._foreach_add_(self._dst, [v.detach().float() for v in self._src], alpha=1 - d)
+            for e, v in self._other:
+                e.copy_(v)
+
+
+class TrainStep:
+    """One step's forward and backward: (loss, terms) = step(noisy, clean, bw, opt) runs
+    step_loss (make_step_loss), opt.zero_grad and loss.backward(). Config compile: "none"
+    (default: eager, as before) | "default" | "reduce-overhead" (CUDA graphs) |
+    "max-autotune-no-cudagraphs": torch.compile of step_loss (network + losses) with
+    dynamic=False (the training shape never changes; the validation runs its own eager
+    network); compile_backend (default "inductor"; e.g. "aot_eager" to tell an Inductor
+    problem from a Dynamo one). If torch.compile, the compilation (at the first call) or any
+    later compiled call raises, the step is redone eagerly, the run stays eager and says so.
+    compile_s: seconds of the first compiled step (compilation included)."""
+
+    def __init__(self, fn, cfg, dev):
+        self.eager = self.fn = fn
+        self.mode = cfg.get("compile") or "none"
+        if self.mode not in COMPILE_MODES:
+            raise SystemExit(f"enhanced_train: compile {self.mode!r} is not one of "
+                             f"{', '.join(COMPILE_MODES)}")
+        self.backend = cfg.get("compile_backend") or "inductor"
+        self.cudagraphs = self.mode == "reduce-overhead" and dev.type == "cuda"
+        self.dev = dev
+        self.compiled = False
+        self.compile_s = None
+        self.failed = None
+        self.calls = 0
+        if self.mode == "none":
+            return
+        try:
+            kw = dict(backend=self.backend, dynamic=False)
+            if self.backend == "inductor" and self.mode != "default":
+                kw["mode"] = self.mode
+            self.fn = torch.compile(fn, **kw)
+            self.compiled = True
+        except Exception as e:  # noqa: BLE001 (any failure: the call must go on eagerly)
+            self._fall_back(e, "torch.compile")
+
+    def _fall_back(self, e, where):
+        msg = (str(e).strip().splitlines() or [""])[0][:240]
+        self.failed = f"{where}: {type(e).__name__}: {msg}"
+        print(f"enhanced_train: compile={self.mode} failed ({self.failed}); "
+              "continuing eagerly", flush=True)
+        self.fn, self.compiled = self.eager, False
+        try:
+            torch._dynamo.reset()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __call__(self, noisy, clean, bw, opt):
+        if self.compiled:
+            t = time.time()
+            try:
+                if self.cudagraphs:
+                    torch.compiler.cudagraph_mark_step_begin()
+                loss, terms = self.fn(noisy, clean, bw)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.compile_s is None:
+                    if self.dev.type == "cuda":
+                        torch.cuda.synchronize(self.dev)
+                    self.compile_s = time.time() - t
+                    print(f"enhanced_train: compile={self.mode} ({self.backend}): first step "
+                          f"{self.compile_s:.1f} s (compilation included)", flush=True)
+                self.calls += 1
+                return loss, terms
+            except Exception as e:  # noqa: BLE001
+                self._fall_back(e, "first step" if self.calls == 0 else f"step {self.calls + 1}")
+        loss, terms = self.fn(noisy, clean, bw)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.calls += 1
+        return loss, terms
+
+    def describe(self):
+        if self.compiled:
+            return (f"compile={self.mode} ({self.backend}, first step {self.compile_s or 0:.1f} s "
+                    "with compilation)")
+        if self.failed:
+            return f"eager (compile={self.mode} failed: {self.failed})"
+        return "eager"
+
+
+class SpeedMeter:
+    """This run's steps/s for the end-of-run line: over the whole loop (from its start, so
+    compilation and warm-up count), after the first WARM steps, and the warm-up's cost (the
+    first WARM steps' time beyond the steady rate). Synchronises the device three times per
+    run (after the first and the WARM-th step, at the end), never per step."""
+    WARM = 10
+
+    def __init__(self, step0, dev):
+        self.step0, self.dev = step0, dev
+        self.t0 = time.time()
+        self.t_first = self.t_warm = None
+        self.n = 0
+        self.wall = 0.0
+
+    def _now(self):
+        if self.dev.type == "cuda":
+            torch.cuda.synchronize(self.dev)
+        return time.time()
+
+    def tick(self, step):
+        n = step - self.step0
+        if n == 1:
+            self.t_first = self._now() - self.t0
+        if n == self.WARM:
+            self.t_warm = self._now() - self.t0
+
+    def finish(self, step):
+        self.n = step - self.step0
+        self.wall = self._now() - self.t0
+
+    def summary(self, what):
+        n, wall = self.n, self.wall
+        if n <= 0:
+            return "enhanced_train: speed: no steps in this run"
+        line = (f"enhanced_train: speed: {n} steps in {wall:.1f} s = {n / wall:.2f} steps/s "
+                f"over the run; first step {self.t_first:.1f} s")
+        if self.t_warm is not None and n > self.WARM and wall > self.t_warm:
+            steady = (n - self.WARM) / (wall - self.t_warm)
+            line += (f"; {steady:.2f} steps/s after the first {self.WARM} (warm-up "
+                     f"{max(0.0, self.t_warm - self.WARM / steady):.1f} s beyond that rate)")
+        return f"{line}; {what}"
 
 
 def main(argv=None):
@@ -713,8 +955,7 @@ def main(argv=None):
     model = build_model(cfg).to(dev)
     if cfg.get("running_norm"):
         set_running_norm(model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], betas=tuple(cfg.get("betas",
-                                                                              (0.9, 0.999))))
+    opt = make_optimizer(model, cfg, dev)
     step = 0
     init_sd = None   # the init_from weights, scored in the validation as "init"
     last = work / "last.pt"
@@ -757,33 +998,25 @@ def main(argv=None):
           f"{len(speech)} speakers ({mixer.s_pool.numel() / SR:.0f} s), {len(noise)} noises "
           f"({mixer.n_pool.numel() / SR:.0f} s), device {dev}, load {time.time() - t0:.1f} s",
           flush=True)
-    res = [tuple(r) for r in cfg["stft_resolutions"]]
     amp = dev.type == "cuda" and cfg.get("bf16", True)
     stop = min(cfg["steps"], a.steps or cfg["steps"])
     band = cfg.get("band_loss", False)
-    w_sisdr = cfg.get("sisdr_weight", 0.0)
     sisdr_hz = cfg.get("sisdr_band_hz", 8000.0)
-    w_cspec = cfg.get("cspec_weight", 0.0)
-    cspec_res = tuple(cfg.get("cspec_resolution", [1024, 240, 960]))
-    w_pesq = cfg.get("pesq_weight", 0.0)
-    if w_pesq:
-        # ultra_e2e's PESQ-like loss (compressed magnitudes, < 8 kHz weighted 1, residual
-        # noise weighted 1 + pesq_noise_asym), imported here so there is one copy of it
-        from ultra_e2e import spec_loss as pesq_like_loss
     out_delay = training_output_delay(cfg)
     if not 0 <= out_delay < L // 2:
         raise SystemExit(f"enhanced_train: output_delay {out_delay} must be in [0, {L // 2})")
     by_time = cfg.get("schedule") == "time"
     ema_decay = cfg.get("ema", 0.0)
-    ema = None
-    if ema_decay:
-        ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    ema_avg = EmaAverage(model, ema_decay, cfg.get("ema_foreach", False)) if ema_decay else None
+    ema = ema_avg.state if ema_avg is not None else None
+    step_loss = TrainStep(make_step_loss(model, cfg, amp, out_delay), cfg, dev)
     t_train = time.time()
     budget_s = max_min * 60 - (t_train - t0)
     log = open(work / "log.jsonl", "a")
     acc, n_acc, t_last = 0.0, 0, time.time()
     ckpt_every = cfg.get("checkpoint_every", 1000)
     model.train()
+    speed = SpeedMeter(step, dev)
     while step < stop:
         if (time.time() - t0) / 60 > max_min:
             print(f"enhanced_train: wall-clock budget reached at step {step}", flush=True)
@@ -794,62 +1027,24 @@ def main(argv=None):
         with torch.no_grad():
             noisy, clean = mixer.batch(B, L, cfg["seed"] * 1000003 + step)
             bw = mixer.last_bw if band else None
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
-            est = model(noisy)
-        est = est.float()
-        if out_delay:
-            # the network learns the clean speech out_delay samples late: it sees that many
-            # samples of future context (the .gnvm's metadata.demucs.output_delay)
-            est, clean, noisy = delay_align(est, clean, noisy, out_delay)
-        if cfg.get("loss_scale") == "input_std":
-            # waveform loss on the scale the network sees (Demucs divides by the input's std):
-            # without it the L1 term is ~100x smaller than the scale-free STFT terms at low
-            # levels, and the phase of the output is left unconstrained
-            sd = noisy.std(dim=-1, keepdim=True).clamp(min=1e-5)
-            e1 = band_limit(est[:, 0], bw)[:, None] if band else est
-            l1 = F.l1_loss(e1 / sd, clean / sd)
-        else:
-            l1 = F.l1_loss(est, clean)
-        sc, mag = mrstft(est[:, 0], clean[:, 0], res, bw)
-        loss = cfg.get("l1_weight", 1.0) * l1 + cfg.get("stft_weight", 1.0) * (sc + mag)
-        if w_cspec:
-            sdv = sd[:, 0] if cfg.get("loss_scale") == "input_std" else \
-                noisy.std(dim=-1).clamp(min=1e-5)
-            lc = compressed_spec_loss(est[:, 0] / sdv, clean[:, 0] / sdv, *cspec_res, bw=bw)
-            loss = loss + w_cspec * lc
-        if w_pesq:
-            lp = pesq_like_loss(est[:, 0], clean[:, 0], noisy[:, 0],
-                                bw if bw is not None else torch.full((B,), SR / 2, device=dev),
-                                cfg.get("pesq_fft", 1536), cfg.get("pesq_hop", 384),
-                                cfg.get("pesq_hf_weight", 0.2), cfg.get("pesq_noise_asym", 1.0))
-            loss = loss + w_pesq * lp
-        if w_sisdr:
-            # SI-SDR below sisdr_band_hz (the eval scores 16 kHz copies), speech items only
-            ls = sisdr_loss(est[:, 0], clean[:, 0], sisdr_hz)
-            loss = loss + w_sisdr * ls
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, terms = step_loss(noisy, clean, bw, opt)   # forward + backward
         if cfg.get("grad_clip"):
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
         opt.step()
         step += 1
-        if ema is not None:
-            d = min(ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(d).add_(v.float(), alpha=1 - d)
-                    else:
-                        ema[k].copy_(v)
+        if ema_avg is not None:
+            ema_avg.update(step)
+        speed.tick(step)
         acc = acc + loss.detach()   # a device tensor: no synchronisation per step
         n_acc += 1
         if step % cfg.get("log_every", 200) == 0 or step == stop:
-            rec = {"step": step, "loss": float(acc) / max(1, n_acc), "l1": float(l1.detach()),
-                   **({"sisdr": -float(ls.detach())} if w_sisdr else {}),
-                   **({"cspec": float(lc.detach())} if w_cspec else {}),
-                   **({"pesq": float(lp.detach())} if w_pesq else {}),
-                   "sc": float(sc.detach()),
-                   "mag": float(mag.detach()), "lr": lr, "wall_s": round(time.time() - t0, 1),
+            tv = {k: float(v.detach()) for k, v in terms.items()}
+            rec = {"step": step, "loss": float(acc) / max(1, n_acc), "l1": tv["l1"],
+                   **({"sisdr": -tv["sisdr"]} if "sisdr" in tv else {}),
+                   **({"cspec": tv["cspec"]} if "cspec" in tv else {}),
+                   **({"pesq": tv["pesq"]} if "pesq" in tv else {}),
+                   "sc": tv["sc"],
+                   "mag": tv["mag"], "lr": lr, "wall_s": round(time.time() - t0, 1),
                    "steps_per_s": round(cfg.get("log_every", 200) / (time.time() - t_last), 2)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
@@ -858,10 +1053,14 @@ def main(argv=None):
         if step % ckpt_every == 0:
             save(last, model, opt, step, cfg)
             torch.save(model.state_dict(), work / "model.pt")
+    speed.finish(step)
     save(last, model, opt, step, cfg)
     torch.save(model.state_dict(), work / "model.pt")
     print(f"enhanced_train: step {step}, wrote {last} and {work / 'model.pt'} "
           f"({time.time() - t0:.0f} s)", flush=True)
+    print(speed.summary(step_loss.describe() + (", fused_adam" if cfg.get("fused_adam") else "")
+                        + (", ema_foreach" if ema_avg is not None and ema_avg.foreach else "")),
+          flush=True)
     if ema is not None:
         torch.save(ema, work / "ema.pt")
     if cfg.get("val_batches"):
