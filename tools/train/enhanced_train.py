@@ -34,6 +34,11 @@ memory) instead of by the whole crop's std, in training and validation; the expo
 (the engine does its own).
 Measured on the shipped weights (enhanced_lookahead_eval.py --running-norm, 40 held-out items):
 12.52 dB SI-SDR against 12.69 with the whole-item std; the engine itself scores 12.42.
+Step speed (session 13; opt-in, a config without these keys runs the step it ran before):
+compile ("none" | "default" | "reduce-overhead" | "max-autotune-no-cudagraphs": torch.compile
+of the network and the losses, falling back to eager if it fails), compile_cache (a file for
+torch.compiler's cache artifacts), fused_adam, ema_foreach (TrainStep, make_optimizer,
+EmaAverage); every run ends with a steps/s line (SpeedMeter).
 Config keys can be overridden with --set KEY=JSON (dotted keys reach nested ones); --widen-from
 starts a wider network (e.g. --set model.hidden=64) from a narrower one's weights with the same
 output (widen_state_dict).
@@ -805,7 +810,12 @@ class TrainStep:
     network); compile_backend (default "inductor"; e.g. "aot_eager" to tell an Inductor
     problem from a Dynamo one). If torch.compile, the compilation (at the first call) or any
     later compiled call raises, the step is redone eagerly, the run stays eager and says so.
-    compile_s: seconds of the first compiled step (compilation included)."""
+    compile_s: seconds of the first compiled step (compilation included).
+    compile_cache (a file path, default none): torch.compiler's portable cache artifacts
+    (Inductor's generated kernels, AOTAutograd graphs) are loaded from it before the first
+    step when it exists, and written to it after the first compiled step, so a later call on a
+    fresh machine (same torch, same GPU kind) that carries the file skips most of the
+    compilation; a file that does not load is ignored (said so)."""
 
     def __init__(self, fn, cfg, dev):
         self.eager = self.fn = fn
@@ -820,8 +830,19 @@ class TrainStep:
         self.compile_s = None
         self.failed = None
         self.calls = 0
+        self.cache = cfg.get("compile_cache")
         if self.mode == "none":
             return
+        if self.cache and os.path.exists(self.cache):
+            try:
+                info = torch.compiler.load_cache_artifacts(pathlib.Path(self.cache).read_bytes())
+                n = sum(len(v) for v in getattr(info, "artifacts", {}).values())
+                print(f"enhanced_train: compile cache {self.cache} "
+                      f"{f'loaded ({n} artifacts)' if n else 'ignored (no artifacts in it)'}",
+                      flush=True)
+            except Exception as e:  # noqa: BLE001
+                print(f"enhanced_train: compile cache {self.cache} ignored ({type(e).__name__}: "
+                      f"{str(e)[:160]})", flush=True)
         try:
             kw = dict(backend=self.backend, dynamic=False)
             if self.backend == "inductor" and self.mode != "default":
@@ -832,7 +853,7 @@ class TrainStep:
             self._fall_back(e, "torch.compile")
 
     def _fall_back(self, e, where):
-        msg = (str(e).strip().splitlines() or [""])[0][:240]
+        msg = " / ".join([x.strip() for x in str(e).splitlines() if x.strip()][:2])[:300]
         self.failed = f"{where}: {type(e).__name__}: {msg}"
         print(f"enhanced_train: compile={self.mode} failed ({self.failed}); "
               "continuing eagerly", flush=True)
@@ -857,6 +878,7 @@ class TrainStep:
                     self.compile_s = time.time() - t
                     print(f"enhanced_train: compile={self.mode} ({self.backend}): first step "
                           f"{self.compile_s:.1f} s (compilation included)", flush=True)
+                    self._save_cache()
                 self.calls += 1
                 return loss, terms
             except Exception as e:  # noqa: BLE001
@@ -866,6 +888,23 @@ class TrainStep:
         loss.backward()
         self.calls += 1
         return loss, terms
+
+    def _save_cache(self):
+        if not self.cache:
+            return
+        try:
+            art = torch.compiler.save_cache_artifacts()
+            if art is None:
+                print("enhanced_train: compile cache: nothing to save", flush=True)
+                return
+            tmp = str(self.cache) + ".tmp"
+            pathlib.Path(tmp).write_bytes(art[0])
+            os.replace(tmp, self.cache)
+            print(f"enhanced_train: compile cache written to {self.cache} "
+                  f"({len(art[0]) / 1e6:.1f} MB)", flush=True)
+        except Exception as e:  # noqa: BLE001 (the cache is an optimisation: never fatal)
+            print(f"enhanced_train: compile cache not written ({type(e).__name__}: "
+                  f"{str(e)[:160]})", flush=True)
 
     def describe(self):
         if self.compiled:

@@ -33,6 +33,13 @@
     widened by --widen-from (log has the "pesq" term, the checkpoint has hidden 12);
   * enhanced_ckpt: int8 differences from a base round-trip within half a quantisation step
     per row, tensors without a base in fp16;
+  * step-speed options (session 13; speed/*): EmaAverage's foreach update equals the loop bit
+    for bit; torch.compile of the step's forward equals eager on one batch (loss terms 1e-5,
+    gradient 1e-4 relative); three training steps with ema_foreach + fused_adam (1e-5 / 1e-6)
+    and with compile=default (losses 1e-4, weights within Adam's 2 lr per step, <= 1 % of
+    them off by > 1e-6) agree with the eager run; compile_cache is written
+    and reloaded (the same numbers); a compile failing at torch.compile or at the first step
+    falls back to exactly the eager run and says so; an unknown compile mode is refused;
   * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
     latency 512 samples + its skip delay (= output_delay; 256 since session 11), the
     hyper-parameters of configs/enhanced.json.
@@ -455,6 +462,185 @@ def test_skip_delay_train(tmp, pack):
         check("train/skip-delay-mismatch", "skip_delay" in str(ex), str(ex))
 
 
+def speed_run(tmp, pack, tag, sets, steps=3):
+    """A few training steps of the session 13 set-up (running_norm, skip_delay 256) at hidden 8
+    on the CPU; returns (log records, model, ema, stdout). No warm-up and the schedule by
+    steps (not by wall time, which a compilation would shift): the same lr in every run."""
+    import contextlib
+    import io
+    cfg = json.loads((REPO / "tools/train/configs/enhanced_s11.json").read_text())
+    cfg["model"].update(hidden=8, max_hidden=64)
+    cp = os.path.join(tmp, "cfg_speed.json")
+    pathlib.Path(cp).write_text(json.dumps(cfg))
+    work = os.path.join(tmp, f"work_speed_{tag}")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = et.main(["--config", cp, "--pack", pack, "--work-dir", work, "--device", "cpu",
+                      "--batch-size", "2", "--segment", "0.3", "--steps", str(steps),
+                      "--set", "log_every=1", "--set", "val_batches=0", "--set", "init_from=null",
+                      "--set", "warmup_steps=1", "--set", "schedule=null",
+                      "--set", "skip_delay=256",
+                      "--set", "output_delay=256",
+                      "--set", "running_norm=true"] + sets)
+    if rc != 0:
+        raise RuntimeError(f"{tag}: rc {rc}")
+    logs = [json.loads(l) for l in open(os.path.join(work, "log.jsonl"))]
+    model = torch.load(os.path.join(work, "model.pt"), map_location="cpu", weights_only=True)
+    ema = torch.load(os.path.join(work, "ema.pt"), map_location="cpu", weights_only=True)
+    return logs, model, ema, out.getvalue()
+
+
+LOSS_KEYS = ("loss", "l1", "sc", "mag", "cspec", "pesq", "sisdr")
+
+
+def run_diff(a, b):
+    """(max relative difference of the logged loss terms over the steps, max |weight diff|,
+    max |EMA diff|) between two speed_run results."""
+    dl = max(abs(x[k] - y[k]) / max(abs(x[k]), 1e-6)
+             for x, y in zip(a[0], b[0]) for k in LOSS_KEYS if k in x)
+    dw = max(float((a[1][k] - b[1][k]).abs().max()) for k in a[1])
+    de = max(float((a[2][k] - b[2][k]).abs().max()) for k in a[2])
+    return dl, dw, de
+
+
+def frac_off(a, b, tol=1e-6):
+    """The fraction of weights of two speed_run results that differ by more than tol."""
+    n = sum(int(((a[1][k] - b[1][k]).abs() > tol).sum()) for k in a[1])
+    return n / sum(v.numel() for v in a[1].values())
+
+
+def test_compile_grad(pack):
+    """torch.compile of the training step's forward (enhanced_train.make_step_loss: network with
+    the skip delay and the engine's running normalisation, and every loss term of the session
+    13 config) against eager on the same batch and weights: the loss terms to 1e-5 relative and
+    the whole gradient to 1e-4 relative (L2), fp32 on the CPU (Inductor fuses elementwise
+    chains and reorders reductions: rounding only; a wrong term or a lost gradient path is
+    orders of magnitude more)."""
+    cfg = json.loads((REPO / "tools/train/configs/enhanced_s11.json").read_text())
+    cfg["model"].update(hidden=8, max_hidden=64)
+    cfg = dict(cfg, skip_delay=256, output_delay=256)
+    torch.manual_seed(11)
+    model = et.set_running_norm(et.build_model(cfg))
+    dev = torch.device("cpu")
+    speech, noise = et.load_pack(pack, dev)
+    mixer = et.GpuMixer(speech, noise, cfg["aug"], dev)
+    noisy, clean = mixer.batch(3, model.valid_length(int(0.3 * et.SR)), 4321)
+    bw = mixer.last_bw
+    fn = et.make_step_loss(model, cfg, False, 256)
+    params = list(model.parameters())
+    le, te = fn(noisy, clean, bw)
+    ge = torch.autograd.grad(le, params)
+    lc, tc = torch.compile(fn, dynamic=False)(noisy, clean, bw)
+    gc = torch.autograd.grad(lc, params)
+    dt = max(abs(float(te[k]) - float(tc[k])) / max(abs(float(te[k])), 1e-6) for k in te)
+    num = sum(float((a - b).pow(2).sum()) for a, b in zip(ge, gc)) ** 0.5
+    den = sum(float(a.pow(2).sum()) for a in ge) ** 0.5
+    check("speed/compile-same-step", dt <= 1e-5 and num / den <= 1e-4 and den > 0
+          and sorted(te) == sorted(tc) and len(te) == 6,
+          f"terms {sorted(te)}: max rel {dt:.1e}; gradient rel {num / den:.1e} (|g| {den:.2e})")
+
+
+def test_speed_options(tmp, pack):
+    """Session 13's opt-in step-speed options compute what the eager step computes:
+    * ema_foreach + fused_adam: the same EMA arithmetic (mul then add) and the same Adam
+      (bias-corrected moments, eps after sqrt(v_hat)); rounding only. Tolerance: the losses to
+      1e-5 relative, weights and EMA to 1e-6 absolute (an ulp of these weights is <= 6e-8;
+      Adam without bias correction or AdamW-style decay would move a weight by ~lr = 3e-4),
+      while the weights moved by far more than that from their start;
+    * compile=default (torch.compile of network + losses, Inductor, fp32 on the CPU): fused
+      elementwise kernels and reordered reductions, so float rounding (test_compile_grad: the
+      gradient to ~1e-6). Adam turns the rounding of a near-zero gradient into up to a whole
+      step of lr either way, so after 3 steps: the losses to 1e-4 relative, every weight and
+      EMA value within 2 lr per step (1.8e-3), and at most 1 % of the weights off by > 1e-6;
+    * compile_cache: written after the first compiled step, loaded by the next run, which then
+      gives exactly the compiled run's numbers; a file that is no cache is ignored (said so);
+    * a compile that fails, at torch.compile (unknown backend) or at the first call (a backend
+      that raises), falls back to eager, says so, and gives exactly the eager run;
+    * an unknown compile mode is refused."""
+    import torch._dynamo
+
+    eager = speed_run(tmp, pack, "eager", [])
+    cfg = json.loads((REPO / "tools/train/configs/enhanced_s11.json").read_text())
+    cfg["model"].update(hidden=8, max_hidden=64)
+    torch.manual_seed(cfg["seed"])   # the run's initial weights (setup_torch, build_model)
+    init = et.build_model(dict(cfg, skip_delay=256))
+    moved = max(float((eager[1][k] - v).abs().max()) for k, v in init.state_dict().items())
+    check("speed/eager-line", "steps/s over the run" in eager[3] and "; eager" in eager[3],
+          [l for l in eager[3].splitlines() if "speed:" in l][0][:160])
+    fast = speed_run(tmp, pack, "fast", ["--set", "ema_foreach=true", "--set", "fused_adam=true"])
+    dl, dw, de = run_diff(eager, fast)
+    check("speed/ema_foreach+fused_adam", dl <= 1e-5 and dw <= 1e-6 and de <= 1e-6
+          and moved > 1e-4 and "fused_adam, ema_foreach" in fast[3],
+          f"loss rel {dl:.1e}, weights {dw:.1e}, EMA {de:.1e} (weights moved {moved:.1e})")
+    cache = os.path.join(tmp, "compile_cache.bin")
+    fast3 = ["--set", 'compile="default"', "--set", "ema_foreach=true", "--set",
+             "fused_adam=true", "--set", f"compile_cache={json.dumps(cache)}"]
+    comp = speed_run(tmp, pack, "compile", fast3)
+    dl, dw, de = run_diff(eager, comp)
+    off = frac_off(eager, comp)
+    line = [l for l in comp[3].splitlines() if "speed:" in l][0]
+    check("speed/compile", dl <= 1e-4 and dw <= 2 * 3e-4 * 3 and de <= 2 * 3e-4 * 3
+          and off <= 0.01 and "compile=default (inductor" in line and "failed" not in comp[3],
+          f"loss rel {dl:.1e}, weights {dw:.1e} ({100 * off:.2f} % > 1e-6), EMA {de:.1e}; "
+          f"{line[line.find('first'):][:70]}")
+    # compile_cache: written after the first compiled step; a run that loads it computes what
+    # the compiled run computed (the same kernels: exactly)
+    size = os.path.getsize(cache) if os.path.exists(cache) else 0
+    again = speed_run(tmp, pack, "compile2", fast3)
+    dl, dw, de = run_diff(comp, again)
+    check("speed/compile-cache", size > 0 and "compile cache" in comp[3] and "loaded" in
+          again[3] and dl == 0 and dw == 0 and de == 0 and "failed" not in again[3],
+          f"{size} bytes; reloaded run vs compiled run: loss rel {dl:.1e}, weights {dw:.1e}")
+    junk = os.path.join(tmp, "junk_cache.bin")
+    pathlib.Path(junk).write_bytes(b"not a cache")
+    bad = speed_run(tmp, pack, "badbackend", ["--set", 'compile="default"', "--set",
+                                              'compile_backend="ghostnv_no_such_backend"',
+                                              "--set", f"compile_cache={json.dumps(junk)}"])
+    dl, dw, de = run_diff(eager, bad)
+    check("speed/compile-fallback-setup", dl == 0 and dw == 0 and de == 0
+          and "continuing eagerly" in bad[3] and "eager (compile=default failed: torch.compile"
+          in bad[3] and "ignored" in bad[3], f"loss rel {dl:.1e}, weights {dw:.1e}; "
+          f"{[l for l in bad[3].splitlines() if 'continuing' in l][:1]}"[:200])
+
+    def failing_backend(gm, example_inputs):
+        raise RuntimeError("injected compile failure")
+    torch._dynamo.register_backend(failing_backend, name="ghostnv_failing_backend")
+    fail = speed_run(tmp, pack, "failing", ["--set", 'compile="reduce-overhead"', "--set",
+                                            'compile_backend="ghostnv_failing_backend"'])
+    dl, dw, de = run_diff(eager, fail)
+    check("speed/compile-fallback-first-step", dl == 0 and dw == 0 and de == 0
+          and "first step" in fail[3] and "injected compile failure" in fail[3]
+          and "continuing eagerly" in fail[3], f"loss rel {dl:.1e}, weights {dw:.1e}; "
+          f"{[l for l in fail[3].splitlines() if 'continuing' in l][:1]}"[:200])
+    try:
+        speed_run(tmp, pack, "badmode", ["--set", 'compile="fast"'], steps=1)
+        check("speed/compile-mode-refused", False, "compile=fast accepted")
+    except SystemExit as ex:
+        check("speed/compile-mode-refused", "compile" in str(ex), str(ex)[:90])
+
+
+def test_ema_average(rng):
+    """EmaAverage: the foreach update equals the per-tensor loop (bit for bit on the CPU) on a
+    module with an integer buffer (BatchNorm's num_batches_tracked: copied, not averaged),
+    while its parameters change between updates."""
+    torch.manual_seed(5)
+    net = torch.nn.Sequential(torch.nn.Conv1d(3, 5, 3), torch.nn.BatchNorm1d(5),
+                              torch.nn.Linear(7, 2))
+    a, b = et.EmaAverage(net, 0.99), et.EmaAverage(net, 0.99, foreach=True)
+    for step in range(1, 30):
+        with torch.no_grad():
+            for prm in net.parameters():
+                prm.add_(torch.from_numpy(rng.standard_normal(tuple(prm.shape))).float() * 0.1)
+        net(torch.randn(4, 3, 9))   # training mode: running stats and the batch counter move
+        a.update(step)
+        b.update(step)
+    same = all(torch.equal(a.state[k], b.state[k]) for k in a.state)
+    moved = float((a.state["0.weight"] - net.state_dict()["0.weight"]).abs().max())
+    check("speed/ema-foreach", same and int(b.state["1.num_batches_tracked"]) == 29
+          and moved > 1e-3, f"identical {same}, EMA lags the weights by {moved:.2e}, "
+          f"batches {int(b.state['1.num_batches_tracked'])}")
+
+
 def test_ckpt(rng):
     import enhanced_ckpt
     base = {"w": torch.from_numpy(rng.standard_normal((7, 5, 3))).float(),
@@ -800,6 +986,9 @@ def main():
             test_output_delay(tmp, pack, rng)
             test_skip_delay(rng)
             test_skip_delay_train(tmp, pack)
+            test_ema_average(rng)
+            test_compile_grad(pack)
+            test_speed_options(tmp, pack)
             test_ckpt(rng)
             test_losses(rng)
             test_opus_pack(tmp)
