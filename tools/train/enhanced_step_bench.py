@@ -103,7 +103,8 @@ def main(argv=None):
     print(f"{'variant':12s} {'steps/s':>8s} {'vs eager':>8s} {'first step s':>12s}")
     for n, (r, first, fell) in rows.items():
         ratio = f"{r / base[0]:.3f}" if base else "-"
-        print(f"{n:12s} {r:8.3f} {ratio:>8s} {first:12.1f}{'  (fell back to eager)' if fell else ''}")
+        note = "  (fell back to eager)" if fell else ""
+        print(f"{n:12s} {r:8.3f} {ratio:>8s} {first:12.1f}{note}")
     return 0 if len(rows) == len(names) else 1
 
 

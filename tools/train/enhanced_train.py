@@ -655,7 +655,6 @@ def sisdr_loss(est, clean, hz):
 
 
 # ---- training ----------------------------------------------------------------------------------
-
 def make_step_loss(model, cfg, amp, out_delay):
     """The training step's forward: step_loss(noisy, clean, bw) -> (loss, terms), the network
     (bf16 autocast when amp) and every loss term of cfg on one batch (bw: the batch's real
@@ -719,6 +718,7 @@ def make_step_loss(model, cfg, amp, out_delay):
         return loss, terms
 
     return step_loss
+
 
 def delay_align(est, clean, noisy, delay):
     """A network trained to output the clean speech `delay` samples late: est[t] is scored

@@ -37,7 +37,7 @@
     for bit; torch.compile of the step's forward equals eager on one batch (loss terms 1e-5,
     gradient 1e-4 relative); three training steps with ema_foreach + fused_adam (1e-5 / 1e-6)
     and with compile=default (losses 1e-4, weights within Adam's 2 lr per step, <= 1 % of
-    them off by > 1e-6) agree with the eager run; compile_cache is written
+    them off by > 0.01 lr) agree with the eager run; compile_cache is written
     and reloaded (the same numbers); a compile failing at torch.compile or at the first step
     falls back to exactly the eager run and says so; an unknown compile mode is refused;
   * models/weights/enhanced.gnvm, when present: family demucs, 48 kHz, hop 256, algorithmic
@@ -543,15 +543,19 @@ def test_compile_grad(pack):
 def test_speed_options(tmp, pack):
     """Session 13's opt-in step-speed options compute what the eager step computes:
     * ema_foreach + fused_adam: the same EMA arithmetic (mul then add) and the same Adam
-      (bias-corrected moments, eps after sqrt(v_hat)); rounding only. Tolerance: the losses to
-      1e-5 relative, weights and EMA to 1e-6 absolute (an ulp of these weights is <= 6e-8;
-      Adam without bias correction or AdamW-style decay would move a weight by ~lr = 3e-4),
+      (bias-corrected moments, eps after sqrt(v_hat)); rounding only. After one step the
+      weights and EMA to 1e-6 absolute (a few ulp of these weights; Adam without bias
+      correction or AdamW-style decay would move a weight by ~lr = 3e-4); after three the
+      losses to 1e-5 relative and the weights within the bounds of the compiled run below
+      (the later steps' gradients see the first step's rounding, which Adam can amplify),
       while the weights moved by far more than that from their start;
     * compile=default (torch.compile of network + losses, Inductor, fp32 on the CPU): fused
       elementwise kernels and reordered reductions, so float rounding (test_compile_grad: the
       gradient to ~1e-6). Adam turns the rounding of a near-zero gradient into up to a whole
-      step of lr either way, so after 3 steps: the losses to 1e-4 relative, every weight and
-      EMA value within 2 lr per step (1.8e-3), and at most 1 % of the weights off by > 1e-6;
+      step of lr either way (a gradient far below the typical one has a large relative
+      rounding error; measured: median 7e-5 lr, 99 % within 5e-3 lr, max 0.7 lr), so after 3
+      steps: the losses to 1e-4 relative, every weight and EMA value within 2 lr per step
+      (1.8e-3), and at least 99 % of the weights within 0.01 lr (3e-6);
     * compile_cache: written after the first compiled step, loaded by the next run, which then
       gives exactly the compiled run's numbers; a file that is no cache is ignored (said so);
     * a compile that fails, at torch.compile (unknown backend) or at the first call (a backend
@@ -567,21 +571,30 @@ def test_speed_options(tmp, pack):
     moved = max(float((eager[1][k] - v).abs().max()) for k, v in init.state_dict().items())
     check("speed/eager-line", "steps/s over the run" in eager[3] and "; eager" in eager[3],
           [l for l in eager[3].splitlines() if "speed:" in l][0][:160])
-    fast = speed_run(tmp, pack, "fast", ["--set", "ema_foreach=true", "--set", "fused_adam=true"])
+    fast_sets = ["--set", "ema_foreach=true", "--set", "fused_adam=true"]
+    one_e = speed_run(tmp, pack, "eager1", [], steps=1)
+    one_f = speed_run(tmp, pack, "fast1", fast_sets, steps=1)
+    _, dw1, de1 = run_diff(one_e, one_f)
+    check("speed/fused_adam-step", dw1 <= 1e-6 and de1 <= 1e-6,
+          f"one step: weights {dw1:.1e}, EMA {de1:.1e} (lr 3e-4)")
+    fast = speed_run(tmp, pack, "fast", fast_sets)
     dl, dw, de = run_diff(eager, fast)
-    check("speed/ema_foreach+fused_adam", dl <= 1e-5 and dw <= 1e-6 and de <= 1e-6
-          and moved > 1e-4 and "fused_adam, ema_foreach" in fast[3],
-          f"loss rel {dl:.1e}, weights {dw:.1e}, EMA {de:.1e} (weights moved {moved:.1e})")
+    off = frac_off(eager, fast, 0.01 * 3e-4)
+    check("speed/ema_foreach+fused_adam", dl <= 1e-5 and dw <= 2 * 3e-4 * 3
+          and de <= 2 * 3e-4 * 3 and off <= 0.01 and moved > 1e-4
+          and "fused_adam, ema_foreach" in fast[3],
+          f"loss rel {dl:.1e}, weights {dw:.1e} ({100 * off:.2f} % > 3e-6), EMA {de:.1e} "
+          f"(weights moved {moved:.1e})")
     cache = os.path.join(tmp, "compile_cache.bin")
     fast3 = ["--set", 'compile="default"', "--set", "ema_foreach=true", "--set",
              "fused_adam=true", "--set", f"compile_cache={json.dumps(cache)}"]
     comp = speed_run(tmp, pack, "compile", fast3)
     dl, dw, de = run_diff(eager, comp)
-    off = frac_off(eager, comp)
+    off = frac_off(eager, comp, 0.01 * 3e-4)
     line = [l for l in comp[3].splitlines() if "speed:" in l][0]
     check("speed/compile", dl <= 1e-4 and dw <= 2 * 3e-4 * 3 and de <= 2 * 3e-4 * 3
           and off <= 0.01 and "compile=default (inductor" in line and "failed" not in comp[3],
-          f"loss rel {dl:.1e}, weights {dw:.1e} ({100 * off:.2f} % > 1e-6), EMA {de:.1e}; "
+          f"loss rel {dl:.1e}, weights {dw:.1e} ({100 * off:.2f} % > 3e-6), EMA {de:.1e}; "
           f"{line[line.find('first'):][:70]}")
     # compile_cache: written after the first compiled step; a run that loads it computes what
     # the compiled run computed (the same kernels: exactly)
