@@ -71,6 +71,9 @@ for r in sys.argv[3:]:
             torch.save({k: v.half() for k, v in sd.items()}, OUT / f"{r}_{n}.f16.pt")
 PY
 ls -la $OUT
-( for r in $RUNS; do echo "== $r"; grep -v '^{' $W/$r.out | tail -8; cat $W/$r/log.jsonl
+# (torch's own log lines, e.g. torch.compile's warnings, counted but left out of the tail so
+# that the trainer's last lines, its steps/s line among them, stay in view)
+( for r in $RUNS; do echo "== $r"; grep -v '^{' $W/$r.out | grep -v '^[EWI][0-9]\{4\} ' | tail -8
+  echo "($(grep -c '^[EWI][0-9]\{4\} ' $W/$r.out) torch log lines in $r.out)"; cat $W/$r/log.jsonl
   cat $W/$r/val.json; echo; done
   cat $W/env.txt ) | tee $OUT/summary.txt
