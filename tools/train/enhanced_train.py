@@ -443,7 +443,7 @@ class GpuMixer:
 
     def _lowpass(self, x, cutoff_hz):
         X = torch.fft.rfft(x)
-        f = torch.fft.rfftfreq(x.shape[-1], 1 / SR).to(self.device)
+        f = rfft_freqs(x.shape[-1], x.device)
         # ~600 Hz raised-cosine transition below the cutoff (a resampler's anti-alias filter)
         w = torch.clamp((cutoff_hz - f) / 600.0, 0, 1)
         w = 0.5 - 0.5 * torch.cos(math.pi * w)
@@ -578,6 +578,23 @@ class GpuMixer:
 
 
 # ---- loss --------------------------------------------------------------------------------------
+_RFFT_FREQS = {}
+
+
+def rfft_freqs(n, device):
+    """torch.fft.rfftfreq(n, 1 / SR) on `device`: computed on the CPU and copied once per (n,
+    device), then reused (the same values as before; a CPU-to-GPU copy of a pageable tensor
+    synchronises the host with the GPU, and the losses and the mixer needed ~9 per step).
+    Inside torch.compile it is computed on the device instead (no host tensor in the graph)."""
+    if torch.compiler.is_compiling():
+        return torch.fft.rfftfreq(n, 1 / SR, device=device)
+    key = (int(n), device)
+    f = _RFFT_FREQS.get(key)
+    if f is None:
+        f = _RFFT_FREQS[key] = torch.fft.rfftfreq(n, 1 / SR).to(device)
+    return f
+
+
 def stft_mag(x, n_fft, hop, win):
     w = torch.hann_window(win, device=x.device)
     X = torch.stft(x, n_fft, hop, win, w, return_complex=True)
@@ -594,7 +611,7 @@ def mrstft(y, t, resolutions, bw=None):
             sc = sc + torch.norm(T - Y, p="fro") / torch.norm(T, p="fro").clamp(min=1e-6)
             mag = mag + F.l1_loss(torch.log(Y), torch.log(T))
         else:
-            f = torch.fft.rfftfreq(n_fft, 1 / SR).to(y.device)
+            f = rfft_freqs(n_fft, y.device)
             m = (f[None, :] <= bw[:, None]).float()[:, :, None]       # [B, F, 1]
             sc = sc + torch.sqrt(((T - Y) ** 2 * m).sum()) / \
                 torch.sqrt((T ** 2 * m).sum()).clamp(min=1e-6)
@@ -621,7 +638,7 @@ def compressed_spec_loss(y, t, n_fft, hop, win, c=0.3, alpha=0.3, bw=None):
     e = ((1 - alpha) * d + alpha * (cY - cT) ** 2).transpose(-1, -2)
     if bw is None:
         return e.mean()
-    f = torch.fft.rfftfreq(n_fft, 1 / SR).to(y.device)
+    f = rfft_freqs(n_fft, y.device)
     m = (f[None, :] <= bw[:, None]).float()[:, :, None]
     return (e * m).sum() / (m.sum() * e.shape[-1]).clamp(min=1)
 
@@ -629,7 +646,7 @@ def compressed_spec_loss(y, t, n_fft, hop, win, c=0.3, alpha=0.3, bw=None):
 def band_limit(x, bw):
     """x [B, L] low-passed at bw [B] Hz (FFT mask with a 600 Hz raised-cosine edge)."""
     X = torch.fft.rfft(x)
-    f = torch.fft.rfftfreq(x.shape[-1], 1 / SR).to(x.device)
+    f = rfft_freqs(x.shape[-1], x.device)
     w = torch.clamp((bw[:, None] - f[None, :]) / 600.0 + 1.0, 0, 1)
     w = 0.5 - 0.5 * torch.cos(math.pi * w)
     return torch.fft.irfft(X * w, n=x.shape[-1])

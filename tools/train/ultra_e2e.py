@@ -142,7 +142,7 @@ def spec_loss(y, s, x, bw, n_fft, hop, hf_weight, asym, c=0.3):
     cY = (Y.real ** 2 + Y.imag ** 2 + 1e-12) ** (c / 2)
     cS = (S.real ** 2 + S.imag ** 2 + 1e-12) ** (c / 2)
     d = cY - cS
-    f = torch.fft.rfftfreq(n_fft, 1 / SR).to(y.device)
+    f = et.rfft_freqs(n_fft, y.device)   # rfftfreq(n_fft, 1 / SR), one host copy per size
     fw = torch.where(f <= 8000.0, torch.ones_like(f), torch.full_like(f, hf_weight))
     m = fw[None, :] * (f[None, :] <= bw[:, None]).float()          # [B, F]
     e = d ** 2 * (1 + asym * (d > 0).float())

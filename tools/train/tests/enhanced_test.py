@@ -34,7 +34,7 @@
   * enhanced_ckpt: int8 differences from a base round-trip within half a quantisation step
     per row, tensors without a base in fp16;
   * step-speed options (session 13; speed/*): EmaAverage's foreach update equals the loop bit
-    for bit; torch.compile of the step's forward equals eager on one batch (loss terms 1e-5,
+    for bit; rfft_freqs (the cached bin frequencies) equals rfftfreq; torch.compile of the step's forward equals eager on one batch (loss terms 1e-5,
     gradient 1e-4 relative); three training steps with ema_foreach + fused_adam (1e-5 / 1e-6)
     and with compile=default (losses 1e-4, weights within Adam's 2 lr per step, <= 1 % of
     them off by > 0.01 lr) agree with the eager run; compile_cache is written
@@ -634,6 +634,17 @@ def test_speed_options(tmp, pack):
         check("speed/compile-mode-refused", "compile" in str(ex), str(ex)[:90])
 
 
+def test_rfft_freqs():
+    """rfft_freqs: exactly torch.fft.rfftfreq(n, 1 / SR) (even and odd n), one tensor per (n,
+    device) reused (no host-to-device copy per call)."""
+    ok = True
+    for n in (1024, 1536, 14389):
+        a = et.rfft_freqs(n, torch.device("cpu"))
+        ok = ok and torch.equal(a, torch.fft.rfftfreq(n, 1 / et.SR)) and \
+            et.rfft_freqs(n, torch.device("cpu")) is a
+    check("speed/rfft-freqs", ok, "equal to rfftfreq, cached per size")
+
+
 def test_ema_average(rng):
     """EmaAverage: the foreach update equals the per-tensor loop (bit for bit on the CPU) on a
     module with an integer buffer (BatchNorm's num_batches_tracked: copied, not averaged),
@@ -1002,6 +1013,7 @@ def main():
             test_skip_delay(rng)
             test_skip_delay_train(tmp, pack)
             test_ema_average(rng)
+            test_rfft_freqs()
             test_compile_grad(pack)
             test_speed_options(tmp, pack)
             test_ckpt(rng)
