@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on Debian 12 (root; apt-get and pip only).
+# python3-dev: torch.compile (Inductor) builds C++ against Python.h in the train tests.
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libabsl-dev libsndfile1-dev libsoxr-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      ffmpeg sox libsox-fmt-all espeak-ng python3 python3-pip
+      ffmpeg sox libsox-fmt-all espeak-ng python3 python3-pip python3-dev
       libasound2-dev libasound2-plugins alsa-utils pipewire pipewire-alsa wireplumber dbus-daemon jackd2
       ladspa-sdk)
 missing=()
