@@ -50,6 +50,27 @@ def take(clips, cap_samples):
     return out
 
 
+def write_pack(out, index, entries):
+    """Writes the pack: index = one dict per source (name, split, kind, rate, bandwidth_hz;
+    "clips" and "seconds" filled in here), entries = each source's list of float clips at its
+    rate, stored joined as one blob with the clips' [offset, length]. Returns the int16 bytes."""
+    arrays, total_raw = {}, 0
+    for k, (e, clips) in enumerate(zip(index, entries)):
+        e["clips"], off = [], 0
+        for c in clips:
+            e["clips"].append([off, len(c)])
+            off += len(c)
+        x = np.concatenate(clips).astype(np.float32)
+        total_raw += x.size * 2
+        arrays[f"blob_{k}"] = encode(x)
+        e["seconds"] = round(off / e["rate"], 2)
+    arrays["index"] = np.array(json.dumps(index))
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays)
+    return total_raw
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -68,8 +89,7 @@ def main(argv=None):
     import soxr
     import data
     corpus = data.Corpus.load(a.data_root)
-    index, arrays = [], {}
-    entries = []
+    index, entries = [], []
     for s in corpus.speech["train"]:
         low = s.bandwidth_hz < 11000 and "22k" in s.name
         rate = 24000 if low else 48000
@@ -82,7 +102,7 @@ def main(argv=None):
             clips = [soxr.resample(c, data.SR, rate, quality="VHQ").astype(np.float32)
                      for c in clips]
         index.append(dict(name=s.name, split="speech", kind="clips", rate=rate,
-                          bandwidth_hz=float(s.bandwidth_hz), clips=[]))
+                          bandwidth_hz=float(s.bandwidth_hz)))
         entries.append(clips)
     for n in corpus.noise["train"]:
         if n.kind == "events":
@@ -90,22 +110,10 @@ def main(argv=None):
         else:
             clips = [n.signal[: int(a.noise_cap * data.SR)]]
         index.append(dict(name=n.name, split="noise", kind=n.kind, rate=48000,
-                          bandwidth_hz=24000.0, clips=[]))
+                          bandwidth_hz=24000.0))
         entries.append(clips)
-    total_raw = 0
-    for k, (e, clips) in enumerate(zip(index, entries)):
-        off = 0
-        for c in clips:
-            e["clips"].append([off, len(c)])
-            off += len(c)
-        x = np.concatenate(clips).astype(np.float32)
-        total_raw += x.size * 2
-        arrays[f"blob_{k}"] = encode(x)
-        e["seconds"] = round(off / e["rate"], 2)
-    arrays["index"] = np.array(json.dumps(index))
     out = pathlib.Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, **arrays)
+    total_raw = write_pack(out, index, entries)
     mb = out.stat().st_size / 2**20
     print(f"enhanced_pack: {out}: {mb:.1f} MiB ({total_raw / 2**20:.1f} MiB as int16); "
           + ", ".join(f"{e['name']} {e['seconds']} s" for e in index))

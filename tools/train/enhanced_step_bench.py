@@ -17,7 +17,6 @@ Needs torch, numpy and the `denoiser` package (PYTHONPATH).
 """
 
 import argparse
-import json
 import os
 import pathlib
 import re
@@ -46,19 +45,17 @@ def synthetic_pack(path, seconds=20.0, seed=1):
     """enhanced_pack's layout: two 48 kHz 'voices' (gated harmonic tones) and two noises."""
     import enhanced_pack
     rng = np.random.default_rng(seed)
-    index, arrays = [], {}
+    index, entries = [], []
     n = int(seconds * 48000)
     t = np.arange(n) / 48000
     srcs = [("v1", "speech", 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)),
             ("v2", "speech", 0.2 * np.sin(2 * np.pi * 240 * t + np.sin(2 * np.pi * 5 * t))),
             ("n1", "noise", 0.2 * rng.standard_normal(n)),
             ("n2", "noise", 0.1 * np.cumsum(rng.standard_normal(n)) / np.sqrt(n))]
-    for k, (name, split, x) in enumerate(srcs):
-        index.append(dict(name=name, split=split, kind="clips", rate=48000,
-                          bandwidth_hz=24000.0, clips=[[0, n]]))
-        arrays[f"blob_{k}"] = enhanced_pack.encode(x.astype(np.float32))
-    arrays["index"] = np.array(json.dumps(index))
-    np.savez(path, **arrays)
+    for name, split, x in srcs:
+        index.append(dict(name=name, split=split, kind="clips", rate=48000, bandwidth_hz=24000.0))
+        entries.append([x])
+    enhanced_pack.write_pack(path, index, entries)
 
 
 def main(argv=None):

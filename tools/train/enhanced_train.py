@@ -805,15 +805,13 @@ class EmaAverage:
     def update(self, step):
         d = min(self.decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            if not self.foreach:
-                for k, v in self.model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        self.state[k].mul_(d).add_(v.float(), alpha=1 - d)
-                    else:
-                        self.state[k].copy_(v)
-                return
-            torch._foreach_mul_(self._dst, d)
-            torch._foreach_add_(self._dst, [v.detach().float() for v in self._src], alpha=1 - d)
+            if self.foreach:
+                torch._foreach_mul_(self._dst, d)
+                torch._foreach_add_(self._dst, [v.detach().float() for v in self._src],
+                                    alpha=1 - d)
+            else:
+                for e, v in zip(self._dst, self._src):
+                    e.mul_(d).add_(v.detach().float(), alpha=1 - d)
             for e, v in self._other:
                 e.copy_(v)
 
@@ -1114,7 +1112,7 @@ def main(argv=None):
     torch.save(model.state_dict(), work / "model.pt")
     print(f"enhanced_train: step {step}, wrote {last} and {work / 'model.pt'} "
           f"({time.time() - t0:.0f} s)", flush=True)
-    print(speed.summary(step_loss.describe() + (", fused_adam" if cfg.get("fused_adam") else "")
+    print(speed.summary(step_loss.describe() + (", fused_adam" if opt.defaults.get("fused") else "")
                         + (", ema_foreach" if ema_avg is not None and ema_avg.foreach else "")),
           flush=True)
     if ema is not None:

@@ -85,21 +85,19 @@ def check(name, ok, msg=""):
 def synthetic_pack(path, rng):
     """A pack in enhanced_pack's layout from random signals (two voices, one at 24 kHz, and
     two noises)."""
-    index, arrays = [], {}
+    index, entries = [], []
     srcs = [("v48", "speech", 48000, 3.0), ("v24", "speech", 24000, 2.0),
             ("n1", "noise", 48000, 1.5), ("n2", "noise", 48000, 0.7)]
-    for k, (name, split, rate, sec) in enumerate(srcs):
+    for name, split, rate, sec in srcs:
         n = int(sec * rate)
         t = np.arange(n) / rate
         if split == "speech":
             x = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)
         else:
             x = 0.2 * rng.standard_normal(n)
-        index.append(dict(name=name, split=split, kind="clips", rate=rate, bandwidth_hz=8000.0,
-                          clips=[[0, n]]))
-        arrays[f"blob_{k}"] = enhanced_pack.encode(x.astype(np.float32))
-    arrays["index"] = np.array(json.dumps(index))
-    np.savez(path, **arrays)
+        index.append(dict(name=name, split=split, kind="clips", rate=rate, bandwidth_hz=8000.0))
+        entries.append([x])
+    enhanced_pack.write_pack(path, index, entries)
 
 
 def aug(**kw):
