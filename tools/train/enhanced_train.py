@@ -15,7 +15,8 @@ Loss: L1 on the waveform + multi-resolution STFT loss (spectral convergence + lo
 as in Defossez et al. 2020, with resolutions scaled to 48 kHz; optionally (config weights) a
 compressed complex spectral loss (cspec_weight), -SI-SDR below 8 kHz (sisdr_weight) and
 ultra_e2e's PESQ-like compressed-magnitude loss with residual noise weighted more
-(pesq_weight, pesq_noise_asym, pesq_hf_weight; session 8).
+(pesq_weight, pesq_noise_asym, pesq_hf_weight; session 8; pesq_lf_weight below pesq_lf_hz,
+session 14).
 output_delay (samples, default 0; session 10): the network learns the clean speech that many
 samples late (every loss term compares est[t] with clean[t - output_delay]), so it sees that
 much future context; the exported .gnvm must then say so (enhanced_export.py --output-delay:
@@ -719,7 +720,9 @@ def make_step_loss(model, cfg, amp, out_delay):
             bwp = bw if bw is not None else torch.full((B,), SR / 2, device=noisy.device)
             lp = pesq_like_loss(est[:, 0], clean[:, 0], noisy[:, 0], bwp,
                                 cfg.get("pesq_fft", 1536), cfg.get("pesq_hop", 384),
-                                cfg.get("pesq_hf_weight", 0.2), cfg.get("pesq_noise_asym", 1.0))
+                                cfg.get("pesq_hf_weight", 0.2), cfg.get("pesq_noise_asym", 1.0),
+                                lf_hz=cfg.get("pesq_lf_hz", 2000.0),
+                                lf_weight=cfg.get("pesq_lf_weight", 1.0))
             loss = loss + w_pesq * lp
         if w_sisdr:
             # SI-SDR below sisdr_band_hz (the eval scores 16 kHz copies), speech items only

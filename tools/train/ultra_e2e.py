@@ -132,8 +132,10 @@ def gain_loss(g, t):
     return (per * m).sum() / m.sum().clamp(min=1)
 
 
-def spec_loss(y, s, x, bw, n_fft, hop, hf_weight, asym, c=0.3):
-    """y output, s clean target, x noisy input (its std sets each item's scale), all [B, L]."""
+def spec_loss(y, s, x, bw, n_fft, hop, hf_weight, asym, c=0.3, lf_hz=0.0, lf_weight=1.0):
+    """y output, s clean target, x noisy input (its std sets each item's scale), all [B, L].
+    Bins below lf_hz weigh lf_weight (session 14: the held-out error against DTLN is below
+    4 kHz, tools/eval/band_error.py); the default leaves every bin below 8 kHz at 1."""
     sd = x.std(dim=-1, keepdim=True).clamp(min=1e-5)
     y, s = y / sd, s / sd
     w = torch.hann_window(n_fft, device=y.device)
@@ -144,6 +146,8 @@ def spec_loss(y, s, x, bw, n_fft, hop, hf_weight, asym, c=0.3):
     d = cY - cS
     f = et.rfft_freqs(n_fft, y.device)   # rfftfreq(n_fft, 1 / SR), one host copy per size
     fw = torch.where(f <= 8000.0, torch.ones_like(f), torch.full_like(f, hf_weight))
+    if lf_weight != 1.0:
+        fw = torch.where(f < lf_hz, fw * lf_weight, fw)
     m = fw[None, :] * (f[None, :] <= bw[:, None]).float()          # [B, F]
     e = d ** 2 * (1 + asym * (d > 0).float())
     return (e * m[:, :, None]).sum() / (m.sum() * e.shape[-1]).clamp(min=1)

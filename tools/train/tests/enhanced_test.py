@@ -729,6 +729,26 @@ def test_losses(rng):
     _, mneg = et.mrstft(-x, x, res)
     check("loss/phase", float(lz) < 1e-8 and float(ln) > 0.5 and float(mneg) < 1e-4,
           f"same {float(lz):.1e}, negated {float(ln):.2f} (log-magnitude loss {float(mneg):.1e})")
+    # the PESQ-like loss's low-band weight (pesq_lf_weight below pesq_lf_hz): weight 1 is the
+    # unweighted loss bit for bit; an error only at 500 Hz costs lf_weight times more, renormalised
+    # by the weighted bin count (the loss is a weighted mean over the live bins)
+    from ultra_e2e import spec_loss
+    tt = np.arange(19200) / 48000
+    clean = torch.from_numpy(0.1 * rng.standard_normal((2, tt.size))).float()
+    est = clean + torch.from_numpy(0.05 * np.sin(2 * np.pi * 500 * tt)).float()
+    bwf = torch.tensor([24000.0, 8000.0])
+    base = spec_loss(est, clean, clean, bwf, 1536, 384, 0.2, 1.0)
+    same = spec_loss(est, clean, clean, bwf, 1536, 384, 0.2, 1.0, lf_hz=2000.0, lf_weight=1.0)
+    heavy = spec_loss(est, clean, clean, bwf, 1536, 384, 0.2, 1.0, lf_hz=2000.0, lf_weight=3.0)
+    f = np.fft.rfftfreq(1536, 1 / 48000)
+    w_old = np.where(f <= 8000, 1.0, 0.2)
+    w_new = np.where(f < 2000, 3 * w_old, w_old)
+    m = np.stack([f <= 24000, f <= 8000]).astype(float)
+    want = 3 * (m * w_old).sum() / (m * w_new).sum()
+    ratio = float(heavy / base)
+    check("loss/pesq_lf_weight", float(same) == float(base) and abs(ratio / want - 1) < 0.02,
+          f"weight 1: {float(same):.6e} vs {float(base):.6e}; weight 3: ratio {ratio:.4f} "
+          f"(an error only at 500 Hz: {want:.4f})")
     # FFT resampling: a 1 kHz tone at 16 kHz -> 48 kHz keeps its frequency and length
     t16 = np.arange(1600) / 16000
     y = et.fft_resample(torch.from_numpy(np.sin(2 * np.pi * 1000 * t16)).float(), 16000).numpy()
