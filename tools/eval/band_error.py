@@ -24,7 +24,9 @@ import soundfile as sf
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import evaluate  # noqa: E402
 import metrics  # noqa: E402
+import plots  # noqa: E402
 
 BANDS = ((0, 300), (300, 1000), (1000, 2000), (2000, 4000), (4000, 6000), (6000, 8000))
 RATE = 16000
@@ -35,12 +37,9 @@ SILENT_FLOOR = 1e-6   # −60 dB below the item's loudest frame
 
 
 def stft(x: np.ndarray) -> np.ndarray:
-    win = np.hanning(N_FFT)
-    starts = range(0, max(len(x) - N_FFT, 0) + 1, HOP)
-    frames = np.array([x[i:i + N_FFT] * win for i in starts if i + N_FFT <= len(x)])
-    if len(frames) == 0:
+    if len(x) < N_FFT:
         raise ValueError(f"signal of {len(x)} samples is shorter than one {N_FFT}-sample frame")
-    return np.fft.rfft(frames, axis=1)
+    return plots.stft(x, N_FFT, HOP)
 
 
 def band_stats(clean: np.ndarray, noisy: np.ndarray, out: np.ndarray,
@@ -54,24 +53,24 @@ def band_stats(clean: np.ndarray, noisy: np.ndarray, out: np.ndarray,
     frame_e = P.sum(axis=1)
     silent = frame_e < frame_e.max() * SILENT_FLOOR
     tiny = 1e-20
-    res = {"err": [], "att": [], "res": []}
+    stats = {"err": [], "att": [], "res": []}
     for lo, hi in bands:
         sel = (f >= lo) & (f < hi)
         Ps, Ys, Ns = P[:, sel], Y[:, sel], N[:, sel]
-        res["err"].append(10 * np.log10((np.sum(np.abs(Ys - S[:, sel]) ** 2) + tiny)
+        stats["err"].append(10 * np.log10((np.sum(np.abs(Ys - S[:, sel]) ** 2) + tiny)
                                         / (np.sum(Ps) + tiny)))
         a = active[:, sel]
-        res["att"].append(float(np.mean(10 * np.log10((np.abs(Ys[a]) ** 2 + tiny) / Ps[a])))
+        stats["att"].append(float(np.mean(10 * np.log10((np.abs(Ys[a]) ** 2 + tiny) / Ps[a])))
                           if a.any() else float("nan"))
         if silent.any():
-            res["res"].append(10 * np.log10((np.sum(np.abs(Ys[silent]) ** 2) + tiny)
+            stats["res"].append(10 * np.log10((np.sum(np.abs(Ys[silent]) ** 2) + tiny)
                                             / (np.sum(np.abs(Ns[silent]) ** 2) + tiny)))
         else:
-            res["res"].append(float("nan"))
-    return {k: np.array(v, dtype=np.float64) for k, v in res.items()}
+            stats["res"].append(float("nan"))
+    return {k: np.array(v, dtype=np.float64) for k, v in stats.items()}
 
 
-def load16(path: pathlib.Path) -> np.ndarray:
+def load16(path) -> np.ndarray:
     x, sr = sf.read(str(path), dtype="float64", always_2d=True)
     x = x.mean(axis=1)
     return x if sr == RATE else metrics.resample(x, sr, RATE)
@@ -79,16 +78,21 @@ def load16(path: pathlib.Path) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pairs", required=True, help="the eval set (make_eval_set.py)")
-    ap.add_argument("--rate", default="48k", help="the sub-folder of --pairs the outputs came from")
+    ap.add_argument("--pairs", required=True,
+                    help="the eval set (make_eval_set.py), or what evaluate.py's --pairs takes")
+    ap.add_argument("--rate", type=int, default=48000,
+                    help="the variant of a make_eval_set.py set the outputs came from (48000, 16000)")
     ap.add_argument("--system", action="append", required=True, metavar="NAME=DIR",
                     help="a folder of outputs named like the noisy items (repeatable)")
     ap.add_argument("--noisy-row", action="store_true", help="also print the noisy input's row")
     args = ap.parse_args(argv)
-    root = pathlib.Path(args.pairs) / args.rate
-    items = sorted((root / "clean").glob("*.wav"))
+    try:
+        items = evaluate.load_pairs(args.pairs, args.rate)
+    except FileNotFoundError as e:
+        print(f"band_error: {e}", file=sys.stderr)
+        return 2
     if not items:
-        print(f"band_error: no items in {root / 'clean'}", file=sys.stderr)
+        print(f"band_error: no pairs in {args.pairs}", file=sys.stderr)
         return 2
     systems = []
     for spec in args.system:
@@ -99,20 +103,25 @@ def main(argv=None) -> int:
             return 2
         systems.append((name, pathlib.Path(folder)))
     if args.noisy_row:
-        systems.insert(0, ("noisy", root / "noisy"))
+        systems.insert(0, ("noisy", None))   # the items' own noisy files
     acc = {name: {"err": [], "att": [], "res": []} for name, _ in systems}
-    for c in items:
-        clean, noisy = load16(c), load16(root / "noisy" / c.name)
+    for it in items:
+        clean, noisy = load16(it["clean"]), load16(it["noisy"])
+        name_wav = pathlib.Path(it["noisy"]).name
         for name, folder in systems:
-            p = folder / c.name
-            if not p.exists():
-                print(f"band_error: {p} missing", file=sys.stderr)
-                return 2
-            st = band_stats(clean, noisy, load16(p))
+            if folder is None:
+                out = noisy
+            else:
+                p = folder / name_wav
+                if not p.exists():
+                    print(f"band_error: {p} missing", file=sys.stderr)
+                    return 2
+                out = load16(p)
+            st = band_stats(clean, noisy, out)
             for k in acc[name]:
                 acc[name][k].append(st[k])
     head = " | ".join(f"{lo}-{hi} Hz" for lo, hi in BANDS)
-    print(f"{len(items)} items from {root}; dB per band, mean over items\n")
+    print(f"{len(items)} items from {args.pairs}; dB per band, mean over items\n")
     print(f"| system | quantity | {head} |")
     print("|---|---|" + "---|" * len(BANDS))
     for name, _ in systems:

@@ -46,14 +46,20 @@ def colormap(v: np.ndarray) -> np.ndarray:
     return np.round(_CMAP[i] * (1 - f) + _CMAP[i + 1] * f).astype(np.uint8)
 
 
+def stft(x: np.ndarray, n_fft: int = 512, hop: int = 256) -> np.ndarray:
+    """Complex STFT, Hann window, frames starting every hop while a whole frame fits (no
+    padding; x must hold at least n_fft samples): shape (frames, n_fft/2+1)."""
+    win = np.hanning(n_fft)
+    fr = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), n_fft)[::hop] * win
+    return np.fft.rfft(fr, axis=1)
+
+
 def stft_db(x: np.ndarray, n_fft: int = 512, hop: int = 256) -> np.ndarray:
     """Power spectrogram in dB, shape (n_fft/2+1, frames)."""
     x = np.asarray(x, np.float64)
     if len(x) < n_fft:
         x = np.concatenate([x, np.zeros(n_fft - len(x))])
-    win = np.hanning(n_fft)
-    fr = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * win
-    p = np.abs(np.fft.rfft(fr, axis=1)) ** 2
+    p = np.abs(stft(x, n_fft, hop)) ** 2
     return 10 * np.log10(p.T + 1e-12)
 
 

@@ -80,6 +80,7 @@ class Cli(unittest.TestCase):
             d = pathlib.Path(d)
             for sub in ("48k/clean", "48k/noisy", "out"):
                 (d / sub).mkdir(parents=True)
+            (d / "pairs.json").write_text('{"items": []}')   # make_eval_set.py's layout
             for i in range(2):
                 c = speechlike(rng, 48000 + 17 * i, rate=48000)
                 nz = c + 0.01 * rng.standard_normal(len(c))
@@ -89,6 +90,8 @@ class Cli(unittest.TestCase):
             self.assertEqual(band_error.main(["--pairs", str(d), "--system", f"x={d / 'out'}",
                                               "--noisy-row"]), 0)
             self.assertEqual(band_error.main(["--pairs", str(d), "--system", "x"]), 2)
+            self.assertEqual(band_error.main(["--pairs", str(d / "none"), "--system",
+                                              f"x={d / 'out'}"]), 2)
             self.assertEqual(band_error.main(["--pairs", str(d), "--system", f"x={d / 'nope'}"]), 2)
             (d / "out/item1.wav").unlink()
             self.assertEqual(band_error.main(["--pairs", str(d), "--system", f"x={d / 'out'}"]), 2)
