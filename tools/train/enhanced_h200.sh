@@ -16,6 +16,10 @@
 #       T=tools/train H=build-s11/h200 PACK=build-s11/pack LIB=build-s11/lib DEN=build-s11 \
 #       OUT=<dir> bash tools/train/enhanced_h200.sh
 # (a CPU dry run: EXTRA="--device cpu --steps 3 --batch-size 2 --segment 0.5" MIN=2)
+# CACHE=<file name> (e.g. compile_cache.bin.xz; a config with compile set): the runs' torch.compile
+# cache (compile_cache; .xz = lzma, enhanced_train.write_cache_file), read from H/<name> when it is
+# there and written to OUT/<name>, which comes back from the device when it is under the return
+# limit (16 MiB a file): copy it into H for the next call.
 set -u
 : "${OUT:?output dir}" "${CFG:?training config}" "${H:?folder with init.pt}" "${PACK:?Opus pack}"
 : "${LIB:?libsndfile folder}" "${DEN:?folder with denoiser/}"
@@ -34,6 +38,7 @@ RUNS=${RUNS:-A}
 ( date -u; nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
   python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)" ) > $W/env.txt 2>&1
 G=$(python3 -c "print(int($MIN * 60 + 40))")
+if [ -n "${CACHE:-}" ] && [ -f "$H/$CACHE" ]; then cp "$H/$CACHE" "$OUT/$CACHE"; fi
 first=1
 for r in $RUNS; do
   [ $first = 1 ] || sleep 20   # the next run's Opus decoding after the previous one's
@@ -41,6 +46,7 @@ for r in $RUNS; do
   sets=SET_$r
   timeout -k 5 $G python3 $T/enhanced_train.py --config $CFG --pack $PACK --sndfile-dir $LIB \
       --max-minutes $MIN --work-dir $W/$r --init-from $H/init.pt ${!sets:-} ${EXTRA:-} \
+      ${CACHE:+--set compile_cache=\"$OUT/$CACHE\"} \
       > $W/$r.out 2>&1 &
   pids="${pids:-} $!"
 done

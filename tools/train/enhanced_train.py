@@ -819,6 +819,27 @@ class EmaAverage:
                 e.copy_(v)
 
 
+
+def read_cache_file(path) -> bytes:
+    """The bytes of a compile cache file; a path ending in .xz is lzma-decompressed."""
+    b = pathlib.Path(path).read_bytes()
+    if str(path).endswith(".xz"):
+        import lzma
+        b = lzma.decompress(b)
+    return b
+
+
+def write_cache_file(path, data: bytes) -> int:
+    """Writes a compile cache file (temp file + rename; lzma-compressed when the path ends in
+    .xz); returns the bytes written."""
+    if str(path).endswith(".xz"):
+        import lzma
+        data = lzma.compress(data, preset=6)
+    tmp = str(path) + ".tmp"
+    pathlib.Path(tmp).write_bytes(data)
+    os.replace(tmp, path)
+    return len(data)
+
 class TrainStep:
     """One step's forward and backward: (loss, terms) = step(noisy, clean, bw, opt) runs
     step_loss (make_step_loss), opt.zero_grad and loss.backward(). Config compile: "none"
@@ -833,7 +854,9 @@ class TrainStep:
     (Inductor's generated kernels, AOTAutograd graphs) are loaded from it before the first
     step when it exists, and written to it after the first compiled step, so a later call on a
     fresh machine (same torch, same GPU kind) that carries the file skips most of the
-    compilation; a file that does not load is ignored (said so)."""
+    compilation; a file that does not load is ignored (said so). A path ending in .xz is
+    lzma-compressed (read_cache_file / write_cache_file): the H200's 38.6 MB of artifacts are
+    over the device's return limit, the CPU's compress 29x."""
 
     def __init__(self, fn, cfg, dev):
         self.eager = self.fn = fn
@@ -853,7 +876,7 @@ class TrainStep:
             return
         if self.cache and os.path.exists(self.cache):
             try:
-                info = torch.compiler.load_cache_artifacts(pathlib.Path(self.cache).read_bytes())
+                info = torch.compiler.load_cache_artifacts(read_cache_file(self.cache))
                 n = sum(len(v) for v in getattr(info, "artifacts", {}).values())
                 print(f"enhanced_train: compile cache {self.cache} "
                       f"{f'loaded ({n} artifacts)' if n else 'ignored (no artifacts in it)'}",
@@ -915,11 +938,10 @@ class TrainStep:
             if art is None:
                 print("enhanced_train: compile cache: nothing to save", flush=True)
                 return
-            tmp = str(self.cache) + ".tmp"
-            pathlib.Path(tmp).write_bytes(art[0])
-            os.replace(tmp, self.cache)
+            n = write_cache_file(self.cache, art[0])
             print(f"enhanced_train: compile cache written to {self.cache} "
-                  f"({len(art[0]) / 1e6:.1f} MB)", flush=True)
+                  f"({len(art[0]) / 1e6:.1f} MB{f', {n / 1e6:.1f} MB compressed' if n != len(art[0]) else ''})",
+                  flush=True)
         except Exception as e:  # noqa: BLE001 (the cache is an optimisation: never fatal)
             print(f"enhanced_train: compile cache not written ({type(e).__name__}: "
                   f"{str(e)[:160]})", flush=True)

@@ -585,7 +585,7 @@ def test_speed_options(tmp, pack):
           and "fused_adam, ema_foreach" in fast[3],
           f"loss rel {dl:.1e}, weights {dw:.1e} ({100 * off:.2f} % > 3e-6), EMA {de:.1e} "
           f"(weights moved {moved:.1e})")
-    cache = os.path.join(tmp, "compile_cache.bin")
+    cache = os.path.join(tmp, "compile_cache.bin.xz")   # lzma-compressed (.xz)
     fast3 = ["--set", 'compile="default"', "--set", "ema_foreach=true", "--set",
              "fused_adam=true", "--set", f"compile_cache={json.dumps(cache)}"]
     comp = speed_run(tmp, pack, "compile", fast3)
@@ -604,6 +604,16 @@ def test_speed_options(tmp, pack):
     check("speed/compile-cache", size > 0 and "compile cache" in comp[3] and "loaded" in
           again[3] and dl == 0 and dw == 0 and de == 0 and "failed" not in again[3],
           f"{size} bytes; reloaded run vs compiled run: loss rel {dl:.1e}, weights {dw:.1e}")
+    # the .xz file is lzma (smaller than its artifacts); a plain path round-trips the bytes
+    raw = et.read_cache_file(cache) if size else b""
+    plain = os.path.join(tmp, "compile_cache.bin")
+    n_plain = et.write_cache_file(plain, raw) if raw else 0
+    with open(cache, "rb") as f:
+        magic = f.read(6)
+    check("speed/compile-cache-xz", magic == b"\xfd7zXZ\x00" and 0 < size < len(raw)
+          and n_plain == len(raw) == os.path.getsize(plain)
+          and et.read_cache_file(plain) == raw and "MB compressed" in comp[3],
+          f"{len(raw)} bytes of artifacts, {size} in the .xz file")
     junk = os.path.join(tmp, "junk_cache.bin")
     pathlib.Path(junk).write_bytes(b"not a cache")
     bad = speed_run(tmp, pack, "badbackend", ["--set", 'compile="default"', "--set",
