@@ -87,36 +87,16 @@ def main(argv=None) -> int:
     ap.add_argument("--noisy-row", action="store_true", help="also print the noisy input's row")
     args = ap.parse_args(argv)
     try:
-        items = evaluate.load_pairs(args.pairs, args.rate)
-    except FileNotFoundError as e:
+        items, outs = evaluate.load_output_folders(args.pairs, args.rate, args.system)
+    except ValueError as e:
         print(f"band_error: {e}", file=sys.stderr)
         return 2
-    if not items:
-        print(f"band_error: no pairs in {args.pairs}", file=sys.stderr)
-        return 2
-    systems = []
-    for spec in args.system:
-        name, sep, folder = spec.partition("=")
-        if not sep or not pathlib.Path(folder).is_dir():
-            print(f"band_error: --system wants NAME=DIR with an existing DIR, got {spec!r}",
-                  file=sys.stderr)
-            return 2
-        systems.append((name, pathlib.Path(folder)))
-    if args.noisy_row:
-        systems.insert(0, ("noisy", None))   # the items' own noisy files
-    acc = {name: {"err": [], "att": [], "res": []} for name, _ in systems}
-    for it in items:
+    names = (["noisy"] if args.noisy_row else []) + [name for name, _ in outs[0]]
+    acc = {name: {"err": [], "att": [], "res": []} for name in names}
+    for it, row in zip(items, outs):
         clean, noisy = load16(it["clean"]), load16(it["noisy"])
-        name_wav = pathlib.Path(it["noisy"]).name
-        for name, folder in systems:
-            if folder is None:
-                out = noisy
-            else:
-                p = folder / name_wav
-                if not p.exists():
-                    print(f"band_error: {p} missing", file=sys.stderr)
-                    return 2
-                out = load16(p)
+        for name, out in ([("noisy", noisy)] if args.noisy_row else []) + \
+                [(n, load16(p)) for n, p in row]:
             st = band_stats(clean, noisy, out)
             for k in acc[name]:
                 acc[name][k].append(st[k])
@@ -124,7 +104,7 @@ def main(argv=None) -> int:
     print(f"{len(items)} items from {args.pairs}; dB per band, mean over items\n")
     print(f"| system | quantity | {head} |")
     print("|---|---|" + "---|" * len(BANDS))
-    for name, _ in systems:
+    for name in names:
         for k in ("err", "att", "res"):
             m = np.nanmean(np.array(acc[name][k]), axis=0)
             print(f"| {name} | {k} | " + " | ".join(f"{v:.2f}" for v in m) + " |")

@@ -97,31 +97,12 @@ def main(argv=None) -> int:
         print("dry_probe: the PyPI `pesq` package is not installed", file=sys.stderr)
         return 2
     try:
-        items = evaluate.load_pairs(args.pairs, args.rate)
-    except FileNotFoundError as e:
+        items, outs = evaluate.load_output_folders(args.pairs, args.rate, args.system)
+    except ValueError as e:
         print(f"dry_probe: {e}", file=sys.stderr)
         return 2
-    if not items:
-        print(f"dry_probe: no pairs in {args.pairs}", file=sys.stderr)
-        return 2
-    systems = []
-    for spec in args.system:
-        name, sep, folder = spec.partition("=")
-        if not sep or not pathlib.Path(folder).is_dir():
-            print(f"dry_probe: --system wants NAME=DIR with an existing DIR, got {spec!r}",
-                  file=sys.stderr)
-            return 2
-        systems.append((name, pathlib.Path(folder)))
-    jobs = []
-    for it in items:
-        outs = []
-        for name, folder in systems:
-            p = folder / pathlib.Path(it["noisy"]).name
-            if not p.exists():
-                print(f"dry_probe: {p} missing", file=sys.stderr)
-                return 2
-            outs.append((name, p))
-        jobs.append((it["clean"], it["noisy"], outs, alphas))
+    names = [name for name, _ in outs[0]]
+    jobs = [(it["clean"], it["noisy"], row, alphas) for it, row in zip(items, outs)]
     try:
         if args.jobs > 1:
             with concurrent.futures.ProcessPoolExecutor(args.jobs) as ex:
@@ -136,7 +117,7 @@ def main(argv=None) -> int:
     print(f"{len(items)} items from {args.pairs}; mean PESQ-WB (change from base)\n")
     print(f"| system | {head} |")
     print("|---|" + "---|" * len(keys))
-    for name, _ in systems:
+    for name in names:
         means = {k: float(np.nanmean([r[name][k] for r in rows])) for k in keys}
         cells = [f"{means['base']:.3f}"] + [f"{means[k]:.3f} ({means[k] - means['base']:+.3f})"
                                            for k in keys[1:]]

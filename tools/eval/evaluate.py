@@ -106,6 +106,35 @@ def load_pairs(arg: str, rate: int = 48000) -> list[dict]:
     return items
 
 
+def load_output_folders(pairs: str, rate: int, specs: list[str]) -> tuple[list[dict], list]:
+    """For the tools that read folders of a system's outputs named like the noisy items
+    (band_error.py, dry_probe.py): the pairs (load_pairs) and, per item, [(NAME, output path)]
+    for each NAME=DIR of specs. Raises ValueError with a one-line reason on bad input: no set,
+    no pairs in it, a spec that is not NAME=DIR with an existing DIR, a missing output."""
+    try:
+        items = load_pairs(pairs, rate)
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from None
+    if not items:
+        raise ValueError(f"no pairs in {pairs}")
+    systems = []
+    for spec in specs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not pathlib.Path(folder).is_dir():
+            raise ValueError(f"--system wants NAME=DIR with an existing DIR, got {spec!r}")
+        systems.append((name, pathlib.Path(folder)))
+    outs = []
+    for it in items:
+        row = []
+        for name, folder in systems:
+            p = folder / pathlib.Path(it["noisy"]).name
+            if not p.exists():
+                raise ValueError(f"{p} missing")
+            row.append((name, p))
+        outs.append(row)
+    return items, outs
+
+
 def band_of(snr: float, bands=BANDS) -> str | None:
     for i, (lo, hi) in enumerate(bands):
         last = i == len(bands) - 1
