@@ -78,12 +78,7 @@ def load16(path) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pairs", required=True,
-                    help="the eval set (make_eval_set.py), or what evaluate.py's --pairs takes")
-    ap.add_argument("--rate", type=int, default=48000,
-                    help="the variant of a make_eval_set.py set the outputs came from (48000, 16000)")
-    ap.add_argument("--system", action="append", required=True, metavar="NAME=DIR",
-                    help="a folder of outputs named like the noisy items (repeatable)")
+    evaluate.add_output_folder_args(ap)
     ap.add_argument("--noisy-row", action="store_true", help="also print the noisy input's row")
     args = ap.parse_args(argv)
     try:

@@ -79,12 +79,7 @@ def score_item(job) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pairs", required=True,
-                    help="the eval set (make_eval_set.py), or what evaluate.py's --pairs takes")
-    ap.add_argument("--rate", type=int, default=48000,
-                    help="the variant of a make_eval_set.py set the outputs came from (48000, 16000)")
-    ap.add_argument("--system", action="append", required=True, metavar="NAME=DIR",
-                    help="a folder of outputs named like the noisy items (repeatable)")
+    evaluate.add_output_folder_args(ap)
     ap.add_argument("--alpha", action="append", type=float, metavar="ALPHA",
                     help="amount of the input put back, 0 < ALPHA < 1 (repeatable; default 0.01)")
     ap.add_argument("--jobs", type=int, default=1, help="items scored in parallel")

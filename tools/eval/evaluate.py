@@ -106,6 +106,16 @@ def load_pairs(arg: str, rate: int = 48000) -> list[dict]:
     return items
 
 
+def add_output_folder_args(ap) -> None:
+    """--pairs, --rate and --system NAME=DIR (repeatable): the arguments of load_output_folders."""
+    ap.add_argument("--pairs", required=True,
+                    help="the eval set (make_eval_set.py), or what evaluate.py's --pairs takes")
+    ap.add_argument("--rate", type=int, default=48000,
+                    help="the variant of a make_eval_set.py set the outputs came from (48000, 16000)")
+    ap.add_argument("--system", action="append", required=True, metavar="NAME=DIR",
+                    help="a folder of outputs named like the noisy items (repeatable)")
+
+
 def load_output_folders(pairs: str, rate: int, specs: list[str]) -> tuple[list[dict], list]:
     """For the tools that read folders of a system's outputs named like the noisy items
     (band_error.py, dry_probe.py): the pairs (load_pairs) and, per item, [(NAME, output path)]
