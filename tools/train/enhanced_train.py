@@ -56,6 +56,7 @@ Writes work_dir/last.pt (model, optimiser, step; --resume continues from it), wo
 
 import argparse
 import json
+import lzma
 import math
 import os
 import pathlib
@@ -819,26 +820,22 @@ class EmaAverage:
                 e.copy_(v)
 
 
-
 def read_cache_file(path) -> bytes:
     """The bytes of a compile cache file; a path ending in .xz is lzma-decompressed."""
     b = pathlib.Path(path).read_bytes()
-    if str(path).endswith(".xz"):
-        import lzma
-        b = lzma.decompress(b)
-    return b
+    return lzma.decompress(b) if str(path).endswith(".xz") else b
 
 
 def write_cache_file(path, data: bytes) -> int:
     """Writes a compile cache file (temp file + rename; lzma-compressed when the path ends in
     .xz); returns the bytes written."""
     if str(path).endswith(".xz"):
-        import lzma
         data = lzma.compress(data, preset=6)
     tmp = str(path) + ".tmp"
     pathlib.Path(tmp).write_bytes(data)
     os.replace(tmp, path)
     return len(data)
+
 
 class TrainStep:
     """One step's forward and backward: (loss, terms) = step(noisy, clean, bw, opt) runs
@@ -939,9 +936,9 @@ class TrainStep:
                 print("enhanced_train: compile cache: nothing to save", flush=True)
                 return
             n = write_cache_file(self.cache, art[0])
+            packed = f", {n / 1e6:.1f} MB compressed" if n != len(art[0]) else ""
             print(f"enhanced_train: compile cache written to {self.cache} "
-                  f"({len(art[0]) / 1e6:.1f} MB{f', {n / 1e6:.1f} MB compressed' if n != len(art[0]) else ''})",
-                  flush=True)
+                  f"({len(art[0]) / 1e6:.1f} MB{packed})", flush=True)
         except Exception as e:  # noqa: BLE001 (the cache is an optimisation: never fatal)
             print(f"enhanced_train: compile cache not written ({type(e).__name__}: "
                   f"{str(e)[:160]})", flush=True)
