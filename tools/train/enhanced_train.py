@@ -6,7 +6,8 @@ never enter), decoded once onto the device; every batch is mixed there from a pe
 (reproducible, and a resumed run continues with the exact batches it would have seen):
   * a random crop of one speaker's speech (24 kHz sources upsampled x2 by FFT), random EQ
     (smooth random spectral curve, +-eq_db), optional syllable gaps (speech-free stretches);
-  * a random crop of one real noise recording (looped), its own random EQ;
+  * a random crop of one real noise recording (looped), its own random EQ, optionally a
+    spectral tilt toward low frequencies (p_noise_tilt, noise_tilt_db_oct; session 16);
   * SNR uniform in snr_db against the active speech RMS, a random overall level (peak_dbfs);
   * simulated reverberation (p_reverb: direct path + exponentially decaying noise, RT60 in
     rt60; the target is the reverberant speech), clipping of the mixture (p_clip), a 44.1 kHz
@@ -443,6 +444,15 @@ class GpuMixer:
             torch.rand(B, 1, generator=g, device=self.device)
         return torch.fft.irfft(X * 10 ** (curve / 20), n=L)
 
+    def _tilt(self, x, slope_db_oct):
+        """Spectral tilt: slope_db_oct[b] dB per octave around 1 kHz (flat below 50 Hz and
+        above 16 kHz), e.g. -6 makes a noise's 125 Hz band 18 dB louder against 1 kHz and its
+        8 kHz band 18 dB quieter (traffic, wind, machinery: noise whose energy sits low)."""
+        L = x.shape[-1]
+        f = rfft_freqs(L, x.device).clamp(min=50.0, max=16000.0)
+        gain_db = slope_db_oct[:, None] * torch.log2(f / 1000.0)[None]
+        return torch.fft.irfft(torch.fft.rfft(x) * 10 ** (gain_db / 20), n=L)
+
     def _lowpass(self, x, cutoff_hz):
         X = torch.fft.rfft(x)
         f = rfft_freqs(x.shape[-1], x.device)
@@ -546,6 +556,14 @@ class GpuMixer:
         s = s * gate
         s = self._eq(s, g, a["eq_db"])
         nz = self._eq(nz, g, a["eq_db"])
+        if a.get("p_noise_tilt", 0) > 0:
+            # (session 16) low-frequency-heavy noise: the held-out street and wind-turbine
+            # noises are where DTLN leads; a tilt of noise_tilt_db_oct (default [-6, 0]) dB
+            # per octave on a share of the items (before the SNR is set)
+            lo_t, hi_t = a.get("noise_tilt_db_oct", [-6.0, 0.0])
+            slope = lo_t + (hi_t - lo_t) * u(B)
+            tilt = u(B) < a["p_noise_tilt"]
+            nz = torch.where(tilt[:, None], self._tilt(nz, slope), nz)
         rev = u(B) < a["p_reverb"]
         if rev.any():
             s = torch.where(rev[:, None], self._reverb(s, g), s)

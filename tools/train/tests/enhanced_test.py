@@ -217,6 +217,57 @@ def test_speed(rng):
           f"bandwidths {sorted(set(round(v) for v in bw.tolist()))}")
 
 
+def test_noise_tilt(rng):
+    """The low-frequency tilt (session 16): white noise tilted by -6 dB/octave has its 250 Hz
+    band 24 dB above its 4 kHz band (0 dB untilted); a slope of 0 changes nothing; absent keys
+    draw nothing (older configs see the batches they saw before); with p_noise_tilt 1 the
+    mixer's noise is low-frequency heavy and the drawn SNRs still hold."""
+    dev = torch.device("cpu")
+    sr = et.SR
+    L = 48001   # odd
+    white = torch.from_numpy(rng.standard_normal((3, L)).astype(np.float32))
+    m = et.GpuMixer([("s", white[0] * 0.1)], [("n", white[1])], aug(), dev)
+    y = m._tilt(white, torch.tensor([-6.0, 0.0, 3.0]))
+
+    def band_db(x, lo, hi):
+        X = np.abs(np.fft.rfft(x.double().numpy())) ** 2
+        f = np.fft.rfftfreq(x.shape[-1], 1 / sr)
+        return 10 * np.log10(X[(f >= lo) & (f < hi)].mean())
+
+    def tilt_db(x):   # octave bands around 250 Hz and 4 kHz: 4 octaves apart
+        return band_db(x, 177, 354) - band_db(x, 2828, 5657)
+
+    d0, dm6, dp3 = tilt_db(white[0]), tilt_db(y[0]), tilt_db(y[2])
+    check("tilt/slope", abs((dm6 - d0) - 24.0) < 1.0 and abs((dp3 - tilt_db(white[2])) + 12.0) < 1.0,
+          f"-6 dB/oct: {dm6 - d0:.2f} dB over 4 octaves (24), +3: {dp3 - tilt_db(white[2]):.2f} (-12)")
+    flat = float((y[1] - white[1]).abs().max())
+    check("tilt/zero", flat < 1e-5, f"slope 0: max |diff| {flat:.2e}")
+    spk = [("s", torch.from_numpy((0.1 * np.sin(2 * np.pi * 700 * np.arange(3 * sr) / sr))
+                                  .astype(np.float32)))]
+    nzs = [("n", torch.from_numpy(rng.standard_normal(3 * sr).astype(np.float32) * 0.1))]
+    base = et.GpuMixer(spk, nzs, aug(), dev).batch(8, 9600, 21)
+    off = et.GpuMixer(spk, nzs, aug(p_noise_tilt=0.0), dev).batch(8, 9600, 21)
+    check("tilt/absent", torch.equal(base[0], off[0]) and torch.equal(base[1], off[1]),
+          "p_noise_tilt 0 = the batches of a config without it")
+    B, Lb = 32, 9600
+    on = et.GpuMixer(spk, nzs, aug(p_noise_tilt=1.0, noise_tilt_db_oct=[-6.0, -6.0]), dev)
+    noisy, clean = on.batch(B, Lb, 21)
+    nz = (noisy - clean)[:, 0]
+    bnz = (base[0] - base[1])[:, 0]
+    lf = np.mean([band_db(nz[i], 100, 700) - band_db(nz[i], 3000, 12000) for i in range(8)])
+    lf0 = np.mean([band_db(bnz[i], 100, 700) - band_db(bnz[i], 3000, 12000) for i in range(8)])
+    c = clean[:, 0].double()
+    fr = c[:, : Lb // 480 * 480].reshape(B, -1, 480).pow(2).mean(-1)
+    act = fr > fr.amax(1, keepdim=True) * 1e-4
+    s_rms = torch.sqrt((fr * act).sum(1) / act.sum(1).clamp(min=1))
+    snr = 20 * torch.log10(s_rms / torch.sqrt(nz.double().pow(2).mean(1)))
+    live = s_rms > 1e-6
+    check("tilt/mixer", lf - lf0 > 15.0 and bool(torch.isfinite(noisy).all())
+          and bool(((snr[live] > -5.05) & (snr[live] < 25.05)).all()) and int(live.sum()) > B // 2,
+          f"noise 100-700 Hz vs 3-12 kHz: {lf:.1f} dB (untilted {lf0:.1f}); SNRs "
+          f"{float(snr[live].min()):.2f}..{float(snr[live].max()):.2f} dB")
+
+
 def test_train(tmp, pack):
     cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())
     cfg["model"]["hidden"] = 4
@@ -1034,6 +1085,7 @@ def main():
         try:
             pack = test_mixer(tmp, rng)
             test_speed(rng)
+            test_noise_tilt(np.random.default_rng(16))   # own stream: the others' draws stay
             test_train(tmp, pack)
             test_widen(rng)
             test_overrides_and_pesq(tmp, pack)
