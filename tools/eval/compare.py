@@ -28,10 +28,11 @@ import sys
 
 import numpy as np
 
-# Metrics where a lower value is better (evaluate.py's table says so in its footnote).
-LOWER_IS_BETTER = {"speech_distortion"}
-ORDER = ["si_sdr", "si_sdr_fb", "pesq_wb", "stoi", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl",
-         "speech_distortion", "noise_reduction"]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from evaluate import METRICS, to_json  # noqa: E402  (the table's metrics, in its order)
+
+ORDER = [m for m, *_ in METRICS]
+LOWER_IS_BETTER = {m for m, _, _, higher_is_better, _ in METRICS if not higher_is_better}
 
 
 class CompareError(Exception):
@@ -141,8 +142,8 @@ def main(argv=None):
     if a.json:
         out = pathlib.Path(a.json)
         tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps({"a": a.a, "b": a.b, "band": a.band, "resamples": a.resamples,
-                                   "seed": a.seed, "rows": rows}, indent=1) + "\n")
+        tmp.write_text(to_json({"a": a.a, "b": a.b, "band": a.band, "resamples": a.resamples,
+                                "seed": a.seed, "rows": rows}))
         tmp.replace(out)
     return 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """compare.py: paired differences, their bootstrap intervals, wins, and its errors.
 
-  python3 tools/eval/tests/compare_test.py     # exit 77 (skipped) without numpy
+  python3 tools/eval/tests/compare_test.py     # exit 77 (skipped) without evaluate.py's modules
 """
 import contextlib
 import io
@@ -12,15 +12,14 @@ import sys
 import tempfile
 import unittest
 
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
 try:
     import numpy as np
+    import compare   # imports evaluate.py (numpy, soundfile, the metrics' modules)
 except ImportError as e:
     print(f"SKIP: {e}")
     sys.exit(77)
-
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-import compare  # noqa: E402
 
 
 def results(a_vals, b_vals, metric="si_sdr", bands=None, extra=None):
