@@ -133,7 +133,8 @@ def main(argv=None):
         import pathlib
         sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
         import enhanced_train as et
-        cfg = et.apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+        cfg = et.apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
+                                 et.CONFIG_SCHEMA)
         torch.manual_seed(a.seed if a.seed is not None else cfg["seed"])
         big = et.build_model(cfg)
         w = et.widen_state_dict({k: v.float() for k, v in src.items()}, big)

@@ -88,9 +88,11 @@ def main(argv=None):
     import torch
     torch.set_num_threads(1)
     import export_demucs
-    from enhanced_train import apply_overrides, build_model, training_output_delay
+    from enhanced_train import (CONFIG_SCHEMA, apply_overrides, build_model,
+                                training_output_delay)
     from denoiser.demucs import Demucs
-    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
+                          CONFIG_SCHEMA)
     skip = int(cfg.get("skip_delay", 0) or 0)
     delay = a.output_delay if a.output_delay is not None else training_output_delay(cfg)
     if skip and delay != skip:

@@ -8,7 +8,7 @@ never enter), decoded once onto the device; every batch is mixed there from a pe
     (smooth random spectral curve, +-eq_db), optional syllable gaps (speech-free stretches);
   * a random crop of one real noise recording (looped), its own random EQ, optionally a
     spectral tilt toward low frequencies (p_noise_tilt, noise_tilt_db_oct; session 16);
-  * SNR uniform in snr_db against the active speech RMS, a random overall level (peak_dbfs);
+  * SNR uniform in snr_db (or in weighted ranges of it) against the active speech RMS, a random overall level (peak_dbfs);
   * simulated reverberation (p_reverb: direct path + exponentially decaying noise, RT60 in
     rt60; the target is the reverberant speech), clipping of the mixture (p_clip), a 44.1 kHz
     round trip (p_441: band limit at 22.05 kHz, mixture and target), noise-only items.
@@ -280,16 +280,84 @@ def widen_state_dict(small, big_model):
     return big
 
 
-def apply_overrides(cfg, sets):
-    """--set KEY=JSON overrides; dotted keys reach nested entries (model.hidden, aug.snr_db)."""
+# The keys the enhanced scripts read (enhanced_train / enhanced_export / enhanced_ckpt, and
+# train_common's E2ERun for "aug"): an override of a key the config lacks must be one of these, so
+# a misplaced or misspelt key fails instead of being ignored (session 17: `--set p_noise_tilt=0.5`
+# at the top level trained without the tilt, which GpuMixer reads from "aug").
+CONFIG_KEYS = frozenset("""
+    comment family work_dir init_from init_negate_output widen_from seed threads model aug
+    segment_seconds batch_size steps warmup_steps warmup_frac max_minutes max_seconds schedule
+    lr lr_final betas grad_clip bf16 fused_adam ema ema_foreach compile compile_backend
+    compile_cache decode_jobs checkpoint_every snapshot_every log_every val_batches val_init
+    running_norm skip_delay output_delay loss_scale l1_weight stft_weight stft_resolutions
+    band_loss cspec_weight cspec_resolution sisdr_weight sisdr_band_hz pesq_weight pesq_fft
+    pesq_hop pesq_hf_weight pesq_lf_hz pesq_lf_weight pesq_noise_asym""".split())
+AUG_KEYS = frozenset("""
+    snr_db peak_dbfs eq_db p_gap p_reverb rt60 p_clip p_441 p_noise_only p_speed speed
+    p_noise_speed noise_speed p_noise2 noise2_db p_noise_tilt noise_tilt_db_oct""".split())
+MODEL_KEYS = frozenset("hidden depth kernel_size stride resample growth max_hidden rescale "
+                       "floor".split())
+CONFIG_SCHEMA = {"": CONFIG_KEYS, "aug": AUG_KEYS, "model": MODEL_KEYS}
+
+
+def apply_overrides(cfg, sets, schema=None):
+    """--set KEY=JSON overrides; dotted keys reach nested entries (model.hidden, aug.snr_db).
+    With a schema ({section: known keys}, "" = the top level; CONFIG_SCHEMA for the enhanced
+    scripts) a key that the config lacks and its section's schema does not know is a ValueError
+    naming the section that does know it (`p_noise_tilt` -> `aug.p_noise_tilt`); sections the
+    schema does not list take any key, except that a new top-level key known to another section
+    is still refused (E2ERun's scripts pass {"aug": AUG_KEYS})."""
     for kv in sets or []:
+        if "=" not in kv:
+            raise ValueError(f"--set {kv!r}: expected KEY=JSON")
         k, v = kv.split("=", 1)
         d = cfg
         parts = k.split(".")
         for q in parts[:-1]:
             d = d.setdefault(q, {})
-        d[parts[-1]] = json.loads(v)
+        leaf, section = parts[-1], ".".join(parts[:-1])
+        if schema is not None and leaf not in d:
+            known = schema.get(section)
+            elsewhere = [s for s, keys in schema.items() if s != section and leaf in keys]
+            if (known is not None and leaf not in known) or (known is None and elsewhere):
+                hint = f" (did you mean {elsewhere[0] + '.' if elsewhere[0] else ''}{leaf}?)" \
+                    if elsewhere else ""
+                raise ValueError(f"--set {k}: unknown config key{hint}")
+        try:
+            d[leaf] = json.loads(v)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--set {k}: the value is not JSON ({e})") from None
     return cfg
+
+
+def check_config(cfg, schema=None):
+    """The keys of cfg (and of its sections) that schema does not know, as dotted names."""
+    schema = CONFIG_SCHEMA if schema is None else schema
+    bad = [k for k in cfg if k not in schema.get("", cfg.keys())]
+    for sec, keys in schema.items():
+        if sec and isinstance(cfg.get(sec), dict):
+            bad += [f"{sec}.{k}" for k in cfg[sec] if k not in keys]
+    return bad
+
+
+def snr_draw(spec, r):
+    """The mixes' SNRs (dB) from one uniform draw r per item: aug.snr_db is [lo, hi] (uniform),
+    or, since session 17, ranges [[lo, hi, weight], ...]: a range chosen with probability
+    proportional to its weight, uniform inside it (e.g. [[-15, 15, 0.8], [15, 25, 0.2]] keeps a
+    fifth of the mixes at high SNR, where the low-SNR training cost PESQ-WB)."""
+    if not isinstance(spec[0], (list, tuple)):
+        return spec[0] + (spec[1] - spec[0]) * r
+    if any(len(x) != 3 or float(x[2]) < 0 or float(x[1]) < float(x[0]) for x in spec) \
+            or sum(float(x[2]) for x in spec) <= 0:
+        raise ValueError(f"aug.snr_db ranges must be [lo, hi, weight >= 0] with lo <= hi and "
+                         f"some weight > 0: {spec}")
+    t = torch.tensor([[float(v) for v in x] for x in spec], dtype=r.dtype, device=r.device)
+    c = torch.cumsum(t[:, 2] / t[:, 2].sum(), 0)
+    c0 = torch.cat([c.new_zeros(1), c[:-1]])
+    k = torch.searchsorted(c, r.contiguous(), right=True).clamp(max=len(spec) - 1)
+    w = (c[k] - c0[k]).clamp(min=1e-12)
+    f = ((r - c0[k]) / w).clamp(0.0, 1.0)
+    return t[k, 0] + (t[k, 1] - t[k, 0]) * f
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -572,7 +640,7 @@ class GpuMixer:
         act = fr > fr.amax(1, keepdim=True) * 1e-4
         s_rms = torch.sqrt((fr * act).sum(1) / act.sum(1).clamp(min=1) + 1e-12)
         n_rms = torch.sqrt(nz.pow(2).mean(1) + 1e-12)
-        snr = a["snr_db"][0] + (a["snr_db"][1] - a["snr_db"][0]) * u(B)
+        snr = snr_draw(a["snr_db"], u(B))
         nz = nz * (s_rms / n_rms * 10 ** (-snr / 20))[:, None]
         silent = s_rms < 1e-4
         nz = torch.where(silent[:, None], nz / n_rms[:, None] * 0.05, nz)
@@ -1033,7 +1101,11 @@ def main(argv=None):
                     help="override a config key; dotted keys reach nested ones "
                     "(--set model.hidden=64 --set aug.snr_db=[-5,25])")
     a = ap.parse_args(argv)
-    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set)
+    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
+                          CONFIG_SCHEMA)
+    bad = check_config(cfg)
+    if bad:
+        ap.error(f"{a.config}: config keys no script reads: {', '.join(bad)}")
     work = pathlib.Path(a.work_dir or cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     max_min = a.max_minutes if a.max_minutes is not None else cfg.get("max_minutes", 1e9)

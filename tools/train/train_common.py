@@ -116,9 +116,8 @@ class E2ERun:
         import enhanced_train as et   # the Opus pack loader and the GPU mixer
         self.t0 = time.time()
         cfg = json.loads(pathlib.Path(a.config).read_text())
-        for kv in a.set:
-            k, v = kv.split("=", 1)
-            cfg[k] = json.loads(v)
+        # dotted keys reach "aug"; an augmentation key given at the top level is refused
+        cfg = et.apply_overrides(cfg, a.set, {"aug": et.AUG_KEYS})
         self.work = pathlib.Path(a.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.dev = setup_torch(a.device, cfg)

@@ -268,6 +268,48 @@ def test_noise_tilt(rng):
           f"{float(snr[live].min()):.2f}..{float(snr[live].max()):.2f} dB")
 
 
+def test_snr_ranges(rng):
+    """aug.snr_db as weighted ranges (session 17): each range gets its weight's share of the
+    items, uniform inside it; the plain [lo, hi] form draws what it drew before; bad ranges fail;
+    the mixer's measured SNRs follow the ranges."""
+    r = torch.rand(200000, generator=torch.Generator().manual_seed(5))
+    plain = et.snr_draw([-5.0, 30.0], r)
+    check("snr/plain", torch.equal(plain, -5.0 + 35.0 * r), "the [lo, hi] form changed")
+    x = et.snr_draw([[-15, 15, 0.8], [15, 25, 0.2], [40, 40, 0.0]], r)
+    hi = float((x >= 15).float().mean())
+    lo_part = x[x < 15]
+    h = torch.histc(lo_part, bins=6, min=-15, max=15) / lo_part.numel()
+    check("snr/ranges", abs(hi - 0.2) < 0.005 and float(x.min()) >= -15 and float(x.max()) <= 25
+          and bool((h - 1 / 6).abs().max() < 0.01) and abs(float(x[x >= 15].mean()) - 20) < 0.1,
+          f"share >= 15 dB {hi:.4f} (0.2), range {float(x.min()):.2f}..{float(x.max()):.2f}, "
+          f"low-range histogram {h.numpy().round(3)}")
+    bad = 0
+    for spec in ([[0, 10]], [[10, 0, 1]], [[0, 10, -1], [0, 5, 2]], [[0, 10, 0]]):
+        try:
+            et.snr_draw(spec, r[:4])
+        except ValueError:
+            bad += 1
+    check("snr/bad", bad == 4, f"{bad} of 4 bad specs refused")
+    sr = et.SR
+    spk = [("s", torch.from_numpy((0.1 * np.sin(2 * np.pi * 700 * np.arange(3 * sr) / sr))
+                                  .astype(np.float32)))]
+    nzs = [("n", torch.from_numpy(rng.standard_normal(3 * sr).astype(np.float32) * 0.1))]
+    B, Lb = 64, 9600
+    noisy, clean = et.GpuMixer(spk, nzs, aug(snr_db=[[-3.0, -2.0, 1.0], [21.0, 22.0, 1.0]],
+                                             p_noise_only=0.0, p_gap=0.0, p_clip=0.0,
+                                             p_441=0.0, p_reverb=0.0),
+                               torch.device("cpu")).batch(B, Lb, 23)
+    c = clean[:, 0].double()
+    fr = c[:, : Lb // 480 * 480].reshape(B, -1, 480).pow(2).mean(-1)
+    act = fr > fr.amax(1, keepdim=True) * 1e-4
+    s_rms = torch.sqrt((fr * act).sum(1) / act.sum(1).clamp(min=1))
+    snr = 20 * torch.log10(s_rms / torch.sqrt((noisy - clean)[:, 0].double().pow(2).mean(1)))
+    low = int(((snr > -3.05) & (snr < -1.95)).sum())
+    high = int(((snr > 20.95) & (snr < 22.05)).sum())
+    check("snr/mixer", low + high == B and low > B // 5 and high > B // 5,
+          f"{low} items at -3..-2 dB, {high} at 21..22 dB of {B}")
+
+
 def test_train(tmp, pack):
     cfg = json.loads((REPO / "tools/train/configs/enhanced.json").read_text())
     cfg["model"]["hidden"] = 4
@@ -320,6 +362,58 @@ def test_widen(rng):
         check("widen/lstm-size", False, "LSTM size change accepted")
     except ValueError as e:
         check("widen/lstm-size", True, str(e)[:60])
+
+
+def test_config_keys():
+    """Session 17: a key at the wrong level (p_noise_tilt at the top level; GpuMixer reads
+    aug.p_noise_tilt) was silently ignored by a whole H200 call. The schema must know every key
+    the scripts read (scanned from their source), every committed config must pass it, and an
+    override the schema does not know fails with the section that knows it."""
+    import re
+    here = pathlib.Path(__file__).resolve().parent.parent
+    src = "".join((here / f).read_text() for f in ("enhanced_train.py", "enhanced_export.py",
+                                                     "enhanced_ckpt.py", "train_common.py"))
+    read = set(re.findall(r'cfg(?:\.get\(|\[)"([a-z_0-9]+)"', src))
+    missing = sorted(read - et.CONFIG_KEYS)
+    check("keys/top-level", not missing and len(read) > 30, f"read {len(read)}, unknown {missing}")
+    mix = src[src.index("class GpuMixer"):]
+    mix = mix[:mix.index("\nclass ") if "\nclass " in mix else len(mix)]
+    aug_read = set(re.findall(r'\ba(?:\.get\(|\[)"([a-z_0-9]+)"', mix))
+    check("keys/aug", aug_read and not (aug_read - et.AUG_KEYS) and "p_noise_tilt" in aug_read,
+          f"GpuMixer reads {sorted(aug_read)}; unknown {sorted(aug_read - et.AUG_KEYS)}")
+    bad = {f.name: et.check_config(json.loads(f.read_text()))
+           for f in sorted((here / "configs").glob("enhanced*.json"))}
+    check("keys/configs", len(bad) >= 10 and not any(bad.values()),
+          json.dumps({k: v for k, v in bad.items() if v}))
+    check("keys/check-finds", et.check_config({"lr": 1, "p_noise_tilt": 0.5,
+                                               "aug": {"snr": 1}, "model": {"hidden": 4}})
+          == ["p_noise_tilt", "aug.snr"], "check_config misses misplaced keys")
+    base = {"lr": 1.0, "aug": {"snr_db": [0, 1]}, "model": {"hidden": 48}, "ema": {"d": 1}}
+
+    def refused(sets, schema, want):
+        try:
+            et.apply_overrides(json.loads(json.dumps(base)), sets, schema)
+            return False
+        except ValueError as e:
+            return want in str(e)
+    check("keys/misplaced", refused(["p_noise_tilt=0.5"], et.CONFIG_SCHEMA, "aug.p_noise_tilt")
+          and refused(["p_noise_tilt=0.5"], {"aug": et.AUG_KEYS}, "aug.p_noise_tilt")
+          and refused(["model.p_gap=0.5"], et.CONFIG_SCHEMA, "aug.p_gap")
+          and refused(["aug.snr=[1,2]"], et.CONFIG_SCHEMA, "unknown")
+          and refused(["lr_finale=0.1"], et.CONFIG_SCHEMA, "unknown")
+          and refused(["lr=[1,"], et.CONFIG_SCHEMA, "not JSON")
+          and refused(["lr"], et.CONFIG_SCHEMA, "KEY=JSON"), "a wrong key was accepted")
+    ok = et.apply_overrides(json.loads(json.dumps(base)),
+                            ["aug.p_noise_tilt=0.5", "aug.noise_tilt_db_oct=[-6.0,0.0]",
+                             "lr=2", "skip_delay=256", "model.growth=2", "ema.e=3"],
+                            et.CONFIG_SCHEMA)
+    check("keys/accepted", ok["aug"]["p_noise_tilt"] == 0.5 and ok["lr"] == 2
+          and ok["skip_delay"] == 256 and ok["model"]["growth"] == 2 and ok["ema"]["e"] == 3,
+          json.dumps(ok))
+    e2e = et.apply_overrides({"spec_weight": 1, "aug": {}},
+                             ["spec_fft=512", "aug.p_noise_tilt=1"], {"aug": et.AUG_KEYS})
+    check("keys/e2e", e2e == {"spec_weight": 1, "spec_fft": 512, "aug": {"p_noise_tilt": 1}},
+          json.dumps(e2e))
 
 
 def test_overrides_and_pesq(tmp, pack):
@@ -1086,8 +1180,10 @@ def main():
             pack = test_mixer(tmp, rng)
             test_speed(rng)
             test_noise_tilt(np.random.default_rng(16))   # own stream: the others' draws stay
+            test_snr_ranges(np.random.default_rng(17))
             test_train(tmp, pack)
             test_widen(rng)
+            test_config_keys()
             test_overrides_and_pesq(tmp, pack)
             test_output_delay(tmp, pack, rng)
             test_skip_delay(rng)
