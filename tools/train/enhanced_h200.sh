@@ -6,7 +6,8 @@
 # (enhanced_s10_h200.sh, enhanced_lookahead_h200.sh, enhanced_s11_h200.sh) set these.
 # What comes back in $OUT: each run's raw and EMA weights in fp16 (<run>_{model,ema}.f16.pt,
 # 5.3 MB each), with SHRINK=1 also as int8 differences from init.pt (<run>_{model,ema}.small.pt,
-# enhanced_ckpt.py shrink), and summary.txt (each run's log.jsonl and val.json: the
+# enhanced_ckpt.py shrink), <run>_config.json (the configuration it trained with, overrides
+# applied), and summary.txt (each run's log.jsonl and val.json: the
 # training-mix validation of its raw, EMA and initial weights).
 # Run from the repo root; T = the folder holding the training scripts (default tools/train),
 # H = a folder with init.pt, PACK = the Opus pack, LIB = a folder with libsndfile.so.1 and its
@@ -75,6 +76,8 @@ for r in sys.argv[3:]:
         if p.exists():
             sd = torch.load(p, map_location="cpu", weights_only=True)
             torch.save({k: v.half() for k, v in sd.items()}, OUT / f"{r}_{n}.f16.pt")
+    if (W / r / "config.json").exists():   # the configuration the run trained with
+        (OUT / f"{r}_config.json").write_text((W / r / "config.json").read_text())
 PY
 ls -la $OUT
 # (torch's own log lines, e.g. torch.compile's warnings, counted but left out of the tail so

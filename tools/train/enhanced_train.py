@@ -1101,13 +1101,21 @@ def main(argv=None):
                     help="override a config key; dotted keys reach nested ones "
                     "(--set model.hidden=64 --set aug.snr_db=[-5,25])")
     a = ap.parse_args(argv)
-    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
-                          CONFIG_SCHEMA)
+    try:
+        cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
+                              CONFIG_SCHEMA)
+    except ValueError as e:
+        ap.error(str(e))
     bad = check_config(cfg)
     if bad:
         ap.error(f"{a.config}: config keys no script reads: {', '.join(bad)}")
     work = pathlib.Path(a.work_dir or cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
+    # the configuration this run trains with, overrides applied (what a call really ran)
+    (work / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
+    if a.set:
+        print(f"enhanced_train: overrides {' '.join(a.set)} -> {work / 'config.json'}",
+              flush=True)
     max_min = a.max_minutes if a.max_minutes is not None else cfg.get("max_minutes", 1e9)
     t0 = time.time()
     dev = train_common.setup_torch(a.device, cfg)   # device, CPU threads, seed, cuDNN

@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import pathlib
+import sys
 import time
 
 import torch
@@ -117,7 +118,10 @@ class E2ERun:
         self.t0 = time.time()
         cfg = json.loads(pathlib.Path(a.config).read_text())
         # dotted keys reach "aug"; an augmentation key given at the top level is refused
-        cfg = et.apply_overrides(cfg, a.set, {"aug": et.AUG_KEYS})
+        try:
+            cfg = et.apply_overrides(cfg, a.set, {"aug": et.AUG_KEYS})
+        except ValueError as e:
+            raise SystemExit(f"{pathlib.Path(sys.argv[0]).name}: {e}") from None
         self.work = pathlib.Path(a.work_dir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.dev = setup_torch(a.device, cfg)

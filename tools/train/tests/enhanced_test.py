@@ -329,6 +329,21 @@ def test_train(tmp, pack):
     ck = torch.load(os.path.join(work, "last.pt"), map_location="cpu", weights_only=False)
     check("train/checkpoint+resume", ok1 and rc2 == 0 and steps == [1, 2, 3] and ck["step"] == 3,
           f"log steps {steps}, checkpoint step {ck['step']}")
+    # the run's configuration as trained, overrides applied; a misplaced key stops the run
+    w3 = os.path.join(tmp, "work3")
+    rc3 = et.main(base[:5] + [w3] + base[6:] + ["--steps", "1", "--set", "aug.p_noise_tilt=0.5",
+                                                "--set", "aug.snr_db=[[0, 5, 1], [20, 25, 1]]"])
+    ran = json.loads(pathlib.Path(w3, "config.json").read_text()) if rc3 == 0 else {}
+    try:
+        et.main(base[:5] + [os.path.join(tmp, "work4")] + base[6:]
+                + ["--steps", "1", "--set", "p_noise_tilt=0.5"])
+        refused = False
+    except SystemExit as e:
+        refused = e.code != 0 and not os.path.exists(os.path.join(tmp, "work4", "last.pt"))
+    check("train/config-as-run", ran.get("aug", {}).get("p_noise_tilt") == 0.5
+          and ran["aug"]["snr_db"] == [[0, 5, 1], [20, 25, 1]] and ran["model"]["hidden"] == 4
+          and refused, f"rc {rc3}, aug {ran.get('aug', {}).get('snr_db')}, misplaced key "
+          f"{'refused' if refused else 'accepted'}")
     return cfg
 
 
