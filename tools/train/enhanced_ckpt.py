@@ -129,12 +129,13 @@ def main(argv=None):
         return 0
     src = torch.load(a.src, map_location="cpu", weights_only=True)
     if a.mode == "widen":
-        import json
         import pathlib
         sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
         import enhanced_train as et
-        cfg = et.apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
-                                 et.CONFIG_SCHEMA)
+        try:
+            cfg = et.load_config(a.config, a.set)
+        except ValueError as e:
+            ap.error(str(e))
         torch.manual_seed(a.seed if a.seed is not None else cfg["seed"])
         big = et.build_model(cfg)
         w = et.widen_state_dict({k: v.float() for k, v in src.items()}, big)

@@ -84,15 +84,15 @@ def main(argv=None):
                     help="samples the output lags the clean signal (default: the config's "
                     "output_delay, else 0)")
     a = ap.parse_args(argv)
-    import json
     import torch
     torch.set_num_threads(1)
     import export_demucs
-    from enhanced_train import (CONFIG_SCHEMA, apply_overrides, build_model,
-                                training_output_delay)
+    from enhanced_train import build_model, load_config, training_output_delay
     from denoiser.demucs import Demucs
-    cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
-                          CONFIG_SCHEMA)
+    try:
+        cfg = load_config(a.config, a.set)
+    except ValueError as e:
+        ap.error(str(e))
     skip = int(cfg.get("skip_delay", 0) or 0)
     delay = a.output_delay if a.output_delay is not None else training_output_delay(cfg)
     if skip and delay != skip:

@@ -340,6 +340,17 @@ def check_config(cfg, schema=None):
     return bad
 
 
+def load_config(path, sets):
+    """The config file at path with the --set overrides applied (CONFIG_SCHEMA); a misplaced or
+    unknown key, in an override or in the file, is a ValueError (enhanced_train, enhanced_export
+    and enhanced_ckpt widen all read their config through this)."""
+    cfg = apply_overrides(json.loads(pathlib.Path(path).read_text()), sets, CONFIG_SCHEMA)
+    bad = check_config(cfg)
+    if bad:
+        raise ValueError(f"{path}: config keys no script reads: {', '.join(bad)}")
+    return cfg
+
+
 def snr_draw(spec, r):
     """The mixes' SNRs (dB) from one uniform draw r per item: aug.snr_db is [lo, hi] (uniform),
     or, since session 17, ranges [[lo, hi, weight], ...]: a range chosen with probability
@@ -1102,13 +1113,9 @@ def main(argv=None):
                     "(--set model.hidden=64 --set aug.snr_db=[-5,25])")
     a = ap.parse_args(argv)
     try:
-        cfg = apply_overrides(json.loads(pathlib.Path(a.config).read_text()), a.set,
-                              CONFIG_SCHEMA)
+        cfg = load_config(a.config, a.set)
     except ValueError as e:
         ap.error(str(e))
-    bad = check_config(cfg)
-    if bad:
-        ap.error(f"{a.config}: config keys no script reads: {', '.join(bad)}")
     work = pathlib.Path(a.work_dir or cfg["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     # the configuration this run trains with, overrides applied (what a call really ran)

@@ -425,6 +425,18 @@ def test_config_keys():
     check("keys/accepted", ok["aug"]["p_noise_tilt"] == 0.5 and ok["lr"] == 2
           and ok["skip_delay"] == 256 and ok["model"]["growth"] == 2 and ok["ema"]["e"] == 3,
           json.dumps(ok))
+    with tempfile.TemporaryDirectory() as tmp:   # a file with a misplaced key: refused too
+        f = pathlib.Path(tmp, "bad.json")
+        f.write_text(json.dumps({**base, "p_noise_tilt": 0.5}))
+        try:
+            et.load_config(f, [])
+            file_refused = False
+        except ValueError as e:
+            file_refused = "p_noise_tilt" in str(e)
+        f.write_text(json.dumps(base))
+        loaded = et.load_config(f, ["aug.p_noise_tilt=0.5"])
+    check("keys/load-config", file_refused and loaded["aug"]["p_noise_tilt"] == 0.5,
+          f"misplaced key in the file {'refused' if file_refused else 'accepted'}")
     e2e = et.apply_overrides({"spec_weight": 1, "aug": {}},
                              ["spec_fft=512", "aug.p_noise_tilt=1"], {"aug": et.AUG_KEYS})
     check("keys/e2e", e2e == {"spec_weight": 1, "spec_fft": 512, "aug": {"p_noise_tilt": 1}},
