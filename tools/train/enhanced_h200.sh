@@ -17,6 +17,8 @@
 #       T=tools/train H=build-s11/h200 PACK=build-s11/pack LIB=build-s11/lib DEN=build-s11 \
 #       OUT=<dir> bash tools/train/enhanced_h200.sh
 # (a CPU dry run: EXTRA="--device cpu --steps 3 --batch-size 2 --segment 0.5" MIN=2)
+# GPU_<run>=N pins a run to GPU N (a machine of several GPUs); STAGGER=<s> (default 20) is the pause
+# between two runs' starts.
 # CACHE=<file name> (e.g. compile_cache.bin.xz; a config with compile set): the runs' torch.compile
 # cache (compile_cache; .xz = lzma, enhanced_train.write_cache_file), read from H/<name> when it is
 # there and written to OUT/<name>, which comes back from the device when it is under the return
@@ -42,10 +44,13 @@ G=$(python3 -c "print(int($MIN * 60 + 40))")
 if [ -n "${CACHE:-}" ] && [ -f "$H/$CACHE" ]; then cp "$H/$CACHE" "$OUT/$CACHE"; fi
 first=1
 for r in $RUNS; do
-  [ $first = 1 ] || sleep 20   # the next run's Opus decoding after the previous one's
+  [ $first = 1 ] || sleep ${STAGGER:-20}   # the next run's Opus decoding after the previous one's
   first=0
-  sets=SET_$r
-  timeout -k 5 $G python3 $T/enhanced_train.py --config $CFG --pack $PACK --sndfile-dir $LIB \
+  sets=SET_$r gpu=GPU_$r
+  # GPU_<run>=N: the run sees only GPU N (CUDA_VISIBLE_DEVICES; several GPUs, e.g. nvidia-h200-x2:
+  # RUNS="A B C D" GPU_A=0 GPU_B=0 GPU_C=1 GPU_D=1); unset: every GPU the call has
+  pin=(); [ -n "${!gpu:-}" ] && pin=(env CUDA_VISIBLE_DEVICES=${!gpu})
+  timeout -k 5 $G "${pin[@]}" python3 $T/enhanced_train.py --config $CFG --pack $PACK --sndfile-dir $LIB \
       --max-minutes $MIN --work-dir $W/$r --init-from $H/init.pt ${!sets:-} ${EXTRA:-} \
       ${CACHE:+--set compile_cache=\"$OUT/$CACHE\"} \
       > $W/$r.out 2>&1 &
