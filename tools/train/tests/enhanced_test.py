@@ -1193,6 +1193,44 @@ def test_shipped():
           f"{len(b)} bytes")
 
 
+def test_h200_pins(tmp):
+    """enhanced_h200.sh's GPU_<run>: each run's trainer sees only its GPU (CUDA_VISIBLE_DEVICES),
+    a run without GPU_<run> sees the caller's setting; the trainer is a stand-in python3 on PATH
+    that records its environment."""
+    d = pathlib.Path(tmp) / "pins"
+    (d / "bin").mkdir(parents=True)
+    (d / "h").mkdir()
+    (d / "h" / "init.pt").write_bytes(b"x")
+    (d / "den" / "denoiser").mkdir(parents=True)
+    (d / "pack").mkdir()
+    (d / "lib").mkdir()
+    cfg = d / "cfg.json"
+    cfg.write_text("{}")
+    log = d / "calls.txt"
+    shim = d / "bin" / "python3"
+    shim.write_text("#!/bin/sh\n"   # the trainer is recorded; any other python3 call is real
+                    'case "$*" in *enhanced_train.py*) '
+                    f'echo "${{CUDA_VISIBLE_DEVICES-unset}} $*" >> {log}; exit 0;; esac\n'
+                    f'exec {sys.executable} "$@"\n')
+    shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{d / 'bin'}:{os.environ['PATH']}", RUNS="A B C",
+               GPU_A="0", GPU_B="1", STAGGER="0", CFG=str(cfg), H=str(d / "h"),
+               PACK=str(d / "pack"), LIB=str(d / "lib"), DEN=str(d / "den"), MIN="0.01",
+               WORK=str(d / "w"), OUT=str(d / "o"), SET_A="--set seed=1", SET_C="--set seed=3")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    r = subprocess.run(["bash", str(REPO / "tools/train/enhanced_h200.sh")], cwd=str(REPO),
+                       env=env, capture_output=True, text=True, timeout=120)
+    calls = [ln.split(" ", 1) for ln in log.read_text().splitlines()] if log.exists() else []
+    runs = {}
+    for dev, args in calls:
+        if "enhanced_train.py" in args:
+            runs[args.split("--work-dir ")[1].split()[0].rsplit("/", 1)[1]] = (dev, args)
+    ok = (r.returncode == 0 and set(runs) == {"A", "B", "C"} and runs["A"][0] == "0"
+          and runs["B"][0] == "1" and runs["C"][0] == "unset" and "--set seed=1" in runs["A"][1]
+          and "--set seed=3" in runs["C"][1] and "seed" not in runs["B"][1])
+    check("h200/gpu-pins", ok, f"rc {r.returncode}, runs {runs}, stderr {r.stderr[-300:]}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--capi", help="libghostnv_demucs_capi.so")
@@ -1211,6 +1249,7 @@ def main():
             test_train(tmp, pack)
             test_widen(rng)
             test_config_keys()
+            test_h200_pins(tmp)
             test_overrides_and_pesq(tmp, pack)
             test_output_delay(tmp, pack, rng)
             test_skip_delay(rng)
