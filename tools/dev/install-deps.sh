@@ -40,3 +40,12 @@ if ! python3 -c "import torch" 2>/dev/null; then
     timeout 1200 python3 -m pip install -q --break-system-packages "torch>=2.0" ||
     echo "install-deps: torch not installed; the train tests will be skipped"
 fi
+# The enhanced model's architecture (facebookresearch/denoiser's Demucs, CC BY-NC 4.0 code; only
+# its demucs.py / resample.py / utils.py are imported, so without its heavy dependencies): the
+# enhanced trainer's test (train_enhanced_test) skips without it. Best effort, as torch.
+if python3 -c "import torch" 2>/dev/null && ! python3 -c "import denoiser.demucs" 2>/dev/null; then
+  echo "install-deps: pip install --no-deps denoiser (for train_enhanced_test; best effort)"
+  python3 -m pip install -q --no-deps "denoiser==0.1.5" 2>/dev/null ||
+    python3 -m pip install -q --no-deps --break-system-packages "denoiser==0.1.5" ||
+    echo "install-deps: denoiser not installed; train_enhanced_test will be skipped"
+fi

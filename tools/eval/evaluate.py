@@ -541,14 +541,29 @@ def main(argv=None) -> int:
     written = write_plots(res, args.out, audio, args.plot_item,
                           args.plot_systems.split(",") if args.plot_systems else None)
     write_results_md(res, args.out, written)
-    if args.doc:
+    # A system whose runs failed on some items is averaged over the others: its means are not
+    # comparable with the other rows (a binary rebuilt under a running harness once lifted a
+    # model by 0.85 dB that way), so such a run says so, writes no --doc page and exits 1.
+    failed = {}
+    for r in rows:
+        if "error" in r:
+            failed[r["system"]] = failed.get(r["system"], 0) + 1
+    if args.doc and not failed:
         write_doc(args.doc, res, written, args.doc_notes, args.doc_prep)
     print(f"scored {len(items)} items x {len(labels)} systems in {elapsed:.0f} s -> "
           f"{args.out}/results.md")
     for n in labels:
         a = summary[n]["all"]
         print(f"  {n:28s}" + "".join(
-            f" {m}={METRIC_INFO[m][4].format(a[m])}" for m, *_ in METRICS[:6] if m in a))
+            f" {m}={METRIC_INFO[m][4].format(a[m])}" for m, *_ in METRICS[:6] if m in a)
+            + (f"  ({failed[n]} of {len(items)} items FAILED, left out)" if n in failed else ""))
+    if failed:
+        first = next(r for r in rows if "error" in r)
+        print(f"evaluate: {sum(failed.values())} item runs failed ("
+              + ", ".join(f"{n}: {k}" for n, k in failed.items())
+              + f"), e.g. {first['system']} on {first['item']}: {first['error'][:300]}"
+              + (f"; {args.doc} not written" if args.doc else ""), file=sys.stderr)
+        return 1
     return 0
 
 

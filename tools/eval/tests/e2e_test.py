@@ -158,6 +158,22 @@ def main() -> int:
             by3 = {(x["system"], x["item"]): x for x in res3["items"]}
             check(by3[("ghostnv default", "a")]["si_sdr"] != by[("ghostnv default", "a")]["si_sdr"],
                   "the changed system was run again")
+        # A system that fails on some items: its rows carry the error, the run says so, writes
+        # no --doc page and exits 1 (its mean over the other items is not comparable).
+        fail_cmd = [a if a != str(d / "out") else str(d / "out4") for a in cmd]
+        cnt = d / "calls"   # the items run in order (a, b, c; --jobs 1): the second call fails
+        fail_cmd[fail_cmd.index("ghostnv:default")] = (
+            f"flaky=cmd:echo x >> {cnt}; [ $(wc -l < {cnt}) -ne 2 ] || exit 3; cp {{in}} {{out}}")
+        fail_cmd += ["--reuse", str(d / "out" / "results.json"), "--doc", str(d / "doc" / "q.md")]
+        r = subprocess.run(fail_cmd, capture_output=True, text=True)
+        print(r.stdout[-1500:], r.stderr[-1500:])
+        res4 = (json.loads((d / "out4" / "results.json").read_text())
+                if (d / "out4" / "results.json").is_file() else {"items": []})
+        bad = [x for x in res4["items"] if "error" in x]
+        check(r.returncode == 1 and "1 item runs failed (flaky: 1)" in r.stderr
+              and "1 of 3 items FAILED" in r.stdout and not (d / "doc" / "q.md").exists()
+              and [(x["system"], x["item"]) for x in bad] == [("flaky", "b")],
+              f"a failing item: exit {r.returncode}, errors {[(x['system'], x['item']) for x in bad]}")
     # Alignment of the external systems: an RNNoise model through ffmpeg's arnndn and through
     # our engine must give the same output sample for sample.
     rnnn = shared / "data" / "models" / "rnnoise" / "sh.rnnn"
