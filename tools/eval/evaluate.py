@@ -544,10 +544,7 @@ def main(argv=None) -> int:
     # A system whose runs failed on some items is averaged over the others: its means are not
     # comparable with the other rows (a binary rebuilt under a running harness once lifted a
     # model by 0.85 dB that way), so such a run says so, writes no --doc page and exits 1.
-    failed = {}
-    for r in rows:
-        if "error" in r:
-            failed[r["system"]] = failed.get(r["system"], 0) + 1
+    failed = {n: summary[n]["all"]["errors"] for n in labels if summary[n]["all"]["errors"]}
     if args.doc and not failed:
         write_doc(args.doc, res, written, args.doc_notes, args.doc_prep)
     print(f"scored {len(items)} items x {len(labels)} systems in {elapsed:.0f} s -> "
