@@ -131,31 +131,30 @@ TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
   }
   EXPECT_EQ(s["end"], "duration reached");
   EXPECT_EQ(s["paced"], true);
-  if (kSanitized) {
-    // An ASan/UBSan build runs the audio path several times slower, so on a loaded 2-core
-    // machine its 2.67 ms periods can miss the deadline (seen: 22 playback xruns in each of three
-    // runs, 2026-11-30). Real time is the optimised build's property, asserted below; here every
-    // xrun must be counted, reported and recovered, and the run must go on to its end.
-    const int64_t xruns =
-        s["xruns"]["capture"].get<int64_t>() + s["xruns"]["playback"].get<int64_t>();
-    EXPECT_EQ(s["restarts"].get<int64_t>(), xruns) << s["xrun_events"];
-    EXPECT_EQ(static_cast<int64_t>(s["xrun_events"].size()), xruns) << s["xrun_events"];
-    if (xruns > 0) {
-      GTEST_LOG_(INFO) << "sanitized build: " << xruns << " xruns, all recovered";
-      return;
-    }
+  const int64_t xruns =
+      s["xruns"]["capture"].get<int64_t>() + s["xruns"]["playback"].get<int64_t>();
+  // Every xrun is counted, reported and recovered by a restart.
+  EXPECT_EQ(s["restarts"].get<int64_t>(), xruns) << s["xrun_events"];
+  EXPECT_EQ(static_cast<int64_t>(s["xrun_events"].size()), xruns) << s["xrun_events"];
+  // An ASan/UBSan build runs the audio path several times slower, so on a loaded 2-core machine
+  // its 2.67 ms periods can miss the deadline (seen: 22 playback xruns in each of three runs,
+  // 2026-11-30). Real time is the optimised build's property: only there must the run have no
+  // xrun and every captured frame be played (a restart drops the frames in flight).
+  const bool realtime_expected = !kSanitized || xruns == 0;
+  if (kSanitized && xruns > 0)
+    GTEST_LOG_(INFO) << "sanitized build: " << xruns << " xruns, all recovered";
+  if (realtime_expected) {
+    EXPECT_EQ(s["xruns"]["capture"], 0) << s["xrun_events"];
+    EXPECT_EQ(s["xruns"]["playback"], 0) << s["xrun_events"];
+    EXPECT_EQ(s["frames_played"].get<int64_t>() + s["frames_trimmed"].get<int64_t>(),
+              s["frames_captured"].get<int64_t>());
   }
-  EXPECT_EQ(s["xruns"]["capture"], 0) << s["xrun_events"];
-  EXPECT_EQ(s["xruns"]["playback"], 0) << s["xrun_events"];
-  EXPECT_EQ(s["restarts"], 0);
   EXPECT_EQ(s["capture"]["access"], "mmap");
   EXPECT_EQ(s["playback"]["access"], "mmap");
   EXPECT_EQ(s["capture"]["period_frames"], 128);
-  // 3 s of 128-frame periods, in real time.
+  // 3 s of 128-frame periods (the run ends on the captured-frame count, xruns or not).
   EXPECT_GE(s["frames_captured"].get<int64_t>(), 3 * 48000);
   EXPECT_GE(s["seconds"].get<double>(), 2.9);
-  EXPECT_EQ(s["frames_played"].get<int64_t>() + s["frames_trimmed"].get<int64_t>(),
-            s["frames_captured"].get<int64_t>());
   EXPECT_GT(s["processing_us"]["p50"].get<double>(), 0.0);
   EXPECT_GE(s["processing_us"]["max"].get<double>(), s["processing_us"]["p99"].get<double>());
   // Once a second: a stats line with the budget split.
