@@ -8,7 +8,7 @@ output row: after a short fine-tuning the difference is a few per cent of the we
 int8 rounding error is far below the fp16 rounding the exported .gnvm applies anyway. Weights
 without a base (e.g. a widened model's new units) are sent in fp16.
 
-    python3 tools/train/enhanced_ckpt.py shrink model.pt small.pt [--base init.pt]
+    python3 tools/train/enhanced_ckpt.py shrink model.pt small.pt [--base init.pt] [--fold-lstm-bias]
     python3 tools/train/enhanced_ckpt.py expand small.pt model.pt [--base init.pt]
     python3 tools/train/enhanced_ckpt.py widen narrow.pt wide_fp16.pt --config CFG \
         --set model.hidden=64 [--seed N]
@@ -24,6 +24,10 @@ widen_state_dict; the new units drawn from torch's generator seeded with --seed,
 config's seed) in fp16: a file both machines can hold, so a wide run's weights can come back
 as int8 differences too.
 
+--fold-lstm-bias (shrink) first moves each LSTM layer's bias_hh into its bias_ih (the gates use
+only their sum, so the network computes the same): the layout from-gnvm writes, so a run's weights
+can be sent as small differences from a base made on the device from the shipped .gnvm.
+
 Prints the largest reconstruction error relative to each tensor's largest magnitude (shrink).
 """
 
@@ -31,6 +35,19 @@ import argparse
 import sys
 
 import torch
+
+
+def fold_lstm_bias(sd):
+    """The same network with each LSTM layer's bias_hh added into bias_ih and bias_hh zero (the
+    layout gnvm_to_state_dict writes); other tensors unchanged."""
+    out = dict(sd)
+    for k in sd:
+        if ".bias_ih_l" in k:
+            kh = k.replace(".bias_ih_l", ".bias_hh_l")
+            if kh in sd:
+                out[k] = (sd[k].float() + sd[kh].float()).to(sd[k].dtype)
+                out[kh] = torch.zeros_like(sd[kh])
+    return out
 
 
 def shrink(sd, base=None):
@@ -119,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="widen: config overrides (enhanced_train.py --set)")
     ap.add_argument("--seed", type=int, help="widen: seed of the new units (default: config)")
+    ap.add_argument("--fold-lstm-bias", action="store_true",
+                    help="shrink: move the LSTM's bias_hh into bias_ih first (from-gnvm's layout)")
     a = ap.parse_args(argv)
     if a.mode == "from-gnvm":
         sd, header = gnvm_to_state_dict(a.src)
@@ -145,6 +164,8 @@ def main(argv=None):
         return 0
     base = torch.load(a.base, map_location="cpu", weights_only=True) if a.base else None
     if a.mode == "shrink":
+        if a.fold_lstm_bias:
+            src = fold_lstm_bias(src)
         small = shrink(src, base)
         err = 0.0
         for k, v in expand(small, base).items():

@@ -869,6 +869,30 @@ def test_ckpt(rng):
     ok = ok and e16 < 2e-3 and "f16" in small["tensors"]["new"]
     check("ckpt/roundtrip", ok, ", ".join(msg) + f", fp16 tensor {e16:.1e}")
 
+    # fold_lstm_bias: the LSTM computes the same; bias_hh becomes zero, bias_ih the sum; the rest
+    # is untouched (an odd-sized two-layer LSTM with random biases).
+    lstm = torch.nn.LSTM(13, 11, num_layers=2)
+    with torch.no_grad():
+        for k, v in lstm.named_parameters():
+            v.copy_(torch.from_numpy(rng.standard_normal(tuple(v.shape))).float() * 0.3)
+    sd = {"lstm.lstm." + k: v.detach().clone() for k, v in lstm.state_dict().items()}
+    sd["encoder.0.0.bias"] = torch.ones(3)
+    folded = enhanced_ckpt.fold_lstm_bias(sd)
+    x = torch.from_numpy(rng.standard_normal((7, 2, 13))).float()
+    with torch.no_grad():
+        want = lstm(x)[0]
+        lstm.load_state_dict({k[len("lstm.lstm."):]: v for k, v in folded.items()
+                              if k.startswith("lstm.")})
+        got = lstm(x)[0]
+    err = float((got - want).abs().max())
+    zero = all(float(folded[f"lstm.lstm.bias_hh_l{i}"].abs().max()) == 0 for i in (0, 1))
+    summed = torch.equal(folded["lstm.lstm.bias_ih_l1"],
+                         sd["lstm.lstm.bias_ih_l1"] + sd["lstm.lstm.bias_hh_l1"])
+    moved = float(sd["lstm.lstm.bias_hh_l0"].abs().max()) > 0.01
+    check("ckpt/fold-lstm-bias", err < 1e-5 and zero and summed and moved
+          and torch.equal(folded["encoder.0.0.bias"], sd["encoder.0.0.bias"]),
+          f"output change {err:.1e}, bias_hh zero {zero}, bias_ih = sum {summed}")
+
 
 def test_losses(rng):
     # SI-SDR vs a float64 numpy reference
