@@ -139,6 +139,8 @@ def main(argv=None):
     ap.add_argument("--fold-lstm-bias", action="store_true",
                     help="shrink: move the LSTM's bias_hh into bias_ih first (from-gnvm's layout)")
     a = ap.parse_args(argv)
+    if a.fold_lstm_bias and a.mode != "shrink":
+        ap.error("--fold-lstm-bias applies to shrink only")
     if a.mode == "from-gnvm":
         sd, header = gnvm_to_state_dict(a.src)
         torch.save({k: v.half() for k, v in sd.items()}, a.dst)
