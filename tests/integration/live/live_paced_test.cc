@@ -223,7 +223,10 @@ TEST_F(LivePacedTest, InjectedStallsAreCountedAndRecoveredAligned) {
   const int64_t xruns = s["xruns"]["capture"].get<int64_t>() + s["xruns"]["playback"].get<int64_t>();
   ASSERT_GE(stalls, 3) << s;
   EXPECT_GE(xruns, stalls) << s["xrun_events"];
-  EXPECT_LE(xruns, 2 * stalls + 2) << s["xrun_events"];  // at most one per stream per stall (+ noise)
+  // At most one per stream per stall (+ noise) — in the optimised build. A sanitizer build also
+  // misses deadlines of its own on a loaded 2-core machine (kSanitized above; seen: 18 xruns for
+  // 7 stalls, 2026-11-30), so there only the lower bound and the recoveries are asserted.
+  if (!kSanitized) EXPECT_LE(xruns, 2 * stalls + 2) << s["xrun_events"];
   EXPECT_EQ(s["restarts"].get<int64_t>(), xruns);         // every xrun recovered by a restart
   EXPECT_EQ(s["xrun_events"].size(), static_cast<size_t>(xruns));
   EXPECT_GE(s["deadline_misses"].get<int64_t>(), stalls);
