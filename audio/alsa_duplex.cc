@@ -13,14 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define GHOSTNV_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GHOSTNV_ASAN 1
-#endif
-#endif
+#include "audio/sanitizer.h"
 
 namespace ghostnv::audio {
 namespace {
