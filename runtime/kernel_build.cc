@@ -2,6 +2,7 @@
 #include "runtime/kernel_build.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -11,9 +12,14 @@ namespace ghostnv::runtime {
 const std::vector<std::string>& KernelCompileOptions() {
   // C++17, IEEE division and square root, denormals kept: the kernels must match their CPU
   // twins to rounding. FMA contraction stays on (allowed by the per-op tolerances).
-  static const std::vector<std::string> options = {"--std=c++17", "--fmad=true",
-                                                   "--prec-div=true", "--prec-sqrt=true",
-                                                   "--ftz=false"};
+  // GHOSTNV_KERNEL_LINEINFO=1 adds -lineinfo (source lines for Nsight Compute's source view;
+  // no change to the code generated; the cache key includes the options).
+  static const std::vector<std::string> options = [] {
+    std::vector<std::string> o = {"--std=c++17", "--fmad=true", "--prec-div=true", "--prec-sqrt=true",
+                                  "--ftz=false"};
+    if (const char* e = std::getenv("GHOSTNV_KERNEL_LINEINFO"); e != nullptr && e[0] == '1') o.push_back("-lineinfo");
+    return o;
+  }();
   return options;
 }
 

@@ -7,7 +7,7 @@
 // loop over their rows), __syncthreads is a std::barrier, __shared__ variables become function
 // statics (one block at a time), and the explicitly rounded intrinsics map to the same IEEE
 // operations on the host (__fmaf_rn -> std::fma). The warp intrinsics the kernels use
-// (__shfl_down_sync, __shfl_up_sync, __shfl_xor_sync, __any_sync with a full mask, __syncwarp) exchange values
+// (__shfl_sync, __shfl_down_sync, __shfl_up_sync, __shfl_xor_sync, __any_sync with a full mask, __syncwarp) exchange values
 // through per-warp slots and a per-warp std::barrier: every lane of the warp must call them
 // together (as the full mask requires on the device), and a block's size must be a multiple of 32. Compile the including file with
 // -ffp-contract=off (the default of -std=c++20) so that plain float expressions round like
@@ -138,6 +138,10 @@ template <class T>
 T __shfl_up_sync(unsigned, T v, int d) {  // lanes below d keep their own value, as on the device
   const int lane = static_cast<int>(::cuda_host::thread_idx.x % 32);
   return ::cuda_host::WarpExchange(v, lane >= d ? lane - d : lane);
+}
+template <class T>
+T __shfl_sync(unsigned, T v, int src) {
+  return ::cuda_host::WarpExchange(v, src & 31);
 }
 template <class T>
 T __shfl_xor_sync(unsigned, T v, int m) {
