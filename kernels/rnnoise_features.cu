@@ -51,8 +51,9 @@
 #define RNN_ROW_THREADS_PER_SM 2048
 #endif
 
-__constant__ int rnn_band_start[RNN_BANDS] = {0,  4,  8,  12, 16,  20,  24,  28,  32,  40,  48,
-                                              56, 64, 80, 96, 112, 136, 160, 192, 240, 312, 400};
+// First bin of each band (audio::bands at 48 kHz, 960-point FFT); also rnn_make_bin_table's.
+#define RNN_BAND_STARTS 0, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 136, 160, 192, 240, 312, 400
+__constant__ int rnn_band_start[RNN_BANDS] = {RNN_BAND_STARTS};
 #define RNN_BAND_END 400
 // Bands by decreasing band-sum length (bins summed: band 20: 160, 19: 120, 18: 80, 21: 88 ...):
 // the features kernel's lane 3j + q sums band rnn_band_order[j] (q: X energy, P energy, X.P),
@@ -81,7 +82,7 @@ static_assert(sizeof(RnnBinTable) % 4 == 0, "RnnBinTable is copied as 32-bit wor
 // with a search over the bands cost ~600 warp instructions per row in the batched kernels,
 // whose blocks serve only about three rows each (Nsight Compute, H200, 2026-12-01).
 __device__ constexpr RnnBinTable rnn_make_bin_table() {
-  constexpr int start[RNN_BANDS] = {0, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 136, 160, 192, 240, 312, 400};
+  constexpr int start[RNN_BANDS] = {RNN_BAND_STARTS};  // (rnn_band_start is __constant__: not constexpr)
   RnnBinTable t{};
   for (int band = 0; band < RNN_BANDS - 1; ++band)
     for (int bin = start[band]; bin < start[band + 1]; ++bin) {

@@ -119,8 +119,8 @@ class LivePacedTest : public ::testing::Test {
 // 2.67 ms grid (the realtime setting's 128-frame period) and counts wake-ups later than one
 // period. Such a thread does nothing else, so a late wake-up means the machine (on a VM: the
 // hypervisor) did not run it — the same stall hits the tool's audio thread and the sound server,
-// and an xrun in that run is the machine's, not the audio path's. Without SCHED_FIFO (not permitted) the probe cannot tell the two apart and never
-// excuses a run (valid() is false).
+// and an xrun in that run is the machine's, not the audio path's. Without SCHED_FIFO (not
+// permitted) the probe cannot tell the two apart and never excuses a run (stalled() is false).
 class MachineStallProbe {
  public:
   MachineStallProbe() : thread_([this] { Run(); }) {}
@@ -131,6 +131,7 @@ class MachineStallProbe {
   }
   bool valid() const { return fifo_.load(); }
   int late() const { return late_.load(); }
+  bool stalled() const { return valid() && late() > 0; }  // the machine stalled during the run
   double worst_ms() const { return worst_ns_.load() / 1e6; }
 
  private:
@@ -185,7 +186,7 @@ TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
     s = r.Find("summary");
     ASSERT_TRUE(s.is_object()) << r.out;
     if (s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0) break;
-    if (probe.valid() && probe.late() > 0) ++machine_stalled_runs;
+    if (probe.stalled()) ++machine_stalled_runs;
     GTEST_LOG_(INFO) << "run " << runs << ": " << s["xruns"] << "; machine probe "
                      << (probe.valid() ? "" : "(no SCHED_FIFO) ") << probe.late()
                      << " wake-ups late by more than a period, worst " << probe.worst_ms() << " ms";
@@ -243,9 +244,10 @@ TEST_F(LivePacedTest, RealtimeRunsSeveralSecondsWithoutXruns) {
 // *machine_stalled: every attempt failed while the machine itself stalled (MachineStallProbe).
 nlohmann::json MeasureRoundTrip(PipeWireLoop* pw, const std::vector<std::string>& args, bool* machine_stalled) {
   nlohmann::json s;
-  int stalled = 0, attempts = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    ++attempts;
+  *machine_stalled = false;
+  int stalled = 0;
+  constexpr int kAttempts = 3;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
     MachineStallProbe probe;
     const ToolResult r = RunTool(DenoiseBinary(), args, pw->Env(), 30);
     probe.Stop();
@@ -255,16 +257,13 @@ nlohmann::json MeasureRoundTrip(PipeWireLoop* pw, const std::vector<std::string>
     const bool clean = s["xruns"]["capture"] == 0 && s["xruns"]["playback"] == 0;
     const bool agrees = !s["measured_round_trip_frames"].is_null() &&
                         s["measured_round_trip_frames"] == s["latency"]["total_queued_frames"];
-    if (clean && agrees) {
-      stalled = -1;
-      break;
-    }
-    if (probe.valid() && probe.late() > 0) ++stalled;
+    if (clean && agrees) return s;
+    if (probe.stalled()) ++stalled;
     std::cerr << "attempt " << attempt << " retried: " << s["latency"] << " measured "
               << s["measured_round_trip_frames"] << "; machine probe " << probe.late()
               << " wake-ups late by more than a period, worst " << probe.worst_ms() << " ms\n";
   }
-  *machine_stalled = stalled == attempts;
+  *machine_stalled = stalled == kAttempts;
   return s;
 }
 
@@ -316,7 +315,7 @@ TEST_F(LivePacedTest, InjectedStallsAreCountedAndRecoveredAligned) {
   // The machine's own stalls (MachineStallProbe) add xruns of their own, and the round trip
   // after them is not the pipeline's: with the probe late, this upper bound and the alignment
   // checks at the end are skipped.
-  const bool machine_stalled = probe.valid() && probe.late() > 0;
+  const bool machine_stalled = probe.stalled();
   if (!kSanitized && !machine_stalled) {
     EXPECT_LE(xruns, 2 * stalls + 2) << s["xrun_events"];
   }
