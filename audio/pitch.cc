@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "audio/pitch_doubling.h"
 #include "kernels/xcorr.h"
 
 namespace ghostnv::audio::pitch {
@@ -62,8 +63,6 @@ void FindBestPitch(const float* xcorr, const float* y, int len, int max_pitch, i
     syy = std::max(1.f, syy);
   }
 }
-
-float PitchGain(float xy, float xx, float yy) { return xy / std::sqrt(1.f + xx * yy); }
 
 }  // namespace
 
@@ -139,7 +138,6 @@ void PitchSearch(const float* x_lp, const float* y, int len, int max_pitch, int*
 
 float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t0_io,
                      int prev_period, float prev_gain) {
-  static constexpr int kSecondCheck[16] = {0, 0, 3, 2, 3, 2, 5, 2, 3, 2, 3, 2, 5, 2, 3, 2};
   const int minperiod0 = minperiod;
   maxperiod /= 2;
   minperiod /= 2;
@@ -150,9 +148,7 @@ float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t
   if (*t0_io >= maxperiod) *t0_io = maxperiod - 1;
 
   const int t0 = *t0_io;
-  int best_t = t0;
   const float xx = kernels::InnerProduct(x, x, n);
-  const float xy = kernels::InnerProduct(x, x - t0, n);
   // Energy of the delayed window for every lag, by a running update.
   float yy_lag[kMaxPeriod + 1];
   yy_lag[0] = xx;
@@ -161,49 +157,9 @@ float RemoveDoubling(const float* x, int maxperiod, int minperiod, int n, int* t
     yy = yy + x[-i] * x[-i] - x[n - i] * x[n - i];
     yy_lag[i] = std::max(0.f, yy);
   }
-  yy = yy_lag[t0];
-  float best_xy = xy, best_yy = yy;
-  const float g0 = PitchGain(xy, xx, yy);
-  float g = g0;
-
-  for (int k = 2; k <= 15; ++k) {
-    const int t1 = (2 * t0 + k) / (2 * k);
-    if (t1 < minperiod) break;
-    int t1b;
-    if (k == 2) t1b = (t1 + t0 > maxperiod) ? t0 : t0 + t1;
-    else t1b = (2 * kSecondCheck[k] * t0 + k) / (2 * k);
-    const float xy1 = kernels::InnerProduct(x, x - t1, n);
-    const float xy2 = kernels::InnerProduct(x, x - t1b, n);
-    const float cxy = .5f * (xy1 + xy2);
-    const float cyy = .5f * (yy_lag[t1] + yy_lag[t1b]);
-    const float g1 = PitchGain(cxy, xx, cyy);
-    float cont;
-    if (std::abs(t1 - prev_period) <= 1) cont = prev_gain;
-    else if (std::abs(t1 - prev_period) <= 2 && 5 * k * k < t0) cont = prev_gain * .5f;
-    else cont = 0;
-    float thresh = std::max(.3f, .7f * g0 - cont);
-    // Bias against very short periods (short-term correlation gives false positives).
-    if (t1 < 3 * minperiod) thresh = std::max(.4f, .85f * g0 - cont);
-    else if (t1 < 2 * minperiod) thresh = std::max(.5f, .9f * g0 - cont);
-    if (g1 > thresh) {
-      best_xy = cxy;
-      best_yy = cyy;
-      best_t = t1;
-      g = g1;
-    }
-  }
-  best_xy = std::max(0.f, best_xy);
-  float pg = (best_yy <= best_xy) ? 1.f : best_xy / (best_yy + 1);
-
-  float xc[3];
-  for (int k = 0; k < 3; ++k) xc[k] = kernels::InnerProduct(x, x - (best_t + k - 1), n);
-  int offset = 0;
-  if (xc[2] - xc[0] > .7f * (xc[1] - xc[0])) offset = 1;
-  else if (xc[0] - xc[2] > .7f * (xc[1] - xc[2])) offset = -1;
-  if (pg > g) pg = g;
-  *t0_io = 2 * best_t + offset;
-  if (*t0_io < minperiod0) *t0_io = minperiod0;
-  return pg;
+  return internal::RemoveDoublingDecide(
+      t0, maxperiod, minperiod, minperiod0, xx, yy_lag, prev_period, prev_gain,
+      [&](int lag) { return kernels::InnerProduct(x, x - lag, n); }, t0_io);
 }
 
 }  // namespace ghostnv::audio::pitch

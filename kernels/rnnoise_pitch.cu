@@ -36,6 +36,11 @@
 //   (rnn_relaxed_energies); the rest as the avx2 = 1 path. Same results up to rounding, so a
 //   near-tie may pick another period (H200, 64k rows: frontend stage 2172 -> 1539 us; whole
 //   model worst session 57.1 dB of 2500 vs the CPU; docs/perf/gpu.md, session 12).
+//   Since session 22 this order is also a CPU order: audio/pitch_parallel (the model switch
+//   metadata.rnnoise.pitch_order "parallel", our shipped default) computes exactly these
+//   operations, and the relaxed kernels are its bit-exact twin (rnnoise_kernels_host_test and
+//   cuda_plan_test RelaxedFrontend); plans of such a model always run them. Change one, change
+//   the other.
 //
 // Cost (ncu on the H200, 2026-11-29): the frontend is bound by the instructions it issues (IPC
 // 2.65 of 4, ~22k warp instructions per row) and the shared-memory cycles next to them, not by

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audio/bands.h"
+#include "audio/pitch_parallel.h"
 #include "audio/fft.h"
 #include "audio/filters.h"
 #include "audio/pitch.h"
@@ -76,20 +77,28 @@ struct Frontend {
   }
 
   // Returns true when the frame is silent (features zeroed, the network should not run).
+  // parallel: DspOptions::parallel_pitch (audio/pitch_parallel's order).
   bool Features(const float* in, cfloat* X, cfloat* P, float* Ex, float* Ep, float* Exp,
-                float* features) {
+                float* features, bool parallel) {
     Analyse(in, X, Ex);
     std::memmove(pitch_buf, pitch_buf + kHop, (pitch::kBuf - kHop) * sizeof(float));
     std::copy(in, in + kHop, pitch_buf + pitch::kBuf - kHop);
 
-    float lp[pitch::kBuf / 2];
-    pitch::PitchDownsample(pitch_buf, lp, pitch::kBuf);
     int period;
-    pitch::PitchSearch(lp + pitch::kMaxPeriod / 2, lp, pitch::kFrame,
-                       pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &period);
-    period = pitch::kMaxPeriod - period;
-    const float gain = pitch::RemoveDoubling(lp, pitch::kMaxPeriod, pitch::kMinPeriod,
-                                             pitch::kFrame, &period, last_period, last_gain);
+    float gain;
+    if (parallel) {
+      const pitch::ParallelPitch p = pitch::AnalyseParallel(pitch_buf, last_period, last_gain);
+      period = p.period;
+      gain = p.gain;
+    } else {
+      float lp[pitch::kBuf / 2];
+      pitch::PitchDownsample(pitch_buf, lp, pitch::kBuf);
+      pitch::PitchSearch(lp + pitch::kMaxPeriod / 2, lp, pitch::kFrame,
+                         pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &period);
+      period = pitch::kMaxPeriod - period;
+      gain = pitch::RemoveDoubling(lp, pitch::kMaxPeriod, pitch::kMinPeriod, pitch::kFrame, &period,
+                                   last_period, last_gain);
+    }
     last_period = period;
     last_gain = gain;
 
@@ -181,6 +190,7 @@ class Channel final : public ChannelState {
   void Reset() override {
     frontend.Reset();
     highpass.Reset();
+    Wipe(hp_mem);
     Wipe(synthesis_mem);
     Wipe(history);
     Wipe(lastg);
@@ -191,6 +201,7 @@ class Channel final : public ChannelState {
 
   Frontend frontend;
   audio::Biquad highpass{kHighpassB, kHighpassA};
+  float hp_mem[2] = {};  // the high-pass's memory in the parallel order (DspOptions::parallel_pitch)
   float synthesis_mem[kHop] = {};
   float history[kHop] = {};
   float lastg[kBands] = {};
@@ -215,14 +226,16 @@ class RnnoiseFamily final : public Family {
     Channel& ch = static_cast<Channel&>(state);
     HopInfo info;
     float x[kHop];
-    if (dsp_.highpass)
+    if (dsp_.parallel_pitch)
+      pitch::HighpassParallel(in, x, ch.hp_mem, dsp_.highpass);
+    else if (dsp_.highpass)
       ch.highpass.Process(in, x, kHop);
     else
       std::copy(in, in + kHop, x);
 
     cfloat X[kBins], P[kBins];
     float Ex[kBands], Ep[kBands], Exp[kBands], features[kFeatures];
-    info.silent = ch.frontend.Features(x, X, P, Ex, Ep, Exp, features);
+    info.silent = ch.frontend.Features(x, X, P, Ex, Ep, Exp, features, dsp_.parallel_pitch);
     if (!info.silent) {
       float g[kBands];
       RunNetwork(ch, features, g, &info.vad);
@@ -345,6 +358,13 @@ absl::StatusOr<DspOptions> DspOptionsOf(const Model& m) {
           absl::StrCat(m.name, ": metadata.rnnoise.highpass must be true or false"));
     dsp.highpass = r["highpass"].get<bool>();
   }
+  if (r.contains("pitch_order")) {
+    const nlohmann::json& o = r["pitch_order"];
+    if (!o.is_string() || (o.get<std::string>() != "sequential" && o.get<std::string>() != "parallel"))
+      return absl::InvalidArgumentError(
+          absl::StrCat(m.name, ": metadata.rnnoise.pitch_order must be \"sequential\" or \"parallel\""));
+    dsp.parallel_pitch = o.get<std::string>() == "parallel";
+  }
   if (r.contains("pitch_filter")) {
     const nlohmann::json& p = r["pitch_filter"];
     if (p.is_boolean()) {
@@ -386,12 +406,14 @@ struct FeatureExtractor::Impl {
   Frontend clean;
   audio::Biquad hp_noisy{kHighpassB, kHighpassA};
   audio::Biquad hp_clean{kHighpassB, kHighpassA};
-  bool highpass = true;
+  float mem_noisy[2] = {}, mem_clean[2] = {};  // (parallel order)
+  bool highpass = true, parallel = false;
   float last_in[kHop] = {};
 };
 
 FeatureExtractor::FeatureExtractor(const DspOptions& dsp) : impl_(std::make_unique<Impl>()) {
   impl_->highpass = dsp.highpass;
+  impl_->parallel = dsp.parallel_pitch;
 }
 FeatureExtractor::~FeatureExtractor() = default;
 int FeatureExtractor::last_period() const { return impl_->noisy.last_period; }
@@ -400,7 +422,10 @@ const float* FeatureExtractor::last_input() const { return impl_->last_in; }
 bool FeatureExtractor::Process(const float* noisy, const float* clean, float* features,
                                float* gains, float* vad) {
   float xn[kHop], xc[kHop];
-  if (impl_->highpass) {
+  if (impl_->parallel) {
+    pitch::HighpassParallel(noisy, xn, impl_->mem_noisy, impl_->highpass);
+    pitch::HighpassParallel(clean, xc, impl_->mem_clean, impl_->highpass);
+  } else if (impl_->highpass) {
     impl_->hp_noisy.Process(noisy, xn, kHop);
     impl_->hp_clean.Process(clean, xc, kHop);
   } else {
@@ -410,7 +435,7 @@ bool FeatureExtractor::Process(const float* noisy, const float* clean, float* fe
   cfloat X[kBins], P[kBins], Y[kBins];
   float Ex[kBands], Ep[kBands], Exp[kBands], Ey[kBands];
   std::copy(xn, xn + kHop, impl_->last_in);
-  const bool silent = impl_->noisy.Features(xn, X, P, Ex, Ep, Exp, features);
+  const bool silent = impl_->noisy.Features(xn, X, P, Ex, Ep, Exp, features, impl_->parallel);
   impl_->clean.Analyse(xc, Y, Ey);
 
   double energy = 0;

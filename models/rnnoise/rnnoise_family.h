@@ -45,12 +45,21 @@ constexpr int kFeatures = 42;  // kBands + 3 * 6 delta cepstra + pitch period + 
 //                                  bins below this frequency (bin k is k * 50 Hz) are set to 0
 //                                  in every hop, silent ones included — a zero-phase rumble cut
 //                                  for models that run without the input high-pass.
+//   metadata.rnnoise.pitch_order   ("sequential" or "parallel", default "sequential"): the
+//                                  summation order of the high-pass and the pitch analysis.
+//                                  "sequential" is RNNoise's (audio/filters, audio/pitch: bit for
+//                                  bit ffmpeg's arnndn; the GPU reproduces it with serial
+//                                  one-lane chains); "parallel" is audio/pitch_parallel's, which
+//                                  the GPU's parallel frontend (rnn_frontend_relaxed_*)
+//                                  reproduces bit for bit and the CPU computes the same on every
+//                                  machine. Same algorithm; the two differ by rounding only.
 // Features (and the pitch analysis) are computed from the (possibly high-passed) input either way.
 struct DspOptions {
   bool highpass = true;
   float pitch_filter = 1.f;      // strength; 0 = off
   float pitch_gain_slope = 0.f;  // metadata.rnnoise.pitch_filter_gain_slope; 0 = off
   int low_cut_bins = 0;          // ceil(metadata.rnnoise.low_cut_hz / 50): bins zeroed per hop
+  bool parallel_pitch = false;   // metadata.rnnoise.pitch_order == "parallel"
 };
 
 // The DSP switches of `model` (defaults when its metadata has no `rnnoise` object); an

@@ -5,7 +5,8 @@
 //                          rnn_frontend_hp for the rest; lane_chains, >= 128 rows:
 //                          rnn_frontend_lp_* -> rnn_lpc_lanes (the autocorrelation one lane
 //                          per row) -> rnn_frontend_tail, through a per-row scratch;
-//                          frontend_order kRelaxed (kAuto: plans of >= 4096 sessions):
+//                          frontend_order kRelaxed (kAuto: plans of >= 4096 sessions), and
+//                          always for a model in the parallel pitch order (its exact twin):
 //                          rnn_frontend_relaxed_*, the serial chains in parallel)
 //   rfft_forward_f32       both frames of every row (2 * rows transforms)
 //   rnn_features_f32       bands, features, silence gate, GRU states gathered into net rows
@@ -611,6 +612,14 @@ absl::Status CudaPlanImpl::Init(std::shared_ptr<const models::Model> model, cons
     if (v == "auto") order = FrontendOrder::kAuto;
   }
   relaxed_ = ResolveFrontendOrder(order, o.max_sessions) == FrontendOrder::kRelaxed;
+  // A model in the parallel pitch order (metadata.rnnoise.pitch_order "parallel") runs the
+  // parallel frontend whatever the option says: rnn_frontend_relaxed_* is that order's exact twin
+  // (audio/pitch_parallel), and the CPU-order kernels would not be; its high-pass is the scan's,
+  // not the CPU's sequential chain (no lane_highpass).
+  if (absl::StatusOr<models::rnnoise::DspOptions> dsp = models::rnnoise::DspOptionsOf(m); dsp.ok() && dsp->parallel_pitch) {
+    relaxed_ = true;
+    lane_hp = false;
+  }
   if (relaxed_) chains = false;  // (a kCpu-order variant; lane_highpass combines: rnn_frontend_relaxed_hp)
   lane_hp_ = lane_hp;
   chains_ = chains;

@@ -90,6 +90,10 @@ inline NetworkPrecision ResolveNetworkPrecision(NetworkPrecision requested, int 
 // where a near-tie flipped a period (worst 57.1 dB of 2500; cuda_plan_test RelaxedWholeModel).
 // kAuto = kRelaxed for plans of >= kAutoTcMinSessions sessions (the batched mode, like
 // NetworkPrecision::kAuto), else kCpu. Measured numbers: docs/perf/gpu.md, "Session 12 — gpurelax".
+// (2026-12-01, session 22) This choice is for models in the sequential pitch order (RNNoise's;
+// every .rnnn file). A model in the parallel order (metadata.rnnoise.pitch_order "parallel",
+// the CPU's audio/pitch_parallel) always runs rnn_frontend_relaxed_*, which is that order's
+// exact twin: the pitch decisions are then the CPU's bit for bit at every plan size.
 enum class FrontendOrder { kCpu, kRelaxed, kAuto };
 inline FrontendOrder ResolveFrontendOrder(FrontendOrder requested, int max_sessions) {
   if (requested != FrontendOrder::kAuto) return requested;

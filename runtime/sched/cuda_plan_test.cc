@@ -36,6 +36,7 @@
 #include "models/model_loader.h"
 #include "models/rnnoise/rnnoise_family.h"
 #include "runtime/gpu_test_util.h"
+#include "runtime/sched/frontend_test_util.h"
 #include "runtime/sched/network_tc_test_util.h"
 #include "runtime/sched/rnnoise_kernels.h"
 
@@ -155,6 +156,20 @@ const std::vector<float>& NoisySpeech(std::string* what) {
 using tc_testing::DefaultModel;
 using tc_testing::RandomModel;
 
+// The shipped default model is in the parallel pitch order (metadata.rnnoise.pitch_order
+// "parallel": its plans always run the parallel frontend, the CPU's exact twin). The tests of
+// the CPU-order frontend kernels and of the relaxed frontend as an approximation of the
+// sequential order run on its sequential copy: the same weights and switches, RNNoise's order.
+std::shared_ptr<const models::Model> SequentialOrder(std::shared_ptr<const models::Model> m) {
+  if (m == nullptr) return nullptr;
+  auto c = std::make_shared<models::Model>(*m);
+  const std::string from = R"("pitch_order":"parallel")";
+  const size_t at = c->metadata_json.find(from);
+  EXPECT_NE(at, std::string::npos) << "the shipped default model is not in the parallel order";
+  if (at != std::string::npos) c->metadata_json.replace(at, from.size(), R"("pitch_order":"sequential")");
+  return c;
+}
+
 // ---- the frontend kernel against audio/filters + audio/pitch ----
 
 struct CpuFrontend {
@@ -254,6 +269,72 @@ TEST_P(Frontend, MatchesTheCpuBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(SumOrder, Frontend, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "scalar" : "avx2"; });
+
+// The relaxed-order frontend (rnn_frontend_relaxed_f32) on the device against its CPU twin,
+// audio/pitch_parallel (rnnoise_kernels_host_test.cc checks the same on the host shim): bit for
+// bit — analysis frame, pitch frame, period, gain, high-pass memory — on every row-hop. 8 rows
+// (one block each: RemoveDoubling's speculative +-1 lags) and 3000 rows (more rows than the
+// grid: blocks take rows from the atomic counter, the +-1 lags after the decision).
+class RelaxedFrontend : public ::testing::TestWithParam<int> {};
+
+TEST_P(RelaxedFrontend, IsTheParallelOrderBitForBit) {
+  GPU_TEST_OR_SKIP(env);
+  absl::StatusOr<RnnoiseKernels> rk = RnnoiseKernels::Load(*env->ctx, runtime::CubinCache(env->cache_dir.path()));
+  ASSERT_TRUE(rk.ok()) << rk.status();
+  const int kRows = GetParam(), kStride = RNN_ST_GRU + 3;
+  const int kHops = kRows > 100 ? 10 : 60;
+  std::vector<std::vector<float>> sig;
+  Rng rng(17);
+  for (int r = 0; r < kRows; ++r) {
+    if (r % 5 == 2) {
+      sig.push_back(rng.Uniform(kHop * kHops, -0.4f, 0.4f));  // white noise
+    } else {
+      sig.push_back(SyntheticSpeech(kHop * kHops, 300 + r));
+      for (float& v : sig.back()) v *= (r % 7 == 4 ? 20.f : 1.f);  // loud (clipping-range) rows
+    }
+  }
+  const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
+  std::vector<int> ctl(16 + kRows, 0);
+  ctl[0] = kRows;
+  for (int b = 0; b < kRows; ++b) ctl[16 + b] = kRows - 1 - b;
+  DeviceBlock d_ctl = env->Alloc(ctl.size()), d_w = env->Upload(w);
+  DeviceBlock d_state = env->Upload(std::vector<float>(size_t(kRows) * kStride, 0.f));
+  DeviceBlock d_in = env->Alloc(size_t(kRows) * kHop), d_frames = env->Alloc(2 * size_t(kRows) * RNN_WINDOW);
+  std::vector<testing_frontend::ParallelCpuFrontend> cpu(kRows);
+  for (auto& c : cpu) c.avx2 = kernels::CpuHasAvx2Fma();
+  std::vector<float> in(size_t(kRows) * kHop);
+  int mismatches = 0, row_hops = 0;
+  for (int t = 0; t < kHops; ++t) {
+    for (int b = 0; b < kRows; ++b) std::copy_n(&sig[b][size_t(t) * kHop], kHop, &in[size_t(b) * kHop]);
+    ASSERT_EQ(d_in.CopyFromHostAsync(in.data(), in.size() * 4, *env->stream), cu::kSuccess);
+    ASSERT_EQ(d_ctl.CopyFromHostAsync(ctl.data(), ctl.size() * 4, *env->stream), cu::kSuccess);  // (row counter 0)
+    env->Poison(d_frames);
+    ASSERT_EQ(rk->Frontend(d_in.ptr(), kHop, d_ctl.ptr(), d_state.ptr(), kStride, d_w.ptr(), d_frames.ptr(), kRows, 1,
+                           *env->stream, false, true),
+              cu::kSuccess);
+    std::vector<float> frames = env->Download(d_frames, 2 * size_t(kRows) * RNN_WINDOW);
+    std::vector<float> state = env->Download(d_state, size_t(kRows) * kStride);
+    for (int b = 0; b < kRows; ++b) {
+      float frame[RNN_WINDOW], pframe[RNN_WINDOW];
+      cpu[b].Hop(&in[size_t(b) * kHop], w, frame, pframe);
+      const float* st = &state[size_t(kRows - 1 - b) * kStride];
+      int gpu_period;
+      std::memcpy(&gpu_period, &st[RNN_ST_PERIOD], 4);
+      const bool same = gpu_period == cpu[b].last_period && st[RNN_ST_LAST_GAIN] == cpu[b].last_gain &&
+                        st[RNN_ST_HP] == cpu[b].mem[0] && st[RNN_ST_HP + 1] == cpu[b].mem[1] &&
+                        std::memcmp(&frames[2 * size_t(b) * RNN_WINDOW], frame, sizeof(frame)) == 0 &&
+                        std::memcmp(&frames[(2 * size_t(b) + 1) * RNN_WINDOW], pframe, sizeof(pframe)) == 0;
+      ++row_hops;
+      if (!same && ++mismatches <= 5)
+        ADD_FAILURE() << "hop " << t << " row " << b << ": period " << gpu_period << " (cpu " << cpu[b].last_period
+                      << "), gain " << st[RNN_ST_LAST_GAIN] << " (cpu " << cpu[b].last_gain << ")";
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << row_hops << " row-hops";
+  std::printf("relaxed frontend on the GPU vs the parallel order: %d row-hops, %d mismatches\n", row_hops, mismatches);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, RelaxedFrontend, ::testing::Values(8, 3000));
 
 // ---- the whole model ----
 
@@ -389,8 +470,12 @@ void RunWholeModel(std::shared_ptr<const models::Model> model, int sessions, int
     if (below_in < 100.0) worst_snr = std::min(worst_snr, snr);
     worst_vad = std::max(worst_vad, l.max_vad_diff);
   }
+  absl::StatusOr<models::rnnoise::DspOptions> dsp = models::rnnoise::DspOptionsOf(*model);
+  const char* order_name = (dsp.ok() && dsp->parallel_pitch) ? "parallel-order model (parallel)"
+                           : order == FrontendOrder::kRelaxed ? "relaxed"
+                                                               : "cpu-order";
   std::printf("%s frontend, %d sessions (%d lifetimes): worst session %.1f dB, %d below 60 dB, max |vad diff| %.2g\n",
-              order == FrontendOrder::kRelaxed ? "relaxed" : "cpu-order", sessions, counted, worst_snr, below60,
+              order_name, sessions, counted, worst_snr, below60,
               worst_vad);
   EXPECT_LE(below60, counted / 200) << "sessions below 60 dB";
   for (Lifetime& l : lives)
@@ -401,7 +486,7 @@ class WholeModel : public ::testing::TestWithParam<int> {};
 
 TEST_P(WholeModel, DefaultModelMatchesTheCpuFamily) {
   GPU_TEST_OR_SKIP(env);
-  std::shared_ptr<const models::Model> m = DefaultModel();
+  std::shared_ptr<const models::Model> m = SequentialOrder(DefaultModel());
   if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
   // 2500 sessions: more rows than the kernels' grids have blocks (16 per SM), so blocks loop.
   const int hops = GetParam() > 1000 ? 24 : (GetParam() > 8 ? 300 : 600);
@@ -417,7 +502,7 @@ class RelaxedWholeModel : public ::testing::TestWithParam<int> {};
 
 TEST_P(RelaxedWholeModel, DefaultModelMatchesTheCpuFamily) {
   GPU_TEST_OR_SKIP(env);
-  std::shared_ptr<const models::Model> m = DefaultModel();
+  std::shared_ptr<const models::Model> m = SequentialOrder(DefaultModel());
   if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
   const int n = GetParam(), hops = n > 1000 ? 24 : (n > 8 ? 300 : 600);
   RunWholeModel(m, n, hops, 57 + n, true, FrontendOrder::kRelaxed);
@@ -429,10 +514,29 @@ INSTANTIATE_TEST_SUITE_P(Sessions, RelaxedWholeModel, ::testing::Values(1, 37, 2
 // and rnn_frontend_relaxed_hp (not yet run on the H200: written after session 12's device call).
 TEST(RelaxedWholeModelLaneHighpass, DefaultModelMatchesTheCpuFamily) {
   GPU_TEST_OR_SKIP(env);
-  std::shared_ptr<const models::Model> m = DefaultModel();
+  std::shared_ptr<const models::Model> m = SequentialOrder(DefaultModel());
   if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
   RunWholeModel(m, 2500, 24, 57 + 2500, true, FrontendOrder::kRelaxed, true);
 }
+
+// The shipped default model as it is (the parallel pitch order): whatever frontend_order asks,
+// the plan runs rnn_frontend_relaxed_*, the exact twin of the CPU family's order, so every
+// session must meet the strict bounds (>= 60 dB, VAD within 1e-3) at every plan size — the
+// batched mode's fast frontend without the 1-in-2500 near-tie flips of the sequential order.
+class ParallelOrderWholeModel : public ::testing::TestWithParam<int> {};
+
+TEST_P(ParallelOrderWholeModel, DefaultModelMatchesTheCpuFamily) {
+  GPU_TEST_OR_SKIP(env);
+  std::shared_ptr<const models::Model> m = DefaultModel();
+  if (m == nullptr) GTEST_SKIP() << "models/weights/default.gnvm not found (GHOSTNV_SOURCE_DIR)";
+  ASSERT_NE(m->metadata_json.find(R"("pitch_order":"parallel")"), std::string::npos);
+  const int n = GetParam();
+  const int hops = n >= 1000 ? 24 : 300;
+  RunWholeModel(m, n, hops, 77 + n, true, FrontendOrder::kCpu);   // (the model's order wins)
+  if (n >= 1000) RunWholeModel(m, n, hops, 78 + n, true, FrontendOrder::kAuto);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sessions, ParallelOrderWholeModel, ::testing::Values(1, 37, 2500));
 
 TEST(CudaPlanGpu, FrontendOrderAutoIsRelaxedForBigPlans) {
   EXPECT_EQ(ResolveFrontendOrder(FrontendOrder::kAuto, kAutoTcMinSessions), FrontendOrder::kRelaxed);
@@ -752,7 +856,7 @@ TEST_P(Chunked, PipelineMatchesOneChunk) {
 TEST_P(Chunked, LaneChainsMatchTheFusedFrontendBitForBit) {
   GPU_TEST_OR_SKIP(env);
   const bool pcm16 = GetParam();
-  std::shared_ptr<const models::Model> m = DefaultModel();
+  std::shared_ptr<const models::Model> m = SequentialOrder(DefaultModel());  // (the CPU-order kernels)
   if (m == nullptr) m = RandomModel(false, kernels::MathMode::kExact);
   constexpr int kSessions = 4500, kHops = 12;
   CudaPlanOptions o;

@@ -22,6 +22,8 @@
 #include "audio/fft.h"
 #include "audio/filters.h"
 #include "audio/pitch.h"
+#include "audio/pitch_parallel.h"
+#include "runtime/sched/frontend_test_util.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu.h"
 #include "kernels/dense.h"
@@ -342,6 +344,99 @@ TEST(HostRelaxedFrontend, WithTheCpuHighpassFollowsTheCpuFrontend) {
 
 // 16-bit PCM rows (rnn_frontend_relaxed_s16 == the f32 kernel on x / 32768) on 5 rows.
 TEST(HostRelaxedFrontend, Pcm16RowsAreTheFloatRows) { ExpectRelaxedClose(RunRelaxedFrontend(true, 5, 30)); }
+
+// The relaxed-order frontend IS the parallel order of audio/pitch_parallel (its CPU twin) bit for
+// bit: analysis frame, pitch frame, period, gain and high-pass memory on every row-hop —
+// pauses, white noise, a loud low-frequency row with DC and speech-like rows, float and 16-bit
+// PCM, rows in shuffled slots, two blocks; with both builds of the twin (portable and AVX2/FMA,
+// where the CPU has it), which must agree with each other too. Also with the high-pass off
+// (RNN_CTL_NO_HIGHPASS: the input as is).
+using testing_frontend::ParallelCpuFrontend;
+
+void CheckRelaxedIsParallelOrder(bool pcm16, int kRows, int kHops, bool hp_on) {
+  SCOPED_TRACE(::testing::Message() << (pcm16 ? "pcm16" : "float") << ", " << kRows << " rows, high-pass "
+                                    << (hp_on ? "on" : "off"));
+  constexpr int kStride = RNN_ST_GRU + 5;
+  std::vector<std::vector<float>> sig;
+  const double f0s[] = {110, 230, 170, 95, 260, 140};
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g;
+  for (int q = 0; q < kRows; ++q) {
+    if (q % 4 == 3) {  // white noise at odd levels, a DC + 60 Hz row
+      sig.emplace_back(size_t(kHop) * kHops);
+      for (size_t i = 0; i < sig.back().size(); ++i) {
+        const double t = double(i) / 48000;
+        sig.back()[i] = q == 7 ? static_cast<float>(0.3 + 0.6 * std::sin(2 * M_PI * 60 * t)) + 0.02f * g(rng)
+                               : (q == 3 ? 0.27f : 0.0031f) * g(rng);
+      }
+    } else {
+      sig.push_back(SpeechLike(size_t(kHop) * kHops, 40 + q, f0s[q % 6] + 3 * q));
+    }
+  }
+  if (pcm16)
+    for (auto& row : sig)
+      for (float& v : row) v = std::nearbyint(std::clamp(v, -1.f, 32767.f / 32768) * 32768.f) / 32768.f;
+  const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
+  std::vector<int> ctl(16 + kRows, 0);
+  ctl[0] = kRows;
+  if (!hp_on) ctl[RNN_CTL_FLAGS] |= RNN_CTL_NO_HIGHPASS;
+  for (int b = 0; b < kRows; ++b) ctl[16 + b] = (3 * b + 2) % kRows;  // (kRows not a multiple of 3)
+  std::vector<float> state(size_t(kRows) * kStride, 0.f), in(size_t(kRows) * kHop), frames(2 * size_t(kRows) * RNN_WINDOW);
+  std::vector<short> in16(in.size());
+  const bool has_avx2 = kernels::CpuHasAvx2Fma();
+  std::vector<ParallelCpuFrontend> cpu(kRows), cpu2(kRows);
+  for (int b = 0; b < kRows; ++b) {
+    cpu[b].hp_on = cpu2[b].hp_on = hp_on;
+    cpu2[b].avx2 = true;
+  }
+  int periods_seen = 0, mismatches = 0;
+  std::vector<int> distinct;
+  for (int t = 0; t < kHops; ++t) {
+    for (int b = 0; b < kRows; ++b) std::copy_n(&sig[b][size_t(t) * kHop], kHop, &in[size_t(b) * kHop]);
+    if (pcm16) {
+      for (size_t i = 0; i < in.size(); ++i) in16[i] = static_cast<short>(std::lrint(in[i] * 32768.f));
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_relaxed_s16(in16.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), 0);
+      });
+    } else {
+      cuda_host::LaunchGrid(2, 128, [&] {
+        rnn_frontend_relaxed_f32(in.data(), kHop, ctl.data(), state.data(), kStride, w.data(), frames.data(), 0);
+      });
+    }
+    for (int b = 0; b < kRows; ++b) {
+      float frame[RNN_WINDOW], pframe[RNN_WINDOW];
+      cpu[b].Hop(&in[size_t(b) * kHop], w, frame, pframe);
+      const float* s = &state[size_t(ctl[16 + b]) * kStride];
+      int gpu_period;
+      std::memcpy(&gpu_period, &s[RNN_ST_PERIOD], 4);
+      const bool same = gpu_period == cpu[b].last_period && s[RNN_ST_LAST_GAIN] == cpu[b].last_gain &&
+                        (!hp_on || (s[RNN_ST_HP] == cpu[b].mem[0] && s[RNN_ST_HP + 1] == cpu[b].mem[1])) &&
+                        std::memcmp(&frames[2 * size_t(b) * RNN_WINDOW], frame, sizeof(frame)) == 0 &&
+                        std::memcmp(&frames[(2 * size_t(b) + 1) * RNN_WINDOW], pframe, sizeof(pframe)) == 0;
+      if (!same && ++mismatches <= 5)
+        ADD_FAILURE() << "row " << b << " hop " << t << ": period " << gpu_period << " (cpu " << cpu[b].last_period
+                      << "), gain " << s[RNN_ST_LAST_GAIN] << " (cpu " << cpu[b].last_gain << ")";
+      ++periods_seen;
+      if (std::find(distinct.begin(), distinct.end(), gpu_period) == distinct.end()) distinct.push_back(gpu_period);
+      if (has_avx2) {
+        float f2[RNN_WINDOW], p2[RNN_WINDOW];
+        cpu2[b].Hop(&in[size_t(b) * kHop], w, f2, p2);
+        EXPECT_EQ(cpu2[b].last_period, cpu[b].last_period);
+        EXPECT_EQ(cpu2[b].last_gain, cpu[b].last_gain);
+        EXPECT_EQ(std::memcmp(f2, frame, sizeof(f2)), 0);
+        EXPECT_EQ(std::memcmp(p2, pframe, sizeof(p2)), 0);
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << periods_seen << " row-hops";
+  EXPECT_GE(distinct.size(), 10u);  // (the rows really exercise the search: many different periods)
+  std::printf("relaxed frontend vs the parallel order: %d row-hops, %d mismatches, %zu distinct periods%s\n",
+              periods_seen, mismatches, distinct.size(), has_avx2 ? " (both CPU builds)" : " (portable build only)");
+}
+
+TEST(HostRelaxedFrontend, IsTheParallelOrderBitForBit) { CheckRelaxedIsParallelOrder(false, 8, 36, true); }
+TEST(HostRelaxedFrontend, Pcm16IsTheParallelOrderBitForBit) { CheckRelaxedIsParallelOrder(true, 5, 16, true); }
+TEST(HostRelaxedFrontend, WithoutHighpassIsTheParallelOrderBitForBit) { CheckRelaxedIsParallelOrder(false, 5, 16, false); }
 
 // The high-pass scan alone (rnn_highpass_scan, one warp) against audio::Biquad over many hops of
 // a loud signal with a large DC: within 2e-3 of the peak (see FollowsTheCpuFrontend's bound).

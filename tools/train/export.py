@@ -175,6 +175,10 @@ def main(argv=None) -> int:
     ap.add_argument("--low-cut-hz", type=float, default=None,
                     help="metadata.rnnoise.low_cut_hz in [0, 1000]: output bins below it zeroed "
                          "(bin k = k * 50 Hz; 40 = the DC bin only)")
+    ap.add_argument("--pitch-order", choices=["sequential", "parallel"], default="parallel",
+                    help="metadata.rnnoise.pitch_order: the summation order of the high-pass and pitch "
+                         "analysis; parallel (default: the GPU's batched frontend is then the CPU's "
+                         "exact twin) or sequential (RNNoise's / ffmpeg arnndn's)")
     ap.add_argument("--gain-bias", type=float, default=0.0,
                     help="added to denoise_output's bias after training (> 0: higher gains)")
     args = ap.parse_args(argv)
@@ -198,6 +202,10 @@ def main(argv=None) -> int:
         dsp.pop("low_cut_hz", None)
         if args.low_cut_hz > 0:
             dsp["low_cut_hz"] = args.low_cut_hz
+    if args.pitch_order == "parallel":
+        dsp["pitch_order"] = "parallel"
+    else:
+        dsp.pop("pitch_order", None)
     if dsp:
         extra["rnnoise"] = dsp
     if args.gain_bias:
