@@ -6,62 +6,24 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "audio/pitch_doubling.h"
+#include "audio/pitch_internal.h"
 #include "kernels/xcorr.h"
 
 namespace ghostnv::audio::pitch {
 namespace {
 
-// Levinson-Durbin recursion for `order` LPC coefficients from autocorrelation ac[0..order].
-void Lpc(const float* ac, float* lpc, int order) {
-  std::fill(lpc, lpc + order, 0.f);
-  float err = ac[0];
-  if (ac[0] == 0) return;
-  for (int i = 0; i < order; ++i) {
-    float acc = 0;
-    for (int j = 0; j < i; ++j) acc += lpc[j] * ac[i - j];
-    acc += ac[i + 1];
-    const float k = -acc / err;
-    lpc[i] = k;
-    for (int j = 0; j < (i + 1) >> 1; ++j) {
-      const float a = lpc[j], b = lpc[i - 1 - j];
-      lpc[j] = a + k * b;
-      lpc[i - 1 - j] = b + k * a;
-    }
-    err = err - k * k * err;
-    if (err < .001f * ac[0]) break;  // 30 dB of prediction gain is enough
-  }
-}
-
 // The two best normalised correlations; best[0] is the strongest lag.
 void FindBestPitch(const float* xcorr, const float* y, int len, int max_pitch, int* best) {
-  float num[2] = {-1, -1}, den[2] = {0, 0};
-  best[0] = 0;
-  best[1] = 1;
+  internal::BestPitch scan;
   float syy = 1;
   for (int j = 0; j < len; ++j) syy += y[j] * y[j];
   for (int i = 0; i < max_pitch; ++i) {
-    if (xcorr[i] > 0) {
-      const float c = xcorr[i] * 1e-12f;  // keeps the square inside float range
-      const float c2 = c * c;
-      if (c2 * den[1] > num[1] * syy) {
-        if (c2 * den[0] > num[0] * syy) {
-          num[1] = num[0];
-          den[1] = den[0];
-          best[1] = best[0];
-          num[0] = c2;
-          den[0] = syy;
-          best[0] = i;
-        } else {
-          num[1] = c2;
-          den[1] = syy;
-          best[1] = i;
-        }
-      }
-    }
+    scan.Step(xcorr[i], syy, i);
     syy += y[i + len] * y[i + len] - y[i] * y[i];
     syy = std::max(1.f, syy);
   }
+  best[0] = scan.b0;
+  best[1] = scan.b1;
 }
 
 }  // namespace
@@ -86,20 +48,10 @@ void PitchDownsample(const float* x, float* x_lp, int len) {
     for (int i = k + fast; i < half; ++i) tail += x_lp[i] * x_lp[i - k];
     ac[k] += tail;
   }
-  ac[0] *= 1.0001f;  // -40 dB noise floor
-  for (int i = 1; i <= 4; ++i) ac[i] -= ac[i] * (.008f * i) * (.008f * i);  // lag window
-
-  float lpc[4];
-  Lpc(ac, lpc, 4);
-  float bw = 1.f;
-  for (int i = 0; i < 4; ++i) {
-    bw *= .9f;
-    lpc[i] *= bw;
-  }
-  // Whitening FIR with an extra zero at z = -0.8: y[i] = x[i] + sum_k num[k] x[i-1-k].
-  const float c1 = .8f;
-  const float num[5] = {lpc[0] + .8f, lpc[1] + c1 * lpc[0], lpc[2] + c1 * lpc[1],
-                        lpc[3] + c1 * lpc[2], c1 * lpc[3]};
+  // Whitening FIR (LPC of the autocorrelation, with an extra zero at z = -0.8):
+  // y[i] = x[i] + sum_k num[k] x[i-1-k].
+  float num[5];
+  internal::WhiteningFir(ac, num);
   float orig[kBuf / 2 + 5];
   std::fill(orig, orig + 5, 0.f);
   std::copy(x_lp, x_lp + half, orig + 5);

@@ -9,7 +9,7 @@
 #include <cstdlib>
 
 #include "audio/pitch.h"
-#include "audio/pitch_doubling.h"
+#include "audio/pitch_internal.h"
 #include "audio/pitch_parallel.h"
 #include "kernels/xcorr.h"
 
@@ -60,70 +60,6 @@ float Inner32(const float* x, const float* y, int n) {
   float s[4];
   for (int l = 0; l < 4; ++l) s[l] = t[l] + t[l + 4];
   return (s[0] + s[2]) + (s[1] + s[3]);
-}
-
-// FindBestPitch's scan over precomputed energies syy[i] (the CPU's comparisons in index order).
-struct Best {
-  float num0 = -1.f, num1 = -1.f, den0 = 0.f, den1 = 0.f;
-  int b0 = 0, b1 = 1;
-  void Step(float xcorr, float syy, int i) {
-    if (!(xcorr > 0.f)) return;
-    const float c = xcorr * 1e-12f;
-    const float c2 = c * c;
-    if (c2 * den1 > num1 * syy) {
-      if (c2 * den0 > num0 * syy) {
-        num1 = num0;
-        den1 = den0;
-        b1 = b0;
-        num0 = c2;
-        den0 = syy;
-        b0 = i;
-      } else {
-        num1 = c2;
-        den1 = syy;
-        b1 = i;
-      }
-    }
-  }
-};
-
-// The whitening filter from the autocorrelation (pitch.cc's lag window, Levinson recursion,
-// bandwidth expansion and 0.8 pre-emphasis, the same operations).
-void LpcFir(const float* ac_in, float* fir) {
-  float ac[5];
-  ac[0] = ac_in[0] * 1.0001f;
-  for (int i = 1; i <= 4; ++i) {
-    const float w = .008f * static_cast<float>(i);
-    ac[i] = ac_in[i] - (ac_in[i] * w) * w;
-  }
-  float lpc[4] = {0.f, 0.f, 0.f, 0.f};
-  float err = ac[0];
-  if (ac[0] != 0.f) {
-    for (int i = 0; i < 4; ++i) {
-      float acc = 0.f;
-      for (int j = 0; j < i; ++j) acc = acc + lpc[j] * ac[i - j];
-      acc = acc + ac[i + 1];
-      const float k = -acc / err;
-      lpc[i] = k;
-      for (int j = 0; j < (i + 1) >> 1; ++j) {
-        const float p = lpc[j], q = lpc[i - 1 - j];
-        lpc[j] = p + k * q;
-        lpc[i - 1 - j] = q + k * p;
-      }
-      err = err - (k * k) * err;
-      if (err < .001f * ac[0]) break;
-    }
-  }
-  float bw = 1.f;
-  for (int i = 0; i < 4; ++i) {
-    bw = bw * .9f;
-    lpc[i] = lpc[i] * bw;
-  }
-  fir[0] = lpc[0] + .8f;
-  fir[1] = lpc[1] + .8f * lpc[0];
-  fir[2] = lpc[2] + .8f * lpc[1];
-  fir[3] = lpc[3] + .8f * lpc[2];
-  fir[4] = .8f * lpc[3];
 }
 
 // B(c): the sum of chunks < c from the per-32 inclusive scans incl and the groups' totals wt.
@@ -223,7 +159,7 @@ ParallelPitch AnalyseParallel(const float* buf, int last_period, float last_gain
   }
   float ac[5], fir[5];
   for (int k = 0; k < 5; ++k) ac[k] = (acw[0][k] + acw[1][k]) + (acw[2][k] + acw[3][k]);
-  LpcFir(ac, fir);
+  internal::WhiteningFir(ac, fir);
 
   // Whitening (an FMA chain per sample) and the chunks' energies in double.
   float lp[kLp];
@@ -297,7 +233,7 @@ ParallelPitch AnalyseParallel(const float* buf, int last_period, float last_gain
     std::copy(s, s + 16, xc + k0);
   }
 #endif
-  Best coarse;
+  internal::BestPitch coarse;
   for (int i = 0; i < kCoarse; ++i) coarse.Step(xc[i], syy_c[i], i);
   const int b0 = coarse.b0, b1 = coarse.b1;
 
@@ -308,7 +244,7 @@ ParallelPitch AnalyseParallel(const float* buf, int last_period, float last_gain
   const int lo = std::min(b0, b1), hi = std::max(b0, b1);
   for (int i = std::max(0, 2 * lo - 2); i <= 2 * lo + 2 && i < kFine; ++i) lags[nl++] = i;
   for (int i = std::max(2 * hi - 2, 2 * lo + 3); i <= 2 * hi + 2 && i < kFine; ++i) lags[nl++] = i;
-  Best fb;
+  internal::BestPitch fb;
   for (int q = 0; q < nl; ++q) {
     const int i = lags[q];
     fine[i] = std::max(-1.f, Inner32(xlp, lp + i, kN));

@@ -172,39 +172,7 @@ std::shared_ptr<const models::Model> SequentialOrder(std::shared_ptr<const model
 
 // ---- the frontend kernel against audio/filters + audio/pitch ----
 
-struct CpuFrontend {
-  audio::Biquad hp{std::array<float, 2>{-2.f, 1.f}.data(), std::array<float, 2>{-1.99599f, 0.99600f}.data()};
-  float analysis[kHop] = {};
-  float pitch_buf[pitch::kBuf] = {};
-  int last_period = 0;
-  float last_gain = 0;
-  // One hop: the windowed analysis frame, the pitch frame, the period and the gain.
-  void Hop(const float* in, const std::vector<float>& w, float* frame, float* pframe, int* period,
-           float* gain) {
-    float x[kHop];
-    hp.Process(in, x, kHop);
-    for (int i = 0; i < kHop; ++i) {
-      frame[i] = analysis[i] * w[i];
-      frame[kHop + i] = x[i] * w[kHop + i];
-    }
-    std::copy(x, x + kHop, analysis);
-    std::memmove(pitch_buf, pitch_buf + kHop, (pitch::kBuf - kHop) * sizeof(float));
-    std::copy(x, x + kHop, pitch_buf + pitch::kBuf - kHop);
-    float lp[pitch::kBuf / 2];
-    pitch::PitchDownsample(pitch_buf, lp, pitch::kBuf);
-    int p;
-    pitch::PitchSearch(lp + pitch::kMaxPeriod / 2, lp, pitch::kFrame, pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &p);
-    p = pitch::kMaxPeriod - p;
-    const float g = pitch::RemoveDoubling(lp, pitch::kMaxPeriod, pitch::kMinPeriod, pitch::kFrame, &p,
-                                          last_period, last_gain);
-    last_period = p;
-    last_gain = g;
-    const float* src = pitch_buf + pitch::kBuf - RNN_WINDOW - p;
-    for (int i = 0; i < RNN_WINDOW; ++i) pframe[i] = src[i] * w[i];
-    *period = p;
-    *gain = g;
-  }
-};
+using testing_frontend::CpuFrontend;
 
 class Frontend : public ::testing::TestWithParam<bool> {};
 
@@ -300,8 +268,9 @@ TEST_P(RelaxedFrontend, IsTheParallelOrderBitForBit) {
   DeviceBlock d_ctl = env->Alloc(ctl.size()), d_w = env->Upload(w);
   DeviceBlock d_state = env->Upload(std::vector<float>(size_t(kRows) * kStride, 0.f));
   DeviceBlock d_in = env->Alloc(size_t(kRows) * kHop), d_frames = env->Alloc(2 * size_t(kRows) * RNN_WINDOW);
-  std::vector<testing_frontend::ParallelCpuFrontend> cpu(kRows);
-  for (auto& c : cpu) c.avx2 = kernels::CpuHasAvx2Fma();
+  std::vector<CpuFrontend> cpu(kRows);
+  for (auto& c : cpu)
+    c.order = kernels::CpuHasAvx2Fma() ? CpuFrontend::Order::kParallelAvx2 : CpuFrontend::Order::kParallel;
   std::vector<float> in(size_t(kRows) * kHop);
   int mismatches = 0, row_hops = 0;
   for (int t = 0; t < kHops; ++t) {

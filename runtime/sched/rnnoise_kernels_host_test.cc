@@ -56,37 +56,7 @@ std::vector<float> SpeechLike(size_t n, uint32_t seed, double f0) {
   return x;
 }
 
-struct CpuFrontend {
-  audio::Biquad hp{std::array<float, 2>{-2.f, 1.f}.data(), std::array<float, 2>{-1.99599f, 0.99600f}.data()};
-  float analysis[kHop] = {};
-  float pitch_buf[pitch::kBuf] = {};
-  int last_period = 0;
-  float last_gain = 0;
-  void Hop(const float* in, const std::vector<float>& w, float* frame, float* pframe, int* period, float* gain) {
-    float x[kHop];
-    hp.Process(in, x, kHop);
-    for (int i = 0; i < kHop; ++i) {
-      frame[i] = analysis[i] * w[i];
-      frame[kHop + i] = x[i] * w[kHop + i];
-    }
-    std::copy(x, x + kHop, analysis);
-    std::memmove(pitch_buf, pitch_buf + kHop, (pitch::kBuf - kHop) * sizeof(float));
-    std::copy(x, x + kHop, pitch_buf + pitch::kBuf - kHop);
-    float lp[pitch::kBuf / 2];
-    pitch::PitchDownsample(pitch_buf, lp, pitch::kBuf);
-    int p;
-    pitch::PitchSearch(lp + pitch::kMaxPeriod / 2, lp, pitch::kFrame, pitch::kMaxPeriod - 3 * pitch::kMinPeriod, &p);
-    p = pitch::kMaxPeriod - p;
-    const float g = pitch::RemoveDoubling(lp, pitch::kMaxPeriod, pitch::kMinPeriod, pitch::kFrame, &p, last_period,
-                                          last_gain);
-    last_period = p;
-    last_gain = g;
-    const float* src = pitch_buf + pitch::kBuf - RNN_WINDOW - p;
-    for (int i = 0; i < RNN_WINDOW; ++i) pframe[i] = src[i] * w[i];
-    *period = p;
-    *gain = g;
-  }
-};
+using testing_frontend::CpuFrontend;
 
 class HostFrontend : public ::testing::TestWithParam<bool> {};
 
@@ -183,6 +153,24 @@ TEST_P(HostFrontend, ChainedFrontendMatchesTheCpuBitForBit) {
   kernels::ForceScalar(false);
 }
 
+// Row q of the frontend tests' non-speech signals: white noise at `level`, or (dc) a loud
+// 60 Hz tone on a DC offset with a little noise; n samples, drawing g(rng) (the callers' own
+// distribution: it carries a cached draw from row to row).
+std::vector<float> NoiseRow(size_t n, bool dc, float level, std::mt19937& rng, std::normal_distribution<float>& g) {
+  std::vector<float> row(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double t = double(i) / 48000;
+    row[i] = dc ? static_cast<float>(0.3 + 0.6 * std::sin(2 * M_PI * 60 * t)) + 0.02f * g(rng) : level * g(rng);
+  }
+  return row;
+}
+
+// The rows as 16-bit PCM would carry them (x -> round(x * 32768) / 32768, clamped).
+void QuantizeToPcm16(std::vector<std::vector<float>>& rows) {
+  for (auto& row : rows)
+    for (float& v : row) v = std::nearbyint(std::clamp(v, -1.f, 32767.f / 32768) * 32768.f) / 32768.f;
+}
+
 // The relaxed-order frontend (rnn_frontend_relaxed_f32 / _s16; CudaPlanOptions::relaxed_frontend)
 // against the CPU frontend (audio/filters + audio/pitch, the scalar order): not bit for bit, so
 //  - the pitch period must be the CPU's on >= 99 % of the row-hops whose pitch history is at
@@ -223,16 +211,9 @@ RelaxedStats RunRelaxedFrontend(bool pcm16, int kRows, int kHops, bool lane_hp =
       sig.push_back(SpeechLike(size_t(kHop) * kHops, 100 + q, 80 + (q * 37) % 220));
       continue;
     }
-    sig.emplace_back(size_t(kHop) * kHops);
-    for (size_t i = 0; i < sig.back().size(); ++i) {
-      const double t = double(i) / 48000;
-      sig.back()[i] = q == 6 ? static_cast<float>(0.3 + 0.6 * std::sin(2 * M_PI * 60 * t)) + 0.02f * g(rng)
-                             : (q == 4 ? 0.3f : 0.003f) * g(rng);
-    }
+    sig.push_back(NoiseRow(size_t(kHop) * kHops, q == 6, q == 4 ? 0.3f : 0.003f, rng, g));
   }
-  if (pcm16)
-    for (auto& row : sig)
-      for (float& v : row) v = std::nearbyint(std::clamp(v, -1.f, 32767.f / 32768) * 32768.f) / 32768.f;
+  if (pcm16) QuantizeToPcm16(sig);
   const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
   std::vector<int> ctl(16 + kRows, 0);
   ctl[0] = kRows;
@@ -351,7 +332,6 @@ TEST(HostRelaxedFrontend, Pcm16RowsAreTheFloatRows) { ExpectRelaxedClose(RunRela
 // PCM, rows in shuffled slots, two blocks; with both builds of the twin (portable and AVX2/FMA,
 // where the CPU has it), which must agree with each other too. Also with the high-pass off
 // (RNN_CTL_NO_HIGHPASS: the input as is).
-using testing_frontend::ParallelCpuFrontend;
 
 void CheckRelaxedIsParallelOrder(bool pcm16, int kRows, int kHops, bool hp_on) {
   SCOPED_TRACE(::testing::Message() << (pcm16 ? "pcm16" : "float") << ", " << kRows << " rows, high-pass "
@@ -363,19 +343,12 @@ void CheckRelaxedIsParallelOrder(bool pcm16, int kRows, int kHops, bool hp_on) {
   std::normal_distribution<float> g;
   for (int q = 0; q < kRows; ++q) {
     if (q % 4 == 3) {  // white noise at odd levels, a DC + 60 Hz row
-      sig.emplace_back(size_t(kHop) * kHops);
-      for (size_t i = 0; i < sig.back().size(); ++i) {
-        const double t = double(i) / 48000;
-        sig.back()[i] = q == 7 ? static_cast<float>(0.3 + 0.6 * std::sin(2 * M_PI * 60 * t)) + 0.02f * g(rng)
-                               : (q == 3 ? 0.27f : 0.0031f) * g(rng);
-      }
+      sig.push_back(NoiseRow(size_t(kHop) * kHops, q == 7, q == 3 ? 0.27f : 0.0031f, rng, g));
     } else {
       sig.push_back(SpeechLike(size_t(kHop) * kHops, 40 + q, f0s[q % 6] + 3 * q));
     }
   }
-  if (pcm16)
-    for (auto& row : sig)
-      for (float& v : row) v = std::nearbyint(std::clamp(v, -1.f, 32767.f / 32768) * 32768.f) / 32768.f;
+  if (pcm16) QuantizeToPcm16(sig);
   const std::vector<float> w = audio::PowerComplementaryWindow(RNN_WINDOW);
   std::vector<int> ctl(16 + kRows, 0);
   ctl[0] = kRows;
@@ -384,10 +357,11 @@ void CheckRelaxedIsParallelOrder(bool pcm16, int kRows, int kHops, bool hp_on) {
   std::vector<float> state(size_t(kRows) * kStride, 0.f), in(size_t(kRows) * kHop), frames(2 * size_t(kRows) * RNN_WINDOW);
   std::vector<short> in16(in.size());
   const bool has_avx2 = kernels::CpuHasAvx2Fma();
-  std::vector<ParallelCpuFrontend> cpu(kRows), cpu2(kRows);
+  std::vector<CpuFrontend> cpu(kRows), cpu2(kRows);  // the portable build, the AVX2/FMA one
   for (int b = 0; b < kRows; ++b) {
     cpu[b].hp_on = cpu2[b].hp_on = hp_on;
-    cpu2[b].avx2 = true;
+    cpu[b].order = CpuFrontend::Order::kParallel;
+    cpu2[b].order = CpuFrontend::Order::kParallelAvx2;
   }
   int periods_seen = 0, mismatches = 0;
   std::vector<int> distinct;
